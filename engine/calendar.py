@@ -1,0 +1,88 @@
+"""Close times and as-of alignment of one calendar onto another (SPEC 1, 4).
+
+Every daily bar has a *close time*: the instant (UTC nanoseconds here) it
+becomes final. A value from a series is usable at a trading date `t` only if
+its bar's close time is <= the close time of `t`. This module is the one
+place that rule lives; strategies never shift data themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from engine.config import CloseTime
+
+EQUITY_CLOSE = CloseTime(time="16:00", tz="America/New_York", day_offset=0)
+# yfinance labels a crypto bar by its UTC day: bar d is final at 00:00 UTC of d+1.
+CRYPTO_CLOSE = CloseTime(time="00:00", tz="UTC", day_offset=1)
+
+
+def is_crypto(ticker: str) -> bool:
+    """Crypto pairs quoted in USD, as yfinance spells them (BTC-USD, ETH-USD)."""
+    return ticker.upper().endswith("-USD")
+
+
+def default_close_time(ticker: str) -> CloseTime:
+    return CRYPTO_CLOSE if is_crypto(ticker) else EQUITY_CLOSE
+
+
+def close_instants(dates: pd.DatetimeIndex, close: CloseTime) -> np.ndarray:
+    """UTC instants (int64 ns) at which the bars labelled `dates` become final."""
+    hours, minutes = (int(part) for part in close.time.split(":"))
+    local = dates + pd.Timedelta(days=close.day_offset, hours=hours, minutes=minutes)
+    # A wall time skipped or repeated by a DST change is taken as the later instant.
+    stamped = local.tz_localize(close.tz, nonexistent="shift_forward", ambiguous=False)
+    return stamped.tz_convert("UTC").as_unit("ns").asi8
+
+
+def ticker_close_instants(
+    ticker: str, dates: pd.DatetimeIndex, overrides: Mapping[str, CloseTime]
+) -> np.ndarray:
+    """Close instants of one ticker's bars (config override, else the default)."""
+    return close_instants(dates, overrides.get(ticker) or default_close_time(ticker))
+
+
+def series_close_instants(
+    series: str, dates: pd.DatetimeIndex, overrides: Mapping[str, CloseTime]
+) -> np.ndarray:
+    """Close instants of a ticker or ratio `A/B`: a ratio bar is final when both legs are."""
+    if series in overrides:
+        return close_instants(dates, overrides[series])
+    legs = series.split("/")
+    return np.max([ticker_close_instants(leg, dates, overrides) for leg in legs], axis=0)
+
+
+def trading_calendar(
+    frames: Mapping[str, pd.DataFrame],
+    universe: Sequence[str],
+    overrides: Mapping[str, CloseTime],
+) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """Calendar C: dates on which every traded asset has a price, and each date's close time.
+
+    Returns:
+        (dates, close instants in UTC ns): the close time of `t` is the latest
+        close time among the traded assets on `t`.
+    """
+    dates = frames[universe[0]].index
+    for ticker in universe[1:]:
+        dates = dates.intersection(frames[ticker].index)
+    instants = np.max([ticker_close_instants(t, dates, overrides) for t in universe], axis=0)
+    return dates, instants
+
+
+def align_asof(
+    values: pd.Series, value_instants: np.ndarray, target_instants: np.ndarray
+) -> np.ndarray:
+    """Value of the latest bar final at or before each target instant; False if none yet.
+
+    Args:
+        values: boolean series on its own calendar (ascending).
+        value_instants: close instant of each of its bars (ascending, UTC ns).
+        target_instants: close instants of the trading dates.
+    """
+    position = np.searchsorted(value_instants, target_instants, side="right") - 1
+    source = values.to_numpy(dtype=bool)
+    return np.where(position >= 0, source[np.maximum(position, 0)], False)

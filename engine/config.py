@@ -1,0 +1,332 @@
+"""Typed, validated model of a strategy YAML file.
+
+Validation runs in two phases: the pydantic schema (types, ranges, unknown
+keys rejected), then one small named function per cross-field rule. All
+problems of both phases are reported together, in one line, naming the file
+and the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from engine.errors import ConfigError
+from strategies.regimes import Regime, WhenSyntaxError, names_in, parse_when
+
+_SERIES = re.compile(r"^[A-Za-z0-9^.=_-]+(/[A-Za-z0-9^.=_-]+)?$")
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_TOLERANCE = 1e-9  # weight sums are compared with this slack (0.1 + 0.2 ...)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CloseTime(_Model):
+    """When a series' daily bar becomes final: `time` in `tz`, `day_offset` days after its label."""
+
+    time: str
+    tz: str
+    day_offset: int = 0
+
+    @field_validator("time")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not _CLOCK.match(value):
+            raise ValueError("must be HH:MM (24-hour clock), e.g. '16:00'")
+        return value
+
+    @field_validator("tz")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'UTC')")
+        return value
+
+
+class DataConfig(_Model):
+    source: Literal["yfinance", "csv"] = "yfinance"
+    dir: Path | None = None
+    start: dt.date
+    end: dt.date | None = None
+    close_times: dict[str, CloseTime] = Field(default_factory=dict)
+
+
+class DonchianSignal(_Model):
+    """Breakout with hysteresis over prior `entry` highs / `exit` lows (SPEC 3)."""
+
+    type: Literal["donchian"]
+    series: str
+    entry: int = Field(ge=1)
+    exit: int = Field(ge=1)
+
+
+class SmaSignal(_Model):
+    """Close above its `window`-day mean by more than `band` (fraction), with hysteresis."""
+
+    type: Literal["sma"]
+    series: str
+    window: int = Field(ge=1)
+    band: float = Field(default=0.0, ge=0.0, lt=1.0)
+
+
+SignalConfig = Annotated[DonchianSignal | SmaSignal, Field(discriminator="type")]
+Weight = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class RegimeConfig(_Model):
+    name: str = Field(min_length=1)
+    when: str | None = None
+    weights: dict[str, Weight]
+
+
+class ThresholdRule(_Model):
+    threshold: float = Field(gt=0.0, lt=1.0)
+
+
+class ExecutionConfig(_Model):
+    timing: Literal["next_close", "next_open"] = "next_close"
+    fees_bps: float = Field(default=0.0, ge=0.0, lt=10_000)
+    slippage_bps: float = Field(default=0.0, ge=0.0, lt=10_000)
+    rebalance: Literal["none", "monthly"] | ThresholdRule = "none"
+
+    @property
+    def fees(self) -> float:
+        """Fee as a fraction of traded value (2 bps -> 0.0002)."""
+        return self.fees_bps / 10_000
+
+    @property
+    def slippage(self) -> float:
+        """Slippage as a fraction of the execution price."""
+        return self.slippage_bps / 10_000
+
+
+class PortfolioConfig(_Model):
+    initial_cash: float = Field(default=100_000.0, gt=0.0)
+
+
+class StatsConfig(_Model):
+    periods_per_year: int | None = Field(default=None, ge=1)
+    risk_free: float = Field(default=0.0, gt=-1.0)
+
+
+class Config(_Model):
+    """A whole strategy: what to trade, when, and how to account for it."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
+    description: str = ""
+    data: DataConfig
+    universe: list[str] = Field(min_length=1)
+    signals: dict[str, SignalConfig] = Field(default_factory=dict)
+    regimes: list[RegimeConfig] = Field(min_length=1)
+    execution: ExecutionConfig = ExecutionConfig()
+    portfolio: PortfolioConfig = PortfolioConfig()
+    benchmark: dict[str, Weight] = Field(default_factory=lambda: {"SPY": 1.0})
+    stats: StatsConfig = StatsConfig()
+
+    def parsed_regimes(self) -> list[Regime]:
+        """Regimes with their `when` parsed (valid by construction after load)."""
+        return [
+            Regime(r.name, parse_when(r.when) if r.when else None, dict(r.weights))
+            for r in self.regimes
+        ]
+
+    def tickers(self) -> list[str]:
+        """Every ticker the run needs: universe, signal series legs, benchmark (sorted)."""
+        needed = set(self.universe) | set(self.benchmark)
+        for signal in self.signals.values():
+            needed.update(signal.series.split("/"))
+        return sorted(needed)
+
+    def resolved(self) -> dict[str, Any]:
+        """The config with every default filled in, as plain JSON types."""
+        return self.model_dump(mode="json")
+
+    def hash(self) -> str:
+        """sha256 of the canonical JSON of the resolved config."""
+        blob = json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+# ---- phase 2: cross-field rules, each returning a list of "field: problem" ----
+
+
+def _suggest(name: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_regime_order(config: Config) -> list[str]:
+    problems = []
+    for i, regime in enumerate(config.regimes[:-1]):
+        if not regime.when:
+            problems.append(
+                f"regimes[{i}].when: only the last regime may omit `when` (it is the default)"
+            )
+    last = len(config.regimes) - 1
+    if config.regimes[-1].when:
+        problems.append(f"regimes[{last}].when: the last regime is the default; remove its `when`")
+    names = [r.name for r in config.regimes]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"regimes: the name {name!r} is used twice")
+    return problems
+
+
+def _check_when(config: Config) -> list[str]:
+    problems = []
+    known = sorted(config.signals)
+    for i, regime in enumerate(config.regimes):
+        if not regime.when:
+            continue
+        try:
+            tree = parse_when(regime.when)
+        except WhenSyntaxError as exc:
+            problems.append(f"regimes[{i}].when: {exc} in {regime.when!r}")
+            continue
+        for name in sorted(names_in(tree) - set(known)):
+            problems.append(
+                f"regimes[{i}].when: unknown signal {name!r}{_suggest(name, known)}; "
+                f"signals are {known}"
+            )
+    return problems
+
+
+def _check_weights(config: Config) -> list[str]:
+    problems = []
+    universe = list(config.universe)
+    for i, regime in enumerate(config.regimes):
+        for ticker in regime.weights:
+            if ticker not in universe:
+                problems.append(
+                    f"regimes[{i}].weights.{ticker}: not in universe {universe}"
+                    f"{_suggest(ticker, universe)}; add it to `universe` or fix the name"
+                )
+        total = sum(regime.weights.values())
+        if total > 1 + _TOLERANCE:
+            problems.append(f"regimes[{i}].weights: sum to {total:g}, more than 1 (no leverage)")
+    bench_total = sum(config.benchmark.values())
+    if bench_total > 1 + _TOLERANCE:
+        problems.append(f"benchmark: weights sum to {bench_total:g}, more than 1")
+    if not config.benchmark:
+        problems.append("benchmark: needs at least one ticker, e.g. {SPY: 1.0}")
+    return problems
+
+
+def _check_tickers(config: Config) -> list[str]:
+    problems = []
+    if len(set(config.universe)) != len(config.universe):
+        problems.append("universe: lists a ticker twice")
+    for ticker in config.universe:
+        if "/" in ticker or not _SERIES.match(ticker):
+            problems.append(f"universe: {ticker!r} is not a ticker symbol")
+    for name, signal in config.signals.items():
+        if not _SERIES.match(signal.series):
+            problems.append(
+                f"signals.{name}.series: {signal.series!r} must be a ticker or a ratio 'A/B'"
+            )
+    return problems
+
+
+def _check_dates(config: Config) -> list[str]:
+    data = config.data
+    if data.end is not None and data.start > data.end:
+        return [f"data.start: {data.start} is after data.end {data.end}"]
+    return []
+
+
+def _check_source(config: Config) -> list[str]:
+    if config.data.source == "csv" and config.data.dir is None:
+        return ["data.dir: the csv source needs `dir:` (a folder of <TICKER>.csv files)"]
+    return []
+
+
+RULES: tuple[Callable[[Config], list[str]], ...] = (
+    _check_regime_order,
+    _check_when,
+    _check_weights,
+    _check_tickers,
+    _check_dates,
+    _check_source,
+)
+
+
+def _format_pydantic(error: ValidationError) -> list[str]:
+    problems = []
+    for item in error.errors():
+        # Discriminated unions put the tag in the path (signals.x.donchian.entry): drop it.
+        loc = [p for p in item["loc"] if p not in ("donchian", "sma", "ThresholdRule")]
+        where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc)
+        where = where.replace(".[", "[")
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (remove it or check its spelling)"
+        elif item["type"] == "missing":
+            message = "required field is missing"
+        problems.append(f"{where or '(top level)'}: {message}")
+    return problems
+
+
+def _raise(origin: str, problems: list[str]) -> None:
+    count = f"{len(problems)} problems" if len(problems) > 1 else "1 problem"
+    raise ConfigError(f"{origin}: {count}: " + "; ".join(problems))
+
+
+def config_from_dict(raw: Any, origin: str = "<config>", **overrides: Any) -> Config:
+    """Validate a parsed YAML mapping; `overrides` (None values dropped) replace `data.*` keys.
+
+    Raises:
+        ConfigError: listing every problem found, in one line.
+    """
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{origin}: the top level must be a mapping of keys (name:, data:, ...)")
+    raw = dict(raw)
+    data_overrides = {k: v for k, v in overrides.items() if v is not None}
+    if data_overrides:
+        data = dict(raw.get("data") or {})
+        data.update(data_overrides)
+        raw["data"] = data
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        _raise(origin, _format_pydantic(exc))
+    problems = [problem for rule in RULES for problem in rule(config)]
+    if problems:
+        _raise(origin, problems)
+    return config
+
+
+def load_config(path: str | Path, **overrides: Any) -> Config:
+    """Read and validate a YAML config file.
+
+    Args:
+        path: the YAML file.
+        overrides: `data` fields given on the CLI (source, dir, start, end); None means "not given".
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc.strerror})")
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: malformed YAML{where}: {problem}")
+    return config_from_dict(raw, str(path), **overrides)

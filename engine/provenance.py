@@ -1,0 +1,41 @@
+"""What a run was made from: config hash, data hashes and ranges, library versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import platform
+from importlib import metadata
+
+from engine.data import describe
+
+LIBRARIES = ("rotation", "vectorbt", "numba", "numpy", "pandas", "yfinance", "pydantic", "pyarrow")
+
+
+def library_versions() -> dict[str, str]:
+    """Installed version of each library the numbers depend on (and Python)."""
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def manifest(result, config_path: str | None, source: str) -> dict:
+    """The manifest of a BacktestResult (the only artifact that records wall-clock time)."""
+    data = describe(result.prices)
+    combined = hashlib.sha256("".join(d["sha256"] for d in data.values()).encode()).hexdigest()
+    return {
+        "name": result.config.name,
+        "config_path": config_path,
+        "config_sha256": result.config.hash(),
+        "data_source": source,
+        "data_sha256": combined,
+        "data": data,
+        "backtest": {"start": str(result.dates[0].date()), "end": str(result.dates[-1].date()),
+                     "days": len(result.dates)},
+        "versions": library_versions(),
+        "created_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }

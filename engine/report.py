@@ -1,0 +1,160 @@
+"""Formatting and files only: never computes a statistic.
+
+A run folder holds:
+  stats.json     {"strategy", "benchmark", "relative", "period"} (snake_case keys)
+  values.csv     date,strategy,benchmark (daily portfolio values)
+  weights.csv    date, <T>_target (traded target), <T>_held (weight at the close), cash_held
+  regimes.csv    date, regime decided at the close, each aligned signal (0/1)
+  trades.csv     portfolio,date,ticker,quantity,fill_price,value,fees
+  config.yaml    the resolved config (every default filled in)
+  manifest.json  config hash, data hashes and ranges, library versions, time of the run
+The folder is built under a temporary name beside its destination and renamed
+into place when complete, so an interrupted run leaves no half folder.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from engine.errors import RotationError
+
+LABELS = {
+    "total_return": ("Total return", "pct"),
+    "cagr": ("CAGR", "pct"),
+    "volatility": ("Volatility (ann.)", "pct"),
+    "sharpe": ("Sharpe", "num"),
+    "sortino": ("Sortino", "num"),
+    "max_drawdown": ("Max drawdown", "pct"),
+    "max_drawdown_duration_days": ("Longest drawdown (trading days)", "int"),
+    "max_drawdown_duration_calendar_days": ("Longest drawdown (calendar days)", "int"),
+    "calmar": ("Calmar", "num"),
+    "final_value": ("Final value", "money"),
+    "trade_dates": ("Trade dates", "int"),
+    "fees_paid": ("Fees paid", "money"),
+    "turnover": ("Turnover (one-way, ann.)", "pct"),
+    "switches": ("Regime switches", "int"),
+}
+RELATIVE_LABELS = {
+    "excess_cagr": ("Excess CAGR", "pct"),
+    "beta": ("Beta", "num"),
+    "alpha": ("Alpha (ann.)", "pct"),
+    "tracking_error": ("Tracking error (ann.)", "pct"),
+    "information_ratio": ("Information ratio", "num"),
+    "correlation": ("Correlation", "num"),
+}
+
+
+def fmt(value: Any, kind: str) -> str:
+    """Display one number: pct (0.1234 -> 12.34%), num, int, money."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if kind == "pct":
+        return f"{value * 100:.2f}%"
+    if kind == "int":
+        return f"{int(value):,}"
+    if kind == "money":
+        return f"{value:,.2f}"
+    return f"{value:.3f}"
+
+
+def clean_json(value: Any) -> Any:
+    """NaN and infinities -> None (JSON null); tuples -> lists; recursively."""
+    if isinstance(value, dict):
+        return {str(k): clean_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_json(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item"):  # numpy scalar
+        return clean_json(value.item())
+    return value
+
+
+def stats_json(stats: dict) -> str:
+    """Deterministic JSON text of the statistics (same stats -> same bytes)."""
+    return json.dumps(clean_json(stats), indent=2, allow_nan=False) + "\n"
+
+
+def stats_table(stats: dict, title: str):
+    """A rich Table: statistics of the strategy beside its benchmark, then relative ones."""
+    from rich.table import Table
+
+    period = stats["period"]
+    table = Table(title=f"{title}  {period['start']} → {period['end']} ({period['days']} days)")
+    table.add_column("Statistic")
+    table.add_column("Strategy", justify="right")
+    table.add_column("Benchmark", justify="right")
+    for key, (label, kind) in LABELS.items():
+        table.add_row(label, fmt(stats["strategy"].get(key), kind),
+                      fmt(stats["benchmark"].get(key), kind))
+    table.add_section()
+    for key, (label, kind) in RELATIVE_LABELS.items():
+        table.add_row(label, fmt(stats["relative"].get(key), kind), "")
+    table.add_section()
+    for regime, share in stats["strategy"].get("time_in_regime", {}).items():
+        table.add_row(f"Time in {regime}", fmt(share, "pct"), "")
+    return table
+
+
+def _csv(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path, index=False, date_format="%Y-%m-%d", float_format="%.10g",
+                 lineterminator="\n")
+
+
+def run_frames(result) -> dict[str, pd.DataFrame]:
+    """The tabular artifacts of a BacktestResult, ready to write."""
+    dates = result.dates
+    day = dates.strftime("%Y-%m-%d")
+    values = pd.DataFrame({"date": day, "strategy": result.strategy.value.to_numpy(),
+                           "benchmark": result.benchmark.value.to_numpy()})
+    sim = result.strategy
+    held = sim.held_weights().to_numpy()
+    weights = pd.DataFrame({"date": day})
+    for ticker in result.orders.columns:
+        weights[f"{ticker}_target"] = result.orders[ticker].to_numpy()
+    for i, ticker in enumerate(result.orders.columns):
+        weights[f"{ticker}_held"] = held[:, i]
+    weights["cash_held"] = sim.cash.to_numpy() / sim.value.to_numpy()
+    regimes = pd.DataFrame({"date": day, "regime": result.regimes.reindex(dates).to_numpy()})
+    for name in result.signals.columns:
+        regimes[name] = result.signals[name].reindex(dates).astype(int).to_numpy()
+    trades = pd.concat(
+        [result.strategy.trades.assign(portfolio="strategy"),
+         result.benchmark.trades.assign(portfolio="benchmark")],
+        ignore_index=True,
+    )[["portfolio", "date", "ticker", "quantity", "fill_price", "value", "fees"]]
+    return {"values.csv": values, "weights.csv": weights, "regimes.csv": regimes,
+            "trades.csv": trades}
+
+
+def write_run_folder(destination: Path, result, manifest: dict) -> Path:
+    """Write every artifact into `destination`, atomically (temporary folder, then rename)."""
+    destination = Path(destination)
+    if destination.exists() and any(destination.iterdir()):
+        raise RotationError(f"{destination}: already exists and is not empty; choose another --out")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
+    try:
+        (staging / "stats.json").write_text(stats_json(result.stats), encoding="utf-8")
+        for name, frame in run_frames(result).items():
+            _csv(frame, staging / name)
+        resolved = yaml.safe_dump(result.config.resolved(), sort_keys=False)
+        (staging / "config.yaml").write_text(resolved, encoding="utf-8")
+        (staging / "manifest.json").write_text(
+            json.dumps(clean_json(manifest), indent=2) + "\n", encoding="utf-8")
+        if destination.exists():
+            destination.rmdir()
+        os.rename(staging, destination)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return destination

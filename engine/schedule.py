@@ -1,0 +1,94 @@
+"""When to trade (SPEC 6): targets decided on calendar C -> orders on backtest dates.
+
+The target decided at the close of `t` is traded on the next date of C, so
+the order on backtest date `u` is always the target decided on the date of C
+before `u`. Orders are target weights on trade dates and NaN ("hold") on all
+other dates. Trade dates are:
+
+1. the first backtest date (all cash -> the target decided the date before,
+   or the default regime's weights when C has no earlier date);
+2. every `u` whose prior-date target differs from the one before it (weights
+   are compared, so a switch between regimes with equal weights is no trade);
+3. the rebalance rule: `monthly` on the first backtest date of each month;
+   `threshold: x` on the date after a close at which some asset's held weight
+   is more than x away from the target decided at that close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from engine.config import ThresholdRule
+
+
+def prior_targets(
+    targets: pd.DataFrame, backtest: pd.DatetimeIndex, default: np.ndarray
+) -> pd.DataFrame:
+    """For each backtest date u, the target decided on the date of C before u.
+
+    Args:
+        targets: target weights on all of C (index = C, columns = assets).
+        backtest: the backtest dates, a contiguous run of C.
+        default: the default regime's weights, used before C's first date.
+    """
+    first = targets.index.get_loc(backtest[0])
+    lagged = targets.shift(1)
+    lagged.iloc[0] = default
+    return lagged.iloc[first : first + len(backtest)].set_axis(backtest)
+
+
+def base_orders(prior: pd.DataFrame, rebalance: object) -> pd.DataFrame:
+    """Orders from rules 1, 2 and monthly rebalancing (threshold is added by `threshold_orders`)."""
+    values = prior.to_numpy()
+    trade = np.zeros(len(prior), dtype=bool)
+    trade[0] = True
+    trade[1:] = np.any(values[1:] != values[:-1], axis=1)
+    if rebalance == "monthly":
+        months = prior.index.year * 12 + prior.index.month
+        trade[1:] |= np.asarray(months[1:] != months[:-1])
+    return prior.where(pd.Series(trade, index=prior.index), np.nan)
+
+
+def drift_breaches(held: pd.DataFrame, decided: pd.DataFrame, limit: float) -> np.ndarray:
+    """Dates whose close has some |held value_i / V - w_i| > limit (cash not compared)."""
+    return np.any(np.abs(held.to_numpy() - decided.to_numpy()) > limit, axis=1)
+
+
+def threshold_orders(
+    orders: pd.DataFrame,
+    decided: pd.DataFrame,
+    rule: ThresholdRule,
+    simulate: Callable[[pd.DataFrame], object],
+) -> tuple[pd.DataFrame, object]:
+    """Add threshold rebalances, one at a time, since each changes every later holding.
+
+    Simulates, finds the first close `t` (after those already settled) whose
+    drift breaches the threshold while the next date has no order yet, orders
+    the target decided at `t` for the next date, and simulates again.
+
+    Args:
+        orders: orders from `base_orders`.
+        decided: target decided at each backtest date (same index as orders).
+        rule: the threshold.
+        simulate: orders -> a simulation with `.held_weights()`.
+
+    Returns:
+        (final orders, simulation of them).
+    """
+    orders = orders.copy()
+    settled = 0  # closes before this position need no further check
+    while True:
+        result = simulate(orders)
+        breach = drift_breaches(result.held_weights(), decided, rule.threshold)
+        has_order = orders.notna().any(axis=1).to_numpy()
+        candidates = breach[:-1] & ~has_order[1:]
+        candidates[:settled] = False
+        hits = np.flatnonzero(candidates)
+        if hits.size == 0:
+            return orders, result
+        t = int(hits[0])
+        orders.iloc[t + 1] = decided.iloc[t].to_numpy()
+        settled = t + 1

@@ -1,0 +1,1 @@
+"""Signal kinds and strategy building blocks (pure functions, no I/O)."""

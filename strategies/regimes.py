@@ -1,0 +1,150 @@
+"""Regimes: the `when` grammar and regimes -> target weights (SPEC 5).
+
+Grammar (no `eval`; a small recursive-descent parser)::
+
+    expr   := term ("or" term)*
+    term   := factor ("and" factor)*
+    factor := "not" factor | "(" expr ")" | NAME
+
+Precedence is the usual one: `not` binds tightest, then `and`, then `or`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+_TOKEN = re.compile(r"\s*(?:(\()|(\))|([A-Za-z_][A-Za-z0-9_]*)|(\S))")
+_KEYWORDS = {"and", "or", "not"}
+
+# An expression tree: ("name", str) | ("not", node) | ("and", a, b) | ("or", a, b)
+Node = tuple
+
+
+class WhenSyntaxError(ValueError):
+    """A `when` expression that the grammar does not accept."""
+
+
+def _tokenize(text: str) -> list[str]:
+    tokens: list[str] = []
+    for match in _TOKEN.finditer(text):
+        lpar, rpar, word, other = match.groups()
+        if other is not None:
+            raise WhenSyntaxError(f"unexpected character {other!r}")
+        tokens.append(lpar or rpar or word)
+    return tokens
+
+
+class _Parser:
+    def __init__(self, tokens: list[str]) -> None:
+        self.tokens = tokens
+        self.pos = 0
+
+    def peek(self) -> str | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self) -> str:
+        token = self.peek()
+        if token is None:
+            raise WhenSyntaxError("expression ends too early")
+        self.pos += 1
+        return token
+
+    def expr(self) -> Node:
+        node = self.term()
+        while self.peek() == "or":
+            self.take()
+            node = ("or", node, self.term())
+        return node
+
+    def term(self) -> Node:
+        node = self.factor()
+        while self.peek() == "and":
+            self.take()
+            node = ("and", node, self.factor())
+        return node
+
+    def factor(self) -> Node:
+        token = self.take()
+        if token == "not":
+            return ("not", self.factor())
+        if token == "(":
+            node = self.expr()
+            if self.take() != ")":
+                raise WhenSyntaxError("missing ')'")
+            return node
+        if token in _KEYWORDS or token == ")":
+            raise WhenSyntaxError(f"unexpected {token!r}")
+        return ("name", token)
+
+
+def parse_when(text: str) -> Node:
+    """Parse a `when` expression into a tree; raises WhenSyntaxError."""
+    parser = _Parser(_tokenize(text))
+    if parser.peek() is None:
+        raise WhenSyntaxError("empty expression")
+    node = parser.expr()
+    if parser.peek() is not None:
+        raise WhenSyntaxError(f"unexpected {parser.peek()!r}")
+    return node
+
+
+def names_in(node: Node) -> set[str]:
+    """The signal names an expression refers to."""
+    if node[0] == "name":
+        return {node[1]}
+    return set().union(*(names_in(child) for child in node[1:]))
+
+
+def evaluate(node: Node, signals: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Evaluate a tree on boolean arrays of equal length (element-wise)."""
+    kind = node[0]
+    if kind == "name":
+        return np.asarray(signals[node[1]], dtype=bool)
+    if kind == "not":
+        return ~evaluate(node[1], signals)
+    left, right = evaluate(node[1], signals), evaluate(node[2], signals)
+    return (left & right) if kind == "and" else (left | right)
+
+
+@dataclass(frozen=True)
+class Regime:
+    """One regime: its name, its parsed `when` (None for the default) and weights."""
+
+    name: str
+    when: Node | None
+    weights: Mapping[str, float]
+
+
+def decide_regimes(regimes: Sequence[Regime], signals: pd.DataFrame) -> pd.Series:
+    """The decided regime at each date: the first regime whose `when` is True.
+
+    Args:
+        regimes: in config order; the last one has `when=None` (the default).
+        signals: boolean frame, index = trading calendar, one column per signal.
+
+    Returns:
+        Integer series (regime position in `regimes`) on the same index.
+    """
+    columns = {name: signals[name].to_numpy(dtype=bool) for name in signals.columns}
+    decided = np.full(len(signals), len(regimes) - 1, dtype=np.int64)
+    undecided = np.ones(len(signals), dtype=bool)
+    for position, regime in enumerate(regimes[:-1]):
+        hit = undecided & evaluate(regime.when, columns)
+        decided[hit] = position
+        undecided &= ~hit
+    return pd.Series(decided, index=signals.index, name="regime")
+
+
+def target_weights(
+    regimes: Sequence[Regime], decided: pd.Series, universe: Sequence[str]
+) -> pd.DataFrame:
+    """Target weights per date from the decided regime (fractions of V; cash = 1 - sum)."""
+    table = np.array(
+        [[float(regime.weights.get(ticker, 0.0)) for ticker in universe] for regime in regimes]
+    )
+    return pd.DataFrame(table[decided.to_numpy()], index=decided.index, columns=list(universe))

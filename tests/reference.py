@@ -1,0 +1,719 @@
+"""Independent reference implementation of the rotation backtest contract.
+
+Written from /work/shared/SPEC.md alone (it imports nothing from the engine).
+It is deliberately plain: explicit Python loops over days, no vectorisation
+tricks, so that each line can be checked against a sentence of the SPEC.
+The test suite compares the engine's numbers against these.
+
+Entry point: ``reference_backtest(config, data_dir)``.
+
+Readings of points the SPEC leaves open (also listed in the module's report):
+- ``donchian``: ``on`` is False until ``hi`` (``entry`` prior values) is defined;
+  while ``lo`` (``exit`` prior values) is not yet defined the exit test cannot fire.
+- ``sma``: the mean is computed with ``math.fsum`` (exactly rounded).
+- On the first backtest date, when it is also the first date of ``C``, the
+  "target decided on the previous date" is the default regime's weights; on the
+  second backtest date this default counts as "the one before" for switch
+  detection.
+- ``data.close_times`` entries may omit ``tz`` (America/New_York) and
+  ``day_offset`` (0). An unquoted YAML ``16:00`` arrives as the integer 960
+  (YAML 1.1 base 60): integers below 1440 are minutes after midnight, larger ones
+  seconds after midnight. A key may also name a ratio series ``A/B`` exactly.
+- A fill with quantity exactly 0 is not a fill (it is neither recorded nor
+  counted in ``trade_dates``).
+- ``time_in_regime`` lists every configured regime in config order (0.0 for
+  regimes never decided).
+- A statistic whose denominator is 0 (or which needs two returns where there is
+  one) is NaN.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import math
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+NY = "America/New_York"
+
+
+# --------------------------------------------------------------------------
+# small helpers
+# --------------------------------------------------------------------------
+
+def _to_date(value) -> dt.date:
+    """Accept 'YYYY-MM-DD' strings, datetime.date, datetime.datetime, pd.Timestamp."""
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value).strip())
+
+
+def _is_crypto(ticker: str) -> bool:
+    return ticker.endswith("-USD")
+
+
+def _parse_time(value) -> dt.time:
+    """'16:00' / '16:00:00' / datetime.time / YAML-1.1 sexagesimal integer."""
+    if isinstance(value, dt.time):
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"bad close time {value!r}")
+    if isinstance(value, int):
+        # PyYAML reads an unquoted 16:00 as 16*60 = 960 and 16:00:00 as 57600.
+        seconds = value * 60 if value < 24 * 60 else value
+        if not 0 <= seconds < 24 * 3600:
+            raise ValueError(f"bad close time {value!r}")
+        return dt.time(seconds // 3600, (seconds % 3600) // 60, seconds % 60)
+    parts = [int(p) for p in str(value).strip().split(":")]
+    while len(parts) < 3:
+        parts.append(0)
+    return dt.time(parts[0], parts[1], parts[2])
+
+
+# --------------------------------------------------------------------------
+# 1. Data
+# --------------------------------------------------------------------------
+
+class Series:
+    """A daily series: its dates (ascending), adjusted open and close, and the
+    close instant (UTC epoch seconds) of each bar."""
+
+    def __init__(self, dates, open_, close, close_ts):
+        self.dates = list(dates)          # list[datetime.date]
+        self.open = list(open_)           # adjusted opens (None for ratios)
+        self.close = list(close)          # adjusted closes
+        self.close_ts = list(close_ts)    # UTC epoch seconds when the bar is final
+        self.index = {d: i for i, d in enumerate(self.dates)}
+
+
+def _load_csv(path: Path):
+    """Return (dates, adjusted open, adjusted close) from one CSV file."""
+    frame = pd.read_csv(path)
+    dates = [dt.date.fromisoformat(str(s)[:10]) for s in frame["Date"]]
+    close = [float(v) for v in frame["Close"]]
+    open_ = [float(v) for v in frame["Open"]]
+    if "Adj Close" in frame.columns:
+        adj = [float(v) for v in frame["Adj Close"]]
+        # adjusted close = Adj Close; Open scaled by Adj Close / Close
+        adj_open = [o * (a / c) for o, a, c in zip(open_, adj, close)]
+        adj_close = adj
+    else:  # already adjusted
+        adj_open, adj_close = open_, close
+    for i in range(1, len(dates)):
+        if dates[i] <= dates[i - 1]:
+            raise ValueError(f"{path}: dates not strictly ascending at {dates[i]}")
+    return dates, adj_open, adj_close
+
+
+class Data:
+    """Loads tickers lazily from the data directory and knows close times."""
+
+    def __init__(self, data_dir, close_time_overrides: dict | None):
+        self.data_dir = Path(data_dir)
+        self.overrides = dict(close_time_overrides or {})
+        self._cache: dict[str, Series] = {}
+
+    def _close_rule(self, name: str):
+        """(time, tz, day_offset) for a ticker (never a ratio)."""
+        if name in self.overrides:
+            o = self.overrides[name]
+            return (_parse_time(o["time"]), str(o.get("tz", NY)), int(o.get("day_offset", 0)))
+        if _is_crypto(name):
+            # yfinance labels a UTC day: bar d is final at 00:00 UTC of d+1
+            return (dt.time(0, 0), "UTC", 1)
+        # US equities / ETFs: 16:00 New York on the label date
+        return (dt.time(16, 0), NY, 0)
+
+    @staticmethod
+    def _instants(dates, rule):
+        t, tz, offset = rule
+        zone = ZoneInfo(tz)
+        return [
+            dt.datetime.combine(d + dt.timedelta(days=offset), t, tzinfo=zone).timestamp()
+            for d in dates
+        ]
+
+    def get(self, name: str) -> Series:
+        """A ticker or a ratio 'A/B'."""
+        if name in self._cache:
+            return self._cache[name]
+        if "/" in name:
+            a_name, b_name = (s.strip() for s in name.split("/"))
+            a, b = self.get(a_name), self.get(b_name)
+            dates, closes, stamps = [], [], []
+            for d in a.dates:  # exists on the dates both legs exist
+                j = b.index.get(d)
+                if j is None:
+                    continue
+                i = a.index[d]
+                dates.append(d)
+                closes.append(a.close[i] / b.close[j])
+                # final at the later of the two legs' close times
+                stamps.append(max(a.close_ts[i], b.close_ts[j]))
+            if name in self.overrides:  # an explicit override of the ratio itself
+                stamps = self._instants(dates, self._close_rule(name))
+            series = Series(dates, [None] * len(dates), closes, stamps)
+        else:
+            path = self.data_dir / f"{name}.csv"
+            if not path.exists():
+                raise FileNotFoundError(f"no price file for {name}: {path}")
+            dates, adj_open, adj_close = _load_csv(path)
+            series = Series(dates, adj_open, adj_close,
+                            self._instants(dates, self._close_rule(name)))
+        self._cache[name] = series
+        return series
+
+
+# --------------------------------------------------------------------------
+# 3. Signals (boolean lists on the series' own calendar)
+# --------------------------------------------------------------------------
+
+def donchian(x: list[float], entry: int, exit: int) -> list[bool]:
+    n, m = int(entry), int(exit)
+    if n < 1 or m < 1:
+        raise ValueError("donchian entry and exit must be >= 1")
+    out: list[bool] = []
+    prev = False
+    for t in range(len(x)):
+        if t < n:                       # hi_t not defined: False
+            on = False
+        else:
+            hi = max(x[t - n:t])        # x_{t-n} .. x_{t-1}
+            if x[t] > hi:
+                on = True
+            elif t >= m and x[t] < min(x[t - m:t]):   # lo_t = min(x_{t-m} .. x_{t-1})
+                on = False
+            else:
+                on = prev
+        out.append(on)
+        prev = on
+    return out
+
+
+def sma(x: list[float], window: int, band: float = 0.0) -> list[bool]:
+    n, b = int(window), float(band)
+    if n < 1:
+        raise ValueError("sma window must be >= 1")
+    out: list[bool] = []
+    prev = False
+    for t in range(len(x)):
+        if t < n - 1:                   # s_t not defined: False
+            on = False
+        else:
+            s = math.fsum(x[t - n + 1:t + 1]) / n   # mean(x_{t-n+1} .. x_t)
+            if x[t] > s * (1 + b):
+                on = True
+            elif x[t] < s * (1 - b):
+                on = False
+            else:
+                on = prev
+        out.append(on)
+        prev = on
+    return out
+
+
+def compute_signal(spec: dict, data: Data):
+    """Return (close instants, boolean values) of one configured signal."""
+    series = data.get(str(spec["series"]))
+    kind = spec["type"]
+    if kind == "donchian":
+        values = donchian(series.close, spec["entry"], spec["exit"])
+    elif kind == "sma":
+        values = sma(series.close, spec["window"], spec.get("band", 0.0))
+    else:
+        raise ValueError(f"unknown signal type {kind!r}")
+    return series.close_ts, values
+
+
+def align(signal_ts: list[float], signal_values: list[bool], t_close: float) -> bool:
+    """Value of the latest bar whose close instant is <= t_close; False if none."""
+    k = bisect.bisect_right(signal_ts, t_close)   # number of bars final by t_close
+    return bool(signal_values[k - 1]) if k > 0 else False
+
+
+# --------------------------------------------------------------------------
+# 5. `when` expressions: a tiny recursive-descent parser (no eval)
+#    expr := term ('or' term)* ; term := factor ('and' factor)* ;
+#    factor := 'not' factor | '(' expr ')' | NAME
+# --------------------------------------------------------------------------
+
+def _tokenize(text: str) -> list[str]:
+    tokens, i = [], 0
+    while i < len(text):
+        c = text[i]
+        if c.isspace():
+            i += 1
+        elif c in "()":
+            tokens.append(c)
+            i += 1
+        elif c.isalnum() or c == "_":
+            j = i
+            while j < len(text) and (text[j].isalnum() or text[j] in "_-."):
+                j += 1
+            tokens.append(text[i:j])
+            i = j
+        else:
+            raise ValueError(f"unexpected character {c!r} in expression {text!r}")
+    return tokens
+
+
+def parse_when(text) -> tuple:
+    """Parse into a tree: ('name', n) | ('not', a) | ('and', a, b) | ('or', a, b) | ('const', bool)."""
+    if isinstance(text, bool):
+        return ("const", text)
+    tokens = _tokenize(str(text))
+    pos = 0
+
+    def peek():
+        return tokens[pos] if pos < len(tokens) else None
+
+    def take(expected=None):
+        nonlocal pos
+        tok = peek()
+        if tok is None or (expected is not None and tok != expected):
+            raise ValueError(f"expected {expected or 'a token'} in {text!r}, got {tok!r}")
+        pos += 1
+        return tok
+
+    def expr():
+        node = term()
+        while peek() == "or":
+            take("or")
+            node = ("or", node, term())
+        return node
+
+    def term():
+        node = factor()
+        while peek() == "and":
+            take("and")
+            node = ("and", node, factor())
+        return node
+
+    def factor():
+        tok = peek()
+        if tok == "not":
+            take("not")
+            return ("not", factor())
+        if tok == "(":
+            take("(")
+            node = expr()
+            take(")")
+            return node
+        if tok is None or tok in ("and", "or", ")"):
+            raise ValueError(f"unexpected {tok!r} in {text!r}")
+        take()
+        if tok in ("true", "True"):
+            return ("const", True)
+        if tok in ("false", "False"):
+            return ("const", False)
+        return ("name", tok)
+
+    tree = expr()
+    if pos != len(tokens):
+        raise ValueError(f"trailing tokens {tokens[pos:]} in {text!r}")
+    return tree
+
+
+def eval_when(tree: tuple, values: dict[str, bool]) -> bool:
+    kind = tree[0]
+    if kind == "const":
+        return tree[1]
+    if kind == "name":
+        if tree[1] not in values:
+            raise ValueError(f"unknown signal {tree[1]!r}")
+        return bool(values[tree[1]])
+    if kind == "not":
+        return not eval_when(tree[1], values)
+    if kind == "and":
+        return eval_when(tree[1], values) and eval_when(tree[2], values)
+    if kind == "or":
+        return eval_when(tree[1], values) or eval_when(tree[2], values)
+    raise ValueError(f"bad node {tree!r}")
+
+
+def _tree_names(tree: tuple) -> set[str]:
+    if tree[0] == "name":
+        return {tree[1]}
+    if tree[0] == "const":
+        return set()
+    return set().union(*(_tree_names(child) for child in tree[1:]))
+
+
+# --------------------------------------------------------------------------
+# 6. Portfolio accounting
+# --------------------------------------------------------------------------
+
+def simulate(tickers, close, exec_px, targets, trade_flags_base, dates, initial_cash,
+             fee, slip, rebalance, label):
+    """Run one portfolio.
+
+    tickers: asset order (universe order; used for tie-breaking).
+    close[j][i], exec_px[j][i]: adjusted close / execution price of asset i on backtest date j.
+    targets[j]: weight tuple traded to on date j (decided on the previous date of C);
+                targets[j + 1] is the target decided at date j (the last one may be None).
+    trade_flags_base[j]: True where the schedule (first date, target change, monthly) says trade.
+    rebalance: 'none' | 'monthly' | {'threshold': x}  (monthly is already in trade_flags_base).
+    Returns (values, trades).
+    """
+    n_assets = len(tickers)
+    cash = float(initial_cash)
+    q = [0.0] * n_assets
+    values: list[float] = []
+    trades: list[dict] = []
+    threshold = None
+    if isinstance(rebalance, dict) and "threshold" in rebalance:
+        threshold = float(rebalance["threshold"])
+    drift_flag = False   # set by the threshold check at the close of the previous date
+
+    for j, day in enumerate(dates):
+        if trade_flags_base[j] or drift_flag:
+            w = targets[j]
+            p = exec_px[j]
+            # V computed once, before any fill, at execution prices
+            V = cash + sum(q[i] * p[i] for i in range(n_assets))
+            # value each order moves, at the pre-slippage price
+            moves = [w[i] * V - q[i] * p[i] for i in range(n_assets)]
+            # ascending: sells first (largest first), then buys (smallest first);
+            # Python's sort is stable, so ties keep universe order
+            order = sorted(range(n_assets), key=lambda i: moves[i])
+            for i in order:
+                target_shares = w[i] * V / p[i]
+                qty = target_shares - q[i]
+                if qty == 0:
+                    continue
+                if qty < 0:   # sell
+                    fill = p[i] * (1 - slip)
+                    proceeds = -qty * fill
+                    fee_paid = fee * -qty * fill
+                    cash = cash + proceeds - fee_paid
+                    q[i] += qty
+                else:         # buy, as far as the cash left pays (fees included)
+                    fill = p[i] * (1 + slip)
+                    cost = qty * fill
+                    fee_paid = fee * qty * fill
+                    if cost + fee_paid <= cash:
+                        cash = cash - cost - fee_paid
+                    else:
+                        qty = cash / (fill * (1 + fee))
+                        if qty <= 0:
+                            continue
+                        fee_paid = fee * qty * fill
+                        cash = 0.0            # cash never goes below zero
+                    q[i] += qty
+                trades.append({
+                    "date": pd.Timestamp(day),
+                    "ticker": tickers[i],
+                    "quantity": qty,
+                    "fill_price": fill,
+                    "fees": fee_paid,
+                    "portfolio": label,
+                })
+        # daily value at the adjusted close
+        c = close[j]
+        held = [q[i] * c[i] for i in range(n_assets)]
+        V_t = cash + sum(held)
+        values.append(V_t)
+        # threshold rule: drift at the close of t against the target decided at t
+        drift_flag = False
+        if threshold is not None and j + 1 < len(dates):
+            w_t = targets[j + 1]
+            if V_t > 0:
+                for i in range(n_assets):
+                    if abs(held[i] / V_t - w_t[i]) > threshold:
+                        drift_flag = True
+                        break
+    return values, trades
+
+
+# --------------------------------------------------------------------------
+# 7. Statistics
+# --------------------------------------------------------------------------
+
+def _div(a: float, b: float) -> float:
+    return a / b if b != 0 and not math.isnan(b) else float("nan")
+
+
+def _std(x: np.ndarray) -> float:
+    return float(np.std(x, ddof=1)) if len(x) >= 2 else float("nan")
+
+
+def returns_of(values, initial_cash) -> np.ndarray:
+    v = np.asarray(values, dtype=float)
+    prev = np.concatenate([[float(initial_cash)], v[:-1]])
+    return v / prev - 1.0
+
+
+def drawdown_stats(values, dates, initial_cash):
+    """Max drawdown and the longest under-water durations (steps, calendar days)."""
+    pts = [float(initial_cash)] + [float(v) for v in values]
+    pdates = [dates[0]] + list(dates)        # initial_cash dated the first backtest date
+    max_dd = 0.0
+    peak_val, peak_idx = pts[0], 0
+    longest_steps, longest_days = 0, 0
+    underwater = False
+    for k in range(1, len(pts)):
+        v = pts[k]
+        if v >= peak_val:
+            if underwater:  # back at or above the peak: the stretch ends here
+                longest_steps = max(longest_steps, k - peak_idx)
+                longest_days = max(longest_days, (pdates[k] - pdates[peak_idx]).days)
+                underwater = False
+            peak_val, peak_idx = v, k
+        else:
+            underwater = True
+            max_dd = min(max_dd, v / peak_val - 1.0)
+    if underwater:  # still under water at the last date
+        last = len(pts) - 1
+        longest_steps = max(longest_steps, last - peak_idx)
+        longest_days = max(longest_days, (pdates[last] - pdates[peak_idx]).days)
+    return max_dd, longest_steps, longest_days
+
+
+def portfolio_stats(values, dates, trades, initial_cash, P, rf, regimes=None, regime_names=None):
+    r = returns_of(values, initial_cash)
+    rf_d = (1.0 + rf) ** (1.0 / P) - 1.0
+    ex = r - rf_d
+    V_N = float(values[-1])
+    years = (dates[-1] - dates[0]).days / 365.25
+    total_return = V_N / initial_cash - 1.0
+    cagr = (V_N / initial_cash) ** (1.0 / years) - 1.0 if years > 0 else float("nan")
+    volatility = _std(r) * math.sqrt(P)
+    sharpe = _div(float(np.mean(ex)), _std(ex)) * math.sqrt(P)
+    downside = math.sqrt(float(np.mean(np.minimum(ex, 0.0) ** 2)))
+    sortino = _div(float(np.mean(ex)), downside) * math.sqrt(P)
+    max_dd, dd_steps, dd_days = drawdown_stats(values, dates, initial_cash)
+    calmar = _div(cagr, abs(max_dd))
+
+    if regimes is not None:
+        switches = sum(1 for j in range(1, len(regimes)) if regimes[j] != regimes[j - 1])
+        time_in_regime = {name: 0.0 for name in regime_names}
+        for name in regimes:
+            time_in_regime[name] += 1.0
+        time_in_regime = {k: v / len(regimes) for k, v in time_in_regime.items()}
+    else:
+        switches, time_in_regime = 0, {}
+
+    trade_dates = len({t["date"] for t in trades})
+    fees_paid = float(sum(t["fees"] for t in trades))
+    traded_value = float(sum(abs(t["quantity"] * t["fill_price"]) for t in trades))
+    turnover = _div(traded_value / 2.0 / float(np.mean(values)), years)
+
+    return {
+        "total_return": total_return,
+        "cagr": cagr,
+        "volatility": volatility,
+        "sharpe": sharpe,
+        "sortino": sortino,
+        "max_drawdown": max_dd,
+        "max_drawdown_duration_days": dd_steps,
+        "max_drawdown_duration_calendar_days": dd_days,
+        "calmar": calmar,
+        "switches": switches,
+        "time_in_regime": time_in_regime,
+        "trade_dates": trade_dates,
+        "fees_paid": fees_paid,
+        "turnover": turnover,
+        "final_value": V_N,
+    }
+
+
+def relative_stats(r, b, cagr_s, cagr_b, P, rf):
+    rf_d = (1.0 + rf) ** (1.0 / P) - 1.0
+    if len(r) >= 2:
+        cov = float(np.cov(r, b, ddof=1)[0, 1])
+        var_b = float(np.var(b, ddof=1))
+        beta = _div(cov, var_b)
+        correlation = _div(cov, math.sqrt(float(np.var(r, ddof=1)) * var_b))
+    else:
+        beta = correlation = float("nan")
+    alpha = (float(np.mean(r - rf_d)) - beta * float(np.mean(b - rf_d))) * P
+    tracking_error = _std(r - b) * math.sqrt(P)
+    information_ratio = _div(float(np.mean(r - b)) * P, tracking_error)
+    return {
+        "excess_cagr": cagr_s - cagr_b,
+        "beta": beta,
+        "alpha": alpha,
+        "tracking_error": tracking_error,
+        "information_ratio": information_ratio,
+        "correlation": correlation,
+    }
+
+
+# --------------------------------------------------------------------------
+# the whole backtest
+# --------------------------------------------------------------------------
+
+def reference_backtest(config: dict, data_dir: str | Path) -> dict:
+    """config is the YAML config parsed with yaml.safe_load."""
+    data_cfg = config.get("data") or {}
+    source = data_cfg.get("source", "csv")
+    if source != "csv":
+        raise ValueError(f"the reference reads CSV files only (source {source!r})")
+    data = Data(data_dir, data_cfg.get("close_times"))
+
+    universe = [str(t) for t in config["universe"]]
+    if len(set(universe)) != len(universe):
+        raise ValueError("duplicate ticker in universe")
+
+    # ---- regimes -------------------------------------------------------
+    regimes_cfg = config["regimes"]
+    if not regimes_cfg:
+        raise ValueError("no regimes")
+    regime_names, regime_trees, regime_weights = [], [], []
+    for k, reg in enumerate(regimes_cfg):
+        last = k == len(regimes_cfg) - 1
+        if last and "when" in reg and reg["when"] is not None:
+            raise ValueError("the last regime is the default and has no `when`")
+        if not last and reg.get("when") is None:
+            raise ValueError(f"regime {reg.get('name')!r} needs a `when`")
+        weights = {str(t): float(w) for t, w in (reg.get("weights") or {}).items()}
+        for t, w in weights.items():
+            if t not in universe:
+                raise ValueError(f"regime {reg['name']!r}: {t} is not in the universe")
+            if not 0.0 <= w <= 1.0:
+                raise ValueError(f"regime {reg['name']!r}: weight {w} outside [0, 1]")
+        if sum(weights.values()) > 1.0 + 1e-12:
+            raise ValueError(f"regime {reg['name']!r}: weights sum above 1")
+        regime_names.append(str(reg["name"]))
+        regime_trees.append(None if last else parse_when(reg["when"]))
+        regime_weights.append(tuple(weights.get(t, 0.0) for t in universe))
+    default_weights = regime_weights[-1]
+
+    # ---- signals on their own calendars (full history) ------------------
+    signals_cfg = config.get("signals") or {}
+    signals = {str(name): compute_signal(spec, data) for name, spec in signals_cfg.items()}
+    for tree in regime_trees:
+        if tree is not None:
+            unknown = _tree_names(tree) - set(signals)
+            if unknown:
+                raise ValueError(f"unknown signals in `when`: {sorted(unknown)}")
+
+    # ---- trading calendar C and its close instants ----------------------
+    assets = {t: data.get(t) for t in universe}
+    common = set(assets[universe[0]].dates)
+    for t in universe[1:]:
+        common &= set(assets[t].dates)
+    C = sorted(common)
+    if not C:
+        raise ValueError("empty trading calendar")
+    C_close = []
+    for d in C:
+        C_close.append(max(assets[t].close_ts[assets[t].index[d]] for t in universe))
+
+    # ---- decided regime at each date of C --------------------------------
+    decided_regime: list[int] = []
+    for k in range(len(C)):
+        values = {name: align(ts, vals, C_close[k]) for name, (ts, vals) in signals.items()}
+        chosen = len(regime_names) - 1
+        for r_idx, tree in enumerate(regime_trees[:-1]):
+            if eval_when(tree, values):
+                chosen = r_idx
+                break
+        decided_regime.append(chosen)
+
+    # ---- backtest dates ----------------------------------------------------
+    start = _to_date(data_cfg["start"]) if data_cfg.get("start") is not None else C[0]
+    end = _to_date(data_cfg["end"]) if data_cfg.get("end") is not None else C[-1]
+    k_idx = [k for k, d in enumerate(C) if start <= d <= end]
+    if not k_idx:
+        raise ValueError("no backtest dates between start and end")
+    k0, k1 = k_idx[0], k_idx[-1]
+    bt_dates = C[k0:k1 + 1]
+    N = len(bt_dates)
+
+    # targets[j] = target traded to on backtest date j = decided on the previous date of C;
+    # targets[N] = decided at the last backtest date (only used by the threshold check).
+    def decided_weights(k):
+        return default_weights if k < 0 else regime_weights[decided_regime[k]]
+
+    targets = [decided_weights(k0 + j - 1) for j in range(N + 1)]
+    regimes_out = [regime_names[decided_regime[k0 + j]] for j in range(N)]
+
+    execution = config.get("execution") or {}
+    timing = execution.get("timing", "next_close")
+    if timing not in ("next_close", "next_open"):
+        raise ValueError(f"unknown timing {timing!r}")
+    fee = float(execution.get("fees_bps", 0)) / 10000.0
+    slip = float(execution.get("slippage_bps", 0)) / 10000.0
+    rebalance = execution.get("rebalance", "none")
+    if rebalance is None:
+        rebalance = "none"
+    if not (rebalance in ("none", "monthly") or (isinstance(rebalance, dict) and "threshold" in rebalance)):
+        raise ValueError(f"unknown rebalance rule {rebalance!r}")
+
+    def schedule(target_list):
+        flags = []
+        for j in range(N):
+            if j == 0:
+                flags.append(True)
+                continue
+            flag = target_list[j] != target_list[j - 1]
+            if rebalance == "monthly":
+                a, b = bt_dates[j - 1], bt_dates[j]
+                if (a.year, a.month) != (b.year, b.month):
+                    flag = True
+            flags.append(flag)
+        return flags
+
+    def price_tables(tickers, series_of):
+        close, exec_px = [], []
+        for d in bt_dates:
+            row_c, row_e = [], []
+            for t in tickers:
+                s = series_of[t]
+                i = s.index.get(d)
+                if i is None:
+                    raise ValueError(f"{t} has no price on backtest date {d}")
+                row_c.append(s.close[i])
+                row_e.append(s.close[i] if timing == "next_close" else s.open[i])
+            close.append(row_c)
+            exec_px.append(row_e)
+        return close, exec_px
+
+    initial_cash = float((config.get("portfolio") or {}).get("initial_cash", 100000))
+
+    # ---- strategy ----------------------------------------------------------
+    s_close, s_exec = price_tables(universe, assets)
+    s_values, s_trades = simulate(universe, s_close, s_exec, targets, schedule(targets),
+                                  bt_dates, initial_cash, fee, slip, rebalance, "strategy")
+
+    # ---- benchmark: fixed weights, same dates, timing, costs and rule ---------
+    bench_cfg = config.get("benchmark") or {"SPY": 1.0}
+    bench_tickers = [str(t) for t in bench_cfg]
+    bench_w = tuple(float(bench_cfg[t]) for t in bench_cfg)
+    bench_series = {t: data.get(t) for t in bench_tickers}
+    b_targets = [bench_w] * (N + 1)
+    b_close, b_exec = price_tables(bench_tickers, bench_series)
+    b_values, b_trades = simulate(bench_tickers, b_close, b_exec, b_targets, schedule(b_targets),
+                                  bt_dates, initial_cash, fee, slip, rebalance, "benchmark")
+
+    # ---- statistics -------------------------------------------------------
+    stats_cfg = config.get("stats") or {}
+    if stats_cfg.get("periods_per_year") is not None:
+        P = float(stats_cfg["periods_per_year"])
+    else:
+        P = 365.0 if all(_is_crypto(t) for t in universe) else 252.0
+    rf = float(stats_cfg.get("risk_free", 0.0))
+
+    s_stats = portfolio_stats(s_values, bt_dates, s_trades, initial_cash, P, rf,
+                              regimes_out, regime_names)
+    b_stats = portfolio_stats(b_values, bt_dates, b_trades, initial_cash, P, rf)
+    rel = relative_stats(returns_of(s_values, initial_cash), returns_of(b_values, initial_cash),
+                         s_stats["cagr"], b_stats["cagr"], P, rf)
+
+    return {
+        "dates": [pd.Timestamp(d) for d in bt_dates],
+        "strategy": np.asarray(s_values, dtype=float),
+        "benchmark": np.asarray(b_values, dtype=float),
+        "regimes": regimes_out,
+        "trades": s_trades + b_trades,
+        "stats": {"strategy": s_stats, "benchmark": b_stats, "relative": rel},
+    }
