@@ -88,14 +88,21 @@ def simulate(
         value=portfolio.value().rename("value"),
         cash=portfolio.cash().rename("cash"),
         shares=portfolio.assets(),
-        trades=_trades(portfolio.orders.records, close),
+        trades=_trades(portfolio.orders.records, close, portfolio.value().to_numpy()),
         close=close,
     )
 
 
-def _trades(records: np.ndarray, close: pd.DataFrame) -> pd.DataFrame:
-    """Order records -> readable fills, sorted by date then fill order."""
+# A fill moving less than this fraction of V is the floating-point residue of
+# rebalancing to the weights already held (~1e-14 shares), not a trade.
+RESIDUE = 1e-9
+
+
+def _trades(records: np.ndarray, close: pd.DataFrame, value: np.ndarray) -> pd.DataFrame:
+    """Order records -> readable fills in date and fill order, residue dropped."""
     records = pd.DataFrame(records)
+    moved = np.abs(records["size"].to_numpy() * records["price"].to_numpy())
+    records = records[moved > RESIDUE * value[records["idx"].to_numpy()]]
     sign = np.where(records["side"].to_numpy() == 0, 1.0, -1.0)  # 0 = buy, 1 = sell
     quantity = records["size"].to_numpy() * sign
     trades = pd.DataFrame(

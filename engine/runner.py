@@ -176,6 +176,7 @@ def compute_stats(
     strategy["time_in_regime"] = stats.time_in_regime(names.to_numpy(), regime_names)
     benchmark = stats.performance(b_values, dates, cash, periods, rf) | _activity(bench, dates)
     benchmark["switches"] = 0
+    benchmark["time_in_regime"] = {}
     relative = stats.relative(s_values, b_values, dates, cash, periods, rf)
     info = {"start": str(dates[0].date()), "end": str(dates[-1].date()), "days": len(dates),
             "periods_per_year": periods, "risk_free": rf}

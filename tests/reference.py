@@ -19,8 +19,9 @@ Readings of points the SPEC leaves open (also listed in the module's report):
   ``day_offset`` (0). An unquoted YAML ``16:00`` arrives as the integer 960
   (YAML 1.1 base 60): integers below 1440 are minutes after midnight, larger ones
   seconds after midnight. A key may also name a ratio series ``A/B`` exactly.
-- A fill with quantity exactly 0 is not a fill (it is neither recorded nor
-  counted in ``trade_dates``).
+- An order moving less than 1e-9 of V (the floating-point residue of
+  rebalancing to the weights already held) is not a fill: it is neither
+  executed, recorded nor counted in ``trade_dates``.
 - ``time_in_regime`` lists every configured regime in config order (0.0 for
   regimes never decided).
 - A statistic whose denominator is 0 (or which needs two returns where there is
@@ -387,7 +388,7 @@ def simulate(tickers, close, exec_px, targets, trade_flags_base, dates, initial_
             for i in order:
                 target_shares = w[i] * V / p[i]
                 qty = target_shares - q[i]
-                if qty == 0:
+                if abs(qty) * p[i] <= 1e-9 * V:
                     continue
                 if qty < 0:   # sell
                     fill = p[i] * (1 - slip)

@@ -23,6 +23,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference import (  # noqa: E402
     donchian,
+    drawdown_stats,
     eval_when,
     parse_when,
     reference_backtest,
@@ -148,6 +149,20 @@ def test_breakout_trades_next_close_without_costs(breakout_dir):
     assert b["time_in_regime"] == {} and b["switches"] == 0 and b["trade_dates"] == 1
 
 
+def test_start_before_first_date_trades_to_default(breakout_dir):
+    cfg = breakout_config()
+    cfg["data"]["start"] = dt.date(2023, 12, 1)     # before the first date of C
+    res = reference_backtest(cfg, breakout_dir)
+    assert res["dates"][0] == pd.Timestamp(D[0])
+    # d1 has no previous date of C: trades to the default regime (off: 50 BBB);
+    # d2 trades nothing: the decision of d1 (off) equals the default it traded to;
+    # d3 nothing (d2 decided off); d4 decides risk_on -> trade on d5
+    strat = [t for t in res["trades"] if t["portfolio"] == "strategy"]
+    assert [(str(t["date"].date()), t["ticker"]) for t in strat] == [
+        ("2024-01-02", "BBB"), ("2024-01-08", "BBB"), ("2024-01-08", "AAA")]
+    assert res["regimes"] == ["off"] * 3 + ["risk_on"] * 4
+
+
 def test_breakout_with_fees_slippage_and_partial_fill(breakout_dir):
     # f = s = 10 bps = 0.001
     res = reference_backtest(breakout_config(fees_bps=10, slippage_bps=10), breakout_dir)
@@ -201,6 +216,43 @@ def test_full_buy_when_cash_suffices_then_partial_last_buy(tmp_path):
     q_bbb = 498.9995 / (20.02 * 1.001)
     assert bench[1]["quantity"] == pytest.approx(q_bbb, rel=1e-13)
     assert res["benchmark"][0] == pytest.approx(500 + q_bbb * 20, rel=1e-13)   # cash is 0
+
+
+def test_fee_alone_makes_a_buy_partial(tmp_path):
+    # weight 0.9995, fees 10 bps, no slippage: the buy itself costs 999.5 <= 1000 but with its
+    # fee 0.9995 it needs 1000.4995 -> partial: q = 1000 / (10 * 1.001), cash exactly 0
+    write_csv(tmp_path, "AAA", D, [10] * 7)
+    cfg = {
+        "data": {"start": "2024-01-02", "end": dt.date(2024, 1, 3)},
+        "universe": ["AAA"],
+        "regimes": [{"name": "only", "weights": {"AAA": 0.9995}}],
+        "execution": {"fees_bps": 10},
+        "portfolio": {"initial_cash": 1000},
+        "benchmark": {"AAA": 1.0},
+    }
+    res = reference_backtest(cfg, tmp_path)
+    assert len(res["dates"]) == 2
+    first = res["trades"][0]
+    assert first["quantity"] == pytest.approx(1000 / 10.01, rel=1e-13)
+    assert first["fees"] == pytest.approx(0.001 * 1000 / 10.01 * 10, rel=1e-13)
+    np.testing.assert_allclose(res["strategy"], [1000 / 10.01 * 10] * 2, rtol=1e-13)
+
+
+def test_drawdown_durations_by_hand():
+    days = [pd.Timestamp(d) for d in weekdays("2024-01-02", "2024-01-09")]   # Tue .. next Tue
+    # points: 100 (initial, dated 01-02), 100 @01-02, 90 @01-03, 95 @01-04, 101 @01-05,
+    #         99 @01-08, 98 @01-09
+    # stretch 1: peak = the 100 of 01-02 (index 1), back at/above it at 101 (index 4):
+    #            3 steps, 3 calendar days; stretch 2: peak 101 @01-05 to the end @01-09:
+    #            2 steps, 4 calendar days. Each maximised separately: 3 steps, 4 days.
+    assert drawdown_stats([100, 90, 95, 101, 99, 98], days, 100) == (pytest.approx(-0.1), 3, 4)
+    # under water from the initial cash (dated the first date) until 100.5 on 01-04:
+    # 3 steps, 2 calendar days
+    dd, steps, cal = drawdown_stats([99, 98, 100.5], days[:3], 100)
+    assert (dd, steps, cal) == (pytest.approx(-0.02), 3, 2)
+    # exactly back at the peak ends the stretch
+    assert drawdown_stats([100, 99, 100, 100], days[:4], 100)[1:] == (2, 2)
+    assert drawdown_stats([101, 102], days[:2], 100) == (0.0, 0, 0)
 
 
 def test_order_sells_largest_first_then_buys(tmp_path):
