@@ -37,15 +37,24 @@ def main() -> None:
 
 @main.command()
 @click.argument("config_path", metavar="CONFIG", type=click.Path(path_type=Path))
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
-              help="Read prices from <DIR>/<TICKER>.csv instead of the config's source.")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Read prices from <DIR>/<TICKER>.csv instead of the config's source.",
+)
 @click.option("--start", type=DATE, default=None, help="Override data.start (YYYY-MM-DD).")
 @click.option("--end", type=DATE, default=None, help="Override data.end (YYYY-MM-DD).")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Run folder to write (default: runs/<name>-<timestamp>/).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Run folder to write (default: runs/<name>-<timestamp>/).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print stats.json to stdout, no table.")
-def run(config_path: Path, data_dir: Path | None, start, end, out: Path | None,
-        as_json: bool) -> None:
+def run(
+    config_path: Path, data_dir: Path | None, start, end, out: Path | None, as_json: bool
+) -> None:
     """Backtest CONFIG and write a run folder."""
     from engine.config import load_config
     from engine.data import make_source
@@ -60,8 +69,9 @@ def run(config_path: Path, data_dir: Path | None, start, end, out: Path | None,
     source = make_source(config.data.source, config.data.dir)
     result = run_backtest(config, source)
     origin = f"csv:{config.data.dir}" if config.data.source == "csv" else "yfinance"
-    folder = write_run_folder(out or _default_run_dir(config.name), result,
-                              manifest(result, str(config_path), origin))
+    folder = write_run_folder(
+        out or _default_run_dir(config.name), result, manifest(result, str(config_path), origin)
+    )
     if as_json:
         click.echo(stats_json(result.stats), nl=False)
         return

@@ -53,7 +53,9 @@ class CloseTime(_Model):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'UTC')")
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as 'UTC')"
+            ) from None
         return value
 
 
@@ -319,14 +321,18 @@ def load_config(path: str | Path, **overrides: Any) -> Config:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file")
+        raise ConfigError(f"{path}: no such config file") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read it ({exc.strerror})")
+        raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{path}: malformed YAML{where}: {problem}")
+        raise ConfigError(f"{path}: malformed YAML{where}: {problem}") from None
+    data = raw.get("data") if isinstance(raw, dict) else None
+    if isinstance(data, dict) and isinstance(data.get("dir"), str) and overrides.get("dir") is None:
+        # A `dir:` written in the file is relative to the file, not to the shell's cwd.
+        raw["data"] = {**data, "dir": str(path.parent / data["dir"])}
     return config_from_dict(raw, str(path), **overrides)

@@ -75,7 +75,7 @@ def adjust_ohlc(raw: pd.DataFrame) -> pd.DataFrame:
 
 
 class CsvSource:
-    """Reads ``<dir>/<TICKER>.csv`` files shaped like ``Date,Open,High,Low,Close,Adj Close,Volume``."""
+    """Reads ``<dir>/<TICKER>.csv`` shaped ``Date,Open,High,Low,Close,Adj Close,Volume``."""
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
@@ -95,12 +95,11 @@ class CsvSource:
         try:
             raw = pd.read_csv(path, index_col="Date", parse_dates=["Date"])
         except (ValueError, pd.errors.ParserError) as exc:
-            raise DataError(f"{path}: cannot read it as CSV with a Date column ({exc})")
+            raise DataError(f"{path}: cannot read it as CSV with a Date column ({exc})") from None
         missing = [c for c in CSV_COLUMNS[1:] if c not in raw.columns and c != "Adj Close"]
         if missing:
             raise DataError(
-                f"{path}: missing columns {missing}; found {list(raw.columns)}, "
-                f"need {CSV_COLUMNS}"
+                f"{path}: missing columns {missing}; found {list(raw.columns)}, need {CSV_COLUMNS}"
             )
         frame = adjust_ohlc(raw) if "Adj Close" in raw.columns else raw
         return _tidy(frame, ticker, str(path))
@@ -198,7 +197,7 @@ class YFinanceSource:
                 raise DataError(
                     f"could not download {missing} from yfinance ({type(exc).__name__}: {exc}); "
                     "check the network, or use --data-dir DIR with CSV files"
-                )
+                ) from None
             fetched = split_download(reply, missing)
             for ticker in missing:
                 if ticker not in fetched:

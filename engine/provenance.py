@@ -34,8 +34,11 @@ def manifest(result, config_path: str | None, source: str) -> dict:
         "data_source": source,
         "data_sha256": combined,
         "data": data,
-        "backtest": {"start": str(result.dates[0].date()), "end": str(result.dates[-1].date()),
-                     "days": len(result.dates)},
+        "backtest": {
+            "start": str(result.dates[0].date()),
+            "end": str(result.dates[-1].date()),
+            "days": len(result.dates),
+        },
         "versions": library_versions(),
         "created_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }

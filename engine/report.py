@@ -94,8 +94,9 @@ def stats_table(stats: dict, title: str):
     table.add_column("Strategy", justify="right")
     table.add_column("Benchmark", justify="right")
     for key, (label, kind) in LABELS.items():
-        table.add_row(label, fmt(stats["strategy"].get(key), kind),
-                      fmt(stats["benchmark"].get(key), kind))
+        table.add_row(
+            label, fmt(stats["strategy"].get(key), kind), fmt(stats["benchmark"].get(key), kind)
+        )
     table.add_section()
     for key, (label, kind) in RELATIVE_LABELS.items():
         table.add_row(label, fmt(stats["relative"].get(key), kind), "")
@@ -106,16 +107,22 @@ def stats_table(stats: dict, title: str):
 
 
 def _csv(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_csv(path, index=False, date_format="%Y-%m-%d", float_format="%.10g",
-                 lineterminator="\n")
+    frame.to_csv(
+        path, index=False, date_format="%Y-%m-%d", float_format="%.10g", lineterminator="\n"
+    )
 
 
 def run_frames(result) -> dict[str, pd.DataFrame]:
     """The tabular artifacts of a BacktestResult, ready to write."""
     dates = result.dates
     day = dates.strftime("%Y-%m-%d")
-    values = pd.DataFrame({"date": day, "strategy": result.strategy.value.to_numpy(),
-                           "benchmark": result.benchmark.value.to_numpy()})
+    values = pd.DataFrame(
+        {
+            "date": day,
+            "strategy": result.strategy.value.to_numpy(),
+            "benchmark": result.benchmark.value.to_numpy(),
+        }
+    )
     sim = result.strategy
     held = sim.held_weights().to_numpy()
     weights = pd.DataFrame({"date": day})
@@ -128,12 +135,18 @@ def run_frames(result) -> dict[str, pd.DataFrame]:
     for name in result.signals.columns:
         regimes[name] = result.signals[name].reindex(dates).astype(int).to_numpy()
     trades = pd.concat(
-        [result.strategy.trades.assign(portfolio="strategy"),
-         result.benchmark.trades.assign(portfolio="benchmark")],
+        [
+            result.strategy.trades.assign(portfolio="strategy"),
+            result.benchmark.trades.assign(portfolio="benchmark"),
+        ],
         ignore_index=True,
     )[["portfolio", "date", "ticker", "quantity", "fill_price", "value", "fees"]]
-    return {"values.csv": values, "weights.csv": weights, "regimes.csv": regimes,
-            "trades.csv": trades}
+    return {
+        "values.csv": values,
+        "weights.csv": weights,
+        "regimes.csv": regimes,
+        "trades.csv": trades,
+    }
 
 
 def write_run_folder(destination: Path, result, manifest: dict) -> Path:
@@ -150,7 +163,8 @@ def write_run_folder(destination: Path, result, manifest: dict) -> Path:
         resolved = yaml.safe_dump(result.config.resolved(), sort_keys=False)
         (staging / "config.yaml").write_text(resolved, encoding="utf-8")
         (staging / "manifest.json").write_text(
-            json.dumps(clean_json(manifest), indent=2) + "\n", encoding="utf-8")
+            json.dumps(clean_json(manifest), indent=2) + "\n", encoding="utf-8"
+        )
         if destination.exists():
             destination.rmdir()
         os.rename(staging, destination)

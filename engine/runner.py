@@ -168,7 +168,8 @@ def compute_stats(
     config: Config, dates: pd.DatetimeIndex, names: pd.Series, strat: Simulation, bench: Simulation
 ) -> dict[str, dict]:
     """SPEC 7 statistics of the strategy, the benchmark and the one against the other."""
-    cash, periods, rf = config.portfolio.initial_cash, periods_per_year(config), config.stats.risk_free
+    cash, rf = config.portfolio.initial_cash, config.stats.risk_free
+    periods = periods_per_year(config)
     s_values, b_values = strat.value.to_numpy(), bench.value.to_numpy()
     regime_names = [r.name for r in config.regimes]
     strategy = stats.performance(s_values, dates, cash, periods, rf) | _activity(strat, dates)
@@ -178,8 +179,13 @@ def compute_stats(
     benchmark["switches"] = 0
     benchmark["time_in_regime"] = {}
     relative = stats.relative(s_values, b_values, dates, cash, periods, rf)
-    info = {"start": str(dates[0].date()), "end": str(dates[-1].date()), "days": len(dates),
-            "periods_per_year": periods, "risk_free": rf}
+    info = {
+        "start": str(dates[0].date()),
+        "end": str(dates[-1].date()),
+        "days": len(dates),
+        "periods_per_year": periods,
+        "risk_free": rf,
+    }
     return {"strategy": strategy, "benchmark": benchmark, "relative": relative, "period": info}
 
 
@@ -198,20 +204,29 @@ def run_backtest(config: Config, source: PriceSource) -> BacktestResult:
 
     default = targets.columns.map(lambda t: regimes[-1].weights.get(t, 0.0)).to_numpy(float)
     prior = schedule.prior_targets(targets, dates, default)
-    orders, strategy = run_portfolio(
-        config, prices, universe, dates, prior, targets.reindex(dates)
-    )
+    orders, strategy = run_portfolio(config, prices, universe, dates, prior, targets.reindex(dates))
 
     bench_tickers = list(config.benchmark)
     _check_benchmark(prices, bench_tickers, dates)
-    fixed = pd.DataFrame([list(config.benchmark.values())] * len(dates), index=dates,
-                         columns=bench_tickers, dtype=float)
+    fixed = pd.DataFrame(
+        [list(config.benchmark.values())] * len(dates),
+        index=dates,
+        columns=bench_tickers,
+        dtype=float,
+    )
     _, benchmark = run_portfolio(config, prices, bench_tickers, dates, fixed, fixed)
 
     result_stats = compute_stats(config, dates, names.reindex(dates), strategy, benchmark)
     return BacktestResult(
-        config=config, prices=prices, calendar=cal, signals=signals, regimes=names,
-        targets=targets, dates=dates, orders=orders, strategy=strategy, benchmark=benchmark,
+        config=config,
+        prices=prices,
+        calendar=cal,
+        signals=signals,
+        regimes=names,
+        targets=targets,
+        dates=dates,
+        orders=orders,
+        strategy=strategy,
+        benchmark=benchmark,
         stats=result_stats,
     )
-

@@ -162,8 +162,9 @@ def correlation(returns: np.ndarray, bench: np.ndarray) -> float:
     """Pearson correlation of r and b."""
     if len(returns) < 2:
         return math.nan
-    return _ratio(np.cov(returns, bench, ddof=1)[0, 1],
-                  np.std(returns, ddof=1) * np.std(bench, ddof=1))
+    return _ratio(
+        np.cov(returns, bench, ddof=1)[0, 1], np.std(returns, ddof=1) * np.std(bench, ddof=1)
+    )
 
 
 def performance(

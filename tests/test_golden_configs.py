@@ -59,7 +59,7 @@ def _check(raw: dict, data_dir) -> None:
         theirs = [t for t in expected["trades"] if t["portfolio"] == portfolio]
         ours = sim.trades
         assert len(ours) == len(theirs), portfolio
-        for row, trade in zip(ours.itertuples(), theirs):
+        for row, trade in zip(ours.itertuples(), theirs, strict=True):
             assert (row.date.date(), row.ticker) == (trade["date"].date(), trade["ticker"])
             assert row.quantity == pytest.approx(trade["quantity"], rel=VALUE_TOL)
             assert row.fill_price == pytest.approx(trade["fill_price"], rel=VALUE_TOL)
@@ -91,13 +91,20 @@ def test_variants_match_independent_reference(changes, shared_data):
 def test_crypto_universe_matches_reference_with_365_periods(shared_data):
     raw = {
         "name": "crypto-pair",
-        "data": {"source": "csv", "dir": str(shared_data), "start": "2019-01-01",
-                 "end": "2024-12-31"},
+        "data": {
+            "source": "csv",
+            "dir": str(shared_data),
+            "start": "2019-01-01",
+            "end": "2024-12-31",
+        },
         "universe": ["BTC-USD", "ETH-USD"],
-        "signals": {"eth_trend": {"type": "sma", "series": "ETH-USD/BTC-USD", "window": 50,
-                                  "band": 0.01}},
-        "regimes": [{"name": "eth", "when": "eth_trend", "weights": {"ETH-USD": 0.8}},
-                    {"name": "btc", "weights": {"BTC-USD": 0.8}}],
+        "signals": {
+            "eth_trend": {"type": "sma", "series": "ETH-USD/BTC-USD", "window": 50, "band": 0.01}
+        },
+        "regimes": [
+            {"name": "eth", "when": "eth_trend", "weights": {"ETH-USD": 0.8}},
+            {"name": "btc", "weights": {"BTC-USD": 0.8}},
+        ],
         "execution": {"fees_bps": 10, "slippage_bps": 5},
         "benchmark": {"BTC-USD": 1.0},
     }
