@@ -4,7 +4,12 @@ Notation: V_1..V_N are the daily portfolio values on the N backtest dates,
 V_0 = initial cash, P periods per year, rf the annual risk-free rate and
 rf_d = (1 + rf)^(1/P) - 1 its per-period equivalent. Returns are simple
 returns r_t = V_t / V_{t-1} - 1, one per backtest date (r_1 against the
-initial cash). Ratios that divide by zero are NaN (written as null).
+initial cash). A ratio whose denominator is zero is NaN (written as null).
+
+Every function takes values or returns either as a 1-D array (one portfolio,
+giving a scalar) or as a 2-D array [N, G] with one column per portfolio
+(giving one number per column), so a sweep and a single run share the same
+formulas. Time runs along axis 0.
 """
 
 from __future__ import annotations
@@ -18,17 +23,25 @@ import pandas as pd
 DAYS_PER_YEAR = 365.25
 
 
-def _ratio(numerator: float, denominator: float) -> float:
-    if denominator == 0 or not np.isfinite(denominator) or not np.isfinite(numerator):
-        return math.nan
-    return float(numerator / denominator)
+def _ratio(numerator, denominator):
+    """numerator / denominator, NaN where the denominator is 0 or not finite."""
+    num, den = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
+    ok = (den != 0) & np.isfinite(den) & np.isfinite(num)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(ok, num / np.where(ok, den, 1.0), np.nan)
+    return out[()] if out.ndim == 0 else out
+
+
+def _nan_if_short(result, n: int):
+    """Sample statistics need at least two observations."""
+    return result if n >= 2 else np.full_like(np.asarray(result, dtype=float), np.nan)[()]
 
 
 def daily_returns(values: np.ndarray, initial_cash: float) -> np.ndarray:
     """r_1 = V_1 / initial_cash - 1, r_t = V_t / V_{t-1} - 1 (N returns)."""
     values = np.asarray(values, dtype=float)
-    previous = np.concatenate([[initial_cash], values[:-1]])
-    return values / previous - 1.0
+    first = np.full((1,) + values.shape[1:], float(initial_cash))
+    return values / np.concatenate([first, values[:-1]]) - 1.0
 
 
 def per_period_rate(annual: float, periods: int) -> float:
@@ -41,130 +54,146 @@ def years_between(dates: pd.DatetimeIndex) -> float:
     return (dates[-1] - dates[0]).days / DAYS_PER_YEAR
 
 
-def total_return(values: np.ndarray, initial_cash: float) -> float:
+def total_return(values: np.ndarray, initial_cash: float):
     """V_N / initial_cash - 1."""
-    return float(values[-1] / initial_cash - 1.0)
+    return np.asarray(values, dtype=float)[-1] / initial_cash - 1.0
 
 
-def cagr(values: np.ndarray, initial_cash: float, years: float) -> float:
+def cagr(values: np.ndarray, initial_cash: float, years: float):
     """(V_N / initial_cash)^(1 / years) - 1; NaN for a zero-length period."""
+    growth = np.asarray(values, dtype=float)[-1] / initial_cash
     if years <= 0:
-        return math.nan
-    return float((values[-1] / initial_cash) ** (1.0 / years) - 1.0)
+        return np.full_like(growth, np.nan)[()]
+    return growth ** (1.0 / years) - 1.0
 
 
-def volatility(returns: np.ndarray, periods: int) -> float:
+def volatility(returns: np.ndarray, periods: int):
     """Annual volatility: std(r, ddof=1) * sqrt(P)."""
-    if len(returns) < 2:
-        return math.nan
-    return float(np.std(returns, ddof=1) * math.sqrt(periods))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result = np.std(returns, ddof=1, axis=0) * math.sqrt(periods)
+    return _nan_if_short(result, len(returns))
 
 
-def sharpe(returns: np.ndarray, rf_d: float, periods: int) -> float:
+def sharpe(returns: np.ndarray, rf_d: float, periods: int):
     """mean(r - rf_d) / std(r - rf_d, ddof=1) * sqrt(P)."""
-    if len(returns) < 2:
-        return math.nan
-    excess = returns - rf_d
-    return _ratio(np.mean(excess), np.std(excess, ddof=1)) * math.sqrt(periods)
+    excess = np.asarray(returns) - rf_d
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spread = np.std(excess, ddof=1, axis=0)
+    result = _ratio(np.mean(excess, axis=0), spread) * math.sqrt(periods)
+    return _nan_if_short(result, len(excess))
 
 
-def sortino(returns: np.ndarray, rf_d: float, periods: int) -> float:
+def sortino(returns: np.ndarray, rf_d: float, periods: int):
     """mean(r - rf_d) / sqrt(mean(min(r - rf_d, 0)^2)) * sqrt(P)."""
-    excess = returns - rf_d
-    downside = math.sqrt(np.mean(np.minimum(excess, 0.0) ** 2))
-    return _ratio(np.mean(excess), downside) * math.sqrt(periods)
+    excess = np.asarray(returns) - rf_d
+    downside = np.sqrt(np.mean(np.minimum(excess, 0.0) ** 2, axis=0))
+    return _ratio(np.mean(excess, axis=0), downside) * math.sqrt(periods)
+
+
+def _wealth(values: np.ndarray, initial_cash: float) -> np.ndarray:
+    """W = (initial_cash, V_1 .. V_N)."""
+    values = np.asarray(values, dtype=float)
+    return np.concatenate([np.full((1,) + values.shape[1:], float(initial_cash)), values])
 
 
 def drawdown_series(values: np.ndarray, initial_cash: float) -> np.ndarray:
     """D_t = W_t / max_{s<=t} W_s - 1 on W = (initial_cash, V_1 .. V_N)."""
-    wealth = np.concatenate([[initial_cash], np.asarray(values, dtype=float)])
-    return wealth / np.maximum.accumulate(wealth) - 1.0
+    wealth = _wealth(values, initial_cash)
+    return wealth / np.maximum.accumulate(wealth, axis=0) - 1.0
 
 
-def max_drawdown(values: np.ndarray, initial_cash: float) -> float:
+def max_drawdown(values: np.ndarray, initial_cash: float):
     """min_t D_t (a negative fraction, 0 if the value never fell)."""
-    return float(drawdown_series(values, initial_cash).min())
+    return drawdown_series(values, initial_cash).min(axis=0)
 
 
-def drawdown_durations(
-    values: np.ndarray, initial_cash: float, dates: pd.DatetimeIndex
-) -> tuple[int, int]:
+def drawdown_durations(values: np.ndarray, initial_cash: float, dates: pd.DatetimeIndex):
     """Longest under-water stretch, in steps of the series and in calendar days.
 
     The series is W = (initial_cash, V_1 .. V_N); the initial cash is dated
     the first backtest date. A stretch runs from a peak to the first point
     back at or above it, or to the last point if it never recovers. Steps and
     calendar days are each maximised over stretches separately.
+
+    Returns:
+        (steps, calendar days): ints for 1-D values, int arrays for 2-D.
     """
-    wealth = np.concatenate([[initial_cash], np.asarray(values, dtype=float)])
-    days = (dates - dates[0]).days.to_numpy()
-    stamps = np.concatenate([[0], days])
-    longest_steps = longest_days = 0
-    peak = 0
-    for i in range(1, len(wealth)):
-        if wealth[i] >= wealth[peak]:
-            if i - peak > 1:  # a stretch below the peak just ended at i
-                longest_steps = max(longest_steps, i - peak)
-                longest_days = max(longest_days, int(stamps[i] - stamps[peak]))
-            peak = i
-    last = len(wealth) - 1
-    if last > peak:  # still under water at the end
-        longest_steps = max(longest_steps, last - peak)
-        longest_days = max(longest_days, int(stamps[last] - stamps[peak]))
-    return longest_steps, longest_days
+    wealth = _wealth(values, initial_cash)
+    shape = (-1,) + (1,) * (wealth.ndim - 1)
+    position = np.arange(len(wealth)).reshape(shape)
+    day = np.concatenate([[0], (dates - dates[0]).days.to_numpy()]).reshape(shape)
+    running_max = np.maximum.accumulate(wealth, axis=0)
+    is_peak = np.ones(wealth.shape, dtype=bool)
+    is_peak[1:] = wealth[1:] >= running_max[:-1]
+    # peak[i]: the last peak at or before i (where the current stretch started)
+    peak = np.maximum.accumulate(np.where(is_peak, position, 0), axis=0)
+    recovered = is_peak[1:] & (position[1:] - peak[:-1] > 1)  # a stretch ends at i
+    steps = np.where(recovered, position[1:] - peak[:-1], 0).max(axis=0, initial=0)
+    days = np.where(
+        recovered,
+        day[1:] - np.take_along_axis(np.broadcast_to(day, wealth.shape), peak[:-1], axis=0),
+        0,
+    ).max(axis=0, initial=0)
+    last_peak = peak[-1]
+    steps = np.maximum(steps, len(wealth) - 1 - last_peak)
+    days = np.maximum(days, day[-1] - np.asarray(day).ravel()[last_peak])
+    return steps[()] if np.ndim(steps) == 0 else steps, days[()] if np.ndim(days) == 0 else days
 
 
-def switches(decided: Sequence[str]) -> int:
+def switches(decided: np.ndarray):
     """Number of consecutive backtest dates whose decided regimes differ."""
     labels = np.asarray(decided)
-    return int(np.count_nonzero(labels[1:] != labels[:-1]))
+    return np.count_nonzero(labels[1:] != labels[:-1], axis=0)
 
 
-def time_in_regime(decided: Sequence[str], names: Sequence[str]) -> dict[str, float]:
+def time_in_regime(decided: np.ndarray, names: Sequence) -> dict:
     """Share of backtest dates on which each regime was the decided one."""
     labels = np.asarray(decided)
-    return {name: float(np.mean(labels == name)) for name in names}
+    return {name: np.mean(labels == name, axis=0) for name in names}
 
 
-def turnover(traded_value: float, values: np.ndarray, years: float) -> float:
+def turnover(traded_value, values: np.ndarray, years: float):
     """One-way annual turnover: sum(|quantity * fill price|) / 2 / mean(V) / years."""
-    if years <= 0:
-        return math.nan
-    return float(traded_value / 2.0 / np.mean(values) / years)
+    return _ratio(np.asarray(traded_value, dtype=float) / 2.0, np.mean(values, axis=0) * years)
 
 
-def beta(returns: np.ndarray, bench: np.ndarray) -> float:
+def _covariance(a: np.ndarray, b: np.ndarray):
+    """Sample covariance (ddof 1) along axis 0."""
+    a_dev = a - np.mean(a, axis=0)
+    b_dev = b - np.mean(b, axis=0)
+    return np.sum(a_dev * b_dev, axis=0) / (len(a) - 1)
+
+
+def beta(returns: np.ndarray, bench: np.ndarray):
     """cov(r, b) / var(b), both with ddof 1."""
     if len(returns) < 2:
-        return math.nan
-    return _ratio(np.cov(returns, bench, ddof=1)[0, 1], np.var(bench, ddof=1))
+        return _nan_if_short(np.mean(returns, axis=0), 1)
+    return _ratio(_covariance(returns, bench), np.var(bench, ddof=1, axis=0))
 
 
-def alpha(returns: np.ndarray, bench: np.ndarray, rf_d: float, periods: int) -> float:
+def alpha(returns: np.ndarray, bench: np.ndarray, rf_d: float, periods: int):
     """Annual alpha: (mean(r - rf_d) - beta * mean(b - rf_d)) * P."""
-    b = beta(returns, bench)
-    return float((np.mean(returns - rf_d) - b * np.mean(bench - rf_d)) * periods)
+    slope = beta(returns, bench)
+    return (np.mean(returns - rf_d, axis=0) - slope * np.mean(bench - rf_d, axis=0)) * periods
 
 
-def tracking_error(returns: np.ndarray, bench: np.ndarray, periods: int) -> float:
+def tracking_error(returns: np.ndarray, bench: np.ndarray, periods: int):
     """std(r - b, ddof=1) * sqrt(P)."""
-    if len(returns) < 2:
-        return math.nan
-    return float(np.std(returns - bench, ddof=1) * math.sqrt(periods))
+    return volatility(returns - bench, periods)
 
 
-def information_ratio(returns: np.ndarray, bench: np.ndarray, periods: int) -> float:
+def information_ratio(returns: np.ndarray, bench: np.ndarray, periods: int):
     """mean(r - b) * P / tracking error."""
-    return _ratio(np.mean(returns - bench) * periods, tracking_error(returns, bench, periods))
+    active = returns - bench
+    return _ratio(np.mean(active, axis=0) * periods, tracking_error(returns, bench, periods))
 
 
-def correlation(returns: np.ndarray, bench: np.ndarray) -> float:
+def correlation(returns: np.ndarray, bench: np.ndarray):
     """Pearson correlation of r and b."""
     if len(returns) < 2:
-        return math.nan
-    return _ratio(
-        np.cov(returns, bench, ddof=1)[0, 1], np.std(returns, ddof=1) * np.std(bench, ddof=1)
-    )
+        return _nan_if_short(np.mean(returns, axis=0), 1)
+    spread = np.std(returns, ddof=1, axis=0) * np.std(bench, ddof=1, axis=0)
+    return _ratio(_covariance(returns, bench), spread)
 
 
 def performance(
@@ -173,8 +202,8 @@ def performance(
     initial_cash: float,
     periods: int,
     risk_free: float,
-) -> dict[str, float]:
-    """Return, risk and drawdown statistics of one daily value series."""
+) -> dict:
+    """Return, risk and drawdown statistics of daily values (1-D, or [N, G] columns)."""
     returns = daily_returns(values, initial_cash)
     rf_d = per_period_rate(risk_free, periods)
     years = years_between(dates)
@@ -190,22 +219,16 @@ def performance(
         "max_drawdown": deepest,
         "max_drawdown_duration_days": steps,
         "max_drawdown_duration_calendar_days": days,
-        "calmar": _ratio(growth, abs(deepest)),
-        "final_value": float(values[-1]),
+        "calmar": _ratio(growth, np.abs(deepest)),
+        "final_value": np.asarray(values, dtype=float)[-1],
     }
 
 
-def trading(
-    values: np.ndarray,
-    dates: pd.DatetimeIndex,
-    trade_dates: int,
-    fees_paid: float,
-    traded_value: float,
-) -> dict[str, float]:
+def trading(values: np.ndarray, dates: pd.DatetimeIndex, trade_dates, fees_paid, traded_value):
     """Trading activity: trade dates, fees paid (currency) and one-way annual turnover."""
     return {
-        "trade_dates": int(trade_dates),
-        "fees_paid": float(fees_paid),
+        "trade_dates": trade_dates,
+        "fees_paid": fees_paid,
         "turnover": turnover(traded_value, values, years_between(dates)),
     }
 
@@ -217,8 +240,8 @@ def relative(
     initial_cash: float,
     periods: int,
     risk_free: float,
-) -> dict[str, float]:
-    """Strategy against benchmark, both as daily values on the same dates."""
+) -> dict:
+    """Strategy against benchmark, both daily values on the same dates (columns pair up)."""
     r = daily_returns(strategy, initial_cash)
     b = daily_returns(benchmark, initial_cash)
     rf_d = per_period_rate(risk_free, periods)
