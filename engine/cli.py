@@ -82,5 +82,81 @@ def run(
     console.print(f"Run folder: {folder}")
 
 
+@main.command()
+@click.argument(
+    "config_paths", metavar="CONFIG...", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Read every config's prices from <DIR>/<TICKER>.csv.",
+)
+@click.option(
+    "--sort",
+    "sort_by",
+    default=None,
+    metavar="METRIC",
+    help="Order the configs best first by this statistic (e.g. sharpe).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder to write (default: runs/compare-<timestamp>/).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print comparison.json to stdout.")
+def compare(
+    config_paths: tuple[Path, ...],
+    data_dir: Path | None,
+    sort_by: str | None,
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    """Run several CONFIGs on their common date range, side by side."""
+    from engine.config import load_config
+    from engine.errors import RotationError
+    from engine.report import ALL_LABELS
+
+    if sort_by is not None and sort_by not in ALL_LABELS:
+        import difflib
+
+        close = difflib.get_close_matches(sort_by, list(ALL_LABELS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise RotationError(
+            f"--sort {sort_by}: unknown statistic{hint}; choose one of {', '.join(ALL_LABELS)}"
+        )
+    overrides = {"source": "csv", "dir": data_dir} if data_dir is not None else {}
+    configs = [load_config(path, **overrides) for path in config_paths]  # all checked first
+
+    from engine import compare as comparing
+    from engine.provenance import library_versions
+    from engine.report import comparison_rich, write_comparison
+
+    comparison = comparing.compare(configs)
+    table = comparison.table()
+    if sort_by:
+        table = comparing.sort_columns(table, comparison.labels, sort_by)
+    manifest = {
+        "configs": {
+            label: {"path": str(path), "config_sha256": config.hash()}
+            for label, path, config in zip(comparison.labels, config_paths, configs)
+        },
+        "versions": library_versions(),
+    }
+    folder = write_comparison(out or _default_run_dir("compare"), comparison, table, manifest)
+    if as_json:
+        click.echo((folder / "comparison.json").read_text(), nl=False)
+        return
+    from rich.console import Console
+
+    console = Console()
+    span = f"{comparison.start.date()} → {comparison.end.date()}"
+    console.print(
+        comparison_rich(table, f"Common range {span} ({len(comparison.results[0].dates)} days)")
+    )
+    console.print(f"Comparison folder: {folder}")
+
+
 if __name__ == "__main__":
     main()

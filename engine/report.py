@@ -19,6 +19,8 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +92,7 @@ def stats_table(stats: dict, title: str):
 
     period = stats["period"]
     table = Table(title=f"{title}  {period['start']} → {period['end']} ({period['days']} days)")
-    table.add_column("Statistic")
+    table.add_column("Statistic", no_wrap=True)
     table.add_column("Strategy", justify="right")
     table.add_column("Benchmark", justify="right")
     for key, (label, kind) in LABELS.items():
@@ -106,10 +108,8 @@ def stats_table(stats: dict, title: str):
     return table
 
 
-def _csv(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_csv(
-        path, index=False, date_format="%Y-%m-%d", float_format="%.10g", lineterminator="\n"
-    )
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path, index=False, date_format="%Y-%m-%d", lineterminator="\n")
 
 
 def run_frames(result) -> dict[str, pd.DataFrame]:
@@ -149,26 +149,97 @@ def run_frames(result) -> dict[str, pd.DataFrame]:
     }
 
 
-def write_run_folder(destination: Path, result, manifest: dict) -> Path:
-    """Write every artifact into `destination`, atomically (temporary folder, then rename)."""
+@contextmanager
+def atomic_folder(destination: Path) -> Iterator[Path]:
+    """Yield a staging folder beside `destination`; rename it into place on success.
+
+    On any error the staging folder is removed, so no half-written folder is
+    ever visible under the destination's name.
+    """
     destination = Path(destination)
     if destination.exists() and any(destination.iterdir()):
         raise RotationError(f"{destination}: already exists and is not empty; choose another --out")
     destination.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
     try:
-        (staging / "stats.json").write_text(stats_json(result.stats), encoding="utf-8")
-        for name, frame in run_frames(result).items():
-            _csv(frame, staging / name)
-        resolved = yaml.safe_dump(result.config.resolved(), sort_keys=False)
-        (staging / "config.yaml").write_text(resolved, encoding="utf-8")
-        (staging / "manifest.json").write_text(
-            json.dumps(clean_json(manifest), indent=2) + "\n", encoding="utf-8"
-        )
+        yield staging
         if destination.exists():
             destination.rmdir()
         os.rename(staging, destination)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return destination
+
+
+def write_json(path: Path, payload: Any) -> None:
+    path.write_text(json.dumps(clean_json(payload), indent=2) + "\n", encoding="utf-8")
+
+
+def write_run_folder(destination: Path, result, manifest: dict) -> Path:
+    """Write every artifact of one run into `destination`, atomically."""
+    with atomic_folder(destination) as staging:
+        (staging / "stats.json").write_text(stats_json(result.stats), encoding="utf-8")
+        for name, frame in run_frames(result).items():
+            write_csv(frame, staging / name)
+        resolved = yaml.safe_dump(result.config.resolved(), sort_keys=False)
+        (staging / "config.yaml").write_text(resolved, encoding="utf-8")
+        write_json(staging / "manifest.json", manifest)
+    return Path(destination)
+
+
+ALL_LABELS = {**LABELS, **RELATIVE_LABELS}
+
+
+def comparison_rich(table: pd.DataFrame, title: str):
+    """A rich Table of a comparison: statistics as rows, runs as columns."""
+    from rich.table import Table
+
+    out = Table(title=title)
+    out.add_column("Statistic", no_wrap=True)
+    for column in table.columns:
+        out.add_column(str(column), justify="right")
+    for key in table.index:
+        label, kind = ALL_LABELS.get(key, (key, "num"))
+        out.add_row(label, *(fmt(_scalar(v), kind) for v in table.loc[key]))
+    return out
+
+
+def _scalar(value: Any) -> Any:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def comparison_markdown(table: pd.DataFrame) -> str:
+    """GitHub-flavoured markdown of a comparison table, display labels and units."""
+    header = "| statistic | " + " | ".join(map(str, table.columns)) + " |"
+    lines = [header, "|---|" + "---:|" * len(table.columns)]
+    for key in table.index:
+        label, kind = ALL_LABELS.get(key, (key, "num"))
+        cells = " | ".join(fmt(_scalar(v), kind) for v in table.loc[key])
+        lines.append(f"| {label} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_comparison(destination: Path, comparison, table: pd.DataFrame, manifest: dict) -> Path:
+    """comparison.csv/.md/.json, values.csv (every run's daily values) and manifest.json."""
+    payload = {
+        "range": {"start": str(comparison.start.date()), "end": str(comparison.end.date())},
+        "columns": list(map(str, table.columns)),
+        "statistics": {str(c): table[c].to_dict() for c in table.columns},
+        "time_in_regime": {
+            label: r.stats["strategy"]["time_in_regime"]
+            for label, r in zip(comparison.labels, comparison.results, strict=True)
+        },
+    }
+    values = comparison.values()[list(table.columns)]
+    with atomic_folder(destination) as staging:
+        table.rename_axis("statistic").to_csv(staging / "comparison.csv", lineterminator="\n")
+        (staging / "comparison.md").write_text(comparison_markdown(table), encoding="utf-8")
+        (staging / "comparison.json").write_text(
+            json.dumps(clean_json(payload), indent=2, allow_nan=False) + "\n", encoding="utf-8"
+        )
+        write_csv(
+            values.reset_index().assign(date=lambda f: f["date"].dt.strftime("%Y-%m-%d")),
+            staging / "values.csv",
+        )
+        write_json(staging / "manifest.json", manifest)
+    return Path(destination)

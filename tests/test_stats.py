@@ -116,7 +116,7 @@ def test_two_dimensional_columns_equal_one_dimensional_runs(a, b):
 
 
 def test_matches_vectorbt_returns_accessor_with_252_day_year():
-    import vectorbt as vbt
+    import vectorbt as vbt  # noqa: F401  (registers the .vbt accessor)
 
     rng = np.random.default_rng(7)
     dates = pd.bdate_range("2020-01-01", periods=500)

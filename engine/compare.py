@@ -1,0 +1,160 @@
+"""Compare configs side by side on their common date range.
+
+1. Load every config first (a broken one stops everything before any work).
+2. Load the prices every config needs once per source (one batched download).
+3. Find each config's backtest dates; the common range runs from the latest
+   first date to the earliest last date.
+4. Run every config on that range; collect strategy and benchmark statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from engine import calendar
+from engine.config import Config
+from engine.data import PriceSource, make_source
+from engine.errors import DataError, RotationError
+from engine.runner import BacktestResult, backtest_dates, run_backtest
+
+# Statistics where a smaller number is the better one (used by --sort).
+LOWER_IS_BETTER = {
+    "volatility",
+    "max_drawdown_duration_days",
+    "max_drawdown_duration_calendar_days",
+    "fees_paid",
+    "turnover",
+    "trade_dates",
+    "switches",
+    "tracking_error",
+}
+
+
+class SharedSource:
+    """Wraps a source so each ticker is loaded at most once across configs."""
+
+    def __init__(self, inner: PriceSource) -> None:
+        self.inner = inner
+        self.frames: dict[str, pd.DataFrame] = {}
+
+    def load(self, tickers: Sequence[str]) -> dict[str, pd.DataFrame]:
+        missing = [t for t in tickers if t not in self.frames]
+        if missing:
+            self.frames.update(self.inner.load(missing))
+        return {t: self.frames[t] for t in tickers}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Runs of several configs on one date range.
+
+    Attributes:
+        results: one BacktestResult per config, in the order given.
+        labels: unique column label per config (its name, suffixed if repeated).
+        start, end: the common range actually used.
+    """
+
+    results: list[BacktestResult]
+    labels: list[str]
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+    def runs(self) -> dict[str, tuple[dict, pd.Series]]:
+        """Column label -> (scalar statistics, daily values): each config, then each
+        distinct benchmark (benchmarks with identical statistics share one column)."""
+        runs = {
+            label: (_flat(r.stats["strategy"] | r.stats["relative"]), r.strategy.value)
+            for label, r in zip(self.labels, self.results, strict=True)
+        }
+        for label, result in zip(self.labels, self.results, strict=True):
+            bench = _flat(result.stats["benchmark"])
+            weights = "+".join(f"{t}:{w:g}" for t, w in result.config.benchmark.items())
+            name = f"benchmark {weights}"
+            if name in runs and runs[name][0] != bench:
+                name = f"{name} ({label})"
+            runs.setdefault(name, (bench, result.benchmark.value))
+        return runs
+
+    def table(self) -> pd.DataFrame:
+        """Statistics (rows) by run (columns)."""
+        return pd.DataFrame({label: stats for label, (stats, _) in self.runs().items()})
+
+    def values(self) -> pd.DataFrame:
+        """Daily values of every column of the table on the common dates."""
+        frame = pd.DataFrame(
+            {label: values.to_numpy() for label, (_, values) in self.runs().items()},
+            index=self.results[0].dates,
+        )
+        return frame.rename_axis("date")
+
+
+def _flat(stats: dict) -> dict:
+    """Scalar statistics only (time_in_regime is per-config and left out of the table)."""
+    return {k: v for k, v in stats.items() if not isinstance(v, dict)}
+
+
+def _labels(configs: Sequence[Config]) -> list[str]:
+    labels: list[str] = []
+    for config in configs:
+        label, n = config.name, 1
+        while label in labels:
+            n += 1
+            label = f"{config.name}#{n}"
+        labels.append(label)
+    return labels
+
+
+def sources_for(configs: Sequence[Config]) -> list[SharedSource]:
+    """One shared source per distinct (source, dir), preloaded with all its tickers at once."""
+    shared: dict[tuple, SharedSource] = {}
+    wanted: dict[tuple, set[str]] = {}
+    for config in configs:
+        key = (config.data.source, str(config.data.dir))
+        shared.setdefault(key, SharedSource(make_source(config.data.source, config.data.dir)))
+        wanted.setdefault(key, set()).update(config.tickers())
+    for key, source in shared.items():
+        source.load(sorted(wanted[key]))
+    return [shared[(c.data.source, str(c.data.dir))] for c in configs]
+
+
+def common_range(configs: Sequence[Config], sources: Sequence[PriceSource]):
+    """(start, end): the latest first backtest date and the earliest last one."""
+    firsts, lasts = [], []
+    for config, source in zip(configs, sources, strict=True):
+        prices = source.load(config.tickers())
+        dates, _ = calendar.trading_calendar(prices, list(config.universe), config.data.close_times)
+        chosen = backtest_dates(config, prices, dates)
+        firsts.append(chosen[0])
+        lasts.append(chosen[-1])
+    start, end = max(firsts), min(lasts)
+    if start > end:
+        raise DataError(
+            f"the configs share no dates: the latest start is {start.date()} and the earliest "
+            f"end {end.date()}; align their data.start and data.end"
+        )
+    return start, end
+
+
+def compare(configs: Sequence[Config]) -> Comparison:
+    """Run every config on the common date range of all of them."""
+    sources = sources_for(configs)
+    start, end = common_range(configs, sources)
+    window = {"start": start.date(), "end": end.date()}
+    results = []
+    for config, source in zip(configs, sources, strict=True):
+        data = config.data.model_copy(update=window)
+        results.append(run_backtest(config.model_copy(update={"data": data}), source))
+    return Comparison(results=results, labels=_labels(configs), start=start, end=end)
+
+
+def sort_columns(table: pd.DataFrame, labels: Sequence[str], metric: str) -> pd.DataFrame:
+    """Config columns ordered best first by `metric`; benchmark columns stay last."""
+    if metric not in table.index:
+        known = ", ".join(table.index)
+        raise RotationError(f"--sort {metric}: unknown statistic; choose one of {known}")
+    row = table.loc[metric, list(labels)].astype(float)
+    ordered = row.sort_values(ascending=metric in LOWER_IS_BETTER, na_position="last").index
+    return table[list(ordered) + [c for c in table.columns if c not in labels]]
