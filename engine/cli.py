@@ -140,7 +140,7 @@ def compare(
     manifest = {
         "configs": {
             label: {"path": str(path), "config_sha256": config.hash()}
-            for label, path, config in zip(comparison.labels, config_paths, configs)
+            for label, path, config in zip(comparison.labels, config_paths, configs, strict=True)
         },
         "versions": library_versions(),
     }
