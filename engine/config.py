@@ -1,9 +1,9 @@
 """Typed, validated model of a strategy YAML file.
 
 Validation runs in two phases: the pydantic schema (types, ranges, unknown
-keys rejected), then one small named function per cross-field rule. All
-problems of both phases are reported together, in one line, naming the file
-and the field.
+keys rejected), then, once the schema holds, one small named function per
+cross-field rule. Every problem of a phase is reported at once, in one line,
+naming the file and the field.
 """
 
 from __future__ import annotations
@@ -234,6 +234,15 @@ def _check_tickers(config: Config) -> list[str]:
     for ticker in config.universe:
         if "/" in ticker or not _SERIES.match(ticker):
             problems.append(f"universe: {ticker!r} is not a ticker symbol")
+    named = [("universe", t) for t in config.universe]
+    named += [("benchmark", t) for t in config.benchmark]
+    named += [(f"regimes[{i}].weights", t) for i, r in enumerate(config.regimes) for t in r.weights]
+    named += [(f"signals.{n}.series", s.series) for n, s in config.signals.items()]
+    for field, ticker in named:
+        if ticker != ticker.upper():
+            problems.append(
+                f"{field}: write {ticker!r} in capitals as Yahoo spells it ({ticker.upper()!r})"
+            )
     for name, signal in config.signals.items():
         if not _SERIES.match(signal.series):
             problems.append(
@@ -322,6 +331,8 @@ def load_config(path: str | Path, **overrides: Any) -> Config:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save the file as UTF-8") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
     try:

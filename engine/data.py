@@ -24,6 +24,7 @@ from engine.errors import DataError
 
 PRICE_COLUMNS = ["Open", "High", "Low", "Close", "Volume"]
 CSV_COLUMNS = ["Date", "Open", "High", "Low", "Close", "Adj Close", "Volume"]
+PRICE_NEEDED = {"Close", "Adj Close"}  # a blank here is an error; a blank Open/High/Low is filled
 
 
 class PriceSource(Protocol):
@@ -74,6 +75,29 @@ def adjust_ohlc(raw: pd.DataFrame) -> pd.DataFrame:
     return adjusted
 
 
+def _parse_csv(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Text cells -> dates and floats; a cell that is not one is an error naming its row."""
+    dates = pd.to_datetime(raw["Date"], format="%Y-%m-%d", errors="coerce")
+    if dates.isna().any():
+        row = int(np.flatnonzero(dates.isna().to_numpy())[0])
+        raise DataError(
+            f"{path}: row {row + 2} has date {raw['Date'].iloc[row]!r}; dates must be YYYY-MM-DD"
+        )
+    out = pd.DataFrame(index=pd.DatetimeIndex(dates, name="Date"))
+    for column in [c for c in CSV_COLUMNS[1:] if c in raw.columns]:
+        text = raw[column].str.strip()
+        values = pd.to_numeric(text, errors="coerce")
+        bad = values.isna().to_numpy() & ((text != "").to_numpy() | (column in PRICE_NEEDED))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"{path}: {column} on {dates.iloc[row].date()} is {text.iloc[row]!r}, not a "
+                "number; fix or delete that row"
+            )
+        out[column] = values.to_numpy()
+    return out
+
+
 class CsvSource:
     """Reads ``<dir>/<TICKER>.csv`` shaped ``Date,Open,High,Low,Close,Adj Close,Volume``."""
 
@@ -93,14 +117,15 @@ class CsvSource:
                 f"add {ticker}.csv to {self.directory} or fix the ticker"
             )
         try:
-            raw = pd.read_csv(path, index_col="Date", parse_dates=["Date"])
-        except (ValueError, pd.errors.ParserError) as exc:
-            raise DataError(f"{path}: cannot read it as CSV with a Date column ({exc})") from None
-        missing = [c for c in CSV_COLUMNS[1:] if c not in raw.columns and c != "Adj Close"]
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise DataError(f"{path}: cannot read it as CSV ({exc})") from None
+        missing = [c for c in CSV_COLUMNS if c not in raw.columns and c != "Adj Close"]
         if missing:
             raise DataError(
                 f"{path}: missing columns {missing}; found {list(raw.columns)}, need {CSV_COLUMNS}"
             )
+        raw = _parse_csv(raw, path)
         frame = adjust_ohlc(raw) if "Adj Close" in raw.columns else raw
         return _tidy(frame, ticker, str(path))
 
