@@ -74,15 +74,16 @@ def trading_calendar(
 
 
 def align_asof(
-    values: pd.Series, value_instants: np.ndarray, target_instants: np.ndarray
+    values: pd.Series | np.ndarray, value_instants: np.ndarray, target_instants: np.ndarray
 ) -> np.ndarray:
     """Value of the latest bar final at or before each target instant; False if none yet.
 
     Args:
-        values: boolean series on its own calendar (ascending).
+        values: booleans on their own calendar (ascending), 1-D or [bars, columns].
         value_instants: close instant of each of its bars (ascending, UTC ns).
         target_instants: close instants of the trading dates.
     """
     position = np.searchsorted(value_instants, target_instants, side="right") - 1
-    source = values.to_numpy(dtype=bool)
-    return np.where(position >= 0, source[np.maximum(position, 0)], False)
+    source = np.asarray(values, dtype=bool)
+    usable = (position >= 0).reshape((-1,) + (1,) * (source.ndim - 1))
+    return np.where(usable, source[np.maximum(position, 0)], False)

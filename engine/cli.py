@@ -158,5 +158,110 @@ def compare(
     console.print(f"Comparison folder: {folder}")
 
 
+@main.command()
+@click.argument("sweep_path", metavar="SWEEP_CONFIG", type=click.Path(path_type=Path))
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Read prices from <DIR>/<TICKER>.csv instead of the config's source.",
+)
+@click.option(
+    "--metric", default=None, help="Rank by this statistic (default: sweep.metric or sharpe)."
+)
+@click.option("--top", type=click.IntRange(min=1), default=None, help="Rows of the best to print.")
+@click.option(
+    "--heatmap",
+    nargs=2,
+    default=None,
+    metavar="X Y",
+    help="Two swept parameters for the heatmap (full or trailing names).",
+)
+@click.option(
+    "--max-combos",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    help="Refuse grids with more combinations than this.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder to write (default: runs/<name>-sweep-<timestamp>/).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print summary.json to stdout.")
+def sweep(
+    sweep_path: Path,
+    data_dir: Path | None,
+    metric: str | None,
+    top: int | None,
+    heatmap: tuple[str, str] | None,
+    max_combos: int,
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    """Evaluate every parameter combination of SWEEP_CONFIG in one vectorized pass."""
+    from engine.sweep_config import load_sweep
+
+    overrides = {"source": "csv", "dir": data_dir} if data_dir is not None else {}
+    spec, options = load_sweep(sweep_path, max_combos=max_combos, **overrides)
+
+    options = options.model_copy(
+        update={
+            k: v
+            for k, v in {"metric": metric, "top": top, "heatmap": heatmap}.items()
+            if v is not None
+        }
+    )
+    import time
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from engine.data import make_source
+    from engine.report import sweep_rich, write_sweep
+    from engine.sweep import run_sweep
+    from engine.sweep_summary import check_options, summarize
+
+    check_options(spec, options)  # bad metric or heatmap axis: fail before any work
+    console = Console(stderr=True)
+    began = time.perf_counter()
+    with Progress(console=console, transient=True, disable=as_json) as bar:
+        task = bar.add_task(f"{spec.size:,} combinations", total=spec.size)
+        result = run_sweep(
+            spec,
+            make_source(spec.base.data.source, spec.base.data.dir),
+            progress=lambda done, total: bar.update(task, completed=done),
+        )
+    seconds = time.perf_counter() - began
+    table, summary, figure = summarize(spec, options, result, seconds)
+    from engine.provenance import library_versions
+
+    manifest = {
+        "sweep_path": str(sweep_path),
+        "config_sha256": spec.base.hash(),
+        "versions": library_versions(),
+    }
+    folder = write_sweep(
+        out or _default_run_dir(f"{spec.base.name}-sweep"), table, summary, manifest, figure
+    )
+    if as_json:
+        click.echo((folder / "summary.json").read_text(), nl=False)
+        return
+    top_rows = table.loc[[row["row"] for row in summary["top"]]]
+    Console().print(
+        sweep_rich(
+            top_rows,
+            [a.name for a in spec.axes],
+            summary["metric"],
+            f"Top {len(top_rows)} of {spec.size:,} by {summary['metric']}",
+        )
+    )
+    for line in summary["notes"]:
+        Console().print(line)
+    Console().print(f"Sweep folder: {folder}")
+
+
 if __name__ == "__main__":
     main()

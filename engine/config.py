@@ -319,14 +319,8 @@ def config_from_dict(raw: Any, origin: str = "<config>", **overrides: Any) -> Co
     return config
 
 
-def load_config(path: str | Path, **overrides: Any) -> Config:
-    """Read and validate a YAML config file.
-
-    Args:
-        path: the YAML file.
-        overrides: `data` fields given on the CLI (source, dir, start, end); None means "not given".
-    """
-    path = Path(path)
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file; unreadable or malformed files raise ConfigError naming the file."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -342,8 +336,28 @@ def load_config(path: str | Path, **overrides: Any) -> Config:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}: malformed YAML{where}: {problem}") from None
-    data = raw.get("data") if isinstance(raw, dict) else None
-    if isinstance(data, dict) and isinstance(data.get("dir"), str) and overrides.get("dir") is None:
-        # A `dir:` written in the file is relative to the file, not to the shell's cwd.
-        raw["data"] = {**data, "dir": str(path.parent / data["dir"])}
-    return config_from_dict(raw, str(path), **overrides)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys (name:, data:, ...)")
+    return raw
+
+
+def with_overrides(raw: dict, path: Path, **overrides: Any) -> dict:
+    """`raw` with a relative `data.dir` resolved against the file's folder (not the shell's
+    cwd) and the given `data` overrides (None = not given) applied."""
+    data = dict(raw.get("data") or {}) if isinstance(raw.get("data"), dict) else raw.get("data")
+    if isinstance(data, dict):
+        if isinstance(data.get("dir"), str) and overrides.get("dir") is None:
+            data["dir"] = str(path.parent / data["dir"])
+        data.update({k: v for k, v in overrides.items() if v is not None})
+    return {**raw, "data": data}
+
+
+def load_config(path: str | Path, **overrides: Any) -> Config:
+    """Read and validate a YAML config file.
+
+    Args:
+        path: the YAML file.
+        overrides: `data` fields given on the CLI (source, dir, start, end); None means "not given".
+    """
+    path = Path(path)
+    return config_from_dict(with_overrides(read_yaml(path), path, **overrides), str(path))

@@ -16,12 +16,13 @@ sharing, long only, partial fills), including its tolerances:
 - `add_nb`: a sum within 1e-9 (relative) of zero is zero (a sale of all but
   a sliver of a position closes it).
 
-One deliberate difference: an order that moves at most `RESIDUE` (1e-9) of
-the day's value V (|quantity * p| <= 1e-9 * V, the floating-point residue of
-rebalancing to the weights already held) is skipped, neither executed nor
-counted. vectorbt executes such slivers and `engine.portfolio` only drops them
-from the trade list (so they are not counted there either); the values differ
-by ~1e-9 * V * (fees + slippage + |close/price - 1|) when that happens.
+Residue, as in the engine: an order is executed exactly as vectorbt executes
+it, however small; a fill moving at most `RESIDUE` (1e-9) of the date's value
+(|quantity * fill price| <= 1e-9 * V_t at the close, the floating-point residue
+of rebalancing to the weights already held) is then left out of fees_paid,
+traded_value and trade_dates, as `engine.portfolio` leaves it out of the
+trade list. (Skipping such orders instead, as tests/reference.py does,
+changes V by ~1e-9 * V * (fees + slippage + |close/price - 1|) per sliver.)
 
 Combinations are simulated one after another (combinations in the outer
 loop, dates inside). For speed, `decided` is read per combination: pass it
@@ -38,7 +39,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-# An order moving at most this fraction of V is floating-point residue (as in engine.portfolio).
+# A fill moving at most this fraction of V_t is floating-point residue (engine.portfolio.RESIDUE).
 RESIDUE = 1e-9
 
 _REL_TOL = 1e-9  # vectorbt.utils.math_.rel_tol
@@ -110,6 +111,8 @@ def _simulate_grid_nb(
     q = np.empty(n_assets)  # shares held
     order_value = np.empty(n_assets)  # sort keys (vectorbt approx_order_value_nb)
     call_seq = np.empty(n_assets, np.int64)
+    fill_value = np.empty(n_assets)  # |quantity * fill price| of the day's fills
+    fill_fees = np.empty(n_assets)
 
     for g in range(n_combos):
         w = weights[g]
@@ -139,6 +142,7 @@ def _simulate_grid_nb(
                         trade = True
                         break
             prev_k = k
+            n_fills = 0
 
             if trade:
                 # group value at the execution prices, once (update_value=False)
@@ -164,7 +168,6 @@ def _simulate_grid_nb(
                 value = value_now
                 if _is_close(value, 0.0):
                     value = 0.0
-                filled_any = False
                 for c in range(n_assets):
                     i = call_seq[c]
                     # execute_order_nb: numerical-stability snapping
@@ -178,8 +181,6 @@ def _simulate_grid_nb(
                         continue  # rejected: no value to size against
                     p = price[j, i]
                     size = w[k, i] * value / p - position  # targetpercent -> amount
-                    if abs(size * p) <= RESIDUE * value_now:
-                        continue  # floating-point residue: not a trade
                     if size > 0:
                         # buy_nb
                         fill = p * (1 + s)
@@ -218,11 +219,9 @@ def _simulate_grid_nb(
                             continue  # rejected: cannot cover fees
                         cash = cash + final_acq
                         q[i] = _add(position, -final_size)
-                    filled_any = True
-                    total_fees += fee_paid
-                    total_traded += abs(final_size * fill)
-                if filled_any:
-                    n_trade_dates += 1
+                    fill_value[n_fills] = abs(final_size * fill)
+                    fill_fees[n_fills] = fee_paid
+                    n_fills += 1
             else:
                 # vectorbt processes the NaN ("hold") orders too, snapping near-zero state
                 if _is_close(cash, 0.0):
@@ -237,6 +236,17 @@ def _simulate_grid_nb(
                 held += q[i] * close[j, i]
             v = cash + held
             values[g, j] = v
+
+            # fills of the day, as engine.portfolio lists them: residue dropped
+            if n_fills > 0:
+                counted = False
+                for c in range(n_fills):
+                    if fill_value[c] > RESIDUE * v:
+                        total_traded += fill_value[c]
+                        total_fees += fill_fees[c]
+                        counted = True
+                if counted:
+                    n_trade_dates += 1
 
             # threshold: drift at this close against the target decided at it
             if use_threshold and j + 1 < n_dates:

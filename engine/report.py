@@ -243,3 +243,50 @@ def write_comparison(destination: Path, comparison, table: pd.DataFrame, manifes
         )
         write_json(staging / "manifest.json", manifest)
     return Path(destination)
+
+
+def sweep_rich(top: pd.DataFrame, params: list[str], metric: str, title: str):
+    """A rich Table of the best combinations: parameters, the metric and its neighbours."""
+    from rich.table import Table
+
+    out = Table(title=title)
+    shown = [
+        *params,
+        metric,
+        "neighbour_mean",
+        "neighbour_min",
+        "cagr",
+        "max_drawdown",
+        "trade_dates",
+    ]
+    shown = list(dict.fromkeys(shown))  # metric may already be listed
+    for column in shown:
+        out.add_column(column, justify="right")
+    for _, row in top.iterrows():
+        cells = []
+        for column in shown:
+            kind = ALL_LABELS.get(column, (column, "num"))[1]
+            if column in params:
+                cells.append(f"{row[column]:g}")
+            elif column.startswith("neighbour_"):
+                cells.append(fmt(_scalar(row[column]), ALL_LABELS.get(metric, ("", "num"))[1]))
+            else:
+                cells.append(fmt(_scalar(row[column]), kind))
+        out.add_row(*cells)
+    return out
+
+
+def write_sweep(
+    destination: Path, table: pd.DataFrame, summary: dict, manifest: dict, heatmap=None
+) -> Path:
+    """results.csv/.parquet (one row per combination), summary.json, heatmap.html, manifest."""
+    from engine.plots import write_html
+
+    with atomic_folder(destination) as staging:
+        table.to_csv(staging / "results.csv", index=False, lineterminator="\n")
+        table.to_parquet(staging / "results.parquet", index=False)
+        write_json(staging / "summary.json", summary)
+        write_json(staging / "manifest.json", manifest)
+        if heatmap is not None:
+            write_html(heatmap, staging / "heatmap.html")
+    return Path(destination)

@@ -25,64 +25,15 @@ import numpy as np
 import pandas as pd
 
 from engine import calendar, grid, stats
-from engine.config import Config, ThresholdRule, config_from_dict
+from engine.config import Config, ThresholdRule
 from engine.data import PriceSource
 from engine.errors import ConfigError
 from engine.runner import backtest_dates, periods_per_year, series_values
+from engine.sweep_config import SweepSpec
 from strategies.regimes import decide
-from strategies.signals import SIGNAL_KINDS, bars_needed
+from strategies.signals import GRID_KINDS, bars_needed
 
-DEFAULT_MAX_COMBOS = 100_000
 CHUNK_BYTES = 256 * 2**20  # working memory per chunk of combinations
-
-
-@dataclass(frozen=True)
-class SweepSpec:
-    """A validated sweep: the base config (first value of every axis) and the axes."""
-
-    raw: dict
-    base: Config
-    axes: list[grid.Axis]
-    origin: str
-
-    @property
-    def size(self) -> int:
-        return grid.grid_size(self.axes)
-
-    def config_for(self, values: tuple) -> Config:
-        """The ordinary config of one combination."""
-        return config_from_dict(grid.with_values(self.raw, self.axes, values), self.origin)
-
-
-def sweep_spec(raw: dict, origin: str, max_combos: int = DEFAULT_MAX_COMBOS) -> SweepSpec:
-    """Find the axes, check the grid size, and validate every axis value.
-
-    Raises:
-        ConfigError: no axis, a grid over `max_combos`, or an invalid value.
-    """
-    axes = grid.find_axes(raw, origin)
-    if not axes:
-        raise ConfigError(
-            f"{origin}: nothing to sweep; write a numeric parameter as a list "
-            "([60, 120]) or a range ({start: 20, stop: 260, step: 20})"
-        )
-    size = grid.grid_size(axes)
-    if size > max_combos:
-        shape = " x ".join(f"{len(a.values)} {a.name}" for a in axes)
-        raise ConfigError(
-            f"{origin}: the grid has {size:,} combinations ({shape}), over the limit "
-            f"of {max_combos:,}; shrink an axis or raise --max-combos"
-        )
-    first = tuple(a.values[0] for a in axes)
-    base = config_from_dict(grid.with_values(raw, axes, first), origin)
-    for i, axis in enumerate(axes):  # each value once, others at their first value
-        for value in axis.values[1:]:
-            config_from_dict(
-                grid.with_values(raw, axes, first[:i] + (value,) + first[i + 1 :]), origin
-            )
-    heaviest = tuple(max(a.values) if a.path[0] == "regimes" else a.values[0] for a in axes)
-    config_from_dict(grid.with_values(raw, axes, heaviest), origin)  # largest weight sums
-    return SweepSpec(raw=raw, base=base, axes=axes, origin=origin)
 
 
 @dataclass(frozen=True)
@@ -92,10 +43,11 @@ class SweepResult:
     table: pd.DataFrame
     axes: list[grid.Axis]
     dates: pd.DatetimeIndex
+    values: np.ndarray | None = None  # [N, G] daily values, only when asked for
 
 
 def _signal_tables(spec: SweepSpec, prices: dict, instants: np.ndarray, rows: slice):
-    """Per signal: (axes positions it owns, aligned bool array [rows, distinct tuples])."""
+    """Per signal: (axes positions it owns, aligned bools [distinct parameter sets, rows])."""
     overrides = spec.base.data.close_times
     tables = {}
     for name, signal in spec.base.signals.items():
@@ -103,20 +55,20 @@ def _signal_tables(spec: SweepSpec, prices: dict, instants: np.ndarray, rows: sl
         x = series_values(prices, signal.series)
         own_instants = calendar.series_close_instants(signal.series, x.index, overrides)
         base_params = signal.model_dump(exclude={"type", "series"})
-        columns = []
-        for values in grid.combinations([spec.axes[i] for i in owned]):
-            params = base_params | {
-                spec.axes[i].path[2]: v for i, v in zip(owned, values, strict=True)
-            }
+        sets = [
+            base_params | {spec.axes[i].path[2]: v for i, v in zip(owned, values, strict=True)}
+            for values in grid.combinations([spec.axes[i] for i in owned])
+        ]
+        for params in sets:
             needed = bars_needed(signal.type, params)
             if len(x) < needed:
                 raise ConfigError(
-                    f"{spec.origin}: signals.{name}: {signal.series} has {len(x)} "
-                    f"bars, fewer than the {needed} that {params} needs"
+                    f"{spec.origin}: signals.{name}: {signal.series} has {len(x)} bars, "
+                    f"fewer than the {needed} that {params} needs"
                 )
-            own = SIGNAL_KINDS[signal.type](x, **params)
-            columns.append(calendar.align_asof(own, own_instants, instants)[rows])
-        tables[name] = (owned, np.column_stack(columns))
+        own = GRID_KINDS[signal.type](x, sets)
+        aligned = calendar.align_asof(own, own_instants, instants)[rows]
+        tables[name] = (owned, np.ascontiguousarray(aligned.T))
     return tables
 
 
@@ -167,7 +119,8 @@ def _market(config: Config, prices: dict, tickers: list[str], dates: pd.Datetime
 
 
 def _benchmarks(spec, prices, dates, new_month, costs):
-    """Benchmark values [N, U] for each distinct cost setting, and each combination's column."""
+    """Benchmark simulations (GridResult of U columns), one per distinct cost setting, and
+    each combination's column."""
     from engine.fastsim import simulate_grid
 
     config = spec.base
@@ -190,15 +143,21 @@ def _benchmarks(spec, prices, dates, new_month, costs):
         slip,
         config.portfolio.initial_cash,
     )
-    return np.ascontiguousarray(result.values), inverse.ravel()
+    return result, inverse.ravel()
 
 
 def run_sweep(
     spec: SweepSpec,
     source: PriceSource,
     progress: Callable[[int, int], None] | None = None,
+    keep_values: bool = False,
 ) -> SweepResult:
-    """Evaluate every combination of the grid (see the module docstring)."""
+    """Evaluate every combination of the grid (see the module docstring).
+
+    Args:
+        keep_values: also return every combination's daily values ([N, G] floats:
+            8 bytes x dates x combinations of memory).
+    """
     from engine.fastsim import simulate_grid
 
     config = spec.base
@@ -215,29 +174,36 @@ def run_sweep(
     regimes = config.parsed_regimes()
     shape = tuple(len(a.values) for a in spec.axes)
     everything = np.array(np.unravel_index(np.arange(spec.size), shape))
-    bench_values, bench_column = _benchmarks(
-        spec, prices, dates, new_month, _costs(spec, everything)
-    )
+    bench_run, bench_column = _benchmarks(spec, prices, dates, new_month, _costs(spec, everything))
 
     cash, rf = config.portfolio.initial_cash, config.stats.risk_free
     periods = periods_per_year(config)
+    bench_values = bench_run.values
+    bench_stats = stats.performance(bench_values, dates, cash, periods, rf)  # one per setting
+    bench_stats |= stats.trading(
+        bench_values, dates, bench_run.trade_dates, bench_run.fees_paid, bench_run.traded_value
+    )
     columns: dict[str, np.ndarray] = {}
+    kept = np.empty((n, spec.size)) if keep_values else None
     chunk = _chunk_size(n, len(signals))
     for start in range(0, spec.size, chunk):
         combos = np.arange(start, min(spec.size, start + chunk))
         index = everything[:, combos]
+        # Combinations along axis 0 here ([g, rows], each row contiguous for the kernel).
         gathered = {}
         for name, (owned, table) in signals.items():
             sizes = [shape[i] for i in owned]
             column = np.ravel_multi_index(index[owned], sizes) if owned else np.zeros_like(combos)
-            gathered[name] = table[:, column]
-        decided = (
+            gathered[name] = table[column]
+        rows = first + n - max(first - 1, 0)
+        by_combo = (
             decide(regimes, gathered)
             if gathered
-            else np.full((first + n - max(first - 1, 0), len(combos)), len(regimes) - 1)
+            else np.full((len(combos), rows), len(regimes) - 1)
         )
         if first == 0:  # no calendar date before the start: the default regime
-            decided = np.vstack([np.full((1, len(combos)), len(regimes) - 1), decided])
+            by_combo = np.hstack([np.full((len(combos), 1), len(regimes) - 1), by_combo])
+        decided = by_combo.T  # [rows, g] view, column-contiguous as the kernel wants
         fees, slip, threshold, monthly = _costs(spec, index)
         result = simulate_grid(
             close,
@@ -251,6 +217,8 @@ def run_sweep(
             slip,
             cash,
         )
+        if kept is not None:
+            kept[:, combos] = result.values
         bench = bench_values[:, bench_column[combos]]
         block = stats.performance(result.values, dates, cash, periods, rf)
         block |= stats.trading(
@@ -260,8 +228,8 @@ def run_sweep(
         for k, share in stats.time_in_regime(decided[1:], range(len(regimes))).items():
             block[f"time_in_{regimes[k].name}"] = share
         block |= stats.relative(result.values, bench, dates, cash, periods, rf)
-        for key, value in stats.performance(bench, dates, cash, periods, rf).items():
-            block[f"benchmark_{key}"] = value
+        for key, value in bench_stats.items():
+            block[f"benchmark_{key}"] = value[bench_column[combos]]
         for key, value in block.items():
             columns.setdefault(key, np.empty(spec.size, dtype=np.asarray(value).dtype))
             columns[key][combos] = value
@@ -270,7 +238,7 @@ def run_sweep(
 
     params = {a.name: np.asarray(a.values)[everything[i]] for i, a in enumerate(spec.axes)}
     table = pd.DataFrame(params | columns)
-    return SweepResult(table=table, axes=spec.axes, dates=dates)
+    return SweepResult(table=table, axes=spec.axes, dates=dates, values=kept)
 
 
 def neighbour_stability(result: SweepResult, metric: str) -> pd.DataFrame:

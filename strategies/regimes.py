@@ -120,24 +120,33 @@ class Regime:
     weights: Mapping[str, float]
 
 
-def decide_regimes(regimes: Sequence[Regime], signals: pd.DataFrame) -> pd.Series:
-    """The decided regime at each date: the first regime whose `when` is True.
+def decide(regimes: Sequence[Regime], signals: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Position of the decided regime, element-wise: the first regime whose `when` holds.
 
     Args:
         regimes: in config order; the last one has `when=None` (the default).
-        signals: boolean frame, index = trading calendar, one column per signal.
+        signals: boolean arrays of one common shape (dates, or dates x combinations).
+
+    Returns:
+        int64 array of that shape.
+    """
+    shape = np.shape(next(iter(signals.values()))) if signals else ()
+    decided = np.full(shape, len(regimes) - 1, dtype=np.int64)
+    for position in range(len(regimes) - 2, -1, -1):  # earlier regimes overwrite later ones
+        decided[evaluate(regimes[position].when, signals)] = position
+    return decided
+
+
+def decide_regimes(regimes: Sequence[Regime], signals: pd.DataFrame) -> pd.Series:
+    """The decided regime at each date of `signals` (bool frame, one column per signal).
 
     Returns:
         Integer series (regime position in `regimes`) on the same index.
     """
     columns = {name: signals[name].to_numpy(dtype=bool) for name in signals.columns}
-    decided = np.full(len(signals), len(regimes) - 1, dtype=np.int64)
-    undecided = np.ones(len(signals), dtype=bool)
-    for position, regime in enumerate(regimes[:-1]):
-        hit = undecided & evaluate(regime.when, columns)
-        decided[hit] = position
-        undecided &= ~hit
-    return pd.Series(decided, index=signals.index, name="regime")
+    if not columns:
+        columns = {"": np.zeros(len(signals), dtype=bool)}  # only the default regime
+    return pd.Series(decide(regimes, columns), index=signals.index, name="regime")
 
 
 def target_weights(

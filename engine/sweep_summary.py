@@ -1,0 +1,110 @@
+"""What a sweep found: the ranking, the neighbourhood of the best, the heatmap.
+
+Selection and wording only; every number comes from engine.sweep.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from engine.compare import LOWER_IS_BETTER
+from engine.errors import ConfigError
+from engine.sweep import SweepResult, axis_sensitivity, neighbour_stability
+from engine.sweep_config import SweepOptions, SweepSpec, resolve_axis
+
+
+def ranking_metrics(spec: SweepSpec) -> list[str]:
+    """Statistics a sweep can rank by."""
+    from engine.report import ALL_LABELS
+
+    return [*ALL_LABELS, *(f"time_in_{r.name}" for r in spec.base.regimes)]
+
+
+def check_options(spec: SweepSpec, options: SweepOptions) -> None:
+    """Reject an unknown metric or heatmap axis before any work is done."""
+    known = ranking_metrics(spec)
+    if options.metric not in known:
+        import difflib
+
+        close = difflib.get_close_matches(options.metric, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(
+            f"{spec.origin}: metric {options.metric!r} is unknown{hint}; "
+            f"choose one of {', '.join(known)}"
+        )
+    if options.heatmap:
+        x, y = (resolve_axis(spec, name) for name in options.heatmap)
+        if x == y:
+            raise ConfigError(f"{spec.origin}: the heatmap needs two different parameters")
+
+
+def _params(row: pd.Series, names: list[str]) -> dict:
+    return {name: row[name].item() if hasattr(row[name], "item") else row[name] for name in names}
+
+
+def summarize(spec: SweepSpec, options: SweepOptions, result: SweepResult, seconds: float):
+    """(table with neighbour columns, summary dict, heatmap figure or None)."""
+    metric = options.metric
+    names = [a.name for a in spec.axes]
+    table = result.table.join(neighbour_stability(result, metric))
+    ascending = metric in LOWER_IS_BETTER
+    order = table[metric].sort_values(ascending=ascending, na_position="last", kind="stable")
+    top = []
+    for row_id in order.index[: options.top]:
+        row = table.loc[row_id]
+        top.append(
+            {
+                "row": int(row_id),
+                **_params(row, names),
+                metric: row[metric],
+                "neighbour_mean": row["neighbour_mean"],
+                "neighbour_min": row["neighbour_min"],
+            }
+        )
+    best = top[0]
+    quartile = np.nanquantile(table[metric], 0.25 if ascending else 0.75)
+    robust = best["neighbour_mean"] <= quartile if ascending else best["neighbour_mean"] >= quartile
+    verdict = (
+        "a robust region: its neighbours are in the best quarter of the grid"
+        if robust
+        else "a lone peak: its neighbours fall outside the best quarter of the grid"
+    )
+    where = ", ".join(f"{k}={v:g}" for k, v in _params(table.loc[best["row"]], names).items())
+    notes = [
+        f"Best {metric} {best[metric]:.4g} at {where}; neighbours average "
+        f"{best['neighbour_mean']:.4g} (min {best['neighbour_min']:.4g}): {verdict}.",
+        f"{spec.size:,} combinations in {seconds:.2f} s "
+        f"({seconds / spec.size * 1000:.3f} ms per combination).",
+    ]
+    summary = {
+        "name": spec.base.name,
+        "range": {
+            "start": str(result.dates[0].date()),
+            "end": str(result.dates[-1].date()),
+            "days": len(result.dates),
+        },
+        "combinations": spec.size,
+        "axes": {a.name: list(a.values) for a in spec.axes},
+        "metric": metric,
+        "lower_is_better": ascending,
+        "top": top,
+        "sensitivity": axis_sensitivity(result, metric),
+        "seconds": seconds,
+        "notes": notes,
+    }
+    return table, summary, _heatmap(spec, options, table, names)
+
+
+def _heatmap(spec: SweepSpec, options: SweepOptions, table: pd.DataFrame, names: list[str]):
+    if options.heatmap:
+        x, y = (resolve_axis(spec, name) for name in options.heatmap)
+    elif len(names) >= 2:
+        x, y = names[0], names[1]
+    else:
+        return None
+    from engine.plots import heatmap_figure
+    from engine.report import ALL_LABELS
+
+    label = ALL_LABELS.get(options.metric, (options.metric,))[0]
+    return heatmap_figure(table, x, y, options.metric, label, names)

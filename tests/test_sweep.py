@@ -1,0 +1,211 @@
+"""Sweeps: grid expansion, limits, and every combination equal to `rotation run` of it."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from engine import grid
+from engine.cli import main
+from engine.data import CsvSource, MemorySource
+from engine.errors import ConfigError
+from engine.runner import run_backtest
+from engine.sweep import SweepResult, neighbour_stability, run_sweep
+from engine.sweep_config import load_sweep, sweep_spec
+from tests.conftest import CONFIGS
+
+SWEEPS = CONFIGS / "sweeps"
+
+
+def test_lists_and_inclusive_ranges_become_axes_in_config_order():
+    raw = yaml.safe_load("""
+signals:
+  a: {type: donchian, series: IWM/SPY, entry: {start: 20, stop: 60, step: 20}, exit: [10, 5]}
+  b: {type: sma, series: ETH-USD, window: 100, band: {start: 0.0, stop: 0.03, step: 0.01}}
+regimes:
+  - {name: x, when: a, weights: {IWM: [0.5, 0.7]}}
+execution: {fees_bps: [0, 2], rebalance: {threshold: [0.05, 0.1]}}
+""")
+    axes = grid.find_axes(raw)
+    assert [(a.name, a.values) for a in axes] == [
+        ("signals.a.entry", (20, 40, 60)),  # stop is included
+        ("signals.a.exit", (10, 5)),
+        ("signals.b.band", (0.0, 0.01, 0.02, 0.03)),
+        ("regimes[0].weights.IWM", (0.5, 0.7)),
+        ("execution.fees_bps", (0, 2)),
+        ("execution.rebalance.threshold", (0.05, 0.1)),
+    ]
+    assert grid.grid_size(axes) == 3 * 2 * 4 * 2 * 2 * 2
+    # the last axis varies fastest
+    assert list(grid.combinations(axes[:2]))[:3] == [(20, 10), (20, 5), (40, 10)]
+
+
+def _raw(name: str, data_dir) -> dict:
+    raw = yaml.safe_load((SWEEPS / name).read_text())
+    raw.pop("sweep", None)
+    raw["data"] |= {"source": "csv", "dir": str(data_dir)}
+    return raw
+
+
+def test_grid_over_the_limit_is_refused_with_its_shape(shared_data):
+    with pytest.raises(ConfigError) as info:
+        sweep_spec(_raw("breakout_grid.yaml", shared_data), "grid.yaml", max_combos=1000)
+    message = info.value.message
+    assert "2,000 combinations" in message and "over the limit of 1,000" in message
+    assert "20 signals.ratio_breakout.entry" in message and "--max-combos" in message
+
+
+def test_an_invalid_axis_value_is_named(shared_data):
+    raw = _raw("breakout_grid.yaml", shared_data)
+    raw["signals"]["eth_risk_on"]["window"] = [50, 0]
+    with pytest.raises(ConfigError, match="signals.eth_risk_on.window"):
+        sweep_spec(raw, "grid.yaml")
+
+
+def test_swept_weights_may_not_sum_above_one(shared_data):
+    raw = _raw("weights_costs.yaml", shared_data)
+    raw["regimes"][0]["weights"] = {"IWM": [0.5, 0.8], "SPY": [0.1, 0.3]}
+    with pytest.raises(ConfigError, match=r"regimes\[0\]\.weights: sum to 1\.1"):
+        sweep_spec(raw, "grid.yaml")
+
+
+def test_a_config_without_axes_is_not_a_sweep(shared_data):
+    raw = yaml.safe_load((CONFIGS / "spy.yaml").read_text())
+    with pytest.raises(ConfigError, match="nothing to sweep"):
+        sweep_spec(raw, "spy.yaml")
+
+
+def _small_grid(shared_data, **execution) -> dict:
+    raw = _raw("breakout_grid.yaml", shared_data)
+    raw["data"] |= {"start": "2019-06-03", "end": "2024-12-31"}
+    raw["signals"]["ratio_breakout"]["entry"] = [40, 120]
+    raw["signals"]["ratio_breakout"]["exit"] = [20, 60]
+    raw["signals"]["eth_risk_on"]["window"] = [50, 100]
+    raw["execution"] |= execution
+    return raw
+
+
+CASES = {
+    "none-costs": {"fees_bps": [0, 10], "slippage_bps": 3},
+    "monthly-open": {"timing": "next_open", "rebalance": "monthly", "fees_bps": 5},
+    "threshold": {"rebalance": {"threshold": [0.02, 0.05]}, "fees_bps": 2},
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_combination_equals_a_single_run_of_it(case, shared_data):
+    raw = _small_grid(shared_data, **CASES[case])
+    spec = sweep_spec(raw, "grid.yaml")
+    source = MemorySource(CsvSource(shared_data).load(spec.base.tickers()))
+    result = run_sweep(spec, source, keep_values=True)
+    assert len(result.table) == spec.size
+    rows = range(spec.size) if spec.size <= 16 else np.linspace(0, spec.size - 1, 12).astype(int)
+    for row in rows:
+        values = tuple(result.table.loc[row, a.name] for a in spec.axes)
+        single = run_backtest(spec.config_for(values), source)
+        np.testing.assert_allclose(result.values[:, row], single.strategy.value, rtol=1e-9)
+        expected = single.stats["strategy"] | single.stats["relative"]
+        for key, value in expected.items():
+            if isinstance(value, dict):
+                for regime, share in value.items():
+                    assert result.table.loc[row, f"time_in_{regime}"] == pytest.approx(share)
+                continue
+            got = result.table.loc[row, key]
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                assert math.isnan(got), key
+            else:
+                assert got == pytest.approx(value, rel=1e-9, abs=1e-12), (row, key)
+        for key, value in single.stats["benchmark"].items():
+            if not isinstance(value, dict) and key != "switches":
+                assert result.table.loc[row, f"benchmark_{key}"] == pytest.approx(
+                    value, rel=1e-9, abs=1e-12
+                ), key
+
+
+def test_neighbour_stability_exposes_a_lone_peak():
+    axes = [
+        grid.Axis(("signals", "a", "entry"), (1, 2, 3)),
+        grid.Axis(("signals", "a", "exit"), (1, 2, 3)),
+    ]
+    metric = np.array([0.1, 0.1, 0.1, 0.1, 0.9, 0.1, 0.1, 0.1, 0.1])  # a spike in the middle
+    table = pd.DataFrame(
+        {
+            "signals.a.entry": [1, 1, 1, 2, 2, 2, 3, 3, 3],
+            "signals.a.exit": [1, 2, 3] * 3,
+            "sharpe": metric,
+        }
+    )
+    result = SweepResult(table=table, axes=axes, dates=pd.DatetimeIndex([]))
+    stability = neighbour_stability(result, "sharpe")
+    assert stability.loc[4, "neighbour_mean"] == pytest.approx(0.1)  # 4 neighbours, all 0.1
+    assert stability.loc[4, "gap"] == pytest.approx(0.8)
+    assert stability.loc[0, "neighbour_mean"] == pytest.approx(0.1)  # corner: 2 neighbours
+
+
+def test_sweep_cli_writes_results_heatmap_and_summary(tmp_path, shared_data):
+    out = tmp_path / "sweep"
+    result = CliRunner().invoke(
+        main,
+        [
+            "sweep",
+            str(SWEEPS / "weights_costs.yaml"),
+            "--data-dir",
+            str(shared_data),
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["combinations"] == 6 * 5 * 3 and summary["metric"] == "calmar"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "heatmap.html",
+        "manifest.json",
+        "results.csv",
+        "results.parquet",
+        "summary.json",
+    ]
+    table = pd.read_parquet(out / "results.parquet")
+    assert len(table) == 90 and {"regimes[0].weights.IWM", "calmar", "gap"} <= set(table.columns)
+    best = table["calmar"].max()
+    assert summary["top"][0]["calmar"] == pytest.approx(best)
+    assert "Plotly.newPlot" in (out / "heatmap.html").read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--max-combos", "10"], "over the limit of 10"),
+        (["--metric", "sharp"], "did you mean 'sharpe'"),
+        (["--heatmap", "entry", "nonsense"], "'nonsense' is not one of the swept parameters"),
+    ],
+)
+def test_sweep_cli_rejects_bad_options_before_any_work(args, needle, tmp_path, shared_data):
+    out = tmp_path / "sweep"
+    result = CliRunner().invoke(
+        main,
+        [
+            "sweep",
+            str(SWEEPS / "breakout_grid.yaml"),
+            "--data-dir",
+            str(shared_data),
+            "--out",
+            str(out),
+            *args,
+        ],
+    )
+    assert result.exit_code == 2 and needle in result.output, result.output
+    assert "Traceback" not in result.output and not out.exists()
+
+
+def test_ready_sweeps_load(shared_data):
+    for path in SWEEPS.glob("*.yaml"):
+        spec, _ = load_sweep(path, source="csv", dir=str(shared_data))
+        assert spec.size > 1
