@@ -6,6 +6,7 @@ A run folder holds:
   weights.csv    date, <T>_target (traded target), <T>_held (weight at the close), cash_held
   regimes.csv    date, regime decided at the close, each aligned signal (0/1)
   trades.csv     portfolio,date,ticker,quantity,fill_price,value,fees
+  signals.csv    signal,date,x,upper,lower,on: each signal on its own calendar
   config.yaml    the resolved config (every default filled in)
   manifest.json  config hash, data hashes and ranges, library versions, time of the run
 The folder is built under a temporary name beside its destination and renamed
@@ -146,7 +147,31 @@ def run_frames(result) -> dict[str, pd.DataFrame]:
         "weights.csv": weights,
         "regimes.csv": regimes,
         "trades.csv": trades,
+        "signals.csv": signal_lines(result),
     }
+
+
+def signal_lines(result) -> pd.DataFrame:
+    """Long table of every signal on its own calendar over the backtest span:
+    signal, date, x (the series), upper and lower (its channel or band), on (0/1)."""
+    start, end = result.dates[0], result.dates[-1]
+    parts = []
+    for name, frame in result.signal_series.items():
+        span = frame.loc[start:end]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "signal": name,
+                    "date": span.index.strftime("%Y-%m-%d"),
+                    "x": span["x"].to_numpy(),
+                    "upper": span["upper"].to_numpy(),
+                    "lower": span["lower"].to_numpy(),
+                    "on": span["on"].astype(int).to_numpy(),
+                }
+            )
+        )
+    columns = ["signal", "date", "x", "upper", "lower", "on"]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from engine.data import PriceSource
 from engine.errors import DataError
 from engine.portfolio import Simulation, simulate
 from strategies.regimes import decide_regimes, target_weights
-from strategies.signals import SIGNAL_KINDS, bars_needed
+from strategies.signals import LINE_KINDS, SIGNAL_KINDS, bars_needed
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class BacktestResult:
         prices: adjusted daily bars per ticker, full history.
         calendar: trading calendar C (all dates every traded asset has).
         signals: aligned signal values on C (bool, one column per signal).
+        signal_series: per signal, on its own calendar: the series x, the lines it is
+            compared with (upper, lower) and the signal itself (on).
         regimes: decided regime name on C.
         targets: target weights decided on C (fractions of V).
         dates: the backtest dates.
@@ -47,6 +49,7 @@ class BacktestResult:
     prices: dict[str, pd.DataFrame]
     calendar: pd.DatetimeIndex
     signals: pd.DataFrame
+    signal_series: dict[str, pd.DataFrame]
     regimes: pd.Series
     targets: pd.DataFrame
     dates: pd.DatetimeIndex
@@ -67,10 +70,14 @@ def series_values(prices: dict[str, pd.DataFrame], series: str) -> pd.Series:
 
 def compute_signals(
     config: Config, prices: dict[str, pd.DataFrame], instants: np.ndarray, dates: pd.DatetimeIndex
-) -> pd.DataFrame:
-    """Every signal on its own calendar, then aligned to C by close time (SPEC 3, 4)."""
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Every signal on its own calendar, then aligned to C by close time (SPEC 3, 4).
+
+    Returns:
+        (aligned booleans on C, per-signal frames on their own calendars).
+    """
     overrides = config.data.close_times
-    aligned = {}
+    aligned, own_frames = {}, {}
     for name, spec in config.signals.items():
         x = series_values(prices, spec.series)
         params = spec.model_dump(exclude={"type", "series"})
@@ -83,7 +90,10 @@ def compute_signals(
         own = SIGNAL_KINDS[spec.type](x, **params)
         own_instants = calendar.series_close_instants(spec.series, x.index, overrides)
         aligned[name] = calendar.align_asof(own, own_instants, instants)
-    return pd.DataFrame(aligned, index=dates, columns=list(config.signals), dtype=bool)
+        lines = LINE_KINDS[spec.type](x, **params)
+        own_frames[name] = pd.DataFrame({"x": x, **lines, "on": own})
+    frame = pd.DataFrame(aligned, index=dates, columns=list(config.signals), dtype=bool)
+    return frame, own_frames
 
 
 def backtest_dates(config: Config, prices: dict, dates: pd.DatetimeIndex) -> pd.DatetimeIndex:
@@ -196,7 +206,7 @@ def run_backtest(config: Config, source: PriceSource) -> BacktestResult:
     cal, instants = calendar.trading_calendar(prices, universe, config.data.close_times)
     dates = backtest_dates(config, prices, cal)
 
-    signals = compute_signals(config, prices, instants, cal)
+    signals, signal_series = compute_signals(config, prices, instants, cal)
     regimes = config.parsed_regimes()
     decided = decide_regimes(regimes, signals)
     targets = target_weights(regimes, decided, universe)
@@ -222,6 +232,7 @@ def run_backtest(config: Config, source: PriceSource) -> BacktestResult:
         prices=prices,
         calendar=cal,
         signals=signals,
+        signal_series=signal_series,
         regimes=names,
         targets=targets,
         dates=dates,

@@ -171,9 +171,9 @@ def beta(returns: np.ndarray, bench: np.ndarray):
     return _ratio(_covariance(returns, bench), np.var(bench, ddof=1, axis=0))
 
 
-def alpha(returns: np.ndarray, bench: np.ndarray, rf_d: float, periods: int):
-    """Annual alpha: (mean(r - rf_d) - beta * mean(b - rf_d)) * P."""
-    slope = beta(returns, bench)
+def alpha(returns: np.ndarray, bench: np.ndarray, rf_d: float, periods: int, slope=None):
+    """Annual alpha: (mean(r - rf_d) - beta * mean(b - rf_d)) * P (`slope`: beta if known)."""
+    slope = beta(returns, bench) if slope is None else slope
     return (np.mean(returns - rf_d, axis=0) - slope * np.mean(bench - rf_d, axis=0)) * periods
 
 
@@ -182,10 +182,10 @@ def tracking_error(returns: np.ndarray, bench: np.ndarray, periods: int):
     return volatility(returns - bench, periods)
 
 
-def information_ratio(returns: np.ndarray, bench: np.ndarray, periods: int):
-    """mean(r - b) * P / tracking error."""
-    active = returns - bench
-    return _ratio(np.mean(active, axis=0) * periods, tracking_error(returns, bench, periods))
+def information_ratio(returns: np.ndarray, bench: np.ndarray, periods: int, error=None):
+    """mean(r - b) * P / tracking error (`error`: the tracking error if known)."""
+    error = tracking_error(returns, bench, periods) if error is None else error
+    return _ratio(np.mean(returns - bench, axis=0) * periods, error)
 
 
 def correlation(returns: np.ndarray, bench: np.ndarray):
@@ -246,11 +246,12 @@ def relative(
     b = daily_returns(benchmark, initial_cash)
     rf_d = per_period_rate(risk_free, periods)
     years = years_between(dates)
+    slope, error = beta(r, b), tracking_error(r, b, periods)
     return {
         "excess_cagr": cagr(strategy, initial_cash, years) - cagr(benchmark, initial_cash, years),
-        "beta": beta(r, b),
-        "alpha": alpha(r, b, rf_d, periods),
-        "tracking_error": tracking_error(r, b, periods),
-        "information_ratio": information_ratio(r, b, periods),
+        "beta": slope,
+        "alpha": alpha(r, b, rf_d, periods, slope),
+        "tracking_error": error,
+        "information_ratio": information_ratio(r, b, periods, error),
         "correlation": correlation(r, b),
     }

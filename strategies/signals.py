@@ -74,6 +74,19 @@ def sma(x: pd.Series, window: int, band: float = 0.0) -> pd.Series:
     return pd.Series(on, index=x.index, name=x.name)
 
 
+def donchian_lines(x: pd.Series, entry: int, exit: int) -> pd.DataFrame:
+    """The channel a donchian signal compares x with: upper = hi_t, lower = lo_t."""
+    highs = _rolling(x, [entry], "max", shift=1)[entry]
+    lows = _rolling(x, [exit], "min", shift=1)[exit]
+    return pd.DataFrame({"upper": highs, "lower": lows}, index=x.index)
+
+
+def sma_lines(x: pd.Series, window: int, band: float = 0.0) -> pd.DataFrame:
+    """The band an sma signal compares x with: s_t (1 + band) and s_t (1 - band)."""
+    mean = _rolling(x, [window], "mean", shift=0)[window]
+    return pd.DataFrame({"upper": mean * (1 + band), "lower": mean * (1 - band)}, index=x.index)
+
+
 def bars_needed(kind: str, params: dict) -> int:
     """Bars of history a signal needs before it can ever be True."""
     if kind == "donchian":
@@ -82,6 +95,7 @@ def bars_needed(kind: str, params: dict) -> int:
 
 
 SIGNAL_KINDS: dict[str, Callable[..., pd.Series]] = {"donchian": donchian, "sma": sma}
+LINE_KINDS: dict[str, Callable[..., pd.DataFrame]] = {"donchian": donchian_lines, "sma": sma_lines}
 GRID_KINDS: dict[str, Callable[[pd.Series, Sequence[dict]], np.ndarray]] = {
     "donchian": donchian_grid,
     "sma": sma_grid,

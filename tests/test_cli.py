@@ -34,7 +34,7 @@ CONFIGS = REPO / "configs"
 ETH_CONFIG = CONFIGS / "smallcap_breakout_eth.yaml"
 SMALLCAP_CONFIG = CONFIGS / "smallcap_breakout.yaml"
 RUN_FILES = {"stats.json", "values.csv", "weights.csv", "regimes.csv", "trades.csv",
-             "config.yaml", "manifest.json"}
+             "signals.csv", "config.yaml", "manifest.json"}
 SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 
 
@@ -207,7 +207,7 @@ def test_json_prints_exactly_stats_json(json_run):
 def test_two_runs_are_byte_identical(main_run, json_run):
     first, second = main_run["folder"], json_run["folder"]
     for name in ("stats.json", "values.csv", "weights.csv", "regimes.csv", "trades.csv",
-                 "config.yaml"):
+                 "signals.csv", "config.yaml"):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
     one = json.loads((first / "manifest.json").read_text("utf-8"))
     two = json.loads((second / "manifest.json").read_text("utf-8"))
