@@ -1,0 +1,265 @@
+"""SPEC 2, tests (a) and (b): no look-ahead, on random markets (hypothesis).
+
+Each example draws a small market (two equities, one of them missing a few
+dates so that C is an intersection, and ETH-USD on every calendar day), and a
+config with a donchian signal on the ratio AAA/BBB and an sma filter on
+ETH-USD, random windows, timing, costs and rebalance rule. Then:
+
+(a) every bar that becomes final after the close of a trading date `t` is
+    rewritten: equity bars dated after `t`, crypto bars dated on or after `t`
+    (crypto bar `d` is final at 00:00 UTC of `d+1`, after the 16:00 New York
+    close of `d`). Decisions, orders, holdings, cash, values and trades up to
+    and including `t` must not move.
+(b) for a backtest date `u` with previous date `p` in C, every bar final after
+    the close of `p` is rewritten except `u`'s own execution prices (close for
+    next_close, open for next_open) of the traded assets. The quantities traded
+    on `u` must not move.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.config import config_from_dict
+from engine.data import MemorySource
+from engine.runner import BacktestResult, run_backtest
+
+EQUITIES = ["AAA", "BBB"]
+CRYPTO = "ETH-USD"
+SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+# ---------------------------------------------------------------- random markets
+
+
+def random_bars(rng: np.random.Generator, dates: pd.DatetimeIndex, vol: float) -> pd.DataFrame:
+    """A random walk of consistent OHLC bars (Low <= Open, Close <= High)."""
+    close = 100 * np.exp(np.cumsum(rng.normal(0, vol, len(dates))))
+    previous = np.concatenate([[100.0], close[:-1]])
+    open_ = previous * np.exp(rng.normal(0, vol / 2, len(dates)))
+    high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0, vol / 4, len(dates))))
+    low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, vol / 4, len(dates))))
+    volume = rng.integers(1_000, 1_000_000, len(dates)).astype(float)
+    return pd.DataFrame(
+        {"Open": open_, "High": high, "Low": low, "Close": close, "Volume": volume},
+        index=pd.DatetimeIndex(dates, name="date"),
+    )
+
+
+def random_market(seed: int, days: int) -> dict[str, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    equity = pd.bdate_range("2023-01-02", periods=days)
+    crypto = pd.date_range(equity[0] - pd.Timedelta(days=5), equity[-1] + pd.Timedelta(days=3))
+    gaps = rng.choice(np.arange(1, days - 1), size=3, replace=False)  # BBB "holidays"
+    return {
+        "AAA": random_bars(rng, equity, 0.02),
+        "BBB": random_bars(rng, equity.delete(gaps), 0.015),
+        CRYPTO: random_bars(rng, crypto, 0.04),
+    }
+
+
+def weights(draw) -> dict[str, float]:
+    a = draw(st.integers(0, 10)) / 10
+    b = draw(st.integers(0, 10)) / 10 * (1 - a)
+    if a + b == 0:
+        a = 0.5
+    return {"AAA": a, "BBB": round(b, 10)}
+
+
+@st.composite
+def scenarios(draw):
+    seed = draw(st.integers(0, 2**32 - 1))
+    days = draw(st.integers(80, 130))
+    market = random_market(seed, days)
+    calendar = market["AAA"].index.intersection(market["BBB"].index)
+    start = calendar[draw(st.integers(0, 30))]
+    end = calendar[-1 - draw(st.integers(0, 10))]
+    rebalance = draw(st.sampled_from(["none", "monthly", {"threshold": 0.04}, {"threshold": 0.1}]))
+    when = draw(st.sampled_from(["brk and eth", "brk or eth", "brk and not eth", "brk"]))
+    raw = {
+        "name": "lookahead",
+        "data": {
+            "source": "csv",
+            "dir": "unused",
+            "start": str(start.date()),
+            "end": str(end.date()),
+        },
+        "universe": list(EQUITIES),
+        "signals": {
+            "brk": {
+                "type": "donchian",
+                "series": "AAA/BBB",
+                "entry": draw(st.integers(2, 20)),
+                "exit": draw(st.integers(1, 20)),
+            },
+            "eth": {
+                "type": "sma",
+                "series": CRYPTO,
+                "window": draw(st.integers(2, 20)),
+                "band": draw(st.sampled_from([0.0, 0.01, 0.05])),
+            },
+        },
+        "regimes": [
+            {"name": "risk", "when": when, "weights": weights(draw)},
+            {"name": "neutral", "weights": weights(draw)},
+        ],
+        "execution": {
+            "timing": draw(st.sampled_from(["next_close", "next_open"])),
+            "fees_bps": draw(st.sampled_from([0, 2, 10, 50])),
+            "slippage_bps": draw(st.sampled_from([0, 1, 5, 30])),
+            "rebalance": rebalance,
+        },
+        "portfolio": {"initial_cash": 100000},
+        "benchmark": weights(draw),
+        "stats": {"periods_per_year": 252},
+    }
+    config = config_from_dict(raw, origin="<hypothesis>")
+    return market, config, seed
+
+
+def perturbed(
+    market: dict[str, pd.DataFrame],
+    equity_after: pd.Timestamp,
+    crypto_from: pd.Timestamp,
+    seed: int,
+    keep: dict[str, tuple[pd.Timestamp, str]] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Scale every later bar by a random walk of factors (a whole bar at once, so OHLC
+    stays consistent): another future, trending differently, not just noise.
+
+    Equity bars dated after `equity_after` and crypto bars dated on or after
+    `crypto_from` change. `keep` maps a ticker to (date, column) left as it was.
+    """
+    rng = np.random.default_rng(seed + 1)
+    out = {}
+    for ticker, frame in market.items():
+        frame = frame.copy()
+        later = frame.index >= crypto_from if ticker == CRYPTO else frame.index > equity_after
+        factor = np.exp(np.cumsum(rng.normal(0, 0.03, later.sum())) + rng.normal(0, 0.02))
+        for column in ("Open", "High", "Low", "Close"):
+            frame.loc[later, column] = frame.loc[later, column].to_numpy() * factor
+        frame.loc[later, "Volume"] = frame.loc[later, "Volume"].to_numpy() * 2
+        if keep and ticker in keep:
+            date, column = keep[ticker]
+            frame.loc[date, column] = market[ticker].loc[date, column]
+            frame.loc[date, "High"] = frame.loc[date, ["Open", "High", "Close"]].max()
+            frame.loc[date, "Low"] = frame.loc[date, ["Open", "Low", "Close"]].min()
+        out[ticker] = frame
+    return out
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _warm_engine():
+    """One run before hypothesis starts: the first import of vectorbt (numba) is slow
+    and raises the recursion limit, which hypothesis would otherwise warn about."""
+    run(
+        random_market(0, 60),
+        config_from_dict(
+            {
+                "name": "warm",
+                "data": {"start": "2023-01-02"},
+                "universe": ["AAA"],
+                "regimes": [{"name": "all", "weights": {"AAA": 1.0}}],
+                "benchmark": {"AAA": 1.0},
+            }
+        ),
+    )
+
+
+def run(market, config) -> BacktestResult:
+    return run_backtest(config, MemorySource(market))
+
+
+def upto(frame, t):
+    return frame.loc[frame.index <= t]
+
+
+def trades_upto(sim, t) -> pd.DataFrame:
+    return sim.trades[sim.trades["date"] <= t].reset_index(drop=True)
+
+
+def exact(a, b) -> None:
+    if isinstance(a, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+    else:
+        pd.testing.assert_series_equal(a, b, check_exact=True)
+
+
+# ---------------------------------------------------------------- (a)
+
+
+@SETTINGS
+@given(scenario=scenarios(), pick=st.floats(0.0, 1.0))
+def test_bars_final_after_the_close_of_t_change_nothing_up_to_t(scenario, pick):
+    market, config, seed = scenario
+    base = run(market, config)
+    t = base.dates[min(int(pick * len(base.dates)), len(base.dates) - 1)]
+    # equity bars dated after t; crypto bars dated t or later (bar t is final at
+    # 00:00 UTC of t+1, i.e. 19:00/20:00 New York on t, after t's 16:00 close)
+    changed = run(perturbed(market, equity_after=t, crypto_from=t, seed=seed), config)
+
+    exact(upto(base.signals, t), upto(changed.signals, t))
+    exact(upto(base.regimes, t), upto(changed.regimes, t))
+    exact(upto(base.targets, t), upto(changed.targets, t))
+    exact(upto(base.orders, t), upto(changed.orders, t))
+    for name in ("strategy", "benchmark"):
+        a, b = getattr(base, name), getattr(changed, name)
+        exact(upto(a.shares, t), upto(b.shares, t))
+        exact(upto(a.cash, t), upto(b.cash, t))
+        exact(upto(a.value, t), upto(b.value, t))
+        exact(trades_upto(a, t), trades_upto(b, t))
+
+    # guard: the rewrite does reach the dates after t (the test is not vacuous)
+    after = base.dates > t
+    if after.any():
+        assert not np.array_equal(
+            base.benchmark.value[after].to_numpy(), changed.benchmark.value[after].to_numpy()
+        )
+
+
+# ---------------------------------------------------------------- (b)
+
+
+@SETTINGS
+@given(scenario=scenarios(), pick=st.floats(0.0, 1.0), on_trade_date=st.booleans())
+def test_quantities_traded_on_u_depend_only_on_bars_final_by_the_prior_close_and_u_prices(
+    scenario, pick, on_trade_date
+):
+    market, config, seed = scenario
+    base = run(market, config)
+    cal = base.calendar
+    # u: a backtest date with a previous date p in C (the first date of C has none),
+    # mostly one on which the strategy trades
+    candidates = base.dates[base.dates > cal[0]]
+    trade_dates = candidates[base.orders.loc[candidates].notna().any(axis=1).to_numpy()]
+    if on_trade_date and len(trade_dates):
+        candidates = trade_dates
+    u = candidates[min(int(pick * len(candidates)), len(candidates) - 1)]
+    p = cal[cal.get_loc(u) - 1]
+    column = "Open" if config.execution.timing == "next_open" else "Close"
+    traded = set(config.universe) | set(config.benchmark)
+    keep = {ticker: (u, column) for ticker in traded}
+    other_market = perturbed(market, equity_after=p, crypto_from=p, seed=seed, keep=keep)
+    changed = run(other_market, config)
+
+    exact(base.orders.loc[[u]], changed.orders.loc[[u]])
+    for name in ("strategy", "benchmark"):
+        a, b = getattr(base, name).trades, getattr(changed, name).trades
+        on_u_a = a[a["date"] == u].reset_index(drop=True)
+        on_u_b = b[b["date"] == u].reset_index(drop=True)
+        exact(on_u_a, on_u_b)  # same tickers, quantities, fill prices and fees, same order
+
+    # guard: everything else about u did change: its close (next_open) or open (next_close)
+    other = "Close" if column == "Open" else "Open"
+    assert other_market["AAA"].loc[u, other] != market["AAA"].loc[u, other]
+    assert other_market["AAA"].loc[u, column] == market["AAA"].loc[u, column]
