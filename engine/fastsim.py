@@ -55,12 +55,14 @@ class GridResult(NamedTuple):
         fees_paid: [G] total fees paid.
         traded_value: [G] sum over fills of |quantity * fill price|.
         trade_dates: [G] number of dates with at least one fill.
+        rebalanced: [N, G] True where the threshold rule made date j a trade date.
     """
 
     values: np.ndarray
     fees_paid: np.ndarray
     traded_value: np.ndarray
     trade_dates: np.ndarray
+    rebalanced: np.ndarray
 
 
 # ---------------------------------------------------------------------------
@@ -105,6 +107,7 @@ def _simulate_grid_nb(
     fees_paid,  # out [G]
     traded_value,  # out [G]
     trade_dates,  # out [G]
+    rebalanced,  # out [G, N]: the threshold rule fired for date j (drift at j - 1's close)
 ):
     n_dates, n_assets = close.shape
     n_combos, n_regimes, _ = weights.shape
@@ -135,6 +138,7 @@ def _simulate_grid_nb(
             k = dec[j]  # the target traded on j: decided on the date before j
             if k < 0 or k >= n_regimes:
                 raise ValueError("decided holds a regime index outside 0 .. K-1")
+            rebalanced[g, j] = drift
             trade = j == 0 or drift or (use_monthly and new_month[j])
             if not trade and k != prev_k:
                 for i in range(n_assets):
@@ -344,6 +348,7 @@ def simulate_grid(
     fees_paid = np.empty(n_combos)
     traded_value = np.empty(n_combos)
     trade_dates = np.empty(n_combos, dtype=np.int64)
+    rebalanced = np.empty((n_combos, n_dates), dtype=np.bool_)
     _simulate_grid_nb(
         close,
         price,
@@ -359,8 +364,9 @@ def simulate_grid(
         fees_paid,
         traded_value,
         trade_dates,
+        rebalanced,
     )
-    return GridResult(values.T, fees_paid, traded_value, trade_dates)
+    return GridResult(values.T, fees_paid, traded_value, trade_dates, rebalanced.T)
 
 
 def grid_inputs_from_result(result) -> dict:

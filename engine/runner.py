@@ -152,8 +152,20 @@ def run_portfolio(
         slippage=execution.slippage,
     )
     orders = schedule.base_orders(prior, execution.rebalance)
-    if isinstance(execution.rebalance, ThresholdRule):
-        return schedule.threshold_orders(orders, decided, execution.rebalance, run)
+    rule = execution.rebalance
+    if isinstance(rule, ThresholdRule):
+        hint = schedule.threshold_hint(
+            close,
+            price,
+            prior,
+            decided,
+            rule,
+            execution.fees,
+            execution.slippage,
+            config.portfolio.initial_cash,
+        )
+        fast = schedule.threshold_orders_fast(orders, prior, decided, rule, hint, run)
+        return fast or schedule.threshold_orders(orders, decided, rule, run)
     return orders, run(orders)
 
 

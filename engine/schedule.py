@@ -57,6 +57,62 @@ def drift_breaches(held: pd.DataFrame, decided: pd.DataFrame, limit: float) -> n
     return np.any(np.abs(held.to_numpy() - decided.to_numpy()) > limit, axis=1)
 
 
+def threshold_hint(
+    close: pd.DataFrame,
+    price: pd.DataFrame,
+    prior: pd.DataFrame,
+    decided: pd.DataFrame,
+    rule: ThresholdRule,
+    fees: float,
+    slippage: float,
+    initial_cash: float,
+) -> np.ndarray:
+    """Dates the threshold rule makes trade dates, found in one pass of the numba kernel.
+
+    The kernel applies the same accounting as vectorbt, so its answer is
+    normally final; `threshold_orders_fast` checks it against vectorbt.
+    """
+    from engine.fastsim import simulate_grid
+
+    # Row 0: target traded on the first date; row j + 1: target decided at date j.
+    rows = np.vstack([prior.to_numpy()[:1], decided.to_numpy()])
+    table, codes = np.unique(rows, axis=0, return_inverse=True)
+    months = prior.index.year * 12 + prior.index.month
+    new_month = np.concatenate([[False], np.asarray(months[1:] != months[:-1])])
+    result = simulate_grid(
+        close.to_numpy(),
+        price.to_numpy(),
+        table[None],
+        np.asfortranarray(codes.reshape(-1, 1)),
+        new_month,
+        np.array([False]),
+        np.array([rule.threshold]),
+        np.array([fees]),
+        np.array([slippage]),
+        initial_cash,
+    )
+    return result.rebalanced[:, 0]
+
+
+def threshold_orders_fast(
+    orders: pd.DataFrame,
+    prior: pd.DataFrame,
+    decided: pd.DataFrame,
+    rule: ThresholdRule,
+    hint: np.ndarray,
+    simulate: Callable[[pd.DataFrame], object],
+) -> tuple[pd.DataFrame, object] | None:
+    """Orders with the hinted threshold trades, simulated once; None if the simulation's own
+    drift says otherwise (then `threshold_orders` settles it date by date)."""
+    base = orders.notna().any(axis=1).to_numpy()
+    hinted = orders.where(pd.Series(~hint | base, index=orders.index), prior)
+    result = simulate(hinted)
+    breach = drift_breaches(result.held_weights(), decided, rule.threshold)
+    implied = np.zeros(len(orders), dtype=bool)
+    implied[1:] = breach[:-1] & ~base[1:]
+    return (hinted, result) if np.array_equal(implied, hint & ~base) else None
+
+
 def threshold_orders(
     orders: pd.DataFrame,
     decided: pd.DataFrame,
