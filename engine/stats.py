@@ -69,18 +69,17 @@ def cagr(values: np.ndarray, initial_cash: float, years: float):
 
 def volatility(returns: np.ndarray, periods: int):
     """Annual volatility: std(r, ddof=1) * sqrt(P)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        result = np.std(returns, ddof=1, axis=0) * math.sqrt(periods)
-    return _nan_if_short(result, len(returns))
+    if len(returns) < 2:
+        return _nan_if_short(np.mean(returns, axis=0), 1)
+    return np.std(returns, ddof=1, axis=0) * math.sqrt(periods)
 
 
 def sharpe(returns: np.ndarray, rf_d: float, periods: int):
     """mean(r - rf_d) / std(r - rf_d, ddof=1) * sqrt(P)."""
     excess = np.asarray(returns) - rf_d
-    with np.errstate(invalid="ignore", divide="ignore"):
-        spread = np.std(excess, ddof=1, axis=0)
-    result = _ratio(np.mean(excess, axis=0), spread) * math.sqrt(periods)
-    return _nan_if_short(result, len(excess))
+    if len(excess) < 2:
+        return _nan_if_short(np.mean(excess, axis=0), 1)
+    return _ratio(np.mean(excess, axis=0), np.std(excess, ddof=1, axis=0)) * math.sqrt(periods)
 
 
 def sortino(returns: np.ndarray, rf_d: float, periods: int):

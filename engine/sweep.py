@@ -8,7 +8,8 @@
    decide regimes for all combinations at once, and simulate them together
    with the numba kernel `engine.fastsim.simulate_grid`.
 5. Benchmarks: one simulation per distinct cost/rebalance setting.
-6. Statistics with the same vectorized formulas as a single run.
+6. Statistics in one numba pass per chunk (engine.fast_stats: the formulas of
+   engine.stats, held to them by the tests).
 
 Every combination equals `rotation run` of that combination's config
 (tests/test_sweep.py checks it to 1e-9).
@@ -28,6 +29,7 @@ from engine import calendar, grid, stats
 from engine.config import Config, ThresholdRule
 from engine.data import PriceSource
 from engine.errors import ConfigError
+from engine.fast_stats import PERFORMANCE, RELATIVE, grid_statistics
 from engine.runner import backtest_dates, periods_per_year, series_values
 from engine.sweep_config import SweepSpec
 from strategies.regimes import decide
@@ -219,15 +221,17 @@ def run_sweep(
         )
         if kept is not None:
             kept[:, combos] = result.values
-        bench = bench_values[:, bench_column[combos]]
-        block = stats.performance(result.values, dates, cash, periods, rf)
+        measured = grid_statistics(
+            result.values, bench_values, bench_column[combos], dates, cash, periods, rf
+        )
+        block = {key: measured[key] for key in PERFORMANCE}
         block |= stats.trading(
             result.values, dates, result.trade_dates, result.fees_paid, result.traded_value
         )
         block["switches"] = stats.switches(decided[1:])
         for k, share in stats.time_in_regime(decided[1:], range(len(regimes))).items():
             block[f"time_in_{regimes[k].name}"] = share
-        block |= stats.relative(result.values, bench, dates, cash, periods, rf)
+        block |= {key: measured[key] for key in RELATIVE}
         for key, value in bench_stats.items():
             block[f"benchmark_{key}"] = value[bench_column[combos]]
         for key, value in block.items():

@@ -110,9 +110,9 @@ def test_two_dimensional_columns_equal_one_dimensional_runs(a, b):
         one = stats.performance(values[:, column], dates, 100.0, 252, 0.02)
         one_rel = stats.relative(values[:, column], values[:, 1 - column], dates, 100.0, 252, 0.02)
         for key, value in one.items():
-            np.testing.assert_allclose(both[key][column], value, rtol=1e-12, err_msg=key)
+            np.testing.assert_allclose(both[key][column], value, rtol=1e-12, atol=1e-12, err_msg=key)
         for key, value in one_rel.items():
-            np.testing.assert_allclose(rel[key][column], value, rtol=1e-12, err_msg=key)
+            np.testing.assert_allclose(rel[key][column], value, rtol=1e-12, atol=1e-12, err_msg=key)
 
 
 def test_matches_vectorbt_returns_accessor_with_252_day_year():
@@ -129,3 +129,30 @@ def test_matches_vectorbt_returns_accessor_with_252_day_year():
     assert ours["sharpe"] == pytest.approx(acc.sharpe_ratio(), rel=1e-9)
     assert ours["sortino"] == pytest.approx(acc.sortino_ratio(), rel=1e-9)
     assert ours["max_drawdown"] == pytest.approx(acc.max_drawdown(), rel=1e-9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.floats(-0.08, 0.08, allow_nan=False), min_size=1, max_size=30),
+    st.integers(0, 3),
+    st.floats(0.0, 0.05),
+)
+def test_numba_grid_statistics_equal_the_numpy_formulas(steps, flat_columns, risk_free):
+    from engine.fast_stats import PERFORMANCE, RELATIVE, grid_statistics
+
+    n = len(steps)
+    rng = np.random.default_rng(n)
+    columns = [100.0 * np.cumprod(1 + np.asarray(steps))]
+    columns += [100.0 * np.cumprod(1 + rng.normal(0, 0.01, n)) for _ in range(2)]
+    columns += [np.full(n, 100.0)] * flat_columns  # flat: zero volatility, zero drawdown
+    values = np.column_stack(columns)
+    bench = np.column_stack([100.0 * np.cumprod(1 + rng.normal(0, 0.01, n)), np.full(n, 100.0)])
+    which = np.arange(values.shape[1]) % 2
+    dates = pd.bdate_range("2024-01-01", periods=n)
+    fast = grid_statistics(values, bench, which, dates, 100.0, 252, risk_free)
+    for g in range(values.shape[1]):
+        slow = stats.performance(values[:, g], dates, 100.0, 252, risk_free)
+        slow |= stats.relative(values[:, g], bench[:, which[g]], dates, 100.0, 252, risk_free)
+        for key in (*PERFORMANCE, *RELATIVE):
+            np.testing.assert_allclose(fast[key][g], slow[key], rtol=1e-9, atol=1e-12,
+                                       err_msg=f"{key} column {g}")
