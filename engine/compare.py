@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -107,17 +108,24 @@ def _labels(configs: Sequence[Config]) -> list[str]:
     return labels
 
 
+def _source_key(config: Config) -> str:
+    """Configs whose data settings agree apart from the date range share one source."""
+    return json.dumps(config.data.model_dump(mode="json", exclude={"start", "end"}), sort_keys=True)
+
+
 def sources_for(configs: Sequence[Config]) -> list[SharedSource]:
-    """One shared source per distinct (source, dir), preloaded with all its tickers at once."""
-    shared: dict[tuple, SharedSource] = {}
-    wanted: dict[tuple, set[str]] = {}
+    """One shared source per distinct data setting, preloaded with all its tickers at once."""
+    groups: dict[str, list[Config]] = {}
     for config in configs:
-        key = (config.data.source, str(config.data.dir))
-        shared.setdefault(key, SharedSource(make_source(config.data.source, config.data.dir)))
-        wanted.setdefault(key, set()).update(config.tickers())
-    for key, source in shared.items():
-        source.load(sorted(wanted[key]))
-    return [shared[(c.data.source, str(c.data.dir))] for c in configs]
+        groups.setdefault(_source_key(config), []).append(config)
+    shared = {}
+    for key, members in groups.items():
+        ends = [c.data.end for c in members]
+        latest = None if None in ends else max(ends)  # the source must cover every member
+        data = members[0].data.model_copy(update={"end": latest})
+        shared[key] = SharedSource(make_source(data))
+        shared[key].load(sorted({t for c in members for t in c.tickers()}))
+    return [shared[_source_key(c)] for c in configs]
 
 
 def common_range(configs: Sequence[Config], sources: Sequence[PriceSource]):

@@ -60,11 +60,16 @@ class CloseTime(_Model):
 
 
 class DataConfig(_Model):
-    source: Literal["yfinance", "csv"] = "yfinance"
+    """Where prices come from and how bad data is treated (README "Data")."""
+
+    source: Literal["yfinance", "csv", "synthetic"] = "yfinance"
     dir: Path | None = None
     start: dt.date
     end: dt.date | None = None
     close_times: dict[str, CloseTime] = Field(default_factory=dict)
+    seed: int | None = Field(default=None, ge=0)  # synthetic source only (None: 0)
+    max_fill_days: int = Field(default=3, ge=0, le=30)  # longest gap forward-filled, sessions
+    allow_jumps: list[str] = Field(default_factory=list)  # exempt from the split-like move check
 
 
 class DonchianSignal(_Model):
@@ -238,6 +243,7 @@ def _check_tickers(config: Config) -> list[str]:
     named += [("benchmark", t) for t in config.benchmark]
     named += [(f"regimes[{i}].weights", t) for i, r in enumerate(config.regimes) for t in r.weights]
     named += [(f"signals.{n}.series", s.series) for n, s in config.signals.items()]
+    named += [("data.allow_jumps", t) for t in config.data.allow_jumps]
     for field, ticker in named:
         if ticker != ticker.upper():
             problems.append(

@@ -1,18 +1,25 @@
 """Price sources: the ONLY module that touches the network.
 
 A source turns ticker symbols into daily bars. Every source returns, per
-ticker, a DataFrame indexed by the bar's date label (tz-naive midnight,
-ascending, unique, index name ``date``) with float columns
+ticker, a DataFrame indexed by the bar's date label (tz-naive midnight, ns,
+ascending, unique, index name ``date``) with float64 columns
 ``Open, High, Low, Close`` holding **total-return adjusted** prices (SPEC 1)
-and ``Volume``. Sources are injected into the runner, so tests use
-`MemorySource` and never the network.
+and ``Volume``, checked by `engine.validate.clean`. Sources are injected into
+the runner, so tests use `MemorySource` (or a fake download) and never the network.
+
+* `CsvSource`: ``<dir>/<TICKER>.csv`` in the shapes `engine.csvfiles` reads.
+* `YFinanceSource`: Yahoo Finance through yfinance, kept in `engine.cache`.
+* `SyntheticSource` (`engine.synthetic`): seeded random markets, no files.
+* `MemorySource`: frames already in memory.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
-import tempfile
+import sys
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,11 +27,28 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from engine import freshness
+from engine.cache import CorruptEntry, Entry, PriceCache
+from engine.csvfiles import adjust_ohlc, read_price_csv
 from engine.errors import DataError
+from engine.notices import warn
+from engine.validate import DEFAULT_CHECKS, PRICE_COLUMNS, STRUCTURE_ONLY, Checks, clean
+from engine.yahoo import (
+    OFFLINE_HINT,
+    Failure,
+    RetryPolicy,
+    fetch_with_retries,
+    split_download,
+    yfinance_errors,
+)
 
-PRICE_COLUMNS = ["Open", "High", "Low", "Close", "Volume"]
+__all__ = [
+    "PRICE_COLUMNS", "CSV_COLUMNS", "PriceSource", "MemorySource", "CsvSource", "YFinanceSource",
+    "RetryPolicy", "make_source", "describe", "data_hash", "split_download", "adjust_ohlc",
+    "default_cache_dir", "DataError", "Checks",
+]  # fmt: skip
+
 CSV_COLUMNS = ["Date", "Open", "High", "Low", "Close", "Adj Close", "Volume"]
-PRICE_NEEDED = {"Close", "Adj Close"}  # a blank here is an error; a blank Open/High/Low is filled
 
 
 class PriceSource(Protocol):
@@ -35,112 +59,44 @@ class PriceSource(Protocol):
         ...
 
 
-def _tidy(frame: pd.DataFrame, ticker: str, origin: str) -> pd.DataFrame:
-    """Normalise index and columns; drop rows without a close; reject unusable data."""
-    frame = frame.copy()
-    index = pd.DatetimeIndex(frame.index)
-    if index.tz is not None:
-        index = index.tz_localize(None)
-    frame.index = index.normalize().as_unit("ns").rename("date")
-    frame = frame[PRICE_COLUMNS].astype("float64")
-    frame = frame[frame["Close"].notna()]
-    if frame.empty:
-        raise DataError(f"no data for {ticker!r} from {origin}: check the symbol")
-    if not frame.index.is_monotonic_increasing:
-        frame = frame.sort_index()
-    if frame.index.has_duplicates:
-        day = frame.index[frame.index.duplicated()][0].date()
-        raise DataError(f"{ticker} from {origin}: date {day} appears twice; fix the data")
-    bad = frame["Close"] <= 0
-    if bad.any():
-        day = frame.index[bad.to_numpy()][0].date()
-        raise DataError(f"{ticker} from {origin}: non-positive close on {day}; fix the data")
-    # A missing open/high/low is filled from the close so next_open never sees NaN.
-    for column in ("Open", "High", "Low"):
-        frame[column] = frame[column].fillna(frame["Close"])
-    return frame
-
-
-def adjust_ohlc(raw: pd.DataFrame) -> pd.DataFrame:
-    """Total-return adjust a bar frame with an ``Adj Close`` column (SPEC 1).
-
-    factor = Adj Close / Close; Open, High, Low are multiplied by it and
-    Close becomes Adj Close. Volume is left as it is.
-    """
-    factor = raw["Adj Close"] / raw["Close"]
-    adjusted = raw[PRICE_COLUMNS].copy()
-    for column in ("Open", "High", "Low"):
-        adjusted[column] = raw[column] * factor
-    adjusted["Close"] = raw["Adj Close"]
-    return adjusted
-
-
-def _parse_csv(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """Text cells -> dates and floats; a cell that is not one is an error naming its row."""
-    dates = pd.to_datetime(raw["Date"], format="%Y-%m-%d", errors="coerce")
-    if dates.isna().any():
-        row = int(np.flatnonzero(dates.isna().to_numpy())[0])
-        raise DataError(
-            f"{path}: row {row + 2} has date {raw['Date'].iloc[row]!r}; dates must be YYYY-MM-DD"
-        )
-    out = pd.DataFrame(index=pd.DatetimeIndex(dates, name="Date"))
-    for column in [c for c in CSV_COLUMNS[1:] if c in raw.columns]:
-        text = raw[column].str.strip()
-        values = pd.to_numeric(text, errors="coerce")
-        bad = values.isna().to_numpy() & ((text != "").to_numpy() | (column in PRICE_NEEDED))
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise DataError(
-                f"{path}: {column} on {dates.iloc[row].date()} is {text.iloc[row]!r}, not a "
-                "number; fix or delete that row"
-            )
-        out[column] = values.to_numpy()
-    return out
-
-
 class CsvSource:
-    """Reads ``<dir>/<TICKER>.csv`` shaped ``Date,Open,High,Low,Close,Adj Close,Volume``."""
+    """Reads ``<dir>/<TICKER>.csv`` (see `engine.csvfiles` for the accepted shapes)."""
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, checks: Checks = DEFAULT_CHECKS) -> None:
         self.directory = Path(directory)
+        self.checks = checks
 
     def load(self, tickers: Sequence[str]) -> dict[str, pd.DataFrame]:
         if not self.directory.is_dir():
             raise DataError(f"data folder {self.directory} does not exist; pass an existing folder")
-        return {ticker: self._read(ticker) for ticker in tickers}
+        return {ticker: self.read(ticker) for ticker in tickers}
 
-    def _read(self, ticker: str) -> pd.DataFrame:
+    def read(self, ticker: str) -> pd.DataFrame:
         path = self.directory / f"{ticker}.csv"
         if not path.is_file():
             raise DataError(
                 f"{path}: no such file (needed for ticker {ticker!r}); "
                 f"add {ticker}.csv to {self.directory} or fix the ticker"
             )
-        try:
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-        except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise DataError(f"{path}: cannot read it as CSV ({exc})") from None
-        missing = [c for c in CSV_COLUMNS if c not in raw.columns and c != "Adj Close"]
-        if missing:
-            raise DataError(
-                f"{path}: missing columns {missing}; found {list(raw.columns)}, need {CSV_COLUMNS}"
-            )
-        raw = _parse_csv(raw, path)
-        frame = adjust_ohlc(raw) if "Adj Close" in raw.columns else raw
-        return _tidy(frame, ticker, str(path))
+        return clean(read_price_csv(path, ticker), ticker, str(path), self.checks)
 
 
 class MemorySource:
-    """Frames already in memory (tests, notebooks): ``{ticker: DataFrame}``, already adjusted."""
+    """Frames already in memory (tests, notebooks): ``{ticker: DataFrame}``, already adjusted.
 
-    def __init__(self, frames: Mapping[str, pd.DataFrame]) -> None:
+    Only the structural checks run by default (hand-made markets need not follow
+    an exchange calendar); pass ``checks=Checks()`` for all of them.
+    """
+
+    def __init__(self, frames: Mapping[str, pd.DataFrame], checks: Checks = STRUCTURE_ONLY):
         self.frames = dict(frames)
+        self.checks = checks
 
     def load(self, tickers: Sequence[str]) -> dict[str, pd.DataFrame]:
         missing = [t for t in tickers if t not in self.frames]
         if missing:
             raise DataError(f"no data for {missing[0]!r} in the given frames; add it")
-        return {t: _tidy(self.frames[t], t, "memory") for t in tickers}
+        return {t: clean(self.frames[t], t, "memory", self.checks) for t in tickers}
 
 
 def default_cache_dir() -> Path:
@@ -153,105 +109,223 @@ def default_cache_dir() -> Path:
     return Path(user_cache_dir("rotation")) / "prices"
 
 
-def _yf_download(tickers: list[str]) -> pd.DataFrame:
+DEFAULT_RETRY = RetryPolicy()
+
+
+def _yf_download(tickers: list[str], start: dt.date | None = None) -> pd.DataFrame:
+    """One batched ``yfinance.download``: all history (start None) or from `start`.
+
+    The reply's ``attrs["errors"]`` holds yfinance's reason for each ticker it
+    could not fetch. A progress bar (on stderr) shows when several tickers
+    are fetched for a terminal.
+    """
     import yfinance
 
-    return yfinance.download(
-        tickers,
-        period="max",  # signals use all history before `start` (SPEC 3)
-        interval="1d",
-        auto_adjust=True,  # prices come total-return adjusted: no Adj Close column
-        actions=False,
-        group_by="column",
-        multi_level_index=True,
-        progress=False,
-        threads=True,
-    )
+    span = {"period": "max"} if start is None else {"start": start.isoformat()}
+    with yfinance_errors() as errors, warnings.catch_warnings():
+        # yfinance 1.7 calls pandas methods with inplace=True, deprecated in pandas 3
+        warnings.filterwarnings("ignore", message="The inplace keyword")
+        reply = yfinance.download(
+            tickers,
+            interval="1d",
+            auto_adjust=True,  # prices come total-return adjusted: no Adj Close column
+            actions=False,
+            group_by="column",
+            multi_level_index=True,
+            progress=len(tickers) > 1 and sys.stderr.isatty(),
+            threads=True,
+            **span,  # signals use all history before `start` (SPEC 3)
+        )
+    if reply is not None:
+        reply.attrs["errors"] = dict(errors)
+    return reply
 
 
-def split_download(frame: pd.DataFrame | None, tickers: Sequence[str]) -> dict[str, pd.DataFrame]:
-    """Split a ``yfinance.download`` reply into one frame per ticker.
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
 
-    Handles both column layouts yfinance produces: ``(Price, Ticker)``
-    (group_by="column", the default) and ``(Ticker, Price)``, and a flat
-    single-ticker frame. A ticker whose columns are absent or all NaN is
-    simply not in the result.
-    """
-    if frame is None or frame.empty:
-        return {}
-    if not isinstance(frame.columns, pd.MultiIndex):
-        return {tickers[0]: frame} if len(tickers) == 1 else {}
-    price_level = 0 if "Close" in frame.columns.get_level_values(0) else 1
-    out = {}
-    for ticker in tickers:
-        try:
-            sub = frame.xs(ticker, axis=1, level=1 - price_level)
-        except KeyError:
-            continue
-        if "Close" in sub.columns and sub["Close"].notna().any():
-            out[ticker] = sub
-    return out
+
+Download = Callable[[list[str], "dt.date | None"], pd.DataFrame]
 
 
 class YFinanceSource:
-    """Yahoo Finance through yfinance, cached as one parquet file per ticker.
+    """Yahoo Finance through yfinance (auto_adjust=True), cached per ticker (engine.cache).
 
-    Tickers missing from the cache are fetched in ONE batched call with
-    `auto_adjust=True` over the full history; tickers in the cache are not
-    fetched again (a second run needs no network).
+    Args:
+        cache_dir: the cache folder (default: `default_cache_dir()`).
+        download: ``download(tickers, start)`` -> a ``yfinance.download`` reply
+            (start None: full history); default `_yf_download`.
+        end: last date the runs need (None: latest); decides whether the cache is fresh.
+        refresh: fetch every ticker's full history again.
+        checks: validation settings.
+        retry: attempts and backoff (default `DEFAULT_RETRY`; tests pass a sleep that
+            does not sleep).
+        clock: the current time, UTC-aware.
+        history_from: fetch history from this date instead of all of it (`rotation
+            data fetch --start`); such an entry is refetched in full by a run.
     """
 
     def __init__(
         self,
         cache_dir: str | Path | None = None,
-        download: Callable[[list[str]], pd.DataFrame] = _yf_download,
+        download: Download | None = None,
+        *,
+        end: dt.date | None = None,
+        refresh: bool = False,
+        checks: Checks = DEFAULT_CHECKS,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], dt.datetime] = _utc_now,
+        history_from: dt.date | None = None,
     ) -> None:
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
-        self.download = download
+        self.cache = PriceCache(self.cache_dir)
+        self.download = download if download is not None else _yf_download
+        self.end, self.refresh, self.checks = end, refresh, checks
+        self.retry = retry if retry is not None else DEFAULT_RETRY
+        self.clock, self.history_from = clock, history_from
 
     def cache_path(self, ticker: str) -> Path:
-        return self.cache_dir / f"{ticker}.parquet"
+        return self.cache.parquet_path(ticker)
 
-    def load(self, tickers: Sequence[str]) -> dict[str, pd.DataFrame]:
-        frames = {t: pd.read_parquet(self.cache_path(t)) for t in tickers if self._cached(t)}
-        missing = [t for t in tickers if t not in frames]
-        if missing:
-            try:
-                reply = self.download(list(missing))
-            except Exception as exc:  # yfinance raises many kinds; all mean "no reply"
-                raise DataError(
-                    f"could not download {missing} from yfinance ({type(exc).__name__}: {exc}); "
-                    "check the network, or use --data-dir DIR with CSV files"
-                ) from None
-            fetched = split_download(reply, missing)
-            for ticker in missing:
-                if ticker not in fetched:
-                    raise DataError(f"no data for {ticker!r} from yfinance: check the symbol")
-                frames[ticker] = _tidy(fetched[ticker], ticker, "yfinance")
-                self._store(ticker, frames[ticker])
-        return {t: _tidy(frames[t], t, "yfinance cache") for t in tickers}
+    def load(self, tickers: Sequence[str], end: dt.date | None = None) -> dict[str, pd.DataFrame]:
+        """Every ticker's full adjusted history, from the cache where it is fresh.
 
-    def _cached(self, ticker: str) -> bool:
-        return self.cache_path(ticker).is_file()
+        At most one download of the full history of the tickers the cache lacks
+        and one of the recent tail of the stale ones (each retried).
+        """
+        end = end if end is not None else self.end
+        with self.cache.locked():
+            now = self.clock()
+            entries = {t: self._entry(t) for t in tickers}
+            frames, origins = self._update(list(tickers), entries, end, now)
+        return {t: clean(frames[t], t, origins[t], self.checks) for t in tickers}
 
-    def _store(self, ticker: str, frame: pd.DataFrame) -> None:
-        """Write atomically: a temporary file in the same folder, then rename."""
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(dir=self.cache_dir, suffix=".parquet.tmp")
-        os.close(handle)
+    def _entry(self, ticker: str) -> Entry | None:
         try:
-            frame.to_parquet(tmp)
-            os.replace(tmp, self.cache_path(ticker))
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+            return self.cache.read(ticker)
+        except CorruptEntry as problem:
+            warn(f"cached {ticker} ({self.cache_path(ticker)}) is corrupt: {problem}; refetching")
+            return None
+
+    def _action(self, entry: Entry | None, ticker: str, end, now: dt.datetime) -> str:
+        if entry is None or self.refresh:
+            return "full"
+        if not freshness.covers_history(entry.meta, self.history_from):
+            return "full"
+        return "cache" if freshness.is_fresh(entry.meta, ticker, end, now) else "tail"
+
+    def _update(self, tickers: list[str], entries: dict, end, now) -> tuple[dict, dict]:
+        plan = {t: self._action(entries[t], t, end, now) for t in tickers}
+        frames = {t: entries[t].frame for t in tickers if plan[t] == "cache"}
+        full = [t for t in tickers if plan[t] == "full"]
+        fetched, failures = self._fetch(full, self.history_from)
+        history = {t: self.history_from for t in fetched}
+        stale = [t for t in tickers if plan[t] == "tail"]
+        if stale:
+            merged, redo, tail_failures = self._tails(stale, entries)
+            again, more = self._fetch(redo, self.history_from)
+            history |= {t: entries[t].meta.history_from for t in merged}
+            history |= {t: self.history_from for t in again}
+            fetched |= merged | again
+            failures |= tail_failures | more
+        for ticker, frame in fetched.items():
+            frame = clean(frame, ticker, "yfinance", STRUCTURE_ONLY)
+            frame = freshness.final_rows(frame, ticker, now)
+            if frame.empty:
+                failures[ticker] = Failure("unknown", "no completed session yet")
+                continue
+            self.cache.write(ticker, frame, "yfinance", now, history[ticker])
+            frames[ticker] = frame
+        self._fall_back(failures, entries, frames, end, now)
+        return frames, {t: _origin(entries[t], t not in fetched) for t in tickers}
+
+    def _tails(self, stale: list[str], entries: dict) -> tuple[dict, list[str], dict]:
+        """Fetch the recent tail of stale tickers; append it where the overlap agrees."""
+        start = min(freshness.tail_start(entries[t].meta) for t in stale)
+        tails, failures = self._fetch(stale, start)
+        merged, redo = {}, []
+        for ticker, tail in tails.items():
+            tail = clean(tail, ticker, "yfinance", STRUCTURE_ONLY)
+            joined = freshness.merge_tail(entries[ticker].frame, tail)
+            if joined is None:
+                warn(
+                    f"{ticker}: Yahoo's adjusted prices changed since they were cached (a new "
+                    "dividend or split re-scales the history); fetching its full history again"
+                )
+                redo.append(ticker)
+            else:
+                merged[ticker] = joined
+        # A stale ticker Yahoo has nothing recent for keeps its cache (delisted, or no
+        # session since): only a network failure is worth reporting.
+        failures = {t: f for t, f in failures.items() if f.kind == "network"}
+        for ticker in [t for t in stale if t not in tails and t not in failures]:
+            merged[ticker] = entries[ticker].frame
+        return merged, redo, failures
+
+    def _fall_back(self, failures: dict, entries: dict, frames: dict, end, now) -> None:
+        """Tickers that could not be fetched: the cache with a warning, else an error."""
+        unknown = [t for t, f in failures.items() if entries[t] is None and f.kind != "network"]
+        if unknown:
+            names = ", ".join(repr(t) for t in unknown)
+            plural = "s" if len(unknown) > 1 else ""
+            raise DataError(f"no data for {names} from yfinance: check the symbol{plural}")
+        offline = [t for t in failures if entries[t] is None]
+        if offline:
+            first = failures[offline[0]]
+            raise DataError(
+                f"could not download {offline} from yfinance after {first.attempts} "
+                f"attempt(s) ({first.detail}) and they are not in the cache {self.cache_dir}; "
+                + OFFLINE_HINT
+            )
+        for ticker, failure in failures.items():
+            meta = entries[ticker].meta
+            self._check_covered(ticker, meta, end, now, failure)
+            got = f"fetched {meta.fetched_at}" if meta.source == "yfinance" else meta.source
+            warn(
+                f"could not update {ticker} from yfinance ({failure.detail}); using the cache "
+                f"up to {meta.last} ({got})"
+            )
+            frames[ticker] = entries[ticker].frame
+
+    def _fetch(self, tickers: list[str], start: dt.date | None) -> tuple[dict, dict]:
+        return fetch_with_retries(self.download, tickers, start, self.retry)
+
+    def _check_covered(self, ticker: str, meta, end, now, failure: Failure) -> None:
+        if end is None or pd.Timestamp(meta.last) >= freshness.wanted_last(ticker, end, now):
+            return
+        raise DataError(
+            f"could not update {ticker} from yfinance ({failure.detail}) and the cache holds it "
+            f"only up to {meta.last}, before data.end {end}; {OFFLINE_HINT}, or set an earlier end"
+        )
 
 
-def make_source(source: str, directory: str | Path | None) -> PriceSource:
-    """The source a config names: ``csv`` (reads `directory`) or ``yfinance`` (cached)."""
-    if source == "csv":
-        return CsvSource(directory)  # type: ignore[arg-type]
-    return YFinanceSource()
+def _origin(entry: Entry | None, from_cache: bool) -> str:
+    if entry is None or not from_cache or entry.meta.source == "yfinance":
+        return "yfinance"
+    return f"{entry.meta.source.removeprefix('csv:')} (imported)"
+
+
+def make_source(source: Any, directory: str | Path | None = None, *, refresh: bool = False):
+    """The source a config's ``data`` section names.
+
+    Args:
+        source: a `DataConfig` (preferred: its dir, end, seed, max_fill_days and
+            allow_jumps are used) or a source name, ``csv`` | ``yfinance`` | ``synthetic``.
+        directory: the CSV folder when `source` is a name.
+        refresh: yfinance only: fetch every ticker's full history again.
+    """
+    if isinstance(source, str):
+        name, end, seed, checks = source, None, 0, DEFAULT_CHECKS
+    else:
+        name, directory, end, seed = source.source, source.dir, source.end, source.seed or 0
+        checks = Checks.of(source.max_fill_days, source.allow_jumps)
+    if name == "csv":
+        return CsvSource(directory, checks=checks)  # type: ignore[arg-type]
+    if name == "synthetic":
+        from engine.synthetic import SyntheticSource
+
+        return SyntheticSource(seed=seed, end=end, checks=checks)
+    return YFinanceSource(end=end, refresh=refresh, checks=checks)
 
 
 def data_hash(frame: pd.DataFrame) -> str:

@@ -23,7 +23,16 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def manifest(result, config_path: str | None, source: str) -> dict:
+def data_origin(data) -> str:
+    """Where prices came from, for the record: csv:<dir>, synthetic:seed=<n> or yfinance."""
+    if data.source == "csv":
+        return f"csv:{data.dir}"
+    if data.source == "synthetic":
+        return f"synthetic:seed={data.seed or 0}"
+    return "yfinance"
+
+
+def manifest(result, config_path: str | None) -> dict:
     """The manifest of a BacktestResult (the only artifact that records wall-clock time)."""
     data = describe(result.prices)
     combined = hashlib.sha256("".join(d["sha256"] for d in data.values()).encode()).hexdigest()
@@ -31,7 +40,7 @@ def manifest(result, config_path: str | None, source: str) -> dict:
         "name": result.config.name,
         "config_path": config_path,
         "config_sha256": result.config.hash(),
-        "data_source": source,
+        "data_source": data_origin(result.config.data),
         "data_sha256": combined,
         "data": data,
         "backtest": {
