@@ -1,9 +1,148 @@
 """Charts (plotly), kept apart from the numbers: figures are built from results
-already computed, never recomputing a statistic."""
+already computed, never recomputing a statistic.
+
+Long series are thinned only where the eye cannot tell: a line with more than
+three points per pixel of a chart keeps, per pixel-wide bucket, its lowest and
+highest point (plus both ends), so every peak, trough and the overall extremes
+are drawn exactly where they are.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import pandas as pd
+
+CHART_WIDTH = 1200  # px: the plot width the page is laid out for
+STRATEGY = "#1f77b4"
+BENCHMARK = "#555555"
+LINES = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+FILLS = ["#2ca02c", "#ff7f0e", "#9467bd", "#d62728", "#17becf", "#8c564b", "#bcbd22", "#7f7f7f"]
+LAYOUT = {
+    "template": "plotly_white",
+    "margin": {"l": 60, "r": 20, "t": 90, "b": 40},  # title, then legend and buttons
+    "hovermode": "x unified",
+    "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+}
+
+
+def top_title(figure):
+    """Title on the top row (beside plotly's mode bar), legend and buttons below it."""
+    return figure.update_layout(title_y=1.0, title_yanchor="top", title_pad_t=12)
+
+
+def visible_points(y: np.ndarray, width: int = CHART_WIDTH) -> np.ndarray:
+    """Indices of `y` worth drawing: all when there are at most 3 per pixel, else the
+    first and last points and each of `width` buckets' minimum and maximum (NaN-aware;
+    an all-NaN bucket keeps its first point so gaps stay gaps)."""
+    y = np.asarray(y, dtype=float)
+    n = len(y)
+    if n <= 3 * width:
+        return np.arange(n)
+    edges = np.linspace(0, n, width + 1).astype(int)
+    keep = {0, n - 1}
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        part = y[lo:hi]
+        finite = np.isfinite(part)
+        if not finite.any():
+            keep.add(lo)
+            continue
+        keep.add(lo + int(np.argmin(np.where(finite, part, np.inf))))
+        keep.add(lo + int(np.argmax(np.where(finite, part, -np.inf))))
+    return np.array(sorted(keep))
+
+
+def line(x: np.ndarray, y: np.ndarray, name: str, color: str, **kwargs):
+    """A scatter line thinned by `visible_points`."""
+    import plotly.graph_objects as go
+
+    keep = visible_points(y)
+    return go.Scatter(
+        x=np.asarray(x)[keep],
+        y=np.asarray(y, dtype=float)[keep],
+        name=name,
+        mode="lines",
+        line={"color": color, "width": 1.5, **kwargs.pop("line", {})},
+        **kwargs,
+    )
+
+
+def spans(dates: Sequence[str], labels: Sequence) -> list[tuple[str, str, object]]:
+    """Runs of equal labels as (first date, date the next run starts or last date, label)."""
+    labels = list(labels)
+    out, begin = [], 0
+    for i in range(1, len(labels) + 1):
+        if i == len(labels) or labels[i] != labels[begin]:
+            out.append((dates[begin], dates[min(i, len(labels) - 1)], labels[begin]))
+            begin = i
+    return out
+
+
+def shade(figure, runs, colors: dict, row=None, opacity: float = 0.13) -> None:
+    """Background rectangles for each run whose label has a colour (others stay white)."""
+    for start, end, label in runs:
+        if label in colors:
+            figure.add_vrect(
+                x0=start,
+                x1=end,
+                fillcolor=colors[label],
+                opacity=opacity,
+                line_width=0,
+                layer="below",
+                row=row,
+                col=1 if row else None,
+            )
+
+
+def legend_patch(name: str, color: str, group: str):
+    """A legend entry for a shaded background (no data of its own)."""
+    import plotly.graph_objects as go
+
+    return go.Scatter(
+        x=[None],
+        y=[None],
+        mode="markers",
+        name=name,
+        legendgroup=group,
+        marker={"symbol": "square", "size": 12, "color": color, "opacity": 0.4},
+    )
+
+
+def log_toggle(axis: str = "yaxis") -> list[dict]:
+    """Buttons switching an axis between linear and log scale."""
+    return [
+        {
+            "type": "buttons",
+            "direction": "right",
+            "x": 1.0,
+            "xanchor": "right",
+            "y": 1.0,
+            "yanchor": "bottom",
+            "showactive": True,
+            "pad": {"b": 4},
+            "font": {"size": 11},
+            "buttons": [
+                {"label": "Linear", "method": "relayout", "args": [{f"{axis}.type": "linear"}]},
+                {"label": "Log", "method": "relayout", "args": [{f"{axis}.type": "log"}]},
+            ],
+        }
+    ]
+
+
+def histogram_figure(values: np.ndarray, label: str, best: float):
+    """Distribution of a sweep's metric over every combination, the best marked."""
+    import plotly.graph_objects as go
+
+    figure = go.Figure(go.Histogram(x=values, nbinsx=40, marker_color=STRATEGY, name=label))
+    figure.add_vline(x=best, line_dash="dash", line_color="#d62728")
+    figure.update_layout(
+        **{**LAYOUT, "hovermode": "x"},
+        height=320,
+        xaxis_title=label,
+        title=f"{label} over every combination (dashed: the best)",
+    )
+    return figure
 
 
 def heatmap_figure(table: pd.DataFrame, x: str, y: str, metric: str, label: str, params: list[str]):
@@ -34,3 +173,18 @@ def heatmap_figure(table: pd.DataFrame, x: str, y: str, metric: str, label: str,
 def write_html(figure, path) -> None:
     """A self-contained page: plotly.js inlined so it opens offline."""
     figure.write_html(str(path), include_plotlyjs=True, full_html=True)
+
+
+def axis_figure(x: Sequence, y: np.ndarray, axis: str, label: str):
+    """A sweep's metric along its only axis."""
+    import plotly.graph_objects as go
+
+    figure = go.Figure(go.Scatter(x=[str(v) for v in x], y=y, mode="lines+markers", name=label))
+    figure.update_layout(
+        **{**LAYOUT, "hovermode": "x"},
+        height=360,
+        xaxis_title=axis,
+        yaxis_title=label,
+        title=f"{label} by {axis}",
+    )
+    return figure

@@ -200,8 +200,11 @@ def write_json(path: Path, payload: Any) -> None:
     path.write_text(json.dumps(clean_json(payload), indent=2) + "\n", encoding="utf-8")
 
 
-def write_run_folder(destination: Path, result, manifest: dict) -> Path:
-    """Write every artifact of one run into `destination`, atomically."""
+def write_run_folder(
+    destination: Path, result, manifest: dict, extra_json: dict[str, Any] | None = None
+) -> Path:
+    """Write every artifact of one run (and any `extra_json` files) into `destination`,
+    atomically."""
     with atomic_folder(destination) as staging:
         (staging / "stats.json").write_text(stats_json(result.stats), encoding="utf-8")
         for name, frame in run_frames(result).items():
@@ -209,6 +212,8 @@ def write_run_folder(destination: Path, result, manifest: dict) -> Path:
         resolved = yaml.safe_dump(result.config.resolved(), sort_keys=False)
         (staging / "config.yaml").write_text(resolved, encoding="utf-8")
         write_json(staging / "manifest.json", manifest)
+        for name, payload in (extra_json or {}).items():
+            write_json(staging / name, payload)
     return Path(destination)
 
 
@@ -250,6 +255,10 @@ def write_comparison(destination: Path, comparison, table: pd.DataFrame, manifes
         "range": {"start": str(comparison.start.date()), "end": str(comparison.end.date())},
         "columns": list(map(str, table.columns)),
         "statistics": {str(c): table[c].to_dict() for c in table.columns},
+        "initial_cash": {
+            label: r.config.portfolio.initial_cash
+            for label, r in zip(comparison.labels, comparison.results, strict=True)
+        },
         "time_in_regime": {
             label: r.stats["strategy"]["time_in_regime"]
             for label, r in zip(comparison.labels, comparison.results, strict=True)

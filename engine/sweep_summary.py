@@ -90,21 +90,28 @@ def summarize(spec: SweepSpec, options: SweepOptions, result: SweepResult, secon
         "lower_is_better": ascending,
         "top": top,
         "sensitivity": axis_sensitivity(result, metric),
+        "heatmap": heatmap_axes(spec, options),
         "seconds": seconds,
         "notes": notes,
     }
     return table, summary, _heatmap(spec, options, table, names)
 
 
-def _heatmap(spec: SweepSpec, options: SweepOptions, table: pd.DataFrame, names: list[str]):
+def heatmap_axes(spec: SweepSpec, options: SweepOptions) -> tuple[str, str] | None:
+    """The two parameters of the heatmap: the chosen ones, else the first two axes."""
     if options.heatmap:
         x, y = (resolve_axis(spec, name) for name in options.heatmap)
-    elif len(names) >= 2:
-        x, y = names[0], names[1]
-    else:
+        return x, y
+    names = [a.name for a in spec.axes]
+    return (names[0], names[1]) if len(names) >= 2 else None
+
+
+def _heatmap(spec: SweepSpec, options: SweepOptions, table: pd.DataFrame, names: list[str]):
+    pair = heatmap_axes(spec, options)
+    if pair is None:
         return None
     from engine.plots import heatmap_figure
     from engine.report import ALL_LABELS
 
     label = ALL_LABELS.get(options.metric, (options.metric,))[0]
-    return heatmap_figure(table, x, y, options.metric, label, names)
+    return heatmap_figure(table, pair[0], pair[1], options.metric, label, names)
