@@ -462,7 +462,7 @@ def test_interrupt_while_writing_leaves_nothing(tmp_path, cached_backtest, monke
     monkeypatch.setattr(engine.report, "run_frames", interrupted)
     with pytest.raises(KeyboardInterrupt):
         engine.report.write_run_folder(tmp_path / "run", cached_backtest,
-                                       manifest(cached_backtest, None, "test"))
+                                       manifest(cached_backtest, None))
     assert list(tmp_path.iterdir()) == []
 
 
