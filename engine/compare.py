@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -156,6 +157,18 @@ def compare(configs: Sequence[Config]) -> Comparison:
         data = config.data.model_copy(update=window)
         results.append(run_backtest(config.model_copy(update={"data": data}), source))
     return Comparison(results=results, labels=_labels(configs), start=start, end=end)
+
+
+def check_metric(metric: str) -> None:
+    """Reject an unknown --sort statistic before any work, with a suggestion."""
+    from engine.report import ALL_LABELS
+
+    if metric not in ALL_LABELS:
+        close = difflib.get_close_matches(metric, list(ALL_LABELS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise RotationError(
+            f"--sort {metric}: unknown statistic{hint}; choose one of {', '.join(ALL_LABELS)}"
+        )
 
 
 def sort_columns(table: pd.DataFrame, labels: Sequence[str], metric: str) -> pd.DataFrame:
