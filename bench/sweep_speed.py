@@ -162,6 +162,7 @@ def instrument(phases: dict, captured: dict | None = None):
     wrap(sweep, "decide", "decide regimes")
     wrap(sweep, "_benchmarks", "benchmark simulation")
     wrap(fastsim, "simulate_grid", "simulate_grid (strategies)", keep_kernel)
+    wrap(sweep, "grid_statistics", "statistics")  # the numba pass over the combinations
     for name in ("performance", "trading", "relative", "switches", "time_in_regime"):
         wrap(stats, name, "statistics")
     try:
