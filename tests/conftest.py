@@ -15,7 +15,9 @@ CONFIGS = REPO / "configs"
 def shared_data() -> Path:
     """../shared/data beside the checkout; tests that need it skip when it is absent."""
     if not (SHARED_DATA / "SPY.csv").is_file():
-        pytest.skip(f"reference prices not found at {SHARED_DATA} (CI places shared/ beside the repo)")
+        pytest.skip(
+            f"reference prices not found at {SHARED_DATA} (CI places shared/ beside the repo)"
+        )
     return SHARED_DATA
 
 

@@ -46,6 +46,7 @@ NY = "America/New_York"
 # small helpers
 # --------------------------------------------------------------------------
 
+
 def _to_date(value) -> dt.date:
     """Accept 'YYYY-MM-DD' strings, datetime.date, datetime.datetime, pd.Timestamp."""
     if isinstance(value, pd.Timestamp):
@@ -83,15 +84,16 @@ def _parse_time(value) -> dt.time:
 # 1. Data
 # --------------------------------------------------------------------------
 
+
 class Series:
     """A daily series: its dates (ascending), adjusted open and close, and the
     close instant (UTC epoch seconds) of each bar."""
 
     def __init__(self, dates, open_, close, close_ts):
-        self.dates = list(dates)          # list[datetime.date]
-        self.open = list(open_)           # adjusted opens (None for ratios)
-        self.close = list(close)          # adjusted closes
-        self.close_ts = list(close_ts)    # UTC epoch seconds when the bar is final
+        self.dates = list(dates)  # list[datetime.date]
+        self.open = list(open_)  # adjusted opens (None for ratios)
+        self.close = list(close)  # adjusted closes
+        self.close_ts = list(close_ts)  # UTC epoch seconds when the bar is final
         self.index = {d: i for i, d in enumerate(self.dates)}
 
 
@@ -104,7 +106,7 @@ def _load_csv(path: Path):
     if "Adj Close" in frame.columns:
         adj = [float(v) for v in frame["Adj Close"]]
         # adjusted close = Adj Close; Open scaled by Adj Close / Close
-        adj_open = [o * (a / c) for o, a, c in zip(open_, adj, close)]
+        adj_open = [o * (a / c) for o, a, c in zip(open_, adj, close, strict=False)]
         adj_close = adj
     else:  # already adjusted
         adj_open, adj_close = open_, close
@@ -167,8 +169,9 @@ class Data:
             if not path.exists():
                 raise FileNotFoundError(f"no price file for {name}: {path}")
             dates, adj_open, adj_close = _load_csv(path)
-            series = Series(dates, adj_open, adj_close,
-                            self._instants(dates, self._close_rule(name)))
+            series = Series(
+                dates, adj_open, adj_close, self._instants(dates, self._close_rule(name))
+            )
         self._cache[name] = series
         return series
 
@@ -177,6 +180,7 @@ class Data:
 # 3. Signals (boolean lists on the series' own calendar)
 # --------------------------------------------------------------------------
 
+
 def donchian(x: list[float], entry: int, exit: int) -> list[bool]:
     n, m = int(entry), int(exit)
     if n < 1 or m < 1:
@@ -184,13 +188,13 @@ def donchian(x: list[float], entry: int, exit: int) -> list[bool]:
     out: list[bool] = []
     prev = False
     for t in range(len(x)):
-        if t < n:                       # hi_t not defined: False
+        if t < n:  # hi_t not defined: False
             on = False
         else:
-            hi = max(x[t - n:t])        # x_{t-n} .. x_{t-1}
+            hi = max(x[t - n : t])  # x_{t-n} .. x_{t-1}
             if x[t] > hi:
                 on = True
-            elif t >= m and x[t] < min(x[t - m:t]):   # lo_t = min(x_{t-m} .. x_{t-1})
+            elif t >= m and x[t] < min(x[t - m : t]):  # lo_t = min(x_{t-m} .. x_{t-1})
                 on = False
             else:
                 on = prev
@@ -206,10 +210,10 @@ def sma(x: list[float], window: int, band: float = 0.0) -> list[bool]:
     out: list[bool] = []
     prev = False
     for t in range(len(x)):
-        if t < n - 1:                   # s_t not defined: False
+        if t < n - 1:  # s_t not defined: False
             on = False
         else:
-            s = math.fsum(x[t - n + 1:t + 1]) / n   # mean(x_{t-n+1} .. x_t)
+            s = math.fsum(x[t - n + 1 : t + 1]) / n  # mean(x_{t-n+1} .. x_t)
             if x[t] > s * (1 + b):
                 on = True
             elif x[t] < s * (1 - b):
@@ -236,7 +240,7 @@ def compute_signal(spec: dict, data: Data):
 
 def align(signal_ts: list[float], signal_values: list[bool], t_close: float) -> bool:
     """Value of the latest bar whose close instant is <= t_close; False if none."""
-    k = bisect.bisect_right(signal_ts, t_close)   # number of bars final by t_close
+    k = bisect.bisect_right(signal_ts, t_close)  # number of bars final by t_close
     return bool(signal_values[k - 1]) if k > 0 else False
 
 
@@ -245,6 +249,7 @@ def align(signal_ts: list[float], signal_values: list[bool], t_close: float) -> 
 #    expr := term ('or' term)* ; term := factor ('and' factor)* ;
 #    factor := 'not' factor | '(' expr ')' | NAME
 # --------------------------------------------------------------------------
+
 
 def _tokenize(text: str) -> list[str]:
     tokens, i = [], 0
@@ -267,7 +272,8 @@ def _tokenize(text: str) -> list[str]:
 
 
 def parse_when(text) -> tuple:
-    """Parse into a tree: ('name', n) | ('not', a) | ('and', a, b) | ('or', a, b) | ('const', bool)."""
+    """Parse into a tree: ('name', n) | ('not', a) | ('and', a, b) | ('or', a, b)
+    | ('const', bool)."""
     if isinstance(text, bool):
         return ("const", text)
     tokens = _tokenize(str(text))
@@ -352,8 +358,20 @@ def _tree_names(tree: tuple) -> set[str]:
 # 6. Portfolio accounting
 # --------------------------------------------------------------------------
 
-def simulate(tickers, close, exec_px, targets, trade_flags_base, dates, initial_cash,
-             fee, slip, rebalance, label):
+
+def simulate(
+    tickers,
+    close,
+    exec_px,
+    targets,
+    trade_flags_base,
+    dates,
+    initial_cash,
+    fee,
+    slip,
+    rebalance,
+    label,
+):
     """Run one portfolio.
 
     tickers: asset order (universe order; used for tie-breaking).
@@ -372,7 +390,7 @@ def simulate(tickers, close, exec_px, targets, trade_flags_base, dates, initial_
     threshold = None
     if isinstance(rebalance, dict) and "threshold" in rebalance:
         threshold = float(rebalance["threshold"])
-    drift_flag = False   # set by the threshold check at the close of the previous date
+    drift_flag = False  # set by the threshold check at the close of the previous date
 
     for j, day in enumerate(dates):
         if trade_flags_base[j] or drift_flag:
@@ -390,13 +408,13 @@ def simulate(tickers, close, exec_px, targets, trade_flags_base, dates, initial_
                 qty = target_shares - q[i]
                 if abs(qty) * p[i] <= 1e-9 * V:
                     continue
-                if qty < 0:   # sell
+                if qty < 0:  # sell
                     fill = p[i] * (1 - slip)
                     proceeds = -qty * fill
                     fee_paid = fee * -qty * fill
                     cash = cash + proceeds - fee_paid
                     q[i] += qty
-                else:         # buy, as far as the cash left pays (fees included)
+                else:  # buy, as far as the cash left pays (fees included)
                     fill = p[i] * (1 + slip)
                     cost = qty * fill
                     fee_paid = fee * qty * fill
@@ -407,16 +425,18 @@ def simulate(tickers, close, exec_px, targets, trade_flags_base, dates, initial_
                         if qty <= 0:
                             continue
                         fee_paid = fee * qty * fill
-                        cash = 0.0            # cash never goes below zero
+                        cash = 0.0  # cash never goes below zero
                     q[i] += qty
-                trades.append({
-                    "date": pd.Timestamp(day),
-                    "ticker": tickers[i],
-                    "quantity": qty,
-                    "fill_price": fill,
-                    "fees": fee_paid,
-                    "portfolio": label,
-                })
+                trades.append(
+                    {
+                        "date": pd.Timestamp(day),
+                        "ticker": tickers[i],
+                        "quantity": qty,
+                        "fill_price": fill,
+                        "fees": fee_paid,
+                        "portfolio": label,
+                    }
+                )
         # daily value at the adjusted close
         c = close[j]
         held = [q[i] * c[i] for i in range(n_assets)]
@@ -438,6 +458,7 @@ def simulate(tickers, close, exec_px, targets, trade_flags_base, dates, initial_
 # 7. Statistics
 # --------------------------------------------------------------------------
 
+
 def _div(a: float, b: float) -> float:
     return a / b if b != 0 and not math.isnan(b) else float("nan")
 
@@ -455,7 +476,7 @@ def returns_of(values, initial_cash) -> np.ndarray:
 def drawdown_stats(values, dates, initial_cash):
     """Max drawdown and the longest under-water durations (steps, calendar days)."""
     pts = [float(initial_cash)] + [float(v) for v in values]
-    pdates = [dates[0]] + list(dates)        # initial_cash dated the first backtest date
+    pdates = [dates[0]] + list(dates)  # initial_cash dated the first backtest date
     max_dd = 0.0
     peak_val, peak_idx = pts[0], 0
     longest_steps, longest_days = 0, 0
@@ -552,6 +573,7 @@ def relative_stats(r, b, cagr_s, cagr_b, P, rf):
 # the whole backtest
 # --------------------------------------------------------------------------
 
+
 def reference_backtest(config: dict, data_dir: str | Path) -> dict:
     """config is the YAML config parsed with yaml.safe_load."""
     data_cfg = config.get("data") or {}
@@ -627,7 +649,7 @@ def reference_backtest(config: dict, data_dir: str | Path) -> dict:
     if not k_idx:
         raise ValueError("no backtest dates between start and end")
     k0, k1 = k_idx[0], k_idx[-1]
-    bt_dates = C[k0:k1 + 1]
+    bt_dates = C[k0 : k1 + 1]
     N = len(bt_dates)
 
     # targets[j] = target traded to on backtest date j = decided on the previous date of C;
@@ -647,7 +669,10 @@ def reference_backtest(config: dict, data_dir: str | Path) -> dict:
     rebalance = execution.get("rebalance", "none")
     if rebalance is None:
         rebalance = "none"
-    if not (rebalance in ("none", "monthly") or (isinstance(rebalance, dict) and "threshold" in rebalance)):
+    if not (
+        rebalance in ("none", "monthly")
+        or (isinstance(rebalance, dict) and "threshold" in rebalance)
+    ):
         raise ValueError(f"unknown rebalance rule {rebalance!r}")
 
     def schedule(target_list):
@@ -683,8 +708,19 @@ def reference_backtest(config: dict, data_dir: str | Path) -> dict:
 
     # ---- strategy ----------------------------------------------------------
     s_close, s_exec = price_tables(universe, assets)
-    s_values, s_trades = simulate(universe, s_close, s_exec, targets, schedule(targets),
-                                  bt_dates, initial_cash, fee, slip, rebalance, "strategy")
+    s_values, s_trades = simulate(
+        universe,
+        s_close,
+        s_exec,
+        targets,
+        schedule(targets),
+        bt_dates,
+        initial_cash,
+        fee,
+        slip,
+        rebalance,
+        "strategy",
+    )
 
     # ---- benchmark: fixed weights, same dates, timing, costs and rule ---------
     bench_cfg = config.get("benchmark") or {"SPY": 1.0}
@@ -693,8 +729,19 @@ def reference_backtest(config: dict, data_dir: str | Path) -> dict:
     bench_series = {t: data.get(t) for t in bench_tickers}
     b_targets = [bench_w] * (N + 1)
     b_close, b_exec = price_tables(bench_tickers, bench_series)
-    b_values, b_trades = simulate(bench_tickers, b_close, b_exec, b_targets, schedule(b_targets),
-                                  bt_dates, initial_cash, fee, slip, rebalance, "benchmark")
+    b_values, b_trades = simulate(
+        bench_tickers,
+        b_close,
+        b_exec,
+        b_targets,
+        schedule(b_targets),
+        bt_dates,
+        initial_cash,
+        fee,
+        slip,
+        rebalance,
+        "benchmark",
+    )
 
     # ---- statistics -------------------------------------------------------
     stats_cfg = config.get("stats") or {}
@@ -704,11 +751,18 @@ def reference_backtest(config: dict, data_dir: str | Path) -> dict:
         P = 365.0 if all(_is_crypto(t) for t in universe) else 252.0
     rf = float(stats_cfg.get("risk_free", 0.0))
 
-    s_stats = portfolio_stats(s_values, bt_dates, s_trades, initial_cash, P, rf,
-                              regimes_out, regime_names)
+    s_stats = portfolio_stats(
+        s_values, bt_dates, s_trades, initial_cash, P, rf, regimes_out, regime_names
+    )
     b_stats = portfolio_stats(b_values, bt_dates, b_trades, initial_cash, P, rf)
-    rel = relative_stats(returns_of(s_values, initial_cash), returns_of(b_values, initial_cash),
-                         s_stats["cagr"], b_stats["cagr"], P, rf)
+    rel = relative_stats(
+        returns_of(s_values, initial_cash),
+        returns_of(b_values, initial_cash),
+        s_stats["cagr"],
+        b_stats["cagr"],
+        P,
+        rf,
+    )
 
     return {
         "dates": [pd.Timestamp(d) for d in bt_dates],

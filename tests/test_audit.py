@@ -46,8 +46,16 @@ def test_ready_configs_audit_clean(shared_data, name):
 
 
 def test_cli_exit_code_0_when_clean(shared_data):
-    result = invoke("audit", CONFIGS / "smallcap_breakout_eth.yaml", "--data-dir", shared_data,
-                    "--cuts", "3", "--seed", "1")
+    result = invoke(
+        "audit",
+        CONFIGS / "smallcap_breakout_eth.yaml",
+        "--data-dir",
+        shared_data,
+        "--cuts",
+        "3",
+        "--seed",
+        "1",
+    )
     assert result.exit_code == 0, result.output
     assert "Look-ahead audit: clean" in result.output and "nothing changed" in result.output
 
@@ -59,8 +67,9 @@ def test_a_signal_reading_tomorrows_close_is_caught_and_named(shared_data, monke
     assert "Look-ahead audit: LEAKS" in result.output
     assert "Look-ahead: signal eth_risk_on changed on" in result.output
     # as JSON: the first leak is the sma signal, on the cut date itself (a one-bar peek)
-    as_json = invoke("audit", CONFIGS / "smallcap_breakout_eth.yaml", "--data-dir", shared_data,
-                     "--json")
+    as_json = invoke(
+        "audit", CONFIGS / "smallcap_breakout_eth.yaml", "--data-dir", shared_data, "--json"
+    )
     assert as_json.exit_code == 1
     report = json.loads(as_json.stdout)
     leak = report["first_leak"]
@@ -88,8 +97,9 @@ def test_a_leak_in_the_engine_is_caught_without_a_signal_to_blame(shared_data, m
         return real(targets.shift(-2).ffill(), backtest, default)
 
     monkeypatch.setattr(engine.schedule, "prior_targets", tomorrow)
-    result = invoke("audit", CONFIGS / "smallcap_breakout_eth.yaml", "--data-dir", shared_data,
-                    "--json")
+    result = invoke(
+        "audit", CONFIGS / "smallcap_breakout_eth.yaml", "--data-dir", shared_data, "--json"
+    )
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     leak = report["first_leak"]
@@ -104,14 +114,27 @@ def test_noise_rewrites_exactly_the_bars_final_after_the_cut():
 
     def bars(index):
         close = np.linspace(100, 120, len(index))
-        return pd.DataFrame({"Open": close * 0.99, "High": close * 1.02, "Low": close * 0.97,
-                             "Close": close, "Volume": 1.0}, index=index)
+        return pd.DataFrame(
+            {
+                "Open": close * 0.99,
+                "High": close * 1.02,
+                "Low": close * 0.97,
+                "Close": close,
+                "Volume": 1.0,
+            },
+            index=index,
+        )
 
     prices = {"AAA": bars(equity_days), "ETH-USD": bars(days)}
-    config = config_from_dict({
-        "name": "n", "data": {"start": "2024-03-04"}, "universe": ["AAA"],
-        "regimes": [{"name": "all", "weights": {"AAA": 1.0}}], "benchmark": {"AAA": 1.0},
-    })
+    config = config_from_dict(
+        {
+            "name": "n",
+            "data": {"start": "2024-03-04"},
+            "universe": ["AAA"],
+            "regimes": [{"name": "all", "weights": {"AAA": 1.0}}],
+            "benchmark": {"AAA": 1.0},
+        }
+    )
     from engine import calendar
 
     t = pd.Timestamp("2024-03-12")

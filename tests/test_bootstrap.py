@@ -87,10 +87,24 @@ def test_intervals_cover_the_truth_of_a_known_process():
 def test_run_with_bootstrap_prints_intervals_and_keeps_stats_json(shared_data, tmp_path):
     config = CONFIGS / "smallcap_breakout_eth.yaml"
     plain, boot = tmp_path / "plain", tmp_path / "boot"
-    a = CliRunner().invoke(main, ["run", str(config), "--data-dir", str(shared_data),
-                                  "--out", str(plain)])
-    b = CliRunner().invoke(main, ["run", str(config), "--data-dir", str(shared_data),
-                                  "--out", str(boot), "--bootstrap", "500", "--seed", "3"])
+    a = CliRunner().invoke(
+        main, ["run", str(config), "--data-dir", str(shared_data), "--out", str(plain)]
+    )
+    b = CliRunner().invoke(
+        main,
+        [
+            "run",
+            str(config),
+            "--data-dir",
+            str(shared_data),
+            "--out",
+            str(boot),
+            "--bootstrap",
+            "500",
+            "--seed",
+            "3",
+        ],
+    )
     assert a.exit_code == 0 and b.exit_code == 0, b.output
     assert "Stationary bootstrap: 500 resamples" in b.output
     assert "Strategy beats benchmark" in b.output
@@ -104,7 +118,20 @@ def test_run_with_bootstrap_prints_intervals_and_keeps_stats_json(shared_data, t
         assert q["p05"] < run_stats["strategy"][key] < q["p95"]
     assert 0 <= result["beats_benchmark"] <= 1
     # --json carries the same intervals under "bootstrap"
-    c = CliRunner().invoke(main, ["run", str(config), "--data-dir", str(shared_data), "--out",
-                                  str(tmp_path / "json"), "--bootstrap", "500", "--seed", "3",
-                                  "--json"])
+    c = CliRunner().invoke(
+        main,
+        [
+            "run",
+            str(config),
+            "--data-dir",
+            str(shared_data),
+            "--out",
+            str(tmp_path / "json"),
+            "--bootstrap",
+            "500",
+            "--seed",
+            "3",
+            "--json",
+        ],
+    )
     assert json.loads(c.output)["bootstrap"] == result

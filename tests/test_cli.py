@@ -33,8 +33,16 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
 ETH_CONFIG = CONFIGS / "smallcap_breakout_eth.yaml"
 SMALLCAP_CONFIG = CONFIGS / "smallcap_breakout.yaml"
-RUN_FILES = {"stats.json", "values.csv", "weights.csv", "regimes.csv", "trades.csv",
-             "signals.csv", "config.yaml", "manifest.json"}
+RUN_FILES = {
+    "stats.json",
+    "values.csv",
+    "weights.csv",
+    "regimes.csv",
+    "trades.csv",
+    "signals.csv",
+    "config.yaml",
+    "manifest.json",
+}
 SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 
 
@@ -63,16 +71,19 @@ def main_run(shared_data, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(engine.runner, "run_backtest", spy)
         result = invoke("run", ETH_CONFIG, "--data-dir", shared_data, "--out", parent / "run")
-    return {"cli": result, "folder": parent / "run", "parent": parent,
-            "result": captured.get("result")}
+    return {
+        "cli": result,
+        "folder": parent / "run",
+        "parent": parent,
+        "result": captured.get("result"),
+    }
 
 
 @pytest.fixture(scope="module")
 def json_run(shared_data, tmp_path_factory, main_run):
     """The same config and data again, with --json (the second real run)."""
     parent = tmp_path_factory.mktemp("json_run")
-    result = invoke("run", ETH_CONFIG, "--data-dir", shared_data, "--out", parent / "run",
-                    "--json")
+    result = invoke("run", ETH_CONFIG, "--data-dir", shared_data, "--out", parent / "run", "--json")
     return {"cli": result, "folder": parent / "run", "parent": parent}
 
 
@@ -87,8 +98,15 @@ def test_run_succeeds_and_prints_the_table(main_run, stats):
     assert cli.exception is None
     out = cli.output
     assert "smallcap-breakout-eth" in out
-    for label in ("Total return", "CAGR", "Sharpe", "Max drawdown", "Regime switches",
-                  "Information ratio", "Time in overweight_small"):
+    for label in (
+        "Total return",
+        "CAGR",
+        "Sharpe",
+        "Max drawdown",
+        "Regime switches",
+        "Information ratio",
+        "Time in overweight_small",
+    ):
         assert label in out
     assert f"{stats['strategy']['total_return'] * 100:.2f}%" in out
     assert f"{stats['benchmark']['total_return'] * 100:.2f}%" in out
@@ -105,8 +123,18 @@ def test_run_folder_has_every_artifact_and_nothing_else(main_run):
 
 def test_stats_json_layout(stats):
     assert set(stats) == {"strategy", "benchmark", "relative", "period"}
-    performance = {"total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown",
-                   "calmar", "switches", "fees_paid", "turnover"}
+    performance = {
+        "total_return",
+        "cagr",
+        "volatility",
+        "sharpe",
+        "sortino",
+        "max_drawdown",
+        "calmar",
+        "switches",
+        "fees_paid",
+        "turnover",
+    }
     assert performance <= set(stats["strategy"])
     assert performance <= set(stats["benchmark"])
     assert {"beta", "alpha", "tracking_error", "information_ratio"} <= set(stats["relative"])
@@ -145,8 +173,14 @@ def test_values_csv(main_run, stats):
 def test_weights_regimes_and_trades_csv(main_run, stats):
     folder = main_run["folder"]
     weights = pd.read_csv(folder / "weights.csv")
-    assert list(weights.columns) == ["date", "IWM_target", "SPY_target", "IWM_held",
-                                     "SPY_held", "cash_held"]
+    assert list(weights.columns) == [
+        "date",
+        "IWM_target",
+        "SPY_target",
+        "IWM_held",
+        "SPY_held",
+        "cash_held",
+    ]
     assert len(weights) == stats["period"]["days"]
     held = weights[["IWM_held", "SPY_held", "cash_held"]].sum(axis=1)
     assert held.to_numpy() == pytest.approx(1.0, abs=1e-6)
@@ -160,8 +194,15 @@ def test_weights_regimes_and_trades_csv(main_run, stats):
 
     with open(folder / "trades.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["portfolio", "date", "ticker", "quantity", "fill_price", "value",
-                             "fees"]
+    assert list(rows[0]) == [
+        "portfolio",
+        "date",
+        "ticker",
+        "quantity",
+        "fill_price",
+        "value",
+        "fees",
+    ]
     assert {row["portfolio"] for row in rows} == {"strategy", "benchmark"}
     strategy_fees = sum(float(r["fees"]) for r in rows if r["portfolio"] == "strategy")
     assert strategy_fees == pytest.approx(stats["strategy"]["fees_paid"], rel=1e-6)
@@ -191,8 +232,7 @@ def test_manifest(main_run, shared_data):
         assert library in manifest["versions"]
     for library in ("vectorbt", "pandas", "numpy"):
         assert manifest["versions"][library] == metadata.version(library)
-    assert manifest["backtest"]["days"] == len(
-        pd.read_csv(main_run["folder"] / "values.csv"))
+    assert manifest["backtest"]["days"] == len(pd.read_csv(main_run["folder"] / "values.csv"))
 
 
 def test_json_prints_exactly_stats_json(json_run):
@@ -206,8 +246,15 @@ def test_json_prints_exactly_stats_json(json_run):
 
 def test_two_runs_are_byte_identical(main_run, json_run):
     first, second = main_run["folder"], json_run["folder"]
-    for name in ("stats.json", "values.csv", "weights.csv", "regimes.csv", "trades.csv",
-                 "signals.csv", "config.yaml"):
+    for name in (
+        "stats.json",
+        "values.csv",
+        "weights.csv",
+        "regimes.csv",
+        "trades.csv",
+        "signals.csv",
+        "config.yaml",
+    ):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
     one = json.loads((first / "manifest.json").read_text("utf-8"))
     two = json.loads((second / "manifest.json").read_text("utf-8"))
@@ -278,8 +325,15 @@ def test_schema_errors_are_all_listed(tmp_path, out_parent, shared_data):
     path = tmp_path / "schema.yaml"
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
     result = invoke(*run_args(path, shared_data, out_parent))
-    assert_user_error(result, out_parent, "schema.yaml", "3 problems", "execution.fees_bps",
-                      "signals.ratio_breakout.entry", "benchmrk: unknown key")
+    assert_user_error(
+        result,
+        out_parent,
+        "schema.yaml",
+        "3 problems",
+        "execution.fees_bps",
+        "signals.ratio_breakout.entry",
+        "benchmrk: unknown key",
+    )
 
 
 def test_cross_field_errors_are_all_listed(tmp_path, out_parent, shared_data):
@@ -289,8 +343,14 @@ def test_cross_field_errors_are_all_listed(tmp_path, out_parent, shared_data):
     path = tmp_path / "rules.yaml"
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
     result = invoke(*run_args(path, shared_data, out_parent))
-    assert_user_error(result, out_parent, "rules.yaml", "2 problems", "regimes[0].weights",
-                      "did you mean 'ratio_breakout'?")
+    assert_user_error(
+        result,
+        out_parent,
+        "rules.yaml",
+        "2 problems",
+        "regimes[0].weights",
+        "did you mean 'ratio_breakout'?",
+    )
 
 
 def test_ticker_with_no_data(tmp_path, out_parent, shared_data):
@@ -309,8 +369,9 @@ def test_signal_too_short_ever_to_define(tmp_path, out_parent, shared_data):
 
 
 def test_start_before_first_price_of_a_traded_asset(tmp_path, out_parent, shared_data):
-    path = write_config(tmp_path, "early.yaml", universe=["IWM", "SPY", "ETH-USD"],
-                        data_start="2010-01-01")
+    path = write_config(
+        tmp_path, "early.yaml", universe=["IWM", "SPY", "ETH-USD"], data_start="2010-01-01"
+    )
     result = invoke(*run_args(path, shared_data, out_parent))
     assert_user_error(result, out_parent, "data.start", "2010-01-01", "ETH-USD", "2017-11-09")
 
@@ -394,8 +455,9 @@ def cached_backtest(main_run, monkeypatch):
     return result
 
 
-def test_out_folder_that_exists_and_is_not_empty_is_refused(out_parent, shared_data,
-                                                            cached_backtest):
+def test_out_folder_that_exists_and_is_not_empty_is_refused(
+    out_parent, shared_data, cached_backtest
+):
     out = out_parent / "run"
     out.mkdir()
     (out / "keep.txt").write_text("mine", encoding="utf-8")
@@ -420,8 +482,9 @@ def test_out_folder_that_exists_empty_is_filled(out_parent, shared_data, cached_
 # ---------------------------------------------------------------- atomicity
 
 
-def test_failure_in_run_frames_leaves_nothing(out_parent, shared_data, cached_backtest,
-                                              monkeypatch):
+def test_failure_in_run_frames_leaves_nothing(
+    out_parent, shared_data, cached_backtest, monkeypatch
+):
     def broken(result):
         raise RuntimeError("disk on fire")
 
@@ -432,8 +495,9 @@ def test_failure_in_run_frames_leaves_nothing(out_parent, shared_data, cached_ba
     assert list(out_parent.iterdir()) == []
 
 
-def test_failure_midway_through_csv_writes_leaves_nothing(out_parent, shared_data,
-                                                          cached_backtest, monkeypatch):
+def test_failure_midway_through_csv_writes_leaves_nothing(
+    out_parent, shared_data, cached_backtest, monkeypatch
+):
     real_to_csv = pd.DataFrame.to_csv
     written = []
 
@@ -461,8 +525,9 @@ def test_interrupt_while_writing_leaves_nothing(tmp_path, cached_backtest, monke
 
     monkeypatch.setattr(engine.report, "run_frames", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        engine.report.write_run_folder(tmp_path / "run", cached_backtest,
-                                       manifest(cached_backtest, None))
+        engine.report.write_run_folder(
+            tmp_path / "run", cached_backtest, manifest(cached_backtest, None)
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -487,6 +552,7 @@ def test_version():
 
 def test_importing_the_cli_does_not_import_vectorbt():
     code = "import engine.cli, sys; print('vectorbt' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=REPO).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    ).stdout.strip()
     assert out == "False"

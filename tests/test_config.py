@@ -37,8 +37,11 @@ BASE = {
         "eth_risk_on": {"type": "sma", "series": "ETH-USD", "window": 100},
     },
     "regimes": [
-        {"name": "overweight_small", "when": "ratio_breakout and eth_risk_on",
-         "weights": {"IWM": 0.7, "SPY": 0.3}},
+        {
+            "name": "overweight_small",
+            "when": "ratio_breakout and eth_risk_on",
+            "weights": {"IWM": 0.7, "SPY": 0.3},
+        },
         {"name": "neutral", "weights": {"IWM": 0.3, "SPY": 0.7}},
     ],
     "execution": {"timing": "next_close", "fees_bps": 2, "slippage_bps": 1, "rebalance": "none"},
@@ -132,10 +135,20 @@ def test_unknown_signal_without_close_match_lists_the_signals():
 
 @pytest.mark.parametrize(
     "when",
-    ["ratio_breakout and", "(ratio_breakout or eth_risk_on", "ratio_breakout eth_risk_on",
-     "ratio_breakout & eth_risk_on", "and ratio_breakout", "not",
-     "ratio_breakout or or eth_risk_on", "ratio_breakout)", "()", "   ", "__import__('os')",
-     "ratio_breakout AND eth_risk_on"],
+    [
+        "ratio_breakout and",
+        "(ratio_breakout or eth_risk_on",
+        "ratio_breakout eth_risk_on",
+        "ratio_breakout & eth_risk_on",
+        "and ratio_breakout",
+        "not",
+        "ratio_breakout or or eth_risk_on",
+        "ratio_breakout)",
+        "()",
+        "   ",
+        "__import__('os')",
+        "ratio_breakout AND eth_risk_on",
+    ],
 )
 def test_when_syntax_error_is_rejected_naming_the_regime(when):
     message = rejected(raw(regimes__0__when=when))
@@ -163,8 +176,9 @@ def test_weights_summing_above_one_are_rejected():
 
 def test_weights_summing_to_one_with_float_noise_are_accepted():
     # 0.1 + 0.2 + 0.7 = 1.0000000000000002 in floating point
-    config = raw(universe=["IWM", "SPY", "QQQ"],
-                 regimes__1__weights={"IWM": 0.1, "SPY": 0.2, "QQQ": 0.7})
+    config = raw(
+        universe=["IWM", "SPY", "QQQ"], regimes__1__weights={"IWM": 0.1, "SPY": 0.2, "QQQ": 0.7}
+    )
     config_from_dict(config)
 
 
@@ -280,8 +294,13 @@ def test_several_cross_field_problems_are_reported_together_in_one_line():
     config["regimes"][0]["weights"] = {"IWM": 0.9, "QQQ": 0.5}  # not in universe; sum 1.4
     message = rejected(config)
     assert "5 problems" in message
-    for fragment in ("data.start", "regimes[0].when: unknown signal", "regimes[1].when",
-                     "regimes[0].weights.QQQ", "regimes[0].weights: sum to 1.4"):
+    for fragment in (
+        "data.start",
+        "regimes[0].when: unknown signal",
+        "regimes[1].when",
+        "regimes[0].weights.QQQ",
+        "regimes[0].weights: sum to 1.4",
+    ):
         assert fragment in message
 
 
@@ -374,8 +393,11 @@ def test_hash_ignores_key_order_and_explicit_defaults():
     reordered["regimes"][0]["weights"] = {"SPY": 0.3, "IWM": 0.7}
     assert config_from_dict(reordered).hash() == config_from_dict(copy.deepcopy(BASE)).hash()
     without_defaults = raw(execution=DELETE, portfolio=DELETE, stats=DELETE)
-    explicit = raw(execution={}, portfolio={"initial_cash": 100_000.0},
-                   stats={"periods_per_year": None, "risk_free": 0.0})
+    explicit = raw(
+        execution={},
+        portfolio={"initial_cash": 100_000.0},
+        stats={"periods_per_year": None, "risk_free": 0.0},
+    )
     assert config_from_dict(without_defaults).hash() == config_from_dict(explicit).hash()
 
 
@@ -401,8 +423,9 @@ def test_hash_is_the_same_in_another_process():
     here = load_config(path).hash()
     code = f"from engine.config import load_config; print(load_config({str(path)!r}).hash())"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    there = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           check=True, env=env, cwd=REPO).stdout.strip()
+    there = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env, cwd=REPO
+    ).stdout.strip()
     assert there == here
 
 
@@ -435,17 +458,22 @@ def test_parse_when_builds_the_tree_with_usual_precedence(text, tree):
 
 @pytest.mark.parametrize(
     "text",
-    ["a or b and c", "a and b or c", "not a or b", "not (a or b) and c", "a and not b or not c",
-     "(a or b) and (b or not c)", "not not a and b"],
+    [
+        "a or b and c",
+        "a and b or c",
+        "not a or b",
+        "not (a or b) and c",
+        "a and not b or not c",
+        "(a or b) and (b or not c)",
+        "not not a and b",
+    ],
 )
 def test_evaluate_matches_python_boolean_semantics(text):
     combos = list(itertools.product([False, True], repeat=3))
     signals = {name: np.array([combo[i] for combo in combos]) for i, name in enumerate("abc")}
     got = evaluate(parse_when(text), signals)
     # Python's own `and`/`or`/`not` have the same precedence: use them as the oracle on literals.
-    expected = [
-        _python_truth(text, dict(zip("abc", combo, strict=True))) for combo in combos
-    ]
+    expected = [_python_truth(text, dict(zip("abc", combo, strict=True))) for combo in combos]
     assert got.dtype == bool
     assert got.tolist() == expected
 
@@ -472,8 +500,24 @@ def test_names_in_collects_every_signal():
 
 @pytest.mark.parametrize(
     "text",
-    ["", "a and", "(a", "a)", "a b", "a & b", "a || b", "not", "and a", "a or or b", "()",
-     "a.b", "a == b", "a; b", "__import__('os').system('echo hi')", "1 and a"],
+    [
+        "",
+        "a and",
+        "(a",
+        "a)",
+        "a b",
+        "a & b",
+        "a || b",
+        "not",
+        "and a",
+        "a or or b",
+        "()",
+        "a.b",
+        "a == b",
+        "a; b",
+        "__import__('os').system('echo hi')",
+        "1 and a",
+    ],
 )
 def test_parse_when_rejects_bad_syntax(text):
     with pytest.raises(WhenSyntaxError):
@@ -484,8 +528,11 @@ def test_when_never_uses_eval():
     def forbidden(*args, **kwargs):
         raise AssertionError("eval/exec/compile must not be used")
 
-    signals = {"a": np.array([False, True]), "b": np.array([False, False]),
-               "c": np.array([True, True])}
+    signals = {
+        "a": np.array([False, True]),
+        "b": np.array([False, False]),
+        "c": np.array([True, True]),
+    }
     # Patched only around the calls under test (pytest itself needs compile to report).
     with pytest.MonkeyPatch.context() as patch:
         for name in ("eval", "exec", "compile"):

@@ -70,15 +70,19 @@ def test_entry_is_parquet_plus_a_metadata_record(tmp_path):
         assert meta["source"] == "yfinance" and meta["adjusted"] is True
         assert meta["fetched_at"] == "2024-02-01T12:00:00+00:00"
         assert (meta["first"], meta["last"], meta["rows"]) == (
-            str(frame.index[0].date()), "2024-01-31", len(frame))
+            str(frame.index[0].date()),
+            "2024-01-31",
+            len(frame),
+        )
         assert meta["history_from"] is None and len(meta["sha256"]) == 64
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 
 def test_a_run_whose_end_the_cache_covers_makes_no_call_years_later(tmp_path):
     make_source(tmp_path, FakeYahoo(histories())).load(["SPY", "ETH-USD"])
-    later = make_source(tmp_path, must_not_download, now=at("2027-03-01T12:00"),
-                        end=dt.date(2024, 1, 28))  # a Sunday: the last session is Friday 26th
+    later = make_source(
+        tmp_path, must_not_download, now=at("2027-03-01T12:00"), end=dt.date(2024, 1, 28)
+    )  # a Sunday: the last session is Friday 26th
     assert set(later.load(["SPY", "ETH-USD"])) == {"SPY", "ETH-USD"}
 
 
@@ -99,14 +103,17 @@ def test_freshness_rule():
     assert freshness.wanted_last("SPY", None, at("2024-01-31T22:30")) == pd.Timestamp("2024-01-31")
     assert freshness.wanted_last("SPY", None, at("2024-01-16T03:00")) == pd.Timestamp("2024-01-12")
     assert freshness.wanted_last("ETH-USD", None, at("2024-01-16T03:00")) == pd.Timestamp(
-        "2024-01-15")
+        "2024-01-15"
+    )
     assert freshness.wanted_last("SPY", dt.date(2024, 1, 15), at("2027-01-01T00:00")) == (
-        pd.Timestamp("2024-01-12"))  # MLK day: the session before
+        pd.Timestamp("2024-01-12")
+    )  # MLK day: the session before
 
 
 def test_a_run_past_the_cached_end_fetches_only_the_tail(tmp_path):
-    make_source(tmp_path, FakeYahoo(upto(histories(), "2024-01-19")),
-                now=at("2024-01-20T12:00")).load(["SPY", "ETH-USD"])
+    make_source(
+        tmp_path, FakeYahoo(upto(histories(), "2024-01-19")), now=at("2024-01-20T12:00")
+    ).load(["SPY", "ETH-USD"])
     fake = FakeYahoo(histories())
     frames = make_source(tmp_path, fake).load(["SPY", "ETH-USD"])
     assert fake.calls == [["SPY", "ETH-USD"]] and fake.starts == [dt.date(2024, 1, 9)]
@@ -119,8 +126,9 @@ def test_a_run_past_the_cached_end_fetches_only_the_tail(tmp_path):
 
 
 def test_a_new_dividend_rescales_history_so_the_full_history_is_fetched(tmp_path, caplog):
-    make_source(tmp_path, FakeYahoo(upto(histories(), "2024-01-19")),
-                now=at("2024-01-20T12:00")).load(["SPY", "IWM"])
+    make_source(
+        tmp_path, FakeYahoo(upto(histories(), "2024-01-19")), now=at("2024-01-20T12:00")
+    ).load(["SPY", "IWM"])
     rescaled = histories()
     spy = rescaled["SPY"]
     early = spy.index.tz_localize(None) < pd.Timestamp("2024-01-25")
@@ -164,8 +172,9 @@ def test_a_partial_history_is_refetched_in_full_by_a_run(tmp_path):
 
 
 def test_offline_with_the_cache_goes_on_with_a_warning(tmp_path, caplog):
-    make_source(tmp_path, FakeYahoo(upto(histories(), "2024-01-19")),
-                now=at("2024-01-20T12:00")).load(["SPY", "ETH-USD"])
+    make_source(
+        tmp_path, FakeYahoo(upto(histories(), "2024-01-19")), now=at("2024-01-20T12:00")
+    ).load(["SPY", "ETH-USD"])
     frames = make_source(tmp_path, offline).load(["SPY", "ETH-USD"])
     assert frames["SPY"].index[-1] == pd.Timestamp("2024-01-19")
     lines = [r.getMessage() for r in caplog.records if "could not update" in r.getMessage()]
@@ -178,22 +187,28 @@ def test_imported_files_are_not_fresh_by_their_import_time(tmp_path, caplog):
     """An import says nothing of what Yahoo has: a run wanting the latest asks for the tail."""
     folder = tmp_path / "csv"
     folder.mkdir()
-    frame = make_source(tmp_path / "scratch", FakeYahoo(upto(histories(), "2024-01-19")),
-                        now=at("2024-01-20T12:00")).load(["SPY"])["SPY"]
+    frame = make_source(
+        tmp_path / "scratch", FakeYahoo(upto(histories(), "2024-01-19")), now=at("2024-01-20T12:00")
+    ).load(["SPY"])["SPY"]
     frame.rename_axis("Date").to_csv(folder / "SPY.csv")
     import_csv_folder(folder, tmp_path / "cache")
     fake = FakeYahoo(histories())
     frames = make_source(tmp_path / "cache", fake).load(["SPY"])
     assert fake.starts == [dt.date(2024, 1, 9)] and frames["SPY"].index[-1] == pd.Timestamp(
-        "2024-01-31")
+        "2024-01-31"
+    )
     assert json.loads((tmp_path / "cache" / "SPY.json").read_text())["source"] == "yfinance"
 
 
 def test_offline_with_a_cache_short_of_the_wanted_end_is_an_error(tmp_path):
-    make_source(tmp_path, FakeYahoo(upto(histories(), "2024-01-19")),
-                now=at("2024-01-20T12:00")).load(["SPY"])
-    with pytest.raises(DataError, match=r"holds it only up to 2024-01-19, before data.end "
-                                        r"2024-01-26; .*--data-dir"):
+    make_source(
+        tmp_path, FakeYahoo(upto(histories(), "2024-01-19")), now=at("2024-01-20T12:00")
+    ).load(["SPY"])
+    with pytest.raises(
+        DataError,
+        match=r"holds it only up to 2024-01-19, before data.end "
+        r"2024-01-26; .*--data-dir",
+    ):
         make_source(tmp_path, offline, end=dt.date(2024, 1, 26)).load(["SPY"])
 
 
@@ -212,8 +227,10 @@ def test_offline_without_the_cache_says_how_to_supply_data(tmp_path):
 @pytest.mark.parametrize(
     "damage, reason",
     [
-        (lambda d: (d / "SPY.parquet").write_bytes((d / "SPY.parquet").read_bytes()[:100]),
-         "checksum mismatch"),
+        (
+            lambda d: (d / "SPY.parquet").write_bytes((d / "SPY.parquet").read_bytes()[:100]),
+            "checksum mismatch",
+        ),
         (lambda d: (d / "SPY.parquet").write_bytes(b"\0" * 2000), "checksum mismatch"),
         (lambda d: (d / "SPY.json").write_text("{not json"), "metadata record is unreadable"),
         (lambda d: (d / "SPY.json").unlink(), "no metadata record"),
@@ -240,8 +257,9 @@ def test_a_corrupt_entry_while_offline_is_an_error(tmp_path):
 
 
 def test_a_failed_write_leaves_the_old_entry_intact(tmp_path, monkeypatch):
-    make_source(tmp_path, FakeYahoo(upto(histories(), "2024-01-19")),
-                now=at("2024-01-20T12:00")).load(["SPY"])
+    make_source(
+        tmp_path, FakeYahoo(upto(histories(), "2024-01-19")), now=at("2024-01-20T12:00")
+    ).load(["SPY"])
     before = (tmp_path / "SPY.parquet").read_bytes()
     real_replace = os.replace
 
@@ -302,8 +320,9 @@ def _processes(target, args_list):
 
 def test_two_runs_at_once_download_once(tmp_path):
     log = tmp_path / "downloads.log"
-    assert _processes(_slow_run, [(tmp_path / "cache", log, 0.6), (tmp_path / "cache", log, 0)]
-                      ) == [0, 0]
+    assert _processes(
+        _slow_run, [(tmp_path / "cache", log, 0.6), (tmp_path / "cache", log, 0)]
+    ) == [0, 0]
     assert len(log.read_text().splitlines()) == 1  # the second run waited, then hit the cache
     make_source(tmp_path / "cache", must_not_download).load(["SPY", "ETH-USD"])
 

@@ -47,9 +47,11 @@ def yahoo(monkeypatch):
 
 
 def test_the_data_group_imports_only_click():
-    code = ("import sys, engine.cli_data; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('pandas', 'numpy', 'yfinance', 'pyarrow')))")
+    code = (
+        "import sys, engine.cli_data; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('pandas', 'numpy', 'yfinance', 'pyarrow')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -62,17 +64,19 @@ def test_fetch_then_list_then_clear(yahoo):
     assert invoke("data", "fetch", "SPY").exit_code == 0
     assert yahoo.calls == [["SPY", "ETH-USD"]]  # fetched just now: fresh, not asked again
     listed = json.loads(invoke("data", "list", "--json").output)
-    assert [(r["ticker"], r["first"], r["last"], r["rows"], r["source"], r["status"])
-            for r in listed] == [("ETH-USD", "2024-01-01", "2024-01-31", 31, "yfinance", "ok"),
-                                 ("SPY", "2024-01-02", "2024-01-31", 21, "yfinance", "ok")]
+    assert [
+        (r["ticker"], r["first"], r["last"], r["rows"], r["source"], r["status"]) for r in listed
+    ] == [
+        ("ETH-USD", "2024-01-01", "2024-01-31", 31, "yfinance", "ok"),
+        ("SPY", "2024-01-02", "2024-01-31", 21, "yfinance", "ok"),
+    ]
     assert listed[0]["age"].endswith(("s", "min"))
     table = invoke("data", "list").output
     assert "SPY" in table and "2024-01-31" in table and "ETH-USD" in table
     cleared = invoke("data", "clear", "SPY", "QQQ")
     assert cleared.exit_code == 0
     assert "Removed 1 ticker(s)" in cleared.output and "Not in the cache: QQQ" in cleared.output
-    assert [r["ticker"] for r in json.loads(invoke("data", "list", "--json").output)] == [
-        "ETH-USD"]
+    assert [r["ticker"] for r in json.loads(invoke("data", "list", "--json").output)] == ["ETH-USD"]
     assert "Removed 1 ticker(s)" in invoke("data", "clear").output
     assert json.loads(invoke("data", "list", "--json").output) == []
 
@@ -114,8 +118,9 @@ def test_import_validates_and_loads_a_folder(tmp_path, shared_data):
 def test_import_stops_at_a_bad_file_and_writes_nothing(tmp_path):
     folder = tmp_path / "csv"
     folder.mkdir()
-    good = pd.DataFrame({"date": WEEKDAYS, "open": 1.0, "high": 1.0, "low": 1.0,
-                         "close": 1.0, "volume": 5})
+    good = pd.DataFrame(
+        {"date": WEEKDAYS, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 5}
+    )
     good.to_csv(folder / "AAA.csv", index=False)
     bad = good.copy()
     bad.loc[8:, "close"] = 0.5  # halves overnight: an unadjusted 2:1 split
@@ -127,8 +132,9 @@ def test_import_stops_at_a_bad_file_and_writes_nothing(tmp_path):
     assert invoke("data", "import", tmp_path / "nothing").exit_code == 2
 
 
-def test_imported_files_run_a_yfinance_config_without_network(tmp_path, shared_data, monkeypatch,
-                                                              caplog):
+def test_imported_files_run_a_yfinance_config_without_network(
+    tmp_path, shared_data, monkeypatch, caplog
+):
     folder = tmp_path / "csv"
     folder.mkdir()
     for ticker in ("SPY", "IWM"):
@@ -143,8 +149,11 @@ def test_imported_files_run_a_yfinance_config_without_network(tmp_path, shared_d
 
     sleeps = Sleeps()
     monkeypatch.setattr(engine.data, "DEFAULT_RETRY", RetryPolicy(attempts=2, sleep=sleeps))
-    monkeypatch.setattr(engine.data, "_yf_download", lambda tickers, start=None: (_ for _ in ())
-                        .throw(ConnectionError("no route to host")))
+    monkeypatch.setattr(
+        engine.data,
+        "_yf_download",
+        lambda tickers, start=None: (_ for _ in ()).throw(ConnectionError("no route to host")),
+    )
     with caplog.at_level(logging.WARNING, logger="rotation.data"):
         refreshed = invoke("run", config, "--refresh", "--out", tmp_path / "c", "--json")
     assert refreshed.exit_code == 0, refreshed.output

@@ -9,8 +9,10 @@ import pytest
 from engine.data import CsvSource, DataError
 from tests.yahoo_replica import WEEKDAYS, histories, yahoo_download
 
-NEED = ("need Date, Open, High, Low, Close, Volume (Adj Close optional; any letter case), "
-        "or a yfinance CSV export (Price and Ticker header rows)")
+NEED = (
+    "need Date, Open, High, Low, Close, Volume (Adj Close optional; any letter case), "
+    "or a yfinance CSV export (Price and Ticker header rows)"
+)
 
 
 def load(folder, ticker="SPY") -> pd.DataFrame:
@@ -28,7 +30,10 @@ def test_yfinance_download_export(tmp_path):
     reply = yahoo_download({"SPY": histories()["SPY"]})
     reply.to_csv(tmp_path / "SPY.csv")
     assert (tmp_path / "SPY.csv").read_text().splitlines()[:3] == [
-        "Price,Close,High,Low,Open,Volume", "Ticker,SPY,SPY,SPY,SPY,SPY", "Date,,,,,"]
+        "Price,Close,High,Low,Open,Volume",
+        "Ticker,SPY,SPY,SPY,SPY,SPY",
+        "Date,,,,,",
+    ]
     pd.testing.assert_frame_equal(load(tmp_path), expected_spy(), check_freq=False)
 
 
@@ -40,8 +45,11 @@ def test_yfinance_download_export_grouped_by_ticker_and_of_several_tickers(tmp_p
     assert (tmp_path / "SPY.csv").read_text().startswith("Ticker,")
     pd.testing.assert_frame_equal(load(tmp_path), expected_spy(), check_freq=False)
     reply.to_csv(tmp_path / "IWM.csv")
-    with pytest.raises(DataError, match=r"IWM.csv: a yfinance export of \['ETH-USD', 'SPY'\] "
-                                        r"without 'IWM'"):
+    with pytest.raises(
+        DataError,
+        match=r"IWM.csv: a yfinance export of \['ETH-USD', 'SPY'\] "
+        r"without 'IWM'",
+    ):
         load(tmp_path, "IWM")
 
 
@@ -49,8 +57,9 @@ def test_ticker_history_export_with_time_zone_offsets(tmp_path):
     """`yf.Ticker("SPY").history(period="max").to_csv(...)`: dates carry a time and offset."""
     history = histories()["SPY"].assign(Dividends=0.0, **{"Stock Splits": 0.0})
     history.to_csv(tmp_path / "SPY.csv")
-    assert (tmp_path / "SPY.csv").read_text().splitlines()[1].startswith(
-        "2024-01-02 00:00:00-05:00,")
+    assert (
+        (tmp_path / "SPY.csv").read_text().splitlines()[1].startswith("2024-01-02 00:00:00-05:00,")
+    )
     pd.testing.assert_frame_equal(load(tmp_path), expected_spy(), check_freq=False)
 
 
@@ -64,7 +73,9 @@ def test_lower_case_shape(tmp_path):
 def test_yahoo_shape_with_adj_close_is_adjusted(tmp_path):
     (tmp_path / "ABC.csv").write_text(
         "Date,Open,High,Low,Close,Adj Close,Volume\n"
-        "2024-01-02,10,12,9,11,5.5,100\n2024-01-03,11,12,10,12,6,200\n", encoding="utf-8")
+        "2024-01-02,10,12,9,11,5.5,100\n2024-01-03,11,12,10,12,6,200\n",
+        encoding="utf-8",
+    )
     frame = load(tmp_path, "ABC")
     assert frame["Close"].tolist() == [5.5, 6.0] and frame["Open"].tolist() == [5.0, 5.5]
     assert frame["Volume"].tolist() == [100.0, 200.0]
@@ -72,9 +83,11 @@ def test_yahoo_shape_with_adj_close_is_adjusted(tmp_path):
 
 @pytest.mark.parametrize(
     "header, missing",
-    [("Date,Open,High,Low,Adj Close,Volume", "['Close']"),
-     ("Day,Close", "['Date', 'Open', 'High', 'Low', 'Volume']"),
-     ("timestamp,o,h,l,c,v", "['Date', 'Open', 'High', 'Low', 'Close', 'Volume']")],
+    [
+        ("Date,Open,High,Low,Adj Close,Volume", "['Close']"),
+        ("Day,Close", "['Date', 'Open', 'High', 'Low', 'Volume']"),
+        ("timestamp,o,h,l,c,v", "['Date', 'Open', 'High', 'Low', 'Close', 'Volume']"),
+    ],
 )
 def test_other_shapes_are_rejected_listing_found_and_needed(tmp_path, header, missing):
     row = ",".join(["2024-01-02", "1", "2", "0.5", "1.5", "10"][: len(header.split(","))])
@@ -83,7 +96,8 @@ def test_other_shapes_are_rejected_listing_found_and_needed(tmp_path, header, mi
         load(tmp_path, "ABC")
     found = str(header.split(","))
     assert info.value.message == (
-        f"{tmp_path / 'ABC.csv'}: missing columns {missing}; found {found}, {NEED}")
+        f"{tmp_path / 'ABC.csv'}: missing columns {missing}; found {found}, {NEED}"
+    )
 
 
 def test_blank_or_null_close_is_a_missing_day_filled_by_the_gap_rule(tmp_path, caplog):
@@ -102,9 +116,13 @@ def test_blank_or_null_close_is_a_missing_day_filled_by_the_gap_rule(tmp_path, c
 def test_text_that_is_not_a_number_is_an_error_naming_the_row(tmp_path):
     (tmp_path / "ABC.csv").write_text(
         "Date,Open,High,Low,Close,Volume\n2024-01-02,1,2,0.5,1.5,10\n2024-01-03,1,2,x,1.5,10\n",
-        encoding="utf-8")
-    with pytest.raises(DataError, match=r"ABC.csv: Low on 2024-01-03 \(row 3\) is 'x', not a "
-                                        r"number; fix or delete that row"):
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        DataError,
+        match=r"ABC.csv: Low on 2024-01-03 \(row 3\) is 'x', not a "
+        r"number; fix or delete that row",
+    ):
         load(tmp_path, "ABC")
 
 
@@ -112,16 +130,20 @@ def test_text_that_is_not_a_number_is_an_error_naming_the_row(tmp_path):
 def test_a_bad_date_is_an_error_naming_the_row(tmp_path, cell):
     (tmp_path / "ABC.csv").write_text(
         f"Date,Open,High,Low,Close,Volume\n2024-01-02,1,2,0.5,1.5,10\n{cell},1,2,1,1.5,10\n",
-        encoding="utf-8")
-    with pytest.raises(DataError, match=f"ABC.csv: row 3 has date '{cell}'; dates must be "
-                                        "YYYY-MM-DD"):
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        DataError, match=f"ABC.csv: row 3 has date '{cell}'; dates must be YYYY-MM-DD"
+    ):
         load(tmp_path, "ABC")
 
 
 def test_duplicate_date_is_an_error(tmp_path):
     (tmp_path / "ABC.csv").write_text(
         "Date,Open,High,Low,Close,Adj Close,Volume\n"
-        "2024-01-02,1,2,0.5,1.5,1.5,10\n2024-01-02,1,2,0.5,1.5,1.5,10\n", encoding="utf-8")
+        "2024-01-02,1,2,0.5,1.5,1.5,10\n2024-01-02,1,2,0.5,1.5,1.5,10\n",
+        encoding="utf-8",
+    )
     with pytest.raises(DataError, match="2024-01-02 appears twice"):
         load(tmp_path, "ABC")
 
@@ -144,5 +166,6 @@ def test_a_ragged_file_is_one_clear_line(tmp_path):
 def test_volume_may_be_blank(tmp_path):
     (tmp_path / "ABC.csv").write_text(
         "Date,Open,High,Low,Close,Volume\n2024-01-02,1,2,0.5,1.5,\n2024-01-03,1,2,1,1.6,7\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     assert np.isnan(load(tmp_path, "ABC")["Volume"].iloc[0])

@@ -18,8 +18,10 @@ JANUARY = sessions("nyse", "2024-01-02", "2024-02-29")  # MLK 01-15, Presidents'
 def bars(dates, close=None) -> pd.DataFrame:
     dates = pd.DatetimeIndex(dates)
     close = 100 + np.arange(len(dates), dtype=float) if close is None else np.asarray(close, float)
-    return pd.DataFrame({"Open": close, "High": close * 1.01, "Low": close * 0.99,
-                         "Close": close, "Volume": 1e6}, index=dates)
+    return pd.DataFrame(
+        {"Open": close, "High": close * 1.01, "Low": close * 0.99, "Close": close, "Volume": 1e6},
+        index=dates,
+    )
 
 
 def checked(frame, ticker="SPY", **settings) -> pd.DataFrame:
@@ -45,7 +47,8 @@ def test_unsorted_dates_are_sorted_with_a_warning(caplog):
     out = checked(frame.iloc[::-1])
     assert out.index.equals(frame.index.rename("date"))
     assert warnings_in(caplog) == [
-        "Warning: SPY from test: dates were not in ascending order; sorted them"]
+        "Warning: SPY from test: dates were not in ascending order; sorted them"
+    ]
 
 
 def test_a_duplicated_date_is_an_error_naming_ticker_and_date():
@@ -72,7 +75,8 @@ def test_a_missing_or_non_positive_open_high_low_becomes_the_close(caplog):
     assert out.iloc[6]["Low"] == out.iloc[6]["Close"]
     assert warnings_in(caplog) == [
         "Warning: SPY from test: open/high/low missing on 1 day(s) and non-positive on 1 day(s) "
-        "(first 2024-01-04); set to the close"]
+        "(first 2024-01-04); set to the close"
+    ]
 
 
 def test_a_missing_close_is_dropped_then_the_gap_rule_fills_it(caplog):
@@ -84,7 +88,8 @@ def test_a_missing_close_is_dropped_then_the_gap_rule_fills_it(caplog):
     assert out.loc["2024-01-09", "Volume"] == 0
     assert warnings_in(caplog) == [
         "Warning: SPY from test: 1 missing session(s) forward-filled from the previous close: "
-        "2024-01-09 (data.max_fill_days: 3)"]
+        "2024-01-09 (data.max_fill_days: 3)"
+    ]
 
 
 def test_a_gap_of_max_fill_days_sessions_is_forward_filled(caplog):
@@ -96,13 +101,15 @@ def test_a_gap_of_max_fill_days_sessions_is_forward_filled(caplog):
 
 
 def test_a_longer_gap_is_an_error_naming_both_dates():
-    frame = bars(JANUARY).drop(pd.DatetimeIndex(["2024-01-09", "2024-01-10", "2024-01-11",
-                                                 "2024-01-12"]))
+    frame = bars(JANUARY).drop(
+        pd.DatetimeIndex(["2024-01-09", "2024-01-10", "2024-01-11", "2024-01-12"])
+    )
     with pytest.raises(DataError) as info:
         checked(frame)
     assert info.value.message == (
         "SPY from test: no prices between 2024-01-08 and 2024-01-16: 4 nyse sessions missing, "
-        "more than the 3 allowed; fill the gap in the data or raise data.max_fill_days (now 3)")
+        "more than the 3 allowed; fill the gap in the data or raise data.max_fill_days (now 3)"
+    )
     assert len(checked(frame, max_fill_days=4)) == len(JANUARY)  # configurable
 
 
@@ -134,8 +141,15 @@ def test_other_markets_tolerate_unknown_holidays_but_not_long_gaps(caplog):
 
 @pytest.mark.parametrize(
     "ratio, name",
-    [(0.5, "2:1 split"), (1 / 3, "3:1 split"), (0.2, "5:1 split"), (0.1, "10:1 split"),
-     (2.0, "1:2 reverse split"), (4.03, "1:4 reverse split"), (0.491, "2:1 split")],
+    [
+        (0.5, "2:1 split"),
+        (1 / 3, "3:1 split"),
+        (0.2, "5:1 split"),
+        (0.1, "10:1 split"),
+        (2.0, "1:2 reverse split"),
+        (4.03, "1:4 reverse split"),
+        (0.491, "2:1 split"),
+    ],
 )
 def test_a_move_like_an_unadjusted_split_is_an_error(ratio, name):
     close = np.full(len(JANUARY), 100.0)
@@ -144,7 +158,8 @@ def test_a_move_like_an_unadjusted_split_is_an_error(ratio, name):
         checked(bars(JANUARY, close))
     day = JANUARY[10].date()
     assert f"it looks like an unadjusted {name} on {day}; use split-adjusted prices" in (
-        info.value.message)
+        info.value.message
+    )
     before = JANUARY[9].date()
     assert info.value.message.startswith(f"SPY from test: close goes from 100 on {before}")
     assert "data.allow_jumps" in info.value.message
@@ -175,21 +190,22 @@ def test_no_rows_at_all_is_no_data():
 
 
 def test_memory_source_checks_structure_only_unless_asked():
-    frame = bars(JANUARY).drop(pd.DatetimeIndex(["2024-01-09", "2024-01-10", "2024-01-11",
-                                                 "2024-01-12"]))
+    frame = bars(JANUARY).drop(
+        pd.DatetimeIndex(["2024-01-09", "2024-01-10", "2024-01-11", "2024-01-12"])
+    )
     assert len(MemorySource({"SPY": frame}).load(["SPY"])["SPY"]) == len(frame)
     with pytest.raises(DataError, match="4 nyse sessions missing"):
         MemorySource({"SPY": frame}, checks=Checks()).load(["SPY"])
 
 
 def test_csv_source_applies_the_configured_checks(tmp_path):
-    frame = bars(JANUARY).drop(pd.DatetimeIndex(["2024-01-09", "2024-01-10", "2024-01-11",
-                                                 "2024-01-12"]))
+    frame = bars(JANUARY).drop(
+        pd.DatetimeIndex(["2024-01-09", "2024-01-10", "2024-01-11", "2024-01-12"])
+    )
     frame.rename_axis("Date").to_csv(tmp_path / "SPY.csv")
     with pytest.raises(DataError, match=f"{tmp_path / 'SPY.csv'}: no prices between"):
         CsvSource(tmp_path).load(["SPY"])
-    assert len(CsvSource(tmp_path, Checks.of(max_fill_days=5)).load(["SPY"])["SPY"]) == len(
-        JANUARY)
+    assert len(CsvSource(tmp_path, Checks.of(max_fill_days=5)).load(["SPY"])["SPY"]) == len(JANUARY)
 
 
 # ---------------------------------------------------------------- the calendar
@@ -197,22 +213,50 @@ def test_csv_source_applies_the_configured_checks(tmp_path):
 
 def test_nyse_holidays_of_2024_and_2025():
     assert [str(d.date()) for d in nyse_holidays("2024-01-01", "2025-12-31")] == [
-        "2024-01-01", "2024-01-15", "2024-02-19", "2024-03-29", "2024-05-27", "2024-06-19",
-        "2024-07-04", "2024-09-02", "2024-11-28", "2024-12-25",
-        "2025-01-01", "2025-01-09", "2025-01-20", "2025-02-17", "2025-04-18", "2025-05-26",
-        "2025-06-19", "2025-07-04", "2025-09-01", "2025-11-27", "2025-12-25"]
+        "2024-01-01",
+        "2024-01-15",
+        "2024-02-19",
+        "2024-03-29",
+        "2024-05-27",
+        "2024-06-19",
+        "2024-07-04",
+        "2024-09-02",
+        "2024-11-28",
+        "2024-12-25",
+        "2025-01-01",
+        "2025-01-09",
+        "2025-01-20",
+        "2025-02-17",
+        "2025-04-18",
+        "2025-05-26",
+        "2025-06-19",
+        "2025-07-04",
+        "2025-09-01",
+        "2025-11-27",
+        "2025-12-25",
+    ]
 
 
 @pytest.mark.parametrize(
     "day, closed",
-    [("2001-09-11", True), ("2001-09-14", True), ("2001-09-17", False), ("2004-06-11", True),
-     ("2007-01-02", True), ("2012-10-29", True), ("2012-10-30", True), ("2018-12-05", True),
-     ("2021-06-18", False),  # Juneteenth only from 2022
-     ("2022-06-20", True),  # Juneteenth 2022 fell on a Sunday
-     ("2021-12-31", False),  # New Year's Day on a Saturday is not moved to Friday
-     ("2021-12-24", True),  # Christmas on a Saturday is
-     ("2020-07-03", True), ("1997-01-20", False), ("1998-01-19", True),  # MLK from 1998
-     ("2016-03-25", True)],  # Good Friday
+    [
+        ("2001-09-11", True),
+        ("2001-09-14", True),
+        ("2001-09-17", False),
+        ("2004-06-11", True),
+        ("2007-01-02", True),
+        ("2012-10-29", True),
+        ("2012-10-30", True),
+        ("2018-12-05", True),
+        ("2021-06-18", False),  # Juneteenth only from 2022
+        ("2022-06-20", True),  # Juneteenth 2022 fell on a Sunday
+        ("2021-12-31", False),  # New Year's Day on a Saturday is not moved to Friday
+        ("2021-12-24", True),  # Christmas on a Saturday is
+        ("2020-07-03", True),
+        ("1997-01-20", False),
+        ("1998-01-19", True),  # MLK from 1998
+        ("2016-03-25", True),
+    ],  # Good Friday
 )
 def test_nyse_special_rules(day, closed):
     assert (pd.Timestamp(day) in nyse_holidays(day, day)) is closed
@@ -222,15 +266,17 @@ def test_missing_between_reports_positions_and_sessions():
     dates = JANUARY.drop(pd.DatetimeIndex(["2024-01-12", "2024-01-16"]))
     gaps = missing_between("nyse", dates)
     assert [(str(dates[p - 1].date()), [str(d.date()) for d in m]) for p, m in gaps] == [
-        ("2024-01-11", ["2024-01-12", "2024-01-16"])]
+        ("2024-01-11", ["2024-01-12", "2024-01-16"])
+    ]
 
 
 def test_every_shared_file_passes_validation_without_repairs(shared_data, caplog):
     tickers = sorted(p.stem for p in shared_data.glob("*.csv"))
     assert {"SPY", "IWM", "ETH-USD", "BTC-USD", "^GSPC"} <= set(tickers)
     frames = CsvSource(shared_data).load(tickers)
-    assert all(len(frame) == len(pd.read_csv(shared_data / f"{t}.csv"))
-               for t, frame in frames.items())
+    assert all(
+        len(frame) == len(pd.read_csv(shared_data / f"{t}.csv")) for t, frame in frames.items()
+    )
     assert warnings_in(caplog) == []
 
 
@@ -240,8 +286,12 @@ def test_every_shared_file_passes_validation_without_repairs(shared_data, caplog
 def _config(**data):
     from engine.config import config_from_dict
 
-    raw = {"name": "t", "data": {"source": "csv", "dir": "x", "start": "2024-01-02", **data},
-           "universe": ["SPY"], "regimes": [{"name": "all", "weights": {"SPY": 1.0}}]}
+    raw = {
+        "name": "t",
+        "data": {"source": "csv", "dir": "x", "start": "2024-01-02", **data},
+        "universe": ["SPY"],
+        "regimes": [{"name": "all", "weights": {"SPY": 1.0}}],
+    }
     return config_from_dict(raw, origin="<test>")
 
 
@@ -255,10 +305,12 @@ def test_data_settings_reach_the_checks():
 
 @pytest.mark.parametrize(
     "data, problem",
-    [({"max_fill_days": -1}, "data.max_fill_days: Input should be greater than or equal to 0"),
-     ({"allow_jumps": ["spy"]}, "data.allow_jumps: write 'spy' in capitals"),
-     ({"source": "quandl"}, "data.source: Input should be 'yfinance', 'csv' or 'synthetic'"),
-     ({"seed": -2}, "data.seed: Input should be greater than or equal to 0")],
+    [
+        ({"max_fill_days": -1}, "data.max_fill_days: Input should be greater than or equal to 0"),
+        ({"allow_jumps": ["spy"]}, "data.allow_jumps: write 'spy' in capitals"),
+        ({"source": "quandl"}, "data.source: Input should be 'yfinance', 'csv' or 'synthetic'"),
+        ({"seed": -2}, "data.seed: Input should be greater than or equal to 0"),
+    ],
 )
 def test_bad_data_settings_are_rejected(data, problem):
     from engine.errors import ConfigError

@@ -83,8 +83,15 @@ def offline_yfinance(monkeypatch):
 
 
 def _real(tickers, **kwargs):
-    return yfinance.download(tickers, period="max", auto_adjust=True, group_by="column",
-                             multi_level_index=True, progress=False, **kwargs)
+    return yfinance.download(
+        tickers,
+        period="max",
+        auto_adjust=True,
+        group_by="column",
+        multi_level_index=True,
+        progress=False,
+        **kwargs,
+    )
 
 
 def test_fake_matches_real_yfinance_download(offline_yfinance):
@@ -94,7 +101,13 @@ def test_fake_matches_real_yfinance_download(offline_yfinance):
     # The features the engine must cope with, spelled out:
     assert real.columns.names == ["Price", "Ticker"]
     assert list(dict.fromkeys(real.columns.get_level_values(0))) == [
-        "Adj Close", "Close", "High", "Low", "Open", "Volume"]
+        "Adj Close",
+        "Close",
+        "High",
+        "Low",
+        "Open",
+        "Volume",
+    ]
     assert real.index.name == "Date" and real.index.tz is None
     assert real.index.equals(EVERY_DAY.rename("Date").as_unit(real.index.unit))
     assert real[("Close", "SPY")].isna().sum() == len(EVERY_DAY) - len(WEEKDAYS)
@@ -103,10 +116,14 @@ def test_fake_matches_real_yfinance_download(offline_yfinance):
 
 def test_fake_matches_real_yfinance_download_when_all_tickers_exist(offline_yfinance):
     real = _real(["IWM", "SPY"])
-    pd.testing.assert_frame_equal(yahoo_download({t: histories()[t] for t in ["IWM", "SPY"]}),
-                                  real)
+    pd.testing.assert_frame_equal(yahoo_download({t: histories()[t] for t in ["IWM", "SPY"]}), real)
     assert list(dict.fromkeys(real.columns.get_level_values(0))) == [
-        "Close", "High", "Low", "Open", "Volume"]
+        "Close",
+        "High",
+        "Low",
+        "Open",
+        "Volume",
+    ]
     assert real[("Volume", "SPY")].dtype == np.int64  # same dates: no NaN, Volume stays int
 
 
@@ -125,7 +142,8 @@ def test_production_download_function_works_offline(offline_yfinance, tmp_path):
 
 
 def test_production_download_reports_each_failure_and_keeps_the_terminal_quiet(
-        offline_yfinance, capfd):
+    offline_yfinance, capfd
+):
     reply = engine.data._yf_download(["SPY", "IWMM"])
     assert reply.attrs["errors"] == {"IWMM": "ValueError('possibly delisted; no price data found')"}
     assert "Failed download" not in capfd.readouterr().err  # the engine reports it instead
@@ -148,8 +166,10 @@ def test_no_network_through_real_yfinance_is_retried_once_and_named(offline_yfin
     with pytest.raises(DataError) as info:
         source.load(["SPY", "IWM"])
     message = info.value.message
-    assert message.startswith("could not download ['SPY', 'IWM'] from yfinance after 2 attempt(s) "
-                              "(ConnectionError(\"Failed to resolve 'query2.finance.yahoo.com'\"))")
+    assert message.startswith(
+        "could not download ['SPY', 'IWM'] from yfinance after 2 attempt(s) "
+        "(ConnectionError(\"Failed to resolve 'query2.finance.yahoo.com'\"))"
+    )
     assert "--data-dir" in message and "check the symbol" not in message
     assert source.retry.sleep == [2.0]
 
@@ -231,8 +251,14 @@ def test_missing_tickers_are_fetched_in_one_batched_call(tmp_path):
     assert fake.calls == [["SPY", "IWM", "ETH-USD"]] and fake.starts == [None]
     assert list(frames) == ["SPY", "IWM", "ETH-USD"]
     stored = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))
-    assert stored == ["ETH-USD.json", "ETH-USD.parquet", "IWM.json", "IWM.parquet",
-                      "SPY.json", "SPY.parquet"]
+    assert stored == [
+        "ETH-USD.json",
+        "ETH-USD.parquet",
+        "IWM.json",
+        "IWM.parquet",
+        "SPY.json",
+        "SPY.parquet",
+    ]
 
 
 def test_default_cache_dir_follows_the_environment(tmp_path, monkeypatch):
@@ -254,8 +280,11 @@ def test_unknown_ticker_is_named(tmp_path):
 
 
 def test_several_unknown_tickers_are_all_named(tmp_path):
-    with pytest.raises(DataError, match=r"^no data for 'AAAA', 'BBBB' from yfinance: "
-                                        r"check the symbols$"):
+    with pytest.raises(
+        DataError,
+        match=r"^no data for 'AAAA', 'BBBB' from yfinance: "
+        r"check the symbols$",
+    ):
         make_source(tmp_path, FakeYahoo({})).load(["AAAA", "BBBB"])
 
 
@@ -306,13 +335,16 @@ def test_persistent_timeout_gives_a_clear_final_message(tmp_path):
     def timeout(tickers, start=None):
         raise TimeoutError("Read timed out. (read timeout=10)")
 
-    source = make_source(tmp_path, timeout, retry=RetryPolicy(attempts=3, delay=0.5,
-                                                              sleep=Sleeps()))
+    source = make_source(
+        tmp_path, timeout, retry=RetryPolicy(attempts=3, delay=0.5, sleep=Sleeps())
+    )
     with pytest.raises(DataError) as info:
         source.load(["SPY", "IWM"])
     message = info.value.message
-    assert message.startswith("could not download ['SPY', 'IWM'] from yfinance after 3 "
-                               "attempt(s) (TimeoutError: Read timed out.")
+    assert message.startswith(
+        "could not download ['SPY', 'IWM'] from yfinance after 3 "
+        "attempt(s) (TimeoutError: Read timed out."
+    )
     assert "--data-dir" in message and "rotation data import" in message and "\n" not in message
     assert source.retry.sleep == [0.5, 1.0]
     assert [p for p in tmp_path.iterdir() if p.suffix in (".parquet", ".json")] == []
@@ -323,8 +355,11 @@ def test_an_unexpected_error_is_not_retried(tmp_path):
         raise KeyError("chart")
 
     source = make_source(tmp_path, broken)
-    with pytest.raises(DataError, match=r"could not download \['SPY'\] from yfinance "
-                                        r"\(KeyError: 'chart'\)"):
+    with pytest.raises(
+        DataError,
+        match=r"could not download \['SPY'\] from yfinance "
+        r"\(KeyError: 'chart'\)",
+    ):
         source.load(["SPY"])
     assert source.retry.sleep == []
 
@@ -354,8 +389,10 @@ def test_csv_source_reads_shared_files_and_adjusts(shared_data):
         assert list(frame.columns) == PRICE_COLUMNS
         assert frame.index.name == "date" and frame.index.dtype == "datetime64[ns]"
         assert len(frame) == len(raw)
-        assert [str(d.date()) for d in frame.index[[0, -1]]] == [raw["Date"].iloc[0],
-                                                                  raw["Date"].iloc[-1]]
+        assert [str(d.date()) for d in frame.index[[0, -1]]] == [
+            raw["Date"].iloc[0],
+            raw["Date"].iloc[-1],
+        ]
         np.testing.assert_allclose(frame["Close"], raw["Adj Close"], rtol=1e-15)
         for column in ("Open", "High", "Low"):
             np.testing.assert_allclose(frame[column], raw[column] * factor, rtol=1e-12)
@@ -382,11 +419,11 @@ def test_yfinance_source_backtest_equals_csv_source_backtest(shared_data, tmp_pa
     tickers = config.tickers()
     assert config.data.source == "yfinance" and tickers == ["IWM", "SPY"]
     fake = FakeYahoo({t: history_from_csv(shared_data / f"{t}.csv", NEW_YORK) for t in tickers})
-    source = make_source(tmp_path, fake, now=dt.datetime.now(dt.timezone.utc),
-                         end=config.data.end)
+    source = make_source(tmp_path, fake, now=dt.datetime.now(dt.timezone.utc), end=config.data.end)
     via_yahoo = run_backtest(config, source)
-    via_csv = run_backtest(load_config(SMALLCAP_CONFIG, source="csv", dir=shared_data),
-                           CsvSource(shared_data))
+    via_csv = run_backtest(
+        load_config(SMALLCAP_CONFIG, source="csv", dir=shared_data), CsvSource(shared_data)
+    )
     assert fake.calls == [tickers]
     got, want = dict(_flatten(via_yahoo.stats)), dict(_flatten(via_csv.stats))
     assert got.keys() == want.keys()
@@ -396,5 +433,6 @@ def test_yfinance_source_backtest_equals_csv_source_backtest(shared_data, tmp_pa
         else:
             assert got[key] == value, key
     assert via_yahoo.dates.equals(via_csv.dates)
-    np.testing.assert_allclose(via_yahoo.strategy.value.to_numpy(),
-                               via_csv.strategy.value.to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(
+        via_yahoo.strategy.value.to_numpy(), via_csv.strategy.value.to_numpy(), rtol=1e-9
+    )

@@ -195,8 +195,17 @@ def test_every_sweep_reports_its_overfitting_odds(shared_data, tmp_path):
     )
     out = tmp_path / "sweep"
     result = CliRunner().invoke(
-        main, ["sweep", str(config), "--data-dir", str(shared_data), "--out", str(out),
-               "--subperiods", "8"]
+        main,
+        [
+            "sweep",
+            str(config),
+            "--data-dir",
+            str(shared_data),
+            "--out",
+            str(out),
+            "--subperiods",
+            "8",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "Overfitting odds: deflated Sharpe" in result.output and "PBO" in result.output
@@ -205,8 +214,21 @@ def test_every_sweep_reports_its_overfitting_odds(shared_data, tmp_path):
     assert odds["pbo"]["splits"] == 70
     assert 0 <= odds["pbo"]["pbo"] <= 1 and 0 <= odds["deflated_sharpe"]["dsr"] <= 1
     assert set(odds["best_params"]) == {
-        "signals.ratio_breakout.entry", "signals.ratio_breakout.exit", "signals.eth_risk_on.window"
+        "signals.ratio_breakout.entry",
+        "signals.ratio_breakout.exit",
+        "signals.eth_risk_on.window",
     }
-    bad = CliRunner().invoke(main, ["sweep", str(config), "--data-dir", str(shared_data),
-                                    "--out", str(tmp_path / "x"), "--subperiods", "7"])
+    bad = CliRunner().invoke(
+        main,
+        [
+            "sweep",
+            str(config),
+            "--data-dir",
+            str(shared_data),
+            "--out",
+            str(tmp_path / "x"),
+            "--subperiods",
+            "7",
+        ],
+    )
     assert bad.exit_code == 2 and "even" in bad.output

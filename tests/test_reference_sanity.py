@@ -56,19 +56,22 @@ stats: {periods_per_year: 252, risk_free: 0.0}
 
 # ---------------------------------------------------------------- helpers
 
+
 def write_csv(directory: Path, ticker: str, dates, close, adj=None, open_=None):
     """One CSV in the shared-data format. High/Low are irrelevant to the contract."""
     adj = list(close) if adj is None else list(adj)
     open_ = list(close) if open_ is None else list(open_)
-    frame = pd.DataFrame({
-        "Date": [str(d) for d in dates],
-        "Open": open_,
-        "High": [max(o, c) for o, c in zip(open_, close)],
-        "Low": [min(o, c) for o, c in zip(open_, close)],
-        "Close": list(close),
-        "Adj Close": adj,
-        "Volume": [1000] * len(dates),
-    })
+    frame = pd.DataFrame(
+        {
+            "Date": [str(d) for d in dates],
+            "Open": open_,
+            "High": [max(o, c) for o, c in zip(open_, close, strict=False)],
+            "Low": [min(o, c) for o, c in zip(open_, close, strict=False)],
+            "Close": list(close),
+            "Adj Close": adj,
+            "Volume": [1000] * len(dates),
+        }
+    )
     frame.to_csv(directory / f"{ticker}.csv", index=False)
 
 
@@ -88,7 +91,7 @@ assert len(D) == 7
 def breakout_config(**execution):
     return {
         "name": "tiny",
-        "data": {"source": "csv", "start": "2024-01-04"},   # d3
+        "data": {"source": "csv", "start": "2024-01-04"},  # d3
         "universe": ["AAA", "BBB"],
         "signals": {"brk": {"type": "donchian", "series": "AAA", "entry": 2, "exit": 2}},
         "regimes": [
@@ -115,6 +118,7 @@ def breakout_dir(tmp_path):
 
 # ---------------------------------------------------------------- tiny hand-made cases
 
+
 def test_breakout_trades_next_close_without_costs(breakout_dir):
     res = reference_backtest(breakout_config(), breakout_dir)
     assert res["dates"] == [pd.Timestamp(d) for d in D[2:]]
@@ -128,9 +132,12 @@ def test_breakout_trades_next_close_without_costs(breakout_dir):
     np.testing.assert_allclose(res["benchmark"], [1000, 1050, 1100, 1100, 1150], rtol=1e-14)
     strat = [t for t in res["trades"] if t["portfolio"] == "strategy"]
     assert [(t["date"], t["ticker"]) for t in strat] == [
-        (pd.Timestamp(D[2]), "BBB"), (pd.Timestamp(D[4]), "BBB"), (pd.Timestamp(D[4]), "AAA")]
+        (pd.Timestamp(D[2]), "BBB"),
+        (pd.Timestamp(D[4]), "BBB"),
+        (pd.Timestamp(D[4]), "AAA"),
+    ]
     assert strat[0]["quantity"] == pytest.approx(50)
-    assert strat[1]["quantity"] == pytest.approx(-50)           # sell first
+    assert strat[1]["quantity"] == pytest.approx(-50)  # sell first
     assert strat[2]["quantity"] == pytest.approx(1100 / 12)
     assert all(t["fees"] == 0 for t in res["trades"])
     s = res["stats"]["strategy"]
@@ -144,14 +151,16 @@ def test_breakout_trades_next_close_without_costs(breakout_dir):
     # years = 6 calendar days / 365.25 ; turnover = (1000 + 1100 + 1100) / 2 / mean(V) / years
     years = 6 / 365.25
     assert s["cagr"] == pytest.approx(1.375 ** (1 / years) - 1)
-    assert s["turnover"] == pytest.approx(3200 / 2 / np.mean([1000, 1050, 1100, 1375, 1375]) / years)
+    assert s["turnover"] == pytest.approx(
+        3200 / 2 / np.mean([1000, 1050, 1100, 1375, 1375]) / years
+    )
     b = res["stats"]["benchmark"]
     assert b["time_in_regime"] == {} and b["switches"] == 0 and b["trade_dates"] == 1
 
 
 def test_start_before_first_date_trades_to_default(breakout_dir):
     cfg = breakout_config()
-    cfg["data"]["start"] = dt.date(2023, 12, 1)     # before the first date of C
+    cfg["data"]["start"] = dt.date(2023, 12, 1)  # before the first date of C
     res = reference_backtest(cfg, breakout_dir)
     assert res["dates"][0] == pd.Timestamp(D[0])
     # d1 has no previous date of C: trades to the default regime (off: 50 BBB);
@@ -159,7 +168,10 @@ def test_start_before_first_date_trades_to_default(breakout_dir):
     # d3 nothing (d2 decided off); d4 decides risk_on -> trade on d5
     strat = [t for t in res["trades"] if t["portfolio"] == "strategy"]
     assert [(str(t["date"].date()), t["ticker"]) for t in strat] == [
-        ("2024-01-02", "BBB"), ("2024-01-08", "BBB"), ("2024-01-08", "AAA")]
+        ("2024-01-02", "BBB"),
+        ("2024-01-08", "BBB"),
+        ("2024-01-08", "AAA"),
+    ]
     assert res["regimes"] == ["off"] * 3 + ["risk_on"] * 4
 
 
@@ -187,7 +199,9 @@ def test_breakout_with_fees_slippage_and_partial_fill(breakout_dir):
     fees = f * q_b * 20.02 + f * q_b * 21.978 + f * q_a * 12.012
     assert res["stats"]["strategy"]["fees_paid"] == pytest.approx(fees)
     # benchmark: the same partial first buy of BBB, then held: q_B * BBB close
-    np.testing.assert_allclose(res["benchmark"], [q_b * p for p in [20, 21, 22, 22, 23]], rtol=1e-13)
+    np.testing.assert_allclose(
+        res["benchmark"], [q_b * p for p in [20, 21, 22, 22, 23]], rtol=1e-13
+    )
 
 
 def test_full_buy_when_cash_suffices_then_partial_last_buy(tmp_path):
@@ -195,7 +209,7 @@ def test_full_buy_when_cash_suffices_then_partial_last_buy(tmp_path):
     write_csv(tmp_path, "AAA", D, [10] * 7)
     write_csv(tmp_path, "BBB", D, [20] * 7)
     cfg = {
-        "data": {"start": D[0]},           # a datetime.date is accepted too
+        "data": {"start": D[0]},  # a datetime.date is accepted too
         "universe": ["AAA", "BBB"],
         "regimes": [{"name": "only", "weights": {"AAA": 0.4, "BBB": 0.4}}],
         "execution": {"fees_bps": 10, "slippage_bps": 10},
@@ -215,7 +229,7 @@ def test_full_buy_when_cash_suffices_then_partial_last_buy(tmp_path):
     assert bench[0]["quantity"] == pytest.approx(50)
     q_bbb = 498.9995 / (20.02 * 1.001)
     assert bench[1]["quantity"] == pytest.approx(q_bbb, rel=1e-13)
-    assert res["benchmark"][0] == pytest.approx(500 + q_bbb * 20, rel=1e-13)   # cash is 0
+    assert res["benchmark"][0] == pytest.approx(500 + q_bbb * 20, rel=1e-13)  # cash is 0
 
 
 def test_fee_alone_makes_a_buy_partial(tmp_path):
@@ -239,7 +253,7 @@ def test_fee_alone_makes_a_buy_partial(tmp_path):
 
 
 def test_drawdown_durations_by_hand():
-    days = [pd.Timestamp(d) for d in weekdays("2024-01-02", "2024-01-09")]   # Tue .. next Tue
+    days = [pd.Timestamp(d) for d in weekdays("2024-01-02", "2024-01-09")]  # Tue .. next Tue
     # points: 100 (initial, dated 01-02), 100 @01-02, 90 @01-03, 95 @01-04, 101 @01-05,
     #         99 @01-08, 98 @01-09
     # stretch 1: peak = the 100 of 01-02 (index 1), back at/above it at 101 (index 4):
@@ -264,8 +278,10 @@ def test_order_sells_largest_first_then_buys(tmp_path):
         "data": {"start": "2024-01-04"},
         "universe": ["AAA", "BBB", "CCC"],
         "signals": {"brk": {"type": "donchian", "series": "BBB", "entry": 2, "exit": 2}},
-        "regimes": [{"name": "ccc", "when": "brk", "weights": {"CCC": 1.0}},
-                    {"name": "ab", "weights": {"AAA": 0.5, "BBB": 0.5}}],
+        "regimes": [
+            {"name": "ccc", "when": "brk", "weights": {"CCC": 1.0}},
+            {"name": "ab", "weights": {"AAA": 0.5, "BBB": 0.5}},
+        ],
         "portfolio": {"initial_cash": 1000},
         "benchmark": {"AAA": 1.0},
     }
@@ -274,7 +290,12 @@ def test_order_sells_largest_first_then_buys(tmp_path):
     # d3: 50 AAA, 25 BBB (tie, universe order). d4: V = 500 + 750 = 1250, breakout decided.
     # d5: moves AAA -500, BBB -750, CCC +1250 -> BBB sold first, then AAA, then CCC bought
     assert [(t["ticker"], t["quantity"]) for t in strat] == [
-        ("AAA", 50), ("BBB", 25), ("BBB", -25), ("AAA", -50), ("CCC", 250)]
+        ("AAA", 50),
+        ("BBB", 25),
+        ("BBB", -25),
+        ("AAA", -50),
+        ("CCC", 250),
+    ]
     np.testing.assert_allclose(res["strategy"], [1000, 1250, 1250, 1250, 1250])
 
 
@@ -298,12 +319,15 @@ def test_next_open_uses_adjusted_open(tmp_path):
     assert res["strategy"][0] == pytest.approx(1000 / 19 * 20)
 
 
-@pytest.mark.parametrize("rebalance, trade_days", [
-    ("none", ["2024-01-29"]),
-    ("monthly", ["2024-01-29", "2024-02-01"]),
-    ({"threshold": 0.1}, ["2024-01-29", "2024-02-01"]),
-    ({"threshold": 0.2}, ["2024-01-29"]),
-])
+@pytest.mark.parametrize(
+    "rebalance, trade_days",
+    [
+        ("none", ["2024-01-29"]),
+        ("monthly", ["2024-01-29", "2024-02-01"]),
+        ({"threshold": 0.1}, ["2024-01-29", "2024-02-01"]),
+        ({"threshold": 0.2}, ["2024-01-29"]),
+    ],
+)
 def test_rebalance_rules(tmp_path, rebalance, trade_days):
     # Mon 2024-01-29 .. Fri 2024-02-02. AAA doubles on Wed 01-31.
     days = weekdays("2024-01-29", "2024-02-02")
@@ -342,8 +366,10 @@ def _crypto_config(start, close_times=None):
         "universe": ["AAA", "BBB"],
         # sma window 2: on when x_t > (x_{t-1} + x_t)/2, i.e. when x rises; off when it falls
         "signals": {"up": {"type": "sma", "series": "XXX-USD", "window": 2}},
-        "regimes": [{"name": "on", "when": "up", "weights": {"AAA": 1.0}},
-                    {"name": "off", "weights": {"BBB": 1.0}}],
+        "regimes": [
+            {"name": "on", "when": "up", "weights": {"AAA": 1.0}},
+            {"name": "off", "weights": {"BBB": 1.0}},
+        ],
         "benchmark": {"AAA": 1.0},
     }
     if close_times:
@@ -354,7 +380,8 @@ def _crypto_config(start, close_times=None):
 def test_crypto_friday_bar_first_usable_monday(tmp_path):
     eq = weekdays("2024-01-02", "2024-01-10")
     crypto = all_days("2023-12-30", "2024-01-10")
-    # x = 1 up to Thu 01-04, 2 from Fri 01-05: on from the Fri bar (2 > 1.5), then 2 == mean keeps it
+    # x = 1 up to Thu 01-04, 2 from Fri 01-05: on from the Fri bar (2 > 1.5);
+    # then 2 == mean keeps it
     _crypto_setup(tmp_path, crypto, [1 if d < dt.date(2024, 1, 5) else 2 for d in crypto], eq)
     res = reference_backtest(_crypto_config("2024-01-02"), tmp_path)
     # Fri bar final at 00:00 UTC Sat = 19:00 New York Fri, after Fri's 16:00 close -> Mon
@@ -373,15 +400,17 @@ def test_close_times_compared_as_instants_across_dst(tmp_path):
     # (bar usable the next trading day).
     eq = weekdays("2024-03-04", "2024-03-20")
     crypto = all_days("2024-03-01", "2024-03-20")
-    values = [1 if d < dt.date(2024, 3, 8) else (2 if d < dt.date(2024, 3, 15) else 1) for d in crypto]
+    values = [
+        1 if d < dt.date(2024, 3, 8) else (2 if d < dt.date(2024, 3, 15) else 1) for d in crypto
+    ]
     _crypto_setup(tmp_path, crypto, values, eq)
     cfg = _crypto_config("2024-03-04", {"XXX-USD": {"time": "20:30", "tz": "UTC", "day_offset": 0}})
     res = reference_backtest(cfg, tmp_path)
-    by_date = dict(zip([str(d.date()) for d in res["dates"]], res["regimes"]))
+    by_date = dict(zip([str(d.date()) for d in res["dates"]], res["regimes"], strict=False))
     assert by_date["2024-03-07"] == "off"
-    assert by_date["2024-03-08"] == "on"      # Fri Mar 8 bar (rise) usable on Fri (EST)
-    assert by_date["2024-03-15"] == "on"      # Fri Mar 15 bar (fall) final 16:30 EDT: not yet
-    assert by_date["2024-03-18"] == "off"     # ... usable Mon
+    assert by_date["2024-03-08"] == "on"  # Fri Mar 8 bar (rise) usable on Fri (EST)
+    assert by_date["2024-03-15"] == "on"  # Fri Mar 15 bar (fall) final 16:30 EDT: not yet
+    assert by_date["2024-03-18"] == "off"  # ... usable Mon
     # the ratio XXX-USD/AAA exists on weekdays only and is final at the later leg (the crypto)
     cfg["signals"]["up"]["series"] = "XXX-USD/AAA"
     res2 = reference_backtest(cfg, tmp_path)
@@ -402,8 +431,14 @@ def test_no_look_ahead_on_tiny_data(breakout_dir):
     write_csv(breakout_dir, "AAA", D, [10, 10, 10, 12, 12, 30, 1])
     write_csv(breakout_dir, "BBB", D, [20, 20, 20, 21, 22, 7, 9])
     held = reference_backtest(breakout_config(fees_bps=5, slippage_bps=3), breakout_dir)
-    key = lambda r: [(t["date"], t["ticker"], t["quantity"]) for t in r["trades"]
-                     if t["date"] <= pd.Timestamp(D[4])]
+
+    def key(r):
+        return [
+            (t["date"], t["ticker"], t["quantity"])
+            for t in r["trades"]
+            if t["date"] <= pd.Timestamp(D[4])
+        ]
+
     assert key(held) == key(base)
 
 
@@ -411,7 +446,7 @@ def test_when_parser():
     values = {"a": True, "b": False, "c": True}
     assert eval_when(parse_when("a and not (b or c)"), values) is False
     assert eval_when(parse_when("a and not b"), values) is True
-    assert eval_when(parse_when("b or c and a"), values) is True        # and binds tighter
+    assert eval_when(parse_when("b or c and a"), values) is True  # and binds tighter
     assert eval_when(parse_when("not not a"), values) is True
     assert eval_when(parse_when("(b or (not c)) or b"), values) is False
     for bad in ["a and", "(a", "a b", "a or or b", "a && b", ""]:
@@ -435,10 +470,13 @@ def test_signal_definitions_by_hand():
 
 # ---------------------------------------------------------------- shared market data
 
+
 def _need_shared_data():
     if not (SHARED_DATA / "SPY.csv").exists():
-        pytest.skip(f"shared market data not found at {SHARED_DATA} (expected ../shared/data "
-                    "relative to the repo root)")
+        pytest.skip(
+            f"shared market data not found at {SHARED_DATA} (expected ../shared/data "
+            "relative to the repo root)"
+        )
 
 
 def _load_adj_close(ticker):
@@ -456,7 +494,7 @@ def test_example_config_invariants():
     dates = res["dates"]
     n = len(dates)
     assert dates[0] == pd.Timestamp("2018-01-02") and dates[-1] == pd.Timestamp("2025-06-30")
-    assert all(a < b for a, b in zip(dates, dates[1:]))
+    assert all(a < b for a, b in zip(dates, dates[1:], strict=False))
     assert len(res["strategy"]) == len(res["benchmark"]) == len(res["regimes"]) == n
     assert set(res["regimes"]) <= {"overweight_small", "neutral"}
     assert np.all(res["strategy"] > 0) and np.all(res["benchmark"] > 0)
@@ -497,12 +535,32 @@ def test_example_config_invariants():
     assert dates[0] in traded
 
     s, b, rel = res["stats"]["strategy"], res["stats"]["benchmark"], res["stats"]["relative"]
-    keys = {"total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown",
-            "max_drawdown_duration_days", "max_drawdown_duration_calendar_days", "calmar",
-            "switches", "time_in_regime", "trade_dates", "fees_paid", "turnover", "final_value"}
+    keys = {
+        "total_return",
+        "cagr",
+        "volatility",
+        "sharpe",
+        "sortino",
+        "max_drawdown",
+        "max_drawdown_duration_days",
+        "max_drawdown_duration_calendar_days",
+        "calmar",
+        "switches",
+        "time_in_regime",
+        "trade_dates",
+        "fees_paid",
+        "turnover",
+        "final_value",
+    }
     assert set(s) == keys and set(b) == keys
-    assert set(rel) == {"excess_cagr", "beta", "alpha", "tracking_error", "information_ratio",
-                        "correlation"}
+    assert set(rel) == {
+        "excess_cagr",
+        "beta",
+        "alpha",
+        "tracking_error",
+        "information_ratio",
+        "correlation",
+    }
     for st, values in ((s, res["strategy"]), (b, res["benchmark"])):
         assert st["final_value"] == values[-1]
         assert st["total_return"] == pytest.approx(values[-1] / 100000 - 1)
@@ -510,7 +568,9 @@ def test_example_config_invariants():
         assert st["max_drawdown_duration_calendar_days"] >= st["max_drawdown_duration_days"] > 0
         assert st["calmar"] == pytest.approx(st["cagr"] / -st["max_drawdown"])
     assert sum(s["time_in_regime"].values()) == pytest.approx(1)
-    assert s["switches"] == sum(a != c for a, c in zip(res["regimes"], res["regimes"][1:]))
+    assert s["switches"] == sum(
+        a != c for a, c in zip(res["regimes"], res["regimes"][1:], strict=False)
+    )
     assert s["trade_dates"] == len(traded)
     assert s["fees_paid"] == pytest.approx(sum(t["fees"] for t in trades))
     assert b["trade_dates"] == 1 and b["time_in_regime"] == {}
@@ -532,7 +592,7 @@ def test_example_signals_match_pandas_rolling():
     hi = ratio.rolling(120).max().shift(1)
     lo = ratio.rolling(60).min().shift(1)
     state, expected = False, []
-    for xt, h, low in zip(x, hi, lo):
+    for xt, h, low in zip(x, hi, lo, strict=False):
         if np.isnan(h):
             state = False
         elif xt > h:
@@ -546,7 +606,7 @@ def test_example_signals_match_pandas_rolling():
     y = eth.to_list()
     mean = eth.rolling(100).mean()
     state, expected = False, []
-    for yt, m in zip(y, mean):
+    for yt, m in zip(y, mean, strict=False):
         if np.isnan(m):
             state = False
         elif yt > m:
@@ -556,7 +616,7 @@ def test_example_signals_match_pandas_rolling():
         expected.append(state)
     got = sma(y, 100)
     # rolling().mean() is not exactly rounded; allow disagreement only at near-ties
-    diffs = [i for i, (a, b) in enumerate(zip(got, expected)) if a != b]
+    diffs = [i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b]
     assert all(abs(y[i] / mean.iloc[i] - 1) < 1e-9 for i in diffs)
 
 
@@ -584,5 +644,6 @@ def test_no_look_ahead_on_shared_data(tmp_path):
     assert list(changed["strategy"][:upto]) == list(base["strategy"][:upto])
     assert list(changed["benchmark"][:upto]) == list(base["benchmark"][:upto])
     assert changed["regimes"][:upto] == base["regimes"][:upto]
-    assert ([t for t in changed["trades"] if t["date"] <= cut]
-            == [t for t in base["trades"] if t["date"] <= cut])
+    assert [t for t in changed["trades"] if t["date"] <= cut] == [
+        t for t in base["trades"] if t["date"] <= cut
+    ]

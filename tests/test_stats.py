@@ -110,7 +110,9 @@ def test_two_dimensional_columns_equal_one_dimensional_runs(a, b):
         one = stats.performance(values[:, column], dates, 100.0, 252, 0.02)
         one_rel = stats.relative(values[:, column], values[:, 1 - column], dates, 100.0, 252, 0.02)
         for key, value in one.items():
-            np.testing.assert_allclose(both[key][column], value, rtol=1e-12, atol=1e-12, err_msg=key)
+            np.testing.assert_allclose(
+                both[key][column], value, rtol=1e-12, atol=1e-12, err_msg=key
+            )
         for key, value in one_rel.items():
             np.testing.assert_allclose(rel[key][column], value, rtol=1e-12, atol=1e-12, err_msg=key)
 
@@ -154,5 +156,6 @@ def test_numba_grid_statistics_equal_the_numpy_formulas(steps, flat_columns, ris
         slow = stats.performance(values[:, g], dates, 100.0, 252, risk_free)
         slow |= stats.relative(values[:, g], bench[:, which[g]], dates, 100.0, 252, risk_free)
         for key in (*PERFORMANCE, *RELATIVE):
-            np.testing.assert_allclose(fast[key][g], slow[key], rtol=1e-9, atol=1e-12,
-                                       err_msg=f"{key} column {g}")
+            np.testing.assert_allclose(
+                fast[key][g], slow[key], rtol=1e-9, atol=1e-12, err_msg=f"{key} column {g}"
+            )

@@ -27,8 +27,12 @@ SMALL_GRID = {"entry": [60, 120, 250], "exit": [20, 60], "window": [50, 100]}
 def small_raw(data_dir) -> dict:
     raw = yaml.safe_load((CONFIGS / "sweeps" / "breakout_grid.yaml").read_text())
     raw.pop("sweep")
-    raw["data"] = {"source": "csv", "dir": str(data_dir), "start": "2019-01-01",
-                   "end": "2023-12-31"}
+    raw["data"] = {
+        "source": "csv",
+        "dir": str(data_dir),
+        "start": "2019-01-01",
+        "end": "2023-12-31",
+    }
     signals = raw["signals"]
     signals["ratio_breakout"] |= {"entry": SMALL_GRID["entry"], "exit": SMALL_GRID["exit"]}
     signals["eth_risk_on"] |= {"window": SMALL_GRID["window"]}
@@ -58,7 +62,9 @@ def test_parse_spec():
     assert wf.train == pd.DateOffset(years=3) and wf.test == wf.step == pd.DateOffset(years=1)
     wf = parse_spec(" train = 18m , test=6m, step=90d ")
     assert (wf.train, wf.test, wf.step) == (
-        pd.DateOffset(months=18), pd.DateOffset(months=6), pd.DateOffset(days=90)
+        pd.DateOffset(months=18),
+        pd.DateOffset(months=6),
+        pd.DateOffset(days=90),
     )
     for bad, words in [
         ("train=3y", "test= is missing"),
@@ -74,8 +80,12 @@ def test_parse_spec():
 def test_windows_tile_the_dates_after_the_first_training_range():
     dates = pd.bdate_range("2018-01-01", "2023-06-30")
     cuts = windows(dates, parse_spec("train=2y,test=1y"))
-    assert [str(w.test[0].date()) for w in cuts] == ["2020-01-01", "2021-01-01", "2022-01-03",
-                                                     "2023-01-02"]
+    assert [str(w.test[0].date()) for w in cuts] == [
+        "2020-01-01",
+        "2021-01-01",
+        "2022-01-03",
+        "2023-01-02",
+    ]
     assert cuts[-1].test[-1] == dates[-1]  # the last test window is cut short by the data
     for w in cuts:
         assert w.train[-1] < w.test[0]
@@ -95,8 +105,11 @@ def test_windows_tile_the_dates_after_the_first_training_range():
 def test_each_window_picks_the_best_of_its_training_range(spec, market, result):
     source = MemorySource(market)
     assert list(result.windows["window"]) == [1, 2, 3]
-    assert list(result.windows["test_start"].astype(str)) == ["2021-01-04", "2022-01-03",
-                                                              "2023-01-03"]
+    assert list(result.windows["test_start"].astype(str)) == [
+        "2021-01-04",
+        "2022-01-03",
+        "2023-01-03",
+    ]
     names = result.axes
     for _, row in result.windows.iterrows():
         trained = run_sweep(
@@ -121,7 +134,8 @@ def test_the_stitched_curve_chains_the_test_runs(spec, market, result):
         segment = values[values["window"] == row["window"]]
         assert list(segment["date"]) == list(run.dates)
         np.testing.assert_allclose(
-            segment["strategy"].to_numpy(), run.strategy.value.to_numpy() / cash * level,
+            segment["strategy"].to_numpy(),
+            run.strategy.value.to_numpy() / cash * level,
             rtol=1e-12,
         )
         assert row["oos_sharpe"] == pytest.approx(run.stats["strategy"]["sharpe"], rel=1e-12)
@@ -141,31 +155,35 @@ def test_prices_after_a_training_range_do_not_change_its_choice(spec, market, re
     statistics, and window 1's test (which ends on that date) is unchanged."""
     cut = pd.Timestamp(result.windows["train_end"].iloc[1])
     overrides = spec.base.data.close_times
-    instant = int(calendar.trading_calendar(
-        {t: market[t].loc[[cut]] for t in ("IWM", "SPY")}, ["IWM", "SPY"], overrides
-    )[1][0])
+    instant = int(
+        calendar.trading_calendar(
+            {t: market[t].loc[[cut]] for t in ("IWM", "SPY")}, ["IWM", "SPY"], overrides
+        )[1][0]
+    )
     for seed in range(3):
         factors = noise(market, spec.base, instant, np.random.default_rng(seed))
         assert all(np.any(f != 0) for f in factors.values())
         for sign in (1.0, -1.0):
             moved = perturbed(market, factors, sign)
-            again = walk_forward(spec, MemorySource(moved), parse_spec("train=2y,test=1y"),
-                                 "sharpe")
+            again = walk_forward(
+                spec, MemorySource(moved), parse_spec("train=2y,test=1y"), "sharpe"
+            )
             params = [*result.axes, "is_sharpe", "is_cagr", "is_max_drawdown"]
             pd.testing.assert_frame_equal(
                 again.windows[params].iloc[:2], result.windows[params].iloc[:2], check_exact=True
             )
             first = result.values["window"] == 1
-            pd.testing.assert_frame_equal(again.values[first], result.values[first],
-                                          check_exact=True)
+            pd.testing.assert_frame_equal(
+                again.values[first], result.values[first], check_exact=True
+            )
             # guard: the rewrite reaches window 2's test (the test is not vacuous)
             second = result.values["window"] == 2
-            assert not np.array_equal(again.values.loc[second, "benchmark"],
-                                      result.values.loc[second, "benchmark"])
+            assert not np.array_equal(
+                again.values.loc[second, "benchmark"], result.values.loc[second, "benchmark"]
+            )
 
 
-def test_the_perturbation_check_catches_a_peeking_walk_forward(spec, market, result,
-                                                                monkeypatch):
+def test_the_perturbation_check_catches_a_peeking_walk_forward(spec, market, result, monkeypatch):
     """The check above has teeth: a walk-forward whose training sweep runs one year
     past its training range (through its own test window) changes window 2's choice
     under the same rewrites."""
@@ -175,22 +193,29 @@ def test_the_perturbation_check_catches_a_peeking_walk_forward(spec, market, res
 
     def peeking(window_spec, source, *args, **kwargs):
         data = window_spec.base.data
-        longer = _in_range(window_spec, pd.Timestamp(data.start),
-                           pd.Timestamp(data.end) + pd.DateOffset(years=1))
+        longer = _in_range(
+            window_spec, pd.Timestamp(data.start), pd.Timestamp(data.end) + pd.DateOffset(years=1)
+        )
         return real(longer, source, *args, **kwargs)
 
     monkeypatch.setattr(engine.sweep, "run_sweep", peeking)
     cheat = walk_forward(spec, MemorySource(market), parse_spec("train=2y,test=1y"), "sharpe")
     cut = pd.Timestamp(result.windows["train_end"].iloc[1])
-    instant = int(calendar.trading_calendar(
-        {t: market[t].loc[[cut]] for t in ("IWM", "SPY")}, ["IWM", "SPY"], {}
-    )[1][0])
+    instant = int(
+        calendar.trading_calendar(
+            {t: market[t].loc[[cut]] for t in ("IWM", "SPY")}, ["IWM", "SPY"], {}
+        )[1][0]
+    )
     changed = 0
     for seed in range(3):
         factors = noise(market, spec.base, instant, np.random.default_rng(seed))
         for sign in (1.0, -1.0):
-            again = walk_forward(spec, MemorySource(perturbed(market, factors, sign)),
-                                 parse_spec("train=2y,test=1y"), "sharpe")
+            again = walk_forward(
+                spec,
+                MemorySource(perturbed(market, factors, sign)),
+                parse_spec("train=2y,test=1y"),
+                "sharpe",
+            )
             changed += again.windows["is_sharpe"].iloc[1] != cheat.windows["is_sharpe"].iloc[1]
     assert changed >= 3
 
@@ -202,23 +227,47 @@ def test_cli_walk_forward(shared_data, tmp_path):
     config = tmp_path / "small.yaml"
     config.write_text(yaml.safe_dump(small_raw(shared_data)))
     out = tmp_path / "wf"
-    result = CliRunner().invoke(main, ["sweep", str(config), "--walk-forward",
-                                       "train=2y,test=1y", "--metric", "calmar", "--out",
-                                       str(out)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "sweep",
+            str(config),
+            "--walk-forward",
+            "train=2y,test=1y",
+            "--metric",
+            "calmar",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "Walk-forward train=2y,test=1y by calmar: 3 windows" in result.output
     assert "Chosen parameters per window" in result.output
-    assert {p.name for p in out.iterdir()} == {"walkforward.csv", "walkforward.json",
-                                               "oos_values.csv", "manifest.json"}
+    assert {p.name for p in out.iterdir()} == {
+        "walkforward.csv",
+        "walkforward.json",
+        "oos_values.csv",
+        "manifest.json",
+    }
     summary = json.loads((out / "walkforward.json").read_text())
     assert summary["metric"] == "calmar" and len(summary["per_window"]) == 3
     assert set(summary["in_sample"]) == set(summary["out_of_sample"])
     table = pd.read_csv(out / "walkforward.csv")
     assert list(table["window"]) == [1, 2, 3]
-    bad = CliRunner().invoke(main, ["sweep", str(config), "--walk-forward", "train=2y",
-                                    "--out", str(tmp_path / "bad")])
+    bad = CliRunner().invoke(
+        main, ["sweep", str(config), "--walk-forward", "train=2y", "--out", str(tmp_path / "bad")]
+    )
     assert bad.exit_code == 2 and "test= is missing" in bad.output
     assert not (tmp_path / "bad").exists()
-    short = CliRunner().invoke(main, ["sweep", str(config), "--walk-forward",
-                                      "train=10y,test=1y", "--out", str(tmp_path / "short")])
+    short = CliRunner().invoke(
+        main,
+        [
+            "sweep",
+            str(config),
+            "--walk-forward",
+            "train=10y,test=1y",
+            "--out",
+            str(tmp_path / "short"),
+        ],
+    )
     assert short.exit_code == 2 and "too short" in short.output

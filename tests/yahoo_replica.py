@@ -90,9 +90,17 @@ def history_from_csv(path: Path, tz: str) -> pd.DataFrame:
 
 def failed_block() -> pd.DataFrame:
     """yfinance.utils.empty_df(): what a ticker Yahoo does not know contributes."""
-    frame = pd.DataFrame(index=[], data={"Open": np.nan, "High": np.nan, "Low": np.nan,
-                                         "Close": np.nan, "Adj Close": np.nan,
-                                         "Volume": np.nan})
+    frame = pd.DataFrame(
+        index=[],
+        data={
+            "Open": np.nan,
+            "High": np.nan,
+            "Low": np.nan,
+            "Close": np.nan,
+            "Adj Close": np.nan,
+            "Volume": np.nan,
+        },
+    )
     frame.index.name = "Date"
     return frame
 
@@ -110,8 +118,9 @@ def yahoo_download(histories: dict[str, pd.DataFrame | None]) -> pd.DataFrame:
     if index is None:
         index = pd.DatetimeIndex([])
     dfs = {t: frame.reindex(index) for t, frame in dfs.items()}
-    data = pd.concat(list(dfs.values()), axis=1, sort=True, keys=list(dfs.keys()),
-                     names=["Ticker", "Price"])
+    data = pd.concat(
+        list(dfs.values()), axis=1, sort=True, keys=list(dfs.keys()), names=["Ticker", "Price"]
+    )
     data.columns = data.columns.swaplevel(0, 1)
     return data.sort_index(level=0, axis=1)
 
