@@ -135,6 +135,7 @@ def compare(
         comparing.check_metric(sort_by)
     configs = [load_config(path, **overrides(data_dir)) for path in config_paths]  # all first
 
+    from engine.data import describe
     from engine.provenance import library_versions
     from engine.report import comparison_rich, write_comparison
 
@@ -147,6 +148,7 @@ def compare(
             label: {"path": str(path), "config_sha256": config.hash()}
             for label, path, config in zip(comparison.labels, config_paths, configs, strict=True)
         },
+        "data": describe({t: f for r in comparison.results for t, f in r.prices.items()}),
         "versions": library_versions(),
     }
     folder = write_comparison(out or default_run_dir("compare"), comparison, table, manifest)

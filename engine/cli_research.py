@@ -140,6 +140,7 @@ def _sweep(spec, options, subperiods: int, manifest: dict, out: Path | None, qui
             keep_values=spec.size <= MAX_TRIALS,
         )
     table, summary, figure = summarize(spec, options, result, time.perf_counter() - began)
+    manifest = {**manifest, "data": result.data}
     add_to_summary(summary, spec, result, subperiods)
     destination = out or default_run_dir(f"{spec.base.name}-sweep")
     return write_sweep(destination, table, summary, manifest, figure), table, summary

@@ -27,7 +27,7 @@ import pandas as pd
 
 from engine import calendar, grid, stats
 from engine.config import Config, ThresholdRule
-from engine.data import PriceSource
+from engine.data import PriceSource, describe
 from engine.errors import ConfigError
 from engine.fast_stats import PERFORMANCE, RELATIVE, grid_statistics
 from engine.runner import backtest_dates, periods_per_year, series_values
@@ -46,6 +46,7 @@ class SweepResult:
     axes: list[grid.Axis]
     dates: pd.DatetimeIndex
     values: np.ndarray | None = None  # [N, G] daily values, only when asked for
+    data: dict | None = None  # per-ticker sha256 and range of the prices read (manifest)
 
 
 def _signal_tables(spec: SweepSpec, prices: dict, instants: np.ndarray, rows: slice):
@@ -242,7 +243,7 @@ def run_sweep(
 
     params = {a.name: np.asarray(a.values)[everything[i]] for i, a in enumerate(spec.axes)}
     table = pd.DataFrame(params | columns)
-    return SweepResult(table=table, axes=spec.axes, dates=dates, values=kept)
+    return SweepResult(table=table, axes=spec.axes, dates=dates, values=kept, data=describe(prices))
 
 
 def neighbour_stability(result: SweepResult, metric: str) -> pd.DataFrame:
