@@ -121,7 +121,7 @@ def bootstrap_table(result: dict):
     """A rich Table of the intervals: 5%, median and 95% for strategy and benchmark."""
     from rich.table import Table
 
-    from engine.report import fmt
+    from engine.report import LABELS, fmt
 
     table = Table(
         title=(
@@ -133,13 +133,8 @@ def bootstrap_table(result: dict):
     table.add_column("Portfolio", no_wrap=True)
     for label in ("5%", "median", "95%"):
         table.add_column(label, justify="right")
-    labels = {
-        "cagr": ("CAGR", "pct"),
-        "sharpe": ("Sharpe", "num"),
-        "max_drawdown": ("Max drawdown", "pct"),
-        "total_return": ("Total return", "pct"),
-    }
-    for key, (label, kind) in labels.items():
+    for key in ("cagr", "sharpe", "max_drawdown", "total_return"):
+        label, kind = LABELS[key]
         for name in ("strategy", "benchmark"):
             cells = [fmt(result[name][key][p], kind) for p in ("p05", "p50", "p95")]
             table.add_row(label if name == "strategy" else "", name, *cells)

@@ -14,15 +14,11 @@ import numpy as np
 import pandas as pd
 
 from engine.config import CloseTime
+from engine.market_calendar import is_crypto  # the one rule for what is crypto
 
 EQUITY_CLOSE = CloseTime(time="16:00", tz="America/New_York", day_offset=0)
 # yfinance labels a crypto bar by its UTC day: bar d is final at 00:00 UTC of d+1.
 CRYPTO_CLOSE = CloseTime(time="00:00", tz="UTC", day_offset=1)
-
-
-def is_crypto(ticker: str) -> bool:
-    """Crypto pairs quoted in USD, as yfinance spells them (BTC-USD, ETH-USD)."""
-    return ticker.upper().endswith("-USD")
 
 
 def default_close_time(ticker: str) -> CloseTime:

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from engine import calendar
-from engine.config import Config
+from engine.config import Config, suggest
 from engine.data import PriceSource, make_source
 from engine.errors import DataError, RotationError
 from engine.runner import BacktestResult, backtest_dates, run_backtest
@@ -85,11 +84,9 @@ class Comparison:
         return pd.DataFrame({label: stats for label, (stats, _) in self.runs().items()})
 
     def values(self) -> pd.DataFrame:
-        """Daily values of every column of the table on the common dates."""
-        frame = pd.DataFrame(
-            {label: values.to_numpy() for label, (_, values) in self.runs().items()},
-            index=self.results[0].dates,
-        )
+        """Daily values of every column of the table on the union of the runs' dates
+        (empty where a run has no date, e.g. a weekend for an equity config)."""
+        frame = pd.concat({label: values for label, (_, values) in self.runs().items()}, axis=1)
         return frame.rename_axis("date")
 
 
@@ -164,8 +161,7 @@ def check_metric(metric: str) -> None:
     from engine.report import ALL_LABELS
 
     if metric not in ALL_LABELS:
-        close = difflib.get_close_matches(metric, list(ALL_LABELS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = suggest(metric, list(ALL_LABELS))
         raise RotationError(
             f"--sort {metric}: unknown statistic{hint}; choose one of {', '.join(ALL_LABELS)}"
         )

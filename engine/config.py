@@ -163,15 +163,19 @@ class Config(_Model):
         return self.model_dump(mode="json")
 
     def hash(self) -> str:
-        """sha256 of the canonical JSON of the resolved config."""
-        blob = json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"))
+        """sha256 of the canonical JSON of the resolved config, without `data.dir`: where
+        the CSV folder sits is not part of the strategy (the data hashes cover its content)."""
+        resolved = self.resolved()
+        resolved["data"].pop("dir", None)
+        blob = json.dumps(resolved, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
 # ---- phase 2: cross-field rules, each returning a list of "field: problem" ----
 
 
-def _suggest(name: str, choices: list[str]) -> str:
+def suggest(name: str, choices: list[str]) -> str:
+    """' (did you mean 'x'?)' for the closest choice, or '' when none is close."""
     close = difflib.get_close_matches(name, choices, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -205,7 +209,7 @@ def _check_when(config: Config) -> list[str]:
             continue
         for name in sorted(names_in(tree) - set(known)):
             problems.append(
-                f"regimes[{i}].when: unknown signal {name!r}{_suggest(name, known)}; "
+                f"regimes[{i}].when: unknown signal {name!r}{suggest(name, known)}; "
                 f"signals are {known}"
             )
     return problems
@@ -219,7 +223,7 @@ def _check_weights(config: Config) -> list[str]:
             if ticker not in universe:
                 problems.append(
                     f"regimes[{i}].weights.{ticker}: not in universe {universe}"
-                    f"{_suggest(ticker, universe)}; add it to `universe` or fix the name"
+                    f"{suggest(ticker, universe)}; add it to `universe` or fix the name"
                 )
         total = sum(regime.weights.values())
         if total > 1 + _TOLERANCE:
@@ -301,20 +305,14 @@ def _raise(origin: str, problems: list[str]) -> None:
     raise ConfigError(f"{origin}: {count}: " + "; ".join(problems))
 
 
-def config_from_dict(raw: Any, origin: str = "<config>", **overrides: Any) -> Config:
-    """Validate a parsed YAML mapping; `overrides` (None values dropped) replace `data.*` keys.
+def config_from_dict(raw: Any, origin: str = "<config>") -> Config:
+    """Validate a parsed YAML mapping (apply CLI overrides first with `with_overrides`).
 
     Raises:
         ConfigError: listing every problem found, in one line.
     """
     if not isinstance(raw, dict):
         raise ConfigError(f"{origin}: the top level must be a mapping of keys (name:, data:, ...)")
-    raw = dict(raw)
-    data_overrides = {k: v for k, v in overrides.items() if v is not None}
-    if data_overrides:
-        data = dict(raw.get("data") or {})
-        data.update(data_overrides)
-        raw["data"] = data
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
@@ -348,13 +346,19 @@ def read_yaml(path: Path) -> Any:
 
 
 def with_overrides(raw: dict, path: Path, **overrides: Any) -> dict:
-    """`raw` with a relative `data.dir` resolved against the file's folder (not the shell's
-    cwd) and the given `data` overrides (None = not given) applied."""
-    data = dict(raw.get("data") or {}) if isinstance(raw.get("data"), dict) else raw.get("data")
-    if isinstance(data, dict):
-        if isinstance(data.get("dir"), str) and overrides.get("dir") is None:
-            data["dir"] = str(path.parent / data["dir"])
-        data.update({k: v for k, v in overrides.items() if v is not None})
+    """`raw` with the given `data` overrides (None = not given) applied, and `data.dir`
+    made absolute: a `dir:` written in the file is relative to the file, a `--data-dir`
+    to the shell's folder (so the saved config.yaml runs again from anywhere)."""
+    data = raw.get("data")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if not isinstance(data, dict) or (not given and "dir" not in data):
+        return raw if not given else {**raw, "data": given if data is None else data}
+    data = dict(data)
+    if isinstance(data.get("dir"), str):
+        data["dir"] = str((path.parent / data["dir"]).resolve())
+    data.update(given)
+    if given.get("dir") is not None:
+        data["dir"] = str(Path(given["dir"]).resolve())
     return {**raw, "data": data}
 
 

@@ -15,7 +15,7 @@ import numba
 import numpy as np
 import pandas as pd
 
-from engine.stats import DAYS_PER_YEAR, per_period_rate
+from engine.stats import per_period_rate, years_between
 
 PERFORMANCE = (
     "total_return",
@@ -115,7 +115,7 @@ def _columns_nb(values, bench, bench_col, cash, rf_d, periods, years, day, perf,
         perf[g, 1] = cagr
         perf[g, 2] = std_r * root
         perf[g, 3] = _ratio(mean_e, std_r) * root if many else np.nan
-        perf[g, 4] = _ratio(mean_e, math.sqrt(down / n)) * root
+        perf[g, 4] = _ratio(mean_e, math.sqrt(down / n)) * root if many else np.nan
         perf[g, 5] = deepest
         perf[g, 6] = steps
         perf[g, 7] = days
@@ -150,7 +150,7 @@ def grid_statistics(
     rows = np.ascontiguousarray(np.asarray(values, dtype=np.float64).T)
     bench_rows = np.ascontiguousarray(np.asarray(bench, dtype=np.float64).T)
     day = np.asarray((dates - dates[0]).days, dtype=np.int64)
-    years = (dates[-1] - dates[0]).days / DAYS_PER_YEAR
+    years = years_between(dates)
     perf = np.empty((rows.shape[0], len(PERFORMANCE)))
     rel = np.empty((rows.shape[0], len(RELATIVE)))
     _columns_nb(

@@ -39,8 +39,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-# A fill moving at most this fraction of V_t is floating-point residue (engine.portfolio.RESIDUE).
-RESIDUE = 1e-9
+from engine.portfolio import RESIDUE  # a fill moving <= this fraction of V_t is residue
 
 _REL_TOL = 1e-9  # vectorbt.utils.math_.rel_tol
 _ABS_TOL = 1e-12  # vectorbt.utils.math_.abs_tol
@@ -380,6 +379,7 @@ def grid_inputs_from_result(result) -> dict:
         combination is the run's strategy portfolio.
     """
     from engine.config import ThresholdRule
+    from engine.schedule import new_month
 
     config = result.config
     universe = list(config.universe)
@@ -400,16 +400,13 @@ def grid_inputs_from_result(result) -> dict:
     before = codes[first - 1] if first > 0 else len(regimes) - 1
     decided = np.concatenate([[before], codes[first : first + len(dates)]])[:, None]
 
-    months = np.asarray(dates.year * 12 + dates.month)
-    new_month = np.zeros(len(dates), dtype=bool)
-    new_month[1:] = months[1:] != months[:-1]
     rule = execution.rebalance
     return {
         "close": frame("Close"),
         "price": frame(column),
         "weights": table[None, :, :],
         "decided": np.asfortranarray(decided),
-        "new_month": new_month,
+        "new_month": new_month(dates),
         "monthly": np.array([rule == "monthly"]),
         "threshold": np.array([rule.threshold if isinstance(rule, ThresholdRule) else np.nan]),
         "fees": np.array([execution.fees]),

@@ -12,7 +12,8 @@ pandas' holiday machinery.
   kept on Monday, a Saturday one on Friday except New Year's Day) and the
   special closures listed in `SPECIAL_CLOSURES`. The rules hold from
   `NYSE_RULES_FROM` (1976) on; earlier history is not gap-checked.
-* ``crypto`` (``*-USD``): every calendar day.
+* ``crypto`` (Yahoo pairs such as ``BTC-USD``, ``ETH-EUR``; see `is_crypto`): every
+  calendar day.
 * ``weekdays`` (other markets, ``VOD.L``, ``EURUSD=X``, ``GC=F``): Monday to
   Friday; their holidays are unknown here, so gaps are judged loosely.
 """
@@ -74,11 +75,24 @@ class NYSEHolidays(AbstractHolidayCalendar):
     ]
 
 
+# Quote currencies of Yahoo's crypto pairs (BTC-USD, ETH-EUR, SOL-USDT, ETH-BTC). A share
+# class (BRK-B, BF-A) has a one-letter suffix, so it never matches.
+CRYPTO_QUOTES = frozenset(
+    "USD USDT USDC EUR GBP JPY CAD AUD CHF KRW CNY INR BRL BTC ETH BNB".split()
+)
+
+
+def is_crypto(ticker: str) -> bool:
+    """A crypto pair as Yahoo spells it: <COIN>-<quote currency>, e.g. BTC-USD, ETH-EUR."""
+    coin, _, quote = ticker.upper().rpartition("-")
+    return bool(coin) and quote in CRYPTO_QUOTES
+
+
 def calendar_kind(ticker: str) -> str:
-    """``crypto`` for ``*-USD``; ``weekdays`` for tickers with an exchange suffix
-    (``.L``) or a Yahoo FX/futures mark (``=``); else ``nyse``."""
+    """``crypto`` for Yahoo crypto pairs (`is_crypto`); ``weekdays`` for tickers with an
+    exchange suffix (``.L``) or a Yahoo FX/futures mark (``=``); else ``nyse``."""
     symbol = ticker.upper()
-    if symbol.endswith("-USD"):
+    if is_crypto(symbol):
         return "crypto"
     if "." in symbol or "=" in symbol:
         return "weekdays"

@@ -182,11 +182,16 @@ def atomic_folder(destination: Path) -> Iterator[Path]:
     ever visible under the destination's name.
     """
     destination = Path(destination)
-    if destination.exists() and any(destination.iterdir()):
-        raise RotationError(f"{destination}: already exists and is not empty; choose another --out")
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
+        what = "is a folder that is not empty" if destination.is_dir() else "is a file"
+        raise RotationError(f"{destination}: {what}; choose another --out")
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RotationError(f"{destination.parent}: cannot create it ({exc.strerror})") from None
     staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
     try:
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it private; a run folder is not
         yield staging
         if destination.exists():
             destination.rmdir()
@@ -194,6 +199,12 @@ def atomic_folder(destination: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: Path, payload: Any) -> None:

@@ -21,9 +21,10 @@ from engine import calendar, schedule, stats
 from engine.config import Config, ThresholdRule
 from engine.data import PriceSource
 from engine.errors import DataError
+from engine.notices import warn
 from engine.portfolio import Simulation, simulate
 from strategies.regimes import decide_regimes, target_weights
-from strategies.signals import LINE_KINDS, SIGNAL_KINDS, bars_needed
+from strategies.signals import SIGNAL_KINDS, bars_needed, lines
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,8 @@ def compute_signals(
         own = SIGNAL_KINDS[spec.type](x, **params)
         own_instants = calendar.series_close_instants(spec.series, x.index, overrides)
         aligned[name] = calendar.align_asof(own, own_instants, instants)
-        lines = LINE_KINDS[spec.type](x, **params)
-        own_frames[name] = pd.DataFrame({"x": x, **lines, "on": own})
+        bounds = lines(spec.type, x, **params)
+        own_frames[name] = pd.DataFrame({"x": x, **bounds, "on": own})
     frame = pd.DataFrame(aligned, index=dates, columns=list(config.signals), dtype=bool)
     return frame, own_frames
 
@@ -108,6 +109,11 @@ def backtest_dates(config: Config, prices: dict, dates: pd.DatetimeIndex) -> pd.
             )
     end = pd.Timestamp(config.data.end) if config.data.end else dates[-1] if len(dates) else start
     chosen = dates[(dates >= start) & (dates <= end)]
+    if len(chosen) and end - chosen[-1] > pd.Timedelta(days=7):  # more than a long weekend
+        warn(
+            f"data.end {end.date()} is after the last date on which all of "
+            f"{config.universe} have prices ({chosen[-1].date()}); the backtest ends there"
+        )
     if chosen.empty:
         raise DataError(
             f"no trading date between {config.data.start} and {end.date()} on which all of "

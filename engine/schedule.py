@@ -40,6 +40,12 @@ def prior_targets(
     return lagged.iloc[first : first + len(backtest)].set_axis(backtest)
 
 
+def new_month(dates: pd.DatetimeIndex) -> np.ndarray:
+    """True on each date whose month differs from the previous date's (False on the first)."""
+    months = np.asarray(dates.year * 12 + dates.month)
+    return np.concatenate([[False], months[1:] != months[:-1]])
+
+
 def base_orders(prior: pd.DataFrame, rebalance: object) -> pd.DataFrame:
     """Orders from rules 1, 2 and monthly rebalancing (threshold is added by `threshold_orders`)."""
     values = prior.to_numpy()
@@ -47,8 +53,7 @@ def base_orders(prior: pd.DataFrame, rebalance: object) -> pd.DataFrame:
     trade[0] = True
     trade[1:] = np.any(values[1:] != values[:-1], axis=1)
     if rebalance == "monthly":
-        months = prior.index.year * 12 + prior.index.month
-        trade[1:] |= np.asarray(months[1:] != months[:-1])
+        trade |= new_month(prior.index)
     return prior.where(pd.Series(trade, index=prior.index), np.nan)
 
 
@@ -77,14 +82,12 @@ def threshold_hint(
     # Row 0: target traded on the first date; row j + 1: target decided at date j.
     rows = np.vstack([prior.to_numpy()[:1], decided.to_numpy()])
     table, codes = np.unique(rows, axis=0, return_inverse=True)
-    months = prior.index.year * 12 + prior.index.month
-    new_month = np.concatenate([[False], np.asarray(months[1:] != months[:-1])])
     result = simulate_grid(
         close.to_numpy(),
         price.to_numpy(),
         table[None],
         np.asfortranarray(codes.reshape(-1, 1)),
-        new_month,
+        new_month(prior.index),
         np.array([False]),
         np.array([rule.threshold]),
         np.array([fees]),

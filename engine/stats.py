@@ -86,7 +86,8 @@ def sortino(returns: np.ndarray, rf_d: float, periods: int):
     """mean(r - rf_d) / sqrt(mean(min(r - rf_d, 0)^2)) * sqrt(P)."""
     excess = np.asarray(returns) - rf_d
     downside = np.sqrt(np.mean(np.minimum(excess, 0.0) ** 2, axis=0))
-    return _ratio(np.mean(excess, axis=0), downside) * math.sqrt(periods)
+    result = _ratio(np.mean(excess, axis=0), downside) * math.sqrt(periods)
+    return _nan_if_short(result, len(excess))  # like the other sample ratios
 
 
 def _wealth(values: np.ndarray, initial_cash: float) -> np.ndarray:

@@ -31,9 +31,10 @@ from engine.data import PriceSource, describe
 from engine.errors import ConfigError
 from engine.fast_stats import PERFORMANCE, RELATIVE, grid_statistics
 from engine.runner import backtest_dates, periods_per_year, series_values
+from engine.schedule import new_month
 from engine.sweep_config import SweepSpec
 from strategies.regimes import decide
-from strategies.signals import GRID_KINDS, bars_needed
+from strategies.signals import bars_needed, signal_grid
 
 CHUNK_BYTES = 256 * 2**20  # working memory per chunk of combinations
 
@@ -57,9 +58,14 @@ def _signal_tables(spec: SweepSpec, prices: dict, instants: np.ndarray, rows: sl
         owned = [i for i, a in enumerate(spec.axes) if a.path[:2] == ("signals", name)]
         x = series_values(prices, signal.series)
         own_instants = calendar.series_close_instants(signal.series, x.index, overrides)
-        base_params = signal.model_dump(exclude={"type", "series"})
+        # Each set through the signal's own model, so a range's 20.0 becomes the int 20.
         sets = [
-            base_params | {spec.axes[i].path[2]: v for i, v in zip(owned, values, strict=True)}
+            type(signal)
+            .model_validate(
+                signal.model_dump()
+                | {spec.axes[i].path[2]: v for i, v in zip(owned, values, strict=True)}
+            )
+            .model_dump(exclude={"type", "series"})
             for values in grid.combinations([spec.axes[i] for i in owned])
         ]
         for params in sets:
@@ -69,7 +75,7 @@ def _signal_tables(spec: SweepSpec, prices: dict, instants: np.ndarray, rows: sl
                     f"{spec.origin}: signals.{name}: {signal.series} has {len(x)} bars, "
                     f"fewer than the {needed} that {params} needs"
                 )
-        own = GRID_KINDS[signal.type](x, sets)
+        own = signal_grid(signal.type, x, sets)
         aligned = calendar.align_asof(own, own_instants, instants)[rows]
         tables[name] = (owned, np.ascontiguousarray(aligned.T))
     return tables
@@ -121,7 +127,7 @@ def _market(config: Config, prices: dict, tickers: list[str], dates: pd.Datetime
     return np.ascontiguousarray(close), np.ascontiguousarray(price)
 
 
-def _benchmarks(spec, prices, dates, new_month, costs):
+def _benchmarks(spec, prices, dates, month_starts, costs):
     """Benchmark simulations (GridResult of U columns), one per distinct cost setting, and
     each combination's column."""
     from engine.fastsim import simulate_grid
@@ -139,7 +145,7 @@ def _benchmarks(spec, prices, dates, new_month, costs):
         price,
         weights,
         decided,
-        new_month,
+        month_starts,
         monthly.astype(bool),
         np.where(threshold < 0, np.nan, threshold),
         fees,
@@ -172,12 +178,13 @@ def run_sweep(
     # Row 0 holds the decision of the calendar date before the first backtest date.
     signals = _signal_tables(spec, prices, instants, slice(max(first - 1, 0), first + n))
     close, price = _market(config, prices, universe, dates)
-    months = dates.year * 12 + dates.month
-    new_month = np.concatenate([[False], np.asarray(months[1:] != months[:-1])])
+    month_starts = new_month(dates)
     regimes = config.parsed_regimes()
     shape = tuple(len(a.values) for a in spec.axes)
     everything = np.array(np.unravel_index(np.arange(spec.size), shape))
-    bench_run, bench_column = _benchmarks(spec, prices, dates, new_month, _costs(spec, everything))
+    bench_run, bench_column = _benchmarks(
+        spec, prices, dates, month_starts, _costs(spec, everything)
+    )
 
     cash, rf = config.portfolio.initial_cash, config.stats.risk_free
     periods = periods_per_year(config)
@@ -213,7 +220,7 @@ def run_sweep(
             price,
             _weights(spec, index, universe),
             np.asfortranarray(decided),
-            new_month,
+            month_starts,
             monthly,
             threshold,
             fees,

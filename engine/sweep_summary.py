@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from engine.compare import LOWER_IS_BETTER
+from engine.config import suggest
 from engine.errors import ConfigError
 from engine.sweep import SweepResult, axis_sensitivity, neighbour_stability
 from engine.sweep_config import SweepOptions, SweepSpec, resolve_axis
@@ -25,10 +26,7 @@ def check_options(spec: SweepSpec, options: SweepOptions) -> None:
     """Reject an unknown metric or heatmap axis before any work is done."""
     known = ranking_metrics(spec)
     if options.metric not in known:
-        import difflib
-
-        close = difflib.get_close_matches(options.metric, known, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = suggest(options.metric, known)
         raise ConfigError(
             f"{spec.origin}: metric {options.metric!r} is unknown{hint}; "
             f"choose one of {', '.join(known)}"

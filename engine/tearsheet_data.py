@@ -169,9 +169,13 @@ def _columns(values: pd.DataFrame, initial_cash, formula) -> np.ndarray:
 
 def drawdowns(values: pd.DataFrame, initial_cash) -> pd.DataFrame:
     """stats.drawdown_series of each column, on the backtest dates (the leading
-    initial-cash point, dated the first date, is the starting peak and not drawn)."""
-    series = _columns(values, initial_cash, stats.drawdown_series)
-    return pd.DataFrame(series[1:], index=values.index, columns=values.columns)
+    initial-cash point, dated the first date, is the starting peak and not drawn).
+    A column's empty rows (dates another run of a comparison has) stay empty."""
+    out = {}
+    for column, cash in zip(values.columns, _cash(values, initial_cash), strict=True):
+        own = values[column].dropna()
+        out[column] = pd.Series(stats.drawdown_series(own.to_numpy(float), cash)[1:], own.index)
+    return pd.DataFrame(out, columns=values.columns).reindex(values.index)
 
 
 def rolling_year(values: pd.DataFrame, initial_cash, periods: int, risk_free: float) -> dict:

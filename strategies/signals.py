@@ -5,9 +5,11 @@ or a ratio A/B), and returns booleans on the same index. They use only the
 series' own past, so computing them on all history and aligning afterwards by
 close time is free of look-ahead.
 
-Every kind has a grid form taking a list of parameter sets and returning one
-column per set, sharing the rolling windows between sets (a sweep computes each
-distinct window once); the single form is the grid form with one set.
+Every kind is two bounds and one rule: on when x rises above the upper bound,
+off when it falls below the lower one, else unchanged (`signal_grid`). The grid
+form takes a list of parameter sets and returns one column per set, sharing the
+rolling windows between sets (a sweep computes each distinct window once); the
+single form is the grid form with one set.
 """
 
 from __future__ import annotations
@@ -32,59 +34,56 @@ def _rolling(x: pd.Series, windows: Sequence[int], how: str, shift: int) -> dict
     return {w: getattr(source.rolling(w, min_periods=w), how)().to_numpy() for w in set(windows)}
 
 
-def donchian_grid(x: pd.Series, params: Sequence[dict]) -> np.ndarray:
-    """Breakout with hysteresis over prior values only, one column per {entry, exit}.
-
-    hi_t = max(x_{t-entry} .. x_{t-1}), lo_t = min(x_{t-exit} .. x_{t-1});
-    on_t = True if x_t > hi_t, False if x_t < lo_t, else on_{t-1};
-    False until hi is defined (the first `entry` bars).
-    """
+def donchian_bounds(x: pd.Series, params: Sequence[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """The channel of a donchian signal, one column per {entry, exit}:
+    upper hi_t = max(x_{t-entry} .. x_{t-1}), lower lo_t = min(x_{t-exit} .. x_{t-1})."""
     highs = _rolling(x, [p["entry"] for p in params], "max", shift=1)
     lows = _rolling(x, [p["exit"] for p in params], "min", shift=1)
-    hi = np.column_stack([highs[p["entry"]] for p in params])
-    lo = np.column_stack([lows[p["exit"]] for p in params])
-    values = x.to_numpy()[:, None]
-    with np.errstate(invalid="ignore"):
-        return hysteresis(values > hi, values < lo)  # comparisons with NaN are False
+    upper = np.column_stack([highs[p["entry"]] for p in params])
+    return upper, np.column_stack([lows[p["exit"]] for p in params])
 
 
-def sma_grid(x: pd.Series, params: Sequence[dict]) -> np.ndarray:
-    """Trend with a band, one column per {window, band}.
-
-    s_t = mean(x_{t-window+1} .. x_t); on_t = True if x_t > s_t (1 + band),
-    False if x_t < s_t (1 - band), else on_{t-1}; False until s is defined.
-    """
+def sma_bounds(x: pd.Series, params: Sequence[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """The band of an sma signal, one column per {window, band}:
+    s_t (1 + band) and s_t (1 - band), s_t = mean(x_{t-window+1} .. x_t)."""
     means = _rolling(x, [p["window"] for p in params], "mean", shift=0)
     mean = np.column_stack([means[p["window"]] for p in params])
     band = np.array([p.get("band", 0.0) for p in params])
+    return mean * (1 + band), mean * (1 - band)
+
+
+BOUNDS: dict[str, Callable[[pd.Series, Sequence[dict]], tuple[np.ndarray, np.ndarray]]] = {
+    "donchian": donchian_bounds,
+    "sma": sma_bounds,
+}
+
+
+def signal_grid(kind: str, x: pd.Series, params: Sequence[dict]) -> np.ndarray:
+    """on_t = True if x_t > upper_t, False if x_t < lower_t, else on_{t-1}; False until the
+    bounds are defined. One column per parameter set (donchian: a breakout over the prior
+    channel; sma: the trend with a band)."""
+    upper, lower = BOUNDS[kind](x, params)
     values = x.to_numpy()[:, None]
     with np.errstate(invalid="ignore"):
-        return hysteresis(values > mean * (1 + band), values < mean * (1 - band))
+        return hysteresis(values > upper, values < lower)  # comparisons with NaN are False
 
 
 def donchian(x: pd.Series, entry: int, exit: int) -> pd.Series:
-    """`donchian_grid` for one parameter set, as a series on x's index."""
-    on = donchian_grid(x, [{"entry": entry, "exit": exit}])[:, 0]
+    """Breakout with hysteresis over prior values only (`signal_grid` of one set)."""
+    on = signal_grid("donchian", x, [{"entry": entry, "exit": exit}])[:, 0]
     return pd.Series(on, index=x.index, name=x.name)
 
 
 def sma(x: pd.Series, window: int, band: float = 0.0) -> pd.Series:
-    """`sma_grid` for one parameter set, as a series on x's index."""
-    on = sma_grid(x, [{"window": window, "band": band}])[:, 0]
+    """Trend with a band around the simple moving average (`signal_grid` of one set)."""
+    on = signal_grid("sma", x, [{"window": window, "band": band}])[:, 0]
     return pd.Series(on, index=x.index, name=x.name)
 
 
-def donchian_lines(x: pd.Series, entry: int, exit: int) -> pd.DataFrame:
-    """The channel a donchian signal compares x with: upper = hi_t, lower = lo_t."""
-    highs = _rolling(x, [entry], "max", shift=1)[entry]
-    lows = _rolling(x, [exit], "min", shift=1)[exit]
-    return pd.DataFrame({"upper": highs, "lower": lows}, index=x.index)
-
-
-def sma_lines(x: pd.Series, window: int, band: float = 0.0) -> pd.DataFrame:
-    """The band an sma signal compares x with: s_t (1 + band) and s_t (1 - band)."""
-    mean = _rolling(x, [window], "mean", shift=0)[window]
-    return pd.DataFrame({"upper": mean * (1 + band), "lower": mean * (1 - band)}, index=x.index)
+def lines(kind: str, x: pd.Series, **params) -> pd.DataFrame:
+    """What a signal compares x with, for display: columns upper and lower."""
+    upper, lower = BOUNDS[kind](x, [params])
+    return pd.DataFrame({"upper": upper[:, 0], "lower": lower[:, 0]}, index=x.index)
 
 
 def bars_needed(kind: str, params: dict) -> int:
@@ -95,8 +94,3 @@ def bars_needed(kind: str, params: dict) -> int:
 
 
 SIGNAL_KINDS: dict[str, Callable[..., pd.Series]] = {"donchian": donchian, "sma": sma}
-LINE_KINDS: dict[str, Callable[..., pd.DataFrame]] = {"donchian": donchian_lines, "sma": sma_lines}
-GRID_KINDS: dict[str, Callable[[pd.Series, Sequence[dict]], np.ndarray]] = {
-    "donchian": donchian_grid,
-    "sma": sma_grid,
-}

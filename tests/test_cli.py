@@ -10,6 +10,7 @@ the result of the first run.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import re
 import shutil
@@ -556,3 +557,17 @@ def test_importing_the_cli_does_not_import_vectorbt():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     ).stdout.strip()
     assert out == "False"
+
+
+def test_an_end_past_the_last_price_is_reported_not_silently_cut(shared_data, caplog):
+    config = load_config(
+        CONFIGS / "spy.yaml",
+        source="csv",
+        dir=str(shared_data),
+        start=dt.date(2026, 6, 1),
+        end=dt.date(2031, 1, 1),
+    )
+    with caplog.at_level("WARNING", logger="rotation.data"):
+        result = engine.runner.run_backtest(config, CsvSource(shared_data))
+    assert str(result.dates[-1].date()) == "2026-08-21"
+    assert "data.end 2031-01-01 is after the last date" in caplog.text

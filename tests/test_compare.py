@@ -144,3 +144,21 @@ def test_unknown_sort_metric_is_rejected_up_front(shared_data):
         ["compare", str(CONFIGS / "spy.yaml"), "--sort", "shrpe", "--data-dir", str(shared_data)],
     )
     assert result.exit_code == 2 and "--sort shrpe" in result.output
+
+
+def test_configs_on_different_calendars_compare_on_the_union_of_dates(tmp_path, shared_data):
+    crypto = tmp_path / "btc.yaml"
+    crypto.write_text(
+        "name: btc\n"
+        "data: {source: csv, dir: unused, start: 2019-01-01, end: 2019-12-31}\n"
+        "universe: [BTC-USD]\n"
+        "regimes: [{name: hold, weights: {BTC-USD: 1.0}}]\n"
+        "benchmark: {BTC-USD: 1.0}\n"
+    )
+    configs = [load_config(p, source="csv", dir=str(shared_data))
+               for p in (crypto, CONFIGS / "spy.yaml")]
+    result = compare(configs)
+    values = result.values()
+    saturday = pd.Timestamp("2019-06-01")
+    assert values.loc[saturday, "btc"] > 0 and pd.isna(values.loc[saturday, "spy"])
+    assert values["spy"].count() == len(result.results[1].dates)

@@ -259,10 +259,17 @@ def test_relative_dir_in_the_file_is_relative_to_the_file(tmp_path):
     folder.mkdir()
     path = folder / "c.yaml"
     path.write_text(yaml.safe_dump(raw(data__source="csv", data__dir="prices")), "utf-8")
-    assert load_config(path).data.dir == folder / "prices"
-    # A --data-dir given on the command line is taken as it is.
+    assert load_config(path).data.dir == (folder / "prices").resolve()
+    # A --data-dir given on the command line is relative to the shell's folder; both are
+    # stored absolute, so the run folder's config.yaml runs again from anywhere.
     overridden = load_config(path, source="csv", dir=Path("elsewhere"))
-    assert overridden.data.dir == Path("elsewhere")
+    assert overridden.data.dir == Path("elsewhere").resolve()
+
+
+def test_the_csv_folder_location_is_not_part_of_the_config_hash(tmp_path):
+    here = config_from_dict(raw(data__source="csv", data__dir=str(tmp_path / "a")))
+    there = config_from_dict(raw(data__source="csv", data__dir=str(tmp_path / "b")))
+    assert here.hash() == there.hash()
 
 
 def test_unknown_source_is_rejected():

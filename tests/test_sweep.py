@@ -75,6 +75,14 @@ def test_swept_weights_may_not_sum_above_one(shared_data):
         sweep_spec(raw, "grid.yaml")
 
 
+def test_a_range_with_a_float_step_sweeps_integer_windows(shared_data):
+    raw = _small_grid(shared_data)
+    raw["signals"]["ratio_breakout"]["entry"] = {"start": 40, "stop": 80, "step": 20.0}
+    spec = sweep_spec(raw, "grid.yaml")
+    result = run_sweep(spec, MemorySource(CsvSource(shared_data).load(spec.base.tickers())))
+    assert sorted(set(result.table["signals.ratio_breakout.entry"])) == [40, 60, 80]
+
+
 def test_a_config_without_axes_is_not_a_sweep(shared_data):
     raw = yaml.safe_load((CONFIGS / "spy.yaml").read_text())
     with pytest.raises(ConfigError, match="nothing to sweep"):
