@@ -1,12 +1,19 @@
 """Look-ahead audit: SPEC 2 test (a) run on a real config and its real prices.
 
-For each of K random cut dates t among the backtest dates, every bar that
-becomes final after the close of t (by `engine.calendar`'s close times: with
-the defaults, equity bars dated after t and crypto bars dated t or later) is
-multiplied by a random walk, and the config is run again. Nothing decided,
-held, traded or valued up to and including t may change. The first thing that
-does change is reported: its date, and the aligned signal columns that differ
-on that date (a signal that reads the future shows up there first).
+For each of K random cut dates t among the backtest dates, every bar not yet
+complete at the close of t is multiplied by a random walk, and the config is
+run again. Nothing decided, held, traded or valued up to and including t may
+change. The first thing that does change is reported: its date, and the
+aligned signal columns that differ on that date (a signal that reads the
+future shows up there first).
+
+Which bars are "not yet complete" is judged by their label dates, never by the
+config's `data.close_times` (the audit must not trust the timing it checks):
+every bar dated after t, and the bar dated t of a series that trades around
+the clock (crypto, `market_calendar.is_crypto`: its UTC day ends after the
+equity close) unless a crypto asset is traded, when the close of t is itself
+the end of that UTC day. A close-time override that uses a bar before its day
+is over (ETH's bar at 16:00 New York on its own date) then shows up as a leak.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import pandas as pd
 from engine import calendar
 from engine.config import Config
 from engine.data import MemorySource, PriceSource
+from engine.market_calendar import is_crypto
 
 NOISE_JUMP = 1.0  # std of the log level jump at the first rewritten bar (per ticker)
 NOISE_STEP = 0.03  # daily std of the log random walk after it
@@ -73,25 +81,55 @@ class AuditReport:
         }
 
 
-def noise(
-    prices: dict[str, pd.DataFrame], config: Config, instant: int, rng: np.random.Generator
+def bars_after(
+    prices: dict[str, pd.DataFrame], universe: list[str], t: pd.Timestamp
 ) -> dict[str, np.ndarray]:
-    """Per ticker, the log factor of each bar final after `instant` (UTC ns), 0 before it.
+    """Per ticker, which bars are not yet complete at the close of cut date `t`, by label date.
+
+    Bars dated after `t`; with no crypto asset traded (the close of `t` is an
+    equity close), also a crypto bar dated `t`, whose UTC day is still running.
+    """
+    crypto_day_running = not any(is_crypto(ticker) for ticker in universe)
+    out = {}
+    for ticker, frame in prices.items():
+        later = frame.index > t
+        if crypto_day_running and is_crypto(ticker):
+            later = frame.index >= t
+        out[ticker] = np.asarray(later)
+    return out
+
+
+def random_walks(later: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Per ticker, a log factor for each bar: 0 where `later` is False, a random walk where True.
 
     A level jump at the first such bar (normal, std NOISE_JUMP, drawn per ticker
     so ratios of two tickers jump too) plus a random walk (daily std NOISE_STEP).
     """
     out = {}
-    for ticker, frame in prices.items():
-        final = calendar.ticker_close_instants(ticker, frame.index, config.data.close_times)
-        later = final > instant
-        log_factor = np.zeros(len(frame))
-        count = int(later.sum())
+    for ticker, mask in later.items():
+        log_factor = np.zeros(len(mask))
+        count = int(mask.sum())
         if count:
             walk = np.cumsum(rng.normal(0.0, NOISE_STEP, count)) + rng.normal(0.0, NOISE_JUMP)
-            log_factor[later] = walk
+            log_factor[mask] = walk
         out[ticker] = log_factor
     return out
+
+
+def noise(
+    prices: dict[str, pd.DataFrame], config: Config, instant: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """`random_walks` on the bars final after `instant` (UTC ns) by the config's close times.
+
+    For tests that take the config's timing as given (walk-forward windows); the
+    audit itself judges bars by label date (`bars_after`).
+    """
+    later = {
+        ticker: calendar.ticker_close_instants(ticker, frame.index, config.data.close_times)
+        > instant
+        for ticker, frame in prices.items()
+    }
+    return random_walks(later, rng)
 
 
 def perturbed(prices: dict[str, pd.DataFrame], log_factors: dict[str, np.ndarray], sign: float):
@@ -179,20 +217,19 @@ def audit(
 ) -> AuditReport:
     """Rerun `config` with the prices after `cuts` random cut dates replaced by noise.
 
-    Each cut is run twice, with the future scaled by exp(+noise) and by
-    exp(-noise) (an antithetic pair), so a signal that peeks at a future bar
-    sees it both far above and far below where it was, and flips one way or
-    the other. The cut dates are drawn (seeded) without replacement from the backtest
-    dates except the last (after which nothing in the backtest could change).
+    "After" a cut t means the bars not yet complete at the close of t by their
+    label dates (`bars_after`), whatever `data.close_times` claims. Each cut is
+    run twice, with the future scaled by exp(+noise) and by exp(-noise) (an
+    antithetic pair), so a signal that peeks at a future bar sees it both far
+    above and far below where it was, and flips one way or the other. The cut
+    dates are drawn (seeded) without replacement from the backtest dates except
+    the last (after which nothing in the backtest could change).
     """
     from engine.runner import run_backtest
 
     prices = source.load(config.tickers())
     memory = MemorySource(prices)
     base = run_backtest(config, memory)
-    cal, instants = calendar.trading_calendar(
-        prices, list(config.universe), config.data.close_times
-    )
     rng = np.random.default_rng(seed)
     candidates = base.dates[:-1]
     count = min(cuts, len(candidates))
@@ -200,7 +237,7 @@ def audit(
     results = []
     for pick in picks:
         t = candidates[pick]
-        log_factors = noise(prices, config, int(instants[cal.get_loc(t)]), rng)
+        log_factors = random_walks(bars_after(prices, list(config.universe), t), rng)
         changed_bars = sum(int(np.count_nonzero(f)) for f in log_factors.values())
         found = []
         for sign in (1.0, -1.0):  # an antithetic pair: the future moved up, then down

@@ -121,7 +121,8 @@ def bootstrap_table(result: dict):
     """A rich Table of the intervals: 5%, median and 95% for strategy and benchmark."""
     from rich.table import Table
 
-    from engine.report import LABELS, fmt
+    from engine.metrics import METRICS
+    from engine.report import fmt
 
     table = Table(
         title=(
@@ -134,7 +135,7 @@ def bootstrap_table(result: dict):
     for label in ("5%", "median", "95%"):
         table.add_column(label, justify="right")
     for key in ("cagr", "sharpe", "max_drawdown", "total_return"):
-        label, kind = LABELS[key]
+        label, kind = METRICS[key].label, METRICS[key].format
         for name in ("strategy", "benchmark"):
             cells = [fmt(result[name][key][p], kind) for p in ("p05", "p50", "p95")]
             table.add_row(label if name == "strategy" else "", name, *cells)

@@ -26,7 +26,11 @@ def default_close_time(ticker: str) -> CloseTime:
 
 
 def close_instants(dates: pd.DatetimeIndex, close: CloseTime) -> np.ndarray:
-    """UTC instants (int64 ns) at which the bars labelled `dates` become final."""
+    """UTC instants (int64 ns) at which the bars labelled `dates` become final.
+
+    Never before the start of a bar's own label date in `close.tz`: `CloseTime`
+    holds `day_offset` to 0..7, and a DST change only moves an instant later.
+    """
     hours, minutes = (int(part) for part in close.time.split(":"))
     local = dates + pd.Timedelta(days=close.day_offset, hours=hours, minutes=minutes)
     # A wall time skipped or repeated by a DST change is taken as the later instant.

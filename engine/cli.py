@@ -1,6 +1,8 @@
 """The `rotation` command line: thin commands; heavy imports inside command bodies.
 
-User mistakes are raised as RotationError (exit code 2, one line, no traceback).
+User mistakes are raised as RotationError (exit code 2, one line, no traceback);
+output folders are checked before any backtest. Ctrl-C, SIGTERM and SIGHUP stop a
+command cleanly (exit code 128 + the signal number; engine/interrupts.py).
 `sweep` and `audit` live in engine/cli_research.py, `data` in engine/cli_data.py.
 """
 
@@ -12,6 +14,7 @@ import click
 
 from engine import __version__
 from engine.cli_options import (
+    check_output,
     data_dir_option,
     default_run_dir,
     echo_page,
@@ -24,7 +27,18 @@ from engine.cli_options import (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The `rotation` group: every command runs with stop signals handled
+    (engine/interrupts.py), installed for its duration only."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from engine.interrupts import handled_signals
+
+        with handled_signals():
+            return super().invoke(ctx)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="rotation")
 def main() -> None:
     """Backtest rotation strategies from YAML configs."""
@@ -74,6 +88,7 @@ def run(
     from engine.runner import run_backtest
 
     config = load_config(config_path, **overrides(data_dir, start, end))
+    check_output(out, config.name, config_path)
     result = run_backtest(config, make_source(config.data, refresh=refresh))
     boot = None
     if bootstrap:
@@ -134,6 +149,7 @@ def compare(
     if sort_by is not None:
         comparing.check_metric(sort_by)
     configs = [load_config(path, **overrides(data_dir)) for path in config_paths]  # all first
+    check_output(out, "compare", "")
 
     from engine.data import describe
     from engine.provenance import library_versions

@@ -28,7 +28,7 @@ def fetch(tickers: tuple[str, ...], start, refresh: bool) -> None:
     """Download TICKERs from yfinance into the cache (only what is missing or stale)."""
     from engine.data import YFinanceSource
 
-    symbols = list(dict.fromkeys(t.upper() for t in tickers))
+    symbols = _symbols(tickers, "fetch")
     source = YFinanceSource(refresh=refresh, history_from=start.date() if start else None)
     frames = source.load(symbols)
     for ticker, frame in frames.items():
@@ -100,9 +100,10 @@ def clear(tickers: tuple[str, ...]) -> None:
     from engine.cache import PriceCache
     from engine.data import default_cache_dir
 
-    cache = PriceCache(default_cache_dir())
+    wanted = _symbols(tickers, "clear")  # before anything is touched
+    cache = PriceCache(default_cache_dir(), strict=True)
     with cache.locked():
-        wanted = [t.upper() for t in tickers] or cache.tickers()
+        wanted = wanted or cache.tickers()
         removed = [t for t in wanted if cache.remove(t)]
     absent = [t for t in wanted if t not in removed]
     click.echo(
@@ -111,6 +112,20 @@ def clear(tickers: tuple[str, ...]) -> None:
     )
     if absent:
         click.echo(f"Not in the cache: {', '.join(absent)}")
+
+
+def _symbols(tickers: tuple[str, ...], command: str) -> list[str]:
+    """The tickers in capitals, once each; anything but a symbol (a path, ``..``) is an error."""
+    from engine.errors import DataError
+    from engine.validate import SYMBOL_CHARS, is_symbol
+
+    for ticker in tickers:
+        if not is_symbol(ticker):
+            raise DataError(
+                f"{ticker!r} is not a ticker symbol ({SYMBOL_CHARS}); `rotation data {command}` "
+                "takes symbols such as SPY or BTC-USD, not paths"
+            )
+    return list(dict.fromkeys(t.upper() for t in tickers))
 
 
 @data_group.command("import")

@@ -9,7 +9,29 @@ from typing import Any
 
 import click
 
+from engine.errors import ConfigError
+from engine.limits import FIRST_YEAR, LAST_YEAR
+
 DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+class WindowDate(click.ParamType):
+    """A YYYY-MM-DD date within FIRST_YEAR..LAST_YEAR, the years a config may use.
+
+    A malformed date is click's usual usage error; a well-formed one outside the
+    years is a ConfigError (one `Error:` line naming the option, exit code 2).
+    """
+
+    name = "date"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        parsed = DATE.convert(value, param, ctx)
+        if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+            option = param.opts[0] if param is not None else "date"
+            raise ConfigError(
+                f"{option} {parsed.date()}: must be in the years {FIRST_YEAR} to {LAST_YEAR}"
+            )
+        return parsed
 
 
 def data_dir_option(f: Callable) -> Callable:
@@ -22,9 +44,11 @@ def data_dir_option(f: Callable) -> Callable:
 
 
 def window_options(f: Callable) -> Callable:
-    f = click.option("--end", type=DATE, default=None, help="Override data.end (YYYY-MM-DD).")(f)
+    f = click.option(
+        "--end", type=WindowDate(), default=None, help="Override data.end (YYYY-MM-DD)."
+    )(f)
     return click.option(
-        "--start", type=DATE, default=None, help="Override data.start (YYYY-MM-DD)."
+        "--start", type=WindowDate(), default=None, help="Override data.start (YYYY-MM-DD)."
     )(f)
 
 
@@ -71,6 +95,31 @@ def default_run_dir(name: str) -> Path:
         suffix += 1
         path = Path("runs") / f"{name}-{stamp}-{suffix}"
     return path
+
+
+STAMP_BYTES = len("-20250101-120000-99")  # what default_run_dir adds to a name, at most
+
+
+def check_output(out: Path | None, name: str, origin: Path | str, kind: str = "") -> None:
+    """Fail now, before any backtest, if the folder a command will write (--out, else
+    runs/<name><kind>-<timestamp>/) could not be written: a bad --out or a `name` too
+    long for a folder name costs nothing (`origin` is the config file naming it).
+
+    The default folder's name is chosen again when writing (default_run_dir), so two
+    runs started in the same second still get folders of their own.
+    """
+    from engine.errors import ConfigError
+    from engine.folders import check_destination, name_max
+
+    if out is None:
+        limit = name_max(Path("runs")) - len(kind.encode()) - STAMP_BYTES
+        if len(name.encode()) > limit:
+            raise ConfigError(
+                f"{origin}: name: {len(name)} characters is too long for the folder name "
+                f"runs/<name>{kind}-<timestamp> (at most {limit}); shorten it or pass --out"
+            )
+        out = default_run_dir(f"{name}{kind}")
+    check_destination(out)
 
 
 def tearsheet_page(folder: Path, wanted: bool) -> Path | None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from engine.cli_options import (
+    check_output,
     data_dir_option,
     default_run_dir,
     echo_page,
@@ -85,8 +86,13 @@ def sweep(
         )
     manifest = _manifest(spec, sweep_path)
     if walk_forward is not None:
-        _walk_forward(spec, options.metric, walk_forward, manifest, out, as_json)
+        from engine.walkforward import parse_spec
+
+        parsed = parse_spec(walk_forward)
+        check_output(out, spec.base.name, sweep_path, "-walkforward")
+        _walk_forward(spec, options.metric, parsed, manifest, out, as_json)
         return
+    check_output(out, spec.base.name, sweep_path, "-sweep")
     folder, table, summary = _sweep(spec, options, subperiods, manifest, out, as_json)
     page = tearsheet_page(folder, tearsheet)
     if as_json:
@@ -146,20 +152,19 @@ def _sweep(spec, options, subperiods: int, manifest: dict, out: Path | None, qui
     return write_sweep(destination, table, summary, manifest, figure), table, summary
 
 
-def _walk_forward(spec, metric: str, text: str, manifest: dict, out, as_json: bool) -> None:
+def _walk_forward(spec, metric: str, wf, manifest: dict, out: Path | None, as_json: bool) -> None:
     """`rotation sweep --walk-forward SPEC`: choose on each training window, test on the next."""
     from rich.console import Console
 
     from engine.data import make_source
     from engine.walkforward import (
-        parse_spec,
         summary_table,
         walk_forward,
         windows_table,
         write_walkforward,
     )
 
-    result = walk_forward(spec, make_source(spec.base.data), parse_spec(text), metric)
+    result = walk_forward(spec, make_source(spec.base.data), wf, metric)
     destination = out or default_run_dir(f"{spec.base.name}-walkforward")
     folder = write_walkforward(destination, result, manifest)
     if as_json:

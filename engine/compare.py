@@ -19,19 +19,9 @@ from engine import calendar
 from engine.config import Config, suggest
 from engine.data import PriceSource, make_source
 from engine.errors import DataError, RotationError
-from engine.runner import BacktestResult, backtest_dates, run_backtest
-
-# Statistics where a smaller number is the better one (used by --sort).
-LOWER_IS_BETTER = {
-    "volatility",
-    "max_drawdown_duration_days",
-    "max_drawdown_duration_calendar_days",
-    "fees_paid",
-    "turnover",
-    "trade_dates",
-    "switches",
-    "tracking_error",
-}
+from engine.metrics import METRICS, lower_is_better
+from engine.pipeline import backtest_dates
+from engine.runner import BacktestResult, run_backtest
 
 
 class SharedSource:
@@ -158,12 +148,10 @@ def compare(configs: Sequence[Config]) -> Comparison:
 
 def check_metric(metric: str) -> None:
     """Reject an unknown --sort statistic before any work, with a suggestion."""
-    from engine.report import ALL_LABELS
-
-    if metric not in ALL_LABELS:
-        hint = suggest(metric, list(ALL_LABELS))
+    if metric not in METRICS:
+        hint = suggest(metric, list(METRICS))
         raise RotationError(
-            f"--sort {metric}: unknown statistic{hint}; choose one of {', '.join(ALL_LABELS)}"
+            f"--sort {metric}: unknown statistic{hint}; choose one of {', '.join(METRICS)}"
         )
 
 
@@ -173,5 +161,5 @@ def sort_columns(table: pd.DataFrame, labels: Sequence[str], metric: str) -> pd.
         known = ", ".join(table.index)
         raise RotationError(f"--sort {metric}: unknown statistic; choose one of {known}")
     row = table.loc[metric, list(labels)].astype(float)
-    ordered = row.sort_values(ascending=metric in LOWER_IS_BETTER, na_position="last").index
+    ordered = row.sort_values(ascending=lower_is_better(metric), na_position="last").index
     return table[list(ordered) + [c for c in table.columns if c not in labels]]

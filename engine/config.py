@@ -8,25 +8,28 @@ naming the file and the field.
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 import hashlib
 import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from engine import limits, strict_yaml
+from engine.config_types import Date, Number, Weight, Whole
 from engine.errors import ConfigError
 from strategies.regimes import Regime, WhenSyntaxError, names_in, parse_when
+from strategies.signals import SIGNAL_KINDS
 
 _SERIES = re.compile(r"^[A-Za-z0-9^.=_-]+(/[A-Za-z0-9^.=_-]+)?$")
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _TOLERANCE = 1e-9  # weight sums are compared with this slack (0.1 + 0.2 ...)
+MAX_DAY_OFFSET = 7  # a close time is at most a week after its bar's label date
 
 
 class _Model(BaseModel):
@@ -34,11 +37,32 @@ class _Model(BaseModel):
 
 
 class CloseTime(_Model):
-    """When a series' daily bar becomes final: `time` in `tz`, `day_offset` days after its label."""
+    """When a series' daily bar becomes final: `time` in `tz`, `day_offset` days after its label.
+
+    A bar can never be final before the start of its own label date in `tz`: it
+    would then feed decisions taken before the day it describes had begun (a
+    negative offset hands later prices to earlier dates). So `day_offset` is 0
+    to `MAX_DAY_OFFSET`, and with an HH:MM `time` the instant
+    `label date + day_offset days + time` is at or after 00:00 of the label date
+    in `tz` by construction. Whether a late-enough close is also honest (a
+    crypto UTC-day bar is not complete at 16:00 New York) is what
+    `rotation audit` checks.
+    """
 
     time: str
     tz: str
     day_offset: int = 0
+
+    @field_validator("day_offset")
+    @classmethod
+    def _not_before_label_date(cls, value: int) -> int:
+        if not 0 <= value <= MAX_DAY_OFFSET:
+            raise ValueError(
+                f"must be 0 to {MAX_DAY_OFFSET} (days after the bar's label date), not {value}: "
+                "a bar cannot become final before its own date (0 = on the label date, "
+                "1 = the next day)"
+            )
+        return value
 
     @field_validator("time")
     @classmethod
@@ -64,34 +88,19 @@ class DataConfig(_Model):
 
     source: Literal["yfinance", "csv", "synthetic"] = "yfinance"
     dir: Path | None = None
-    start: dt.date
-    end: dt.date | None = None
+    start: Date
+    end: Date | None = None
     close_times: dict[str, CloseTime] = Field(default_factory=dict)
-    seed: int | None = Field(default=None, ge=0)  # synthetic source only (None: 0)
-    max_fill_days: int = Field(default=3, ge=0, le=30)  # longest gap forward-filled, sessions
+    seed: Whole | None = Field(default=None, ge=0)  # synthetic source only (None: 0)
+    max_fill_days: Whole = Field(default=3, ge=0, le=30)  # longest gap forward-filled, sessions
     allow_jumps: list[str] = Field(default_factory=list)  # exempt from the split-like move check
 
 
-class DonchianSignal(_Model):
-    """Breakout with hysteresis over prior `entry` highs / `exit` lows (SPEC 3)."""
-
-    type: Literal["donchian"]
-    series: str
-    entry: int = Field(ge=1)
-    exit: int = Field(ge=1)
-
-
-class SmaSignal(_Model):
-    """Close above its `window`-day mean by more than `band` (fraction), with hysteresis."""
-
-    type: Literal["sma"]
-    series: str
-    window: int = Field(ge=1)
-    band: float = Field(default=0.0, ge=0.0, lt=1.0)
-
-
-SignalConfig = Annotated[DonchianSignal | SmaSignal, Field(discriminator="type")]
-Weight = Annotated[float, Field(ge=0.0, le=1.0)]
+# One model per registered signal kind (strategies/signals/), told apart by `type`.
+SignalConfig = Annotated[
+    Union[tuple(kind.model for kind in SIGNAL_KINDS.values())],  # noqa: UP007
+    Field(discriminator="type"),
+]
 
 
 class RegimeConfig(_Model):
@@ -101,13 +110,13 @@ class RegimeConfig(_Model):
 
 
 class ThresholdRule(_Model):
-    threshold: float = Field(gt=0.0, lt=1.0)
+    threshold: Number = Field(gt=0.0, lt=1.0)
 
 
 class ExecutionConfig(_Model):
     timing: Literal["next_close", "next_open"] = "next_close"
-    fees_bps: float = Field(default=0.0, ge=0.0, lt=10_000)
-    slippage_bps: float = Field(default=0.0, ge=0.0, lt=10_000)
+    fees_bps: Number = Field(default=0.0, ge=0.0, lt=10_000)
+    slippage_bps: Number = Field(default=0.0, ge=0.0, lt=10_000)
     rebalance: Literal["none", "monthly"] | ThresholdRule = "none"
 
     @property
@@ -122,12 +131,18 @@ class ExecutionConfig(_Model):
 
 
 class PortfolioConfig(_Model):
-    initial_cash: float = Field(default=100_000.0, gt=0.0)
+    """Starting cash, within engine.limits' MIN/MAX_INITIAL_CASH (see there why)."""
+
+    initial_cash: Number = Field(
+        default=100_000.0, ge=limits.MIN_INITIAL_CASH, le=limits.MAX_INITIAL_CASH
+    )
 
 
 class StatsConfig(_Model):
-    periods_per_year: int | None = Field(default=None, ge=1)
-    risk_free: float = Field(default=0.0, gt=-1.0)
+    periods_per_year: Whole | None = Field(default=None, ge=1, le=limits.MAX_PERIODS_PER_YEAR)
+    risk_free: Number = Field(
+        default=0.0, gt=limits.RISK_FREE_RANGE[0], le=limits.RISK_FREE_RANGE[1]
+    )
 
 
 class Config(_Model):
@@ -155,7 +170,7 @@ class Config(_Model):
         """Every ticker the run needs: universe, signal series legs, benchmark (sorted)."""
         needed = set(self.universe) | set(self.benchmark)
         for signal in self.signals.values():
-            needed.update(signal.series.split("/"))
+            needed.update(SIGNAL_KINDS[signal.type].legs(signal))
         return sorted(needed)
 
     def resolved(self) -> dict[str, Any]:
@@ -196,6 +211,11 @@ def _check_regime_order(config: Config) -> list[str]:
     return problems
 
 
+def _quoted(text: str, limit: int = 80) -> str:
+    """repr of `text`, cut after `limit` characters so one message stays one readable line."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."
+
+
 def _check_when(config: Config) -> list[str]:
     problems = []
     known = sorted(config.signals)
@@ -205,7 +225,7 @@ def _check_when(config: Config) -> list[str]:
         try:
             tree = parse_when(regime.when)
         except WhenSyntaxError as exc:
-            problems.append(f"regimes[{i}].when: {exc} in {regime.when!r}")
+            problems.append(f"regimes[{i}].when: {exc} in {_quoted(regime.when)}")
             continue
         for name in sorted(names_in(tree) - set(known)):
             problems.append(
@@ -247,6 +267,9 @@ def _check_tickers(config: Config) -> list[str]:
     named += [("benchmark", t) for t in config.benchmark]
     named += [(f"regimes[{i}].weights", t) for i, r in enumerate(config.regimes) for t in r.weights]
     named += [(f"signals.{n}.series", s.series) for n, s in config.signals.items()]
+    named += [
+        (f"signals.{n}.other", s.other) for n, s in config.signals.items() if hasattr(s, "other")
+    ]
     named += [("data.allow_jumps", t) for t in config.data.allow_jumps]
     for field, ticker in named:
         if ticker != ticker.upper():
@@ -258,6 +281,9 @@ def _check_tickers(config: Config) -> list[str]:
             problems.append(
                 f"signals.{name}.series: {signal.series!r} must be a ticker or a ratio 'A/B'"
             )
+        other = getattr(signal, "other", None)
+        if other is not None and not _SERIES.match(other):
+            problems.append(f"signals.{name}.other: {other!r} is not a ticker symbol")
     return problems
 
 
@@ -288,7 +314,7 @@ def _format_pydantic(error: ValidationError) -> list[str]:
     problems = []
     for item in error.errors():
         # Discriminated unions put the tag in the path (signals.x.donchian.entry): drop it.
-        loc = [p for p in item["loc"] if p not in ("donchian", "sma", "ThresholdRule")]
+        loc = [p for p in item["loc"] if p not in (*SIGNAL_KINDS, "ThresholdRule")]
         where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc)
         where = where.replace(".[", "[")
         message = item["msg"]
@@ -324,17 +350,22 @@ def config_from_dict(raw: Any, origin: str = "<config>") -> Config:
 
 
 def read_yaml(path: Path) -> Any:
-    """Parse a YAML file; unreadable or malformed files raise ConfigError naming the file."""
+    """Parse a YAML file strictly (engine.strict_yaml: size, depth, duplicate keys);
+    unreadable, malformed or refused files raise ConfigError naming the file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = strict_yaml.read_text(path)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text; save the file as UTF-8") from None
+    except strict_yaml.FileRefused as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = strict_yaml.load(text)
+    except strict_yaml.StrictYAMLError as exc:
+        raise ConfigError(f"{path}: line {exc.problem_mark.line + 1}: {exc.problem}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -12,14 +12,23 @@ Stock Splits are ignored):
   ``Ticker,...`` (either order) and a ``Date,,,`` row; the columns of the file's
   own ticker are read (or of its only ticker).
 
-Cells: dates must be real calendar dates; a blank, ``null`` or ``NaN`` price is
-missing (a row without a close is dropped and the gap rule judges the hole);
-any other text is an error naming the line.
+Cells: dates must be real calendar dates in the years `YEARS`; a blank, ``null``
+or ``NaN`` price is missing (a row without a close is dropped and the gap rule
+judges the hole); any other text, an infinite number or one beyond `MAX_PRICE`
+(`MAX_VOLUME` for volume) is an error naming the line. With ``Adj Close``, a raw
+close that is zero or negative is an error (the adjustment divides by it).
+
+Before anything is parsed, the path must be a regular file (a FIFO, device or
+folder is refused without being read) of at most `MAX_BYTES`, `MAX_COLUMNS` and
+`MAX_ROWS`: far beyond any real daily history, so a wrong file fails fast.
 """
 
 from __future__ import annotations
 
+import io
+import os
 import re
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +43,12 @@ MISSING_TEXT = {"", "null", "nan", "none", "n/a"}
 _DATE = re.compile(
     r"^(\d{4}-\d{2}-\d{2})(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
 )
+YEARS = (1900, 2200)
+MAX_PRICE = 1e12  # above any real quote; larger numbers would overflow the adjustments
+MAX_VOLUME = 1e15
+MAX_BYTES = 64 * 2**20  # ^GSPC daily since 1927 is under 2 MiB
+MAX_COLUMNS = 64  # a yfinance export of up to 12 tickers (1 + 5 per ticker)
+MAX_ROWS = 200_000  # ~800 years of daily bars
 SHAPES = (
     "Date, Open, High, Low, Close, Volume (Adj Close optional; any letter case), "
     "or a yfinance CSV export (Price and Ticker header rows)"
@@ -44,9 +59,76 @@ def _key(name: str) -> str:
     return " ".join(str(name).strip().lower().replace("_", " ").split())
 
 
-def _table(path: Path) -> pd.DataFrame:
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a socket" if stat.S_ISSOCK(mode) else "a special file"
+
+
+def _not_regular(path: Path, mode: int) -> DataError:
+    return DataError(f"{path}: is {_kind(mode)}, not a regular file; put the CSV file itself there")
+
+
+def _too_big(path: Path, size: int) -> DataError:
+    return DataError(
+        f"{path}: {size / 2**20:.0f} MiB, more than the {MAX_BYTES >> 20} MiB a daily price "
+        "file can need; is it the right file?"
+    )
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, refused unread when it is not a regular file or too large.
+
+    `stat` comes first so a FIFO or device is never opened (opening a FIFO blocks
+    until a writer appears); the open is non-blocking and re-checked against a swap.
+    """
     try:
-        return pd.read_csv(path, dtype=str, header=None, keep_default_na=False)
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise _not_regular(path, info.st_mode)
+        if info.st_size > MAX_BYTES:
+            raise _too_big(path, info.st_size)
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(handle, "rb") as stream:
+            mode = os.fstat(stream.fileno()).st_mode
+            if not stat.S_ISREG(mode):
+                raise _not_regular(path, mode)
+            blob = stream.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise DataError(
+            f"{path}: cannot read it ({exc.strerror or exc}); check the path and its permissions"
+        ) from None
+    if len(blob) > MAX_BYTES:
+        raise _too_big(path, len(blob))
+    return blob
+
+
+def _check_extent(blob: bytes, path: Path) -> None:
+    """Refuse a file too wide or too long to be daily prices before pandas parses it."""
+    first = blob.split(b"\n", 1)[0]
+    columns = first.count(b",") + 1
+    if columns > MAX_COLUMNS:
+        raise DataError(
+            f"{path}: {columns} columns, more than the {MAX_COLUMNS} a price file can have; "
+            "save one ticker per file"
+        )
+    lines = max(blob.count(b"\n"), blob.count(b"\r"))
+    if lines > MAX_ROWS:
+        raise DataError(
+            f"{path}: {lines:,} lines, more than the {MAX_ROWS:,} rows a daily price file can "
+            "have; is it the right file?"
+        )
+
+
+def _table(path: Path) -> pd.DataFrame:
+    blob = read_bytes(path)
+    _check_extent(blob, path)
+    try:
+        return pd.read_csv(io.BytesIO(blob), dtype=str, header=None, keep_default_na=False)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty; it needs a header row and prices") from None
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -77,30 +159,49 @@ def read_table(path: Path, ticker: str) -> tuple[pd.DataFrame, int]:
     table = _table(path)
     if len(table) >= 3 and _key(table.iat[0, 0]) in ("price", "ticker"):
         names, start, keep = _yfinance_export(table, path, ticker)
-        found = [str(c) for c in table.iloc[0 if _key(table.iat[0, 0]) == "price" else 1]]
+        header = table.iloc[0 if _key(table.iat[0, 0]) == "price" else 1]
     else:
         names, start, keep = [_key(c) for c in table.iloc[0]], 1, list(range(table.shape[1]))
-        found = [str(c) for c in table.iloc[0]]
+        header = table.iloc[0]
+    found = [str(c) for c in header]
     missing = [NAMES[c] for c in NEEDED if c not in names]
     if missing:
         raise DataError(f"{path}: missing columns {missing}; found {found}, need {SHAPES}")
+    _refuse_repeats(names, [found[i] for i in keep], path)
     body = table.iloc[start:, keep].reset_index(drop=True)
     body.columns = names
-    body = body.loc[:, ~body.columns.duplicated()]
+    body = body.loc[:, ~body.columns.duplicated()]  # repeated extra columns are ignored anyway
     wanted = [c for c in NAMES if c in body.columns]
     return body[wanted].rename(columns=NAMES), start + 1
+
+
+def _refuse_repeats(names: list[str], labels: list[str], path: Path) -> None:
+    """A column read twice (``Close`` and ``close ``) is ambiguous: refuse it."""
+    seen: dict[str, str] = {}
+    for name, label in zip(names, labels, strict=True):
+        if name in NAMES and name in seen:
+            raise DataError(
+                f"{path}: column {NAMES[name]!r} appears twice in the header ({seen[name]!r} "
+                f"and {label!r}); keep one"
+            )
+        seen[name] = label
 
 
 def _dates(cells: pd.Series, path: Path, first_line: int) -> pd.DatetimeIndex:
     text = cells.str.strip()
     parts = text.str.extract(_DATE, expand=False)
-    dates = pd.to_datetime(parts, format="%Y-%m-%d", errors="coerce")
-    if dates.isna().any():
-        row = int(np.flatnonzero(dates.isna().to_numpy())[0])
-        raise DataError(
-            f"{path}: row {row + first_line} has date {text.iloc[row]!r}; "
-            "dates must be YYYY-MM-DD (a time and offset after it are allowed)"
+    years = pd.to_numeric(parts.str[:4], errors="coerce").to_numpy(dtype=float)
+    outside = (years < YEARS[0]) | (years > YEARS[1])
+    dates = pd.to_datetime(parts.where(~outside), format="%Y-%m-%d", errors="coerce")
+    bad = dates.isna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        rule = (
+            f"dates must lie in the years {YEARS[0]} to {YEARS[1]}"
+            if outside[row]
+            else "dates must be YYYY-MM-DD (a time and offset after it are allowed)"
         )
+        raise DataError(f"{path}: row {row + first_line} has date {text.iloc[row]!r}; {rule}")
     return pd.DatetimeIndex(dates, name="Date")
 
 
@@ -118,17 +219,56 @@ def parse_cells(body: pd.DataFrame, path: Path, first_line: int) -> pd.DataFrame
                 f"{path}: {column} on {dates[row].date()} (row {row + first_line}) is "
                 f"{text.iloc[row]!r}, not a number; fix or delete that row"
             )
-        out[column] = values.to_numpy(dtype=float)
+        numbers = values.to_numpy(dtype=float)
+        _refuse_wild(numbers, column, text, dates, path, first_line)
+        out[column] = numbers
     return out
+
+
+def _refuse_wild(
+    numbers: np.ndarray,
+    column: str,
+    text: pd.Series,
+    dates: pd.DatetimeIndex,
+    path: Path,
+    first_line: int,
+) -> None:
+    """An infinite number, or one beyond any real price or volume, would overflow later."""
+    limit = MAX_VOLUME if column == "Volume" else MAX_PRICE
+    with np.errstate(invalid="ignore"):
+        wild = np.isinf(numbers) | (np.abs(numbers) > limit)
+    if wild.any():
+        row = int(np.flatnonzero(wild)[0])
+        raise DataError(
+            f"{path}: {column} on {dates[row].date()} (row {row + first_line}) is "
+            f"{text.iloc[row]!r}, not a finite number within {limit:g}; fix or delete that row"
+        )
+
+
+def _refuse_unscalable(raw: pd.DataFrame, path: Path, first_line: int) -> None:
+    """With Adj Close, a zero or negative raw Close cannot give the factor Adj Close / Close."""
+    close, adjusted = raw["Close"].to_numpy(), raw["Adj Close"].to_numpy()
+    with np.errstate(invalid="ignore"):
+        bad = (close <= 0) & ~np.isnan(adjusted)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{path}: Close on {raw.index[row].date()} (row {row + first_line}) is "
+            f"{close[row]:g} while Adj Close is {adjusted[row]:g}; Open, High and Low are "
+            "scaled by Adj Close / Close, so fix that Close or delete the row"
+        )
 
 
 def adjust_ohlc(raw: pd.DataFrame) -> pd.DataFrame:
     """Total-return adjust a bar frame with an ``Adj Close`` column (SPEC 1).
 
     factor = Adj Close / Close; Open, High, Low are multiplied by it and
-    Close becomes Adj Close. Volume is left as it is.
+    Close becomes Adj Close. Volume is left as it is. A factor that is not a
+    positive number leaves Open, High, Low missing (never infinite).
     """
-    factor = raw["Adj Close"] / raw["Close"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = raw["Adj Close"] / raw["Close"]
+    factor = factor.where(np.isfinite(factor) & (factor > 0))  # NaN: validate sets O/H/L = close
     adjusted = raw[["Open", "High", "Low", "Close", "Volume"]].copy()
     for column in ("Open", "High", "Low"):
         adjusted[column] = raw[column] * factor
@@ -140,4 +280,6 @@ def read_price_csv(path: Path, ticker: str) -> pd.DataFrame:
     """One ticker's bars from `path`, total-return adjusted, not yet validated."""
     body, first_line = read_table(path, ticker)
     raw = parse_cells(body, path, first_line)
+    if "Adj Close" in raw.columns:
+        _refuse_unscalable(raw, path, first_line)
     return adjust_ohlc(raw) if "Adj Close" in raw.columns else raw

@@ -28,11 +28,19 @@ import numpy as np
 import pandas as pd
 
 from engine import freshness
-from engine.cache import CorruptEntry, Entry, PriceCache
+from engine.cache import CACHE_ENV, CorruptEntry, Entry, PriceCache
 from engine.csvfiles import adjust_ohlc, read_price_csv
 from engine.errors import DataError
 from engine.notices import warn
-from engine.validate import DEFAULT_CHECKS, PRICE_COLUMNS, STRUCTURE_ONLY, Checks, clean
+from engine.validate import (
+    DEFAULT_CHECKS,
+    PRICE_COLUMNS,
+    STRUCTURE_ONLY,
+    SYMBOL_CHARS,
+    Checks,
+    clean,
+    is_symbol,
+)
 from engine.yahoo import (
     OFFLINE_HINT,
     Failure,
@@ -72,8 +80,13 @@ class CsvSource:
         return {ticker: self.read(ticker) for ticker in tickers}
 
     def read(self, ticker: str) -> pd.DataFrame:
+        if not is_symbol(ticker):
+            raise DataError(
+                f"{ticker!r} is not a ticker symbol ({SYMBOL_CHARS}); it cannot name a file "
+                f"in {self.directory}"
+            )
         path = self.directory / f"{ticker}.csv"
-        if not path.is_file():
+        if not path.exists():  # a FIFO or folder is refused, unopened, by read_price_csv
             raise DataError(
                 f"{path}: no such file (needed for ticker {ticker!r}); "
                 f"add {ticker}.csv to {self.directory} or fix the ticker"
@@ -101,7 +114,7 @@ class MemorySource:
 
 def default_cache_dir() -> Path:
     """``$ROTATION_CACHE_DIR`` if set, else the platform's user cache folder."""
-    override = os.environ.get("ROTATION_CACHE_DIR")
+    override = os.environ.get(CACHE_ENV)
     if override:
         return Path(override)
     from platformdirs import user_cache_dir
@@ -183,6 +196,7 @@ class YFinanceSource:
         self.end, self.refresh, self.checks = end, refresh, checks
         self.retry = retry if retry is not None else DEFAULT_RETRY
         self.clock, self.history_from = clock, history_from
+        self._corrupt: dict[str, str] = {}  # ticker -> why its cached entry was not used
 
     def cache_path(self, ticker: str) -> Path:
         return self.cache.parquet_path(ticker)
@@ -195,7 +209,7 @@ class YFinanceSource:
         """
         end = end if end is not None else self.end
         with self.cache.locked():
-            now = self.clock()
+            now, self._corrupt = self.clock(), {}
             entries = {t: self._entry(t) for t in tickers}
             frames, origins = self._update(list(tickers), entries, end, now)
         return {t: clean(frames[t], t, origins[t], self.checks) for t in tickers}
@@ -205,6 +219,7 @@ class YFinanceSource:
             return self.cache.read(ticker)
         except CorruptEntry as problem:
             warn(f"cached {ticker} ({self.cache_path(ticker)}) is corrupt: {problem}; refetching")
+            self._corrupt[ticker] = str(problem)
             return None
 
     def _action(self, entry: Entry | None, ticker: str, end, now: dt.datetime) -> str:
@@ -270,6 +285,15 @@ class YFinanceSource:
             plural = "s" if len(unknown) > 1 else ""
             raise DataError(f"no data for {names} from yfinance: check the symbol{plural}")
         offline = [t for t in failures if entries[t] is None]
+        corrupt = [t for t in offline if t in self._corrupt]
+        if corrupt:
+            ticker = corrupt[0]
+            raise DataError(
+                f"could not download {ticker} from yfinance ({failures[ticker].detail}) and its "
+                f"cached copy {self.cache_path(ticker)} is corrupt ({self._corrupt[ticker]}); "
+                f"when online, run `rotation data fetch {ticker} --refresh` (or `rotation data "
+                f"clear {ticker}`, or `rotation run --refresh`), or supply it with --data-dir DIR"
+            )
         if offline:
             first = failures[offline[0]]
             raise DataError(

@@ -39,7 +39,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from engine.portfolio import RESIDUE  # a fill moving <= this fraction of V_t is residue
+from engine.rules import RESIDUE  # a fill moving <= this fraction of V_t is residue
 
 _REL_TOL = 1e-9  # vectorbt.utils.math_.rel_tol
 _ABS_TOL = 1e-12  # vectorbt.utils.math_.abs_tol
@@ -366,50 +366,3 @@ def simulate_grid(
         rebalanced,
     )
     return GridResult(values.T, fees_paid, traded_value, trade_dates, rebalanced.T)
-
-
-def grid_inputs_from_result(result) -> dict:
-    """Kernel inputs (G = 1) that reproduce one engine run: `simulate_grid(**inputs)`.
-
-    Args:
-        result: an `engine.runner.BacktestResult`.
-
-    Returns:
-        dict with the keyword arguments of `simulate_grid`; the single
-        combination is the run's strategy portfolio.
-    """
-    from engine.config import ThresholdRule
-    from engine.schedule import new_month
-
-    config = result.config
-    universe = list(config.universe)
-    dates = result.dates
-    execution = config.execution
-    column = "Open" if execution.timing == "next_open" else "Close"
-
-    def frame(col: str) -> np.ndarray:
-        return np.column_stack(
-            [result.prices[t][col].reindex(dates).to_numpy(dtype=np.float64) for t in universe]
-        )
-
-    regimes = config.parsed_regimes()
-    table = np.array([[float(r.weights.get(t, 0.0)) for t in universe] for r in regimes])
-    position = {r.name: i for i, r in enumerate(regimes)}
-    codes = result.regimes.map(position).to_numpy(dtype=np.int64)  # on the calendar
-    first = result.calendar.get_loc(dates[0])
-    before = codes[first - 1] if first > 0 else len(regimes) - 1
-    decided = np.concatenate([[before], codes[first : first + len(dates)]])[:, None]
-
-    rule = execution.rebalance
-    return {
-        "close": frame("Close"),
-        "price": frame(column),
-        "weights": table[None, :, :],
-        "decided": np.asfortranarray(decided),
-        "new_month": new_month(dates),
-        "monthly": np.array([rule == "monthly"]),
-        "threshold": np.array([rule.threshold if isinstance(rule, ThresholdRule) else np.nan]),
-        "fees": np.array([execution.fees]),
-        "slippage": np.array([execution.slippage]),
-        "initial_cash": float(config.portfolio.initial_cash),
-    }

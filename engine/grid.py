@@ -1,13 +1,16 @@
 """Parameter grids: numeric config values written as lists or ranges.
 
-In a sweep config any numeric parameter (a signal's entry/exit/window/band, a
+In a sweep config any numeric parameter (any signal parameter its kind declares
+sweepable in strategies/signals/, a
 regime weight, fees_bps, slippage_bps, a rebalance threshold) may be written as
 
     entry: [60, 120, 250]                         # a list of values
     entry: {start: 20, stop: 260, step: 20}       # an inclusive range: 20, 40, ..., 260
 
 The grid is the Cartesian product of all such axes, in config order, the last
-axis varying fastest. Each combination is an ordinary config.
+axis varying fastest. Each combination is an ordinary config. Its size is
+counted before any axis is expanded (a grid over the limit fails at once);
+values must be finite, and no axis may give the same value twice.
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import ConfigError
+from engine.limits import MAX_COMBOS
+from strategies.signals import SIGNAL_KINDS
 
-RANGE_KEYS = {"start", "stop", "step"}
+RANGE_KEYS = ("start", "stop", "step")
+_DECIMALS = 12  # float range values are rounded to this many decimals (0.1 + 0.2 ...)
 
 
 @dataclass(frozen=True)
@@ -44,37 +50,118 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _expand_range(spec: dict, where: str) -> tuple[float, ...]:
-    start, stop, step = spec["start"], spec["stop"], spec["step"]
-    if not all(_number(v) for v in (start, stop, step)) or step <= 0 or stop < start:
-        raise ConfigError(f"{where}: a range needs numbers with step > 0 and stop >= start")
-    count = int(math.floor((stop - start) / step + 1e-9)) + 1
-    whole = all(isinstance(v, int) for v in (start, stop, step))
-    return tuple(start + i * step if whole else round(start + i * step, 12) for i in range(count))
+def _number_problem(value: Any) -> str | None:
+    """Why `value` is not a usable number (a bool, text, NaN, infinite, huge), or None."""
+    if isinstance(value, bool):
+        return f"must be a number, not {str(value).lower()}"
+    if not _number(value):
+        return f"must be a number, not {value!r:.40}"
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int with hundreds of digits
+        return "must be a smaller number (it does not fit a float)"
+    return None if finite else f"must be a finite number, not {value}"
 
 
-def _axis_values(value: Any, where: str) -> tuple[float, ...] | None:
+def _shown(count: int) -> str:
+    return f"{count:,}" if count < 10**15 else "more than 10^15"
+
+
+def _range_count(spec: dict, where: str) -> int:
+    """How many values an inclusive range has, by arithmetic (nothing is expanded)."""
+    for key in RANGE_KEYS:
+        problem = _number_problem(spec[key])
+        if problem:
+            raise ConfigError(f"{where}.{key}: {problem}")
+    start, stop, step = (spec[key] for key in RANGE_KEYS)
+    if step <= 0:
+        raise ConfigError(f"{where}.step: must be above 0, not {step:g}")
+    if start > stop:
+        raise ConfigError(f"{where}: start {start:g} is above stop {stop:g}")
+    if all(isinstance(v, int) for v in (start, stop, step)):
+        return (stop - start) // step + 1
+    span = (stop - start) / step
+    if not math.isfinite(span):
+        raise ConfigError(f"{where}: {start:g} to {stop:g} by {step:g} has too many values")
+    return math.floor(span + 1e-9) + 1
+
+
+def _axis_count(value: Any, where: str) -> int | None:
+    """Number of values of a swept parameter, or None when `value` is not a list or range."""
     if isinstance(value, list):
-        if not value or not all(_number(v) for v in value):
+        if not value:
             raise ConfigError(f"{where}: a swept list must hold one or more numbers")
-        return tuple(value)
-    if isinstance(value, dict) and set(value) == RANGE_KEYS:
-        return _expand_range(value, where)
+        for i, item in enumerate(value):
+            problem = _number_problem(item)
+            if problem:
+                raise ConfigError(f"{where}[{i}]: {problem}")
+        return len(value)
+    if isinstance(value, dict) and set(value) & set(RANGE_KEYS):
+        if set(value) != set(RANGE_KEYS):
+            raise ConfigError(
+                f"{where}: a range needs exactly start, stop and step, not "
+                + ", ".join(map(str, value))
+            )
+        return _range_count(value, where)
     return None
 
 
+def _typed(values: tuple, whole: bool, where: str, from_range: bool) -> tuple:
+    """`values` as the parameter's type (int when it counts bars); refuse repeats, which
+    would inflate the number of trials the overfitting odds are computed for."""
+    if whole:
+        for value in values:
+            if not float(value).is_integer():
+                raise ConfigError(f"{where}: {value:g} is not a whole number (it counts bars)")
+        values = tuple(int(v) for v in values)
+    seen = set()
+    for value in values:
+        if value in seen:
+            if from_range:
+                raise ConfigError(
+                    f"{where}: rounded to {_DECIMALS} decimals, the range gives {value:g} "
+                    "more than once; use a larger step"
+                )
+            raise ConfigError(f"{where}: {value:g} is listed twice; list each value once")
+        seen.add(value)
+    return values
+
+
+def _axis_values(value: Any, count: int, whole: bool, where: str) -> tuple[float, ...]:
+    """The values of a list or (already counted) range, in the parameter's type."""
+    if isinstance(value, list):
+        return _typed(tuple(value), whole, where, from_range=False)
+    start, step = value["start"], value["step"]
+    if all(isinstance(v, int) for v in (start, step)):
+        values = tuple(start + i * step for i in range(count))
+    else:
+        values = tuple(round(start + i * step, _DECIMALS) for i in range(count))
+    return _typed(values, whole, where, from_range=True)
+
+
+def _whole(raw: dict, path: tuple) -> bool:
+    """True for a parameter counted in bars (a signal's window, entry, lookback, ...)."""
+    if path[0] != "signals":
+        return False
+    return path[2] in SIGNAL_KINDS[raw["signals"][path[1]]["type"]].whole
+
+
 def _sweepable(raw: dict) -> Iterator[tuple[tuple, Any]]:
-    """(path, value) of every place a number may be swept."""
-    for name, signal in (raw.get("signals") or {}).items():
-        if isinstance(signal, dict):
-            for key in ("entry", "exit", "window", "band"):
+    """(path, value) of every place a number may be swept; sections of the wrong shape
+    are skipped here (the schema names them when the base config is validated)."""
+    signals = raw.get("signals")
+    for name, signal in signals.items() if isinstance(signals, dict) else ():
+        kind = SIGNAL_KINDS.get(signal.get("type")) if isinstance(signal, dict) else None
+        if kind is not None:  # an unknown type is named when the base config is validated
+            for key in kind.sweep_keys(signal):
                 if key in signal:
                     yield ("signals", name, key), signal[key]
-    for i, regime in enumerate(raw.get("regimes") or []):
+    regimes = raw.get("regimes")
+    for i, regime in enumerate(regimes if isinstance(regimes, list) else ()):
         if isinstance(regime, dict) and isinstance(regime.get("weights"), dict):
             for ticker, weight in regime["weights"].items():
                 yield ("regimes", i, "weights", ticker), weight
-    execution = raw.get("execution") or {}
+    execution = raw.get("execution")
     if isinstance(execution, dict):
         for key in ("fees_bps", "slippage_bps"):
             if key in execution:
@@ -84,15 +171,33 @@ def _sweepable(raw: dict) -> Iterator[tuple[tuple, Any]]:
             yield ("execution", "rebalance", "threshold"), rule["threshold"]
 
 
-def find_axes(raw: dict, origin: str = "<config>") -> list[Axis]:
-    """Every swept parameter of a raw (parsed YAML) config, in config order."""
-    axes = []
+def find_axes(raw: dict, origin: str = "<config>", max_combos: int = MAX_COMBOS) -> list[Axis]:
+    """Every swept parameter of a raw (parsed YAML) config, in config order.
+
+    The grid's size is counted from the lists' lengths and the ranges' arithmetic
+    before anything is expanded, so a huge grid is refused at once.
+
+    Raises:
+        ConfigError: a malformed list or range, repeated values, or more than
+            `max_combos` combinations.
+    """
+    found = []
     for path, value in _sweepable(raw):
         where = f"{origin}: " + Axis(path, ()).name
-        values = _axis_values(value, where)
-        if values is not None:
-            axes.append(Axis(path, values))
-    return axes
+        count = _axis_count(value, where)
+        if count is not None:
+            found.append((path, value, count, where))
+    size = math.prod(count for _, _, count, _ in found)
+    if size > max_combos:
+        shape = " x ".join(f"{_shown(count)} {Axis(path, ()).name}" for path, _, count, _ in found)
+        raise ConfigError(
+            f"{origin}: the grid has {_shown(size)} combinations ({shape}), over the limit "
+            f"of {max_combos:,}; shrink an axis or raise --max-combos"
+        )
+    return [
+        Axis(path, _axis_values(value, count, _whole(raw, path), where))
+        for path, value, count, where in found
+    ]
 
 
 def grid_size(axes: list[Axis]) -> int:

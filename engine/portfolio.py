@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from engine.rules import RESIDUE
+
 
 @dataclass(frozen=True)
 class Simulation:
@@ -91,11 +93,6 @@ def simulate(
         trades=_trades(portfolio.orders.records, close, portfolio.value().to_numpy()),
         close=close,
     )
-
-
-# A fill moving less than this fraction of V is the floating-point residue of
-# rebalancing to the weights already held (~1e-14 shares), not a trade.
-RESIDUE = 1e-9
 
 
 def _trades(records: np.ndarray, close: pd.DataFrame, value: np.ndarray) -> pd.DataFrame:

@@ -6,7 +6,7 @@ A run folder holds:
   weights.csv    date, <T>_target (traded target), <T>_held (weight at the close), cash_held
   regimes.csv    date, regime decided at the close, each aligned signal (0/1)
   trades.csv     portfolio,date,ticker,quantity,fill_price,value,fees
-  signals.csv    signal,date,x,upper,lower,on: each signal on its own calendar
+  signals.csv    signal,date,x,value,upper,lower,on: each signal on its own calendar
   config.yaml    the resolved config (every default filled in)
   manifest.json  config hash, data hashes and ranges, library versions, time of the run
 The folder is built under a temporary name beside its destination and renamed
@@ -17,43 +17,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
 
-from engine.errors import RotationError
-
-LABELS = {
-    "total_return": ("Total return", "pct"),
-    "cagr": ("CAGR", "pct"),
-    "volatility": ("Volatility (ann.)", "pct"),
-    "sharpe": ("Sharpe", "num"),
-    "sortino": ("Sortino", "num"),
-    "max_drawdown": ("Max drawdown", "pct"),
-    "max_drawdown_duration_days": ("Longest drawdown (trading days)", "int"),
-    "max_drawdown_duration_calendar_days": ("Longest drawdown (calendar days)", "int"),
-    "calmar": ("Calmar", "num"),
-    "final_value": ("Final value", "money"),
-    "trade_dates": ("Trade dates", "int"),
-    "fees_paid": ("Fees paid", "money"),
-    "turnover": ("Turnover (one-way, ann.)", "pct"),
-    "switches": ("Regime switches", "int"),
-}
-RELATIVE_LABELS = {
-    "excess_cagr": ("Excess CAGR", "pct"),
-    "beta": ("Beta", "num"),
-    "alpha": ("Alpha (ann.)", "pct"),
-    "tracking_error": ("Tracking error (ann.)", "pct"),
-    "information_ratio": ("Information ratio", "num"),
-    "correlation": ("Correlation", "num"),
-}
+from engine.folders import atomic_folder
+from engine.metrics import METRICS, PERFORMANCE_KEYS, RELATIVE_KEYS, metric
 
 
 def fmt(value: Any, kind: str) -> str:
@@ -96,12 +67,14 @@ def stats_table(stats: dict, title: str):
     table.add_column("Statistic", no_wrap=True)
     table.add_column("Strategy", justify="right")
     table.add_column("Benchmark", justify="right")
-    for key, (label, kind) in LABELS.items():
+    for key in PERFORMANCE_KEYS:
+        label, kind = METRICS[key].label, METRICS[key].format
         table.add_row(
             label, fmt(stats["strategy"].get(key), kind), fmt(stats["benchmark"].get(key), kind)
         )
     table.add_section()
-    for key, (label, kind) in RELATIVE_LABELS.items():
+    for key in RELATIVE_KEYS:
+        label, kind = METRICS[key].label, METRICS[key].format
         table.add_row(label, fmt(stats["relative"].get(key), kind), "")
     table.add_section()
     for regime, share in stats["strategy"].get("time_in_regime", {}).items():
@@ -152,8 +125,9 @@ def run_frames(result) -> dict[str, pd.DataFrame]:
 
 
 def signal_lines(result) -> pd.DataFrame:
-    """Long table of every signal on its own calendar over the backtest span:
-    signal, date, x (the series), upper and lower (its channel or band), on (0/1)."""
+    """Long table of every signal on its own calendar over the backtest span: signal,
+    date, x (the series), value (what the rule compares: x itself for donchian, sma and
+    level; the momentum, RSI or correlation), upper and lower (its bounds), on (0/1)."""
     start, end = result.dates[0], result.dates[-1]
     parts = []
     for name, frame in result.signal_series.items():
@@ -164,47 +138,15 @@ def signal_lines(result) -> pd.DataFrame:
                     "signal": name,
                     "date": span.index.strftime("%Y-%m-%d"),
                     "x": span["x"].to_numpy(),
+                    "value": span["value"].to_numpy(),
                     "upper": span["upper"].to_numpy(),
                     "lower": span["lower"].to_numpy(),
                     "on": span["on"].astype(int).to_numpy(),
                 }
             )
         )
-    columns = ["signal", "date", "x", "upper", "lower", "on"]
+    columns = ["signal", "date", "x", "value", "upper", "lower", "on"]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
-
-
-@contextmanager
-def atomic_folder(destination: Path) -> Iterator[Path]:
-    """Yield a staging folder beside `destination`; rename it into place on success.
-
-    On any error the staging folder is removed, so no half-written folder is
-    ever visible under the destination's name.
-    """
-    destination = Path(destination)
-    if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
-        what = "is a folder that is not empty" if destination.is_dir() else "is a file"
-        raise RotationError(f"{destination}: {what}; choose another --out")
-    try:
-        destination.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RotationError(f"{destination.parent}: cannot create it ({exc.strerror})") from None
-    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
-    try:
-        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it private; a run folder is not
-        yield staging
-        if destination.exists():
-            destination.rmdir()
-        os.rename(staging, destination)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_json(path: Path, payload: Any) -> None:
@@ -228,9 +170,6 @@ def write_run_folder(
     return Path(destination)
 
 
-ALL_LABELS = {**LABELS, **RELATIVE_LABELS}
-
-
 def comparison_rich(table: pd.DataFrame, title: str):
     """A rich Table of a comparison: statistics as rows, runs as columns."""
     from rich.table import Table
@@ -240,7 +179,7 @@ def comparison_rich(table: pd.DataFrame, title: str):
     for column in table.columns:
         out.add_column(str(column), justify="right")
     for key in table.index:
-        label, kind = ALL_LABELS.get(key, (key, "num"))
+        label, kind = metric(key).label, metric(key).format
         out.add_row(label, *(fmt(_scalar(v), kind) for v in table.loc[key]))
     return out
 
@@ -254,7 +193,7 @@ def comparison_markdown(table: pd.DataFrame) -> str:
     header = "| statistic | " + " | ".join(map(str, table.columns)) + " |"
     lines = [header, "|---|" + "---:|" * len(table.columns)]
     for key in table.index:
-        label, kind = ALL_LABELS.get(key, (key, "num"))
+        label, kind = metric(key).label, metric(key).format
         cells = " | ".join(fmt(_scalar(v), kind) for v in table.loc[key])
         lines.append(f"| {label} | {cells} |")
     return "\n".join(lines) + "\n"
@@ -290,31 +229,32 @@ def write_comparison(destination: Path, comparison, table: pd.DataFrame, manifes
     return Path(destination)
 
 
-def sweep_rich(top: pd.DataFrame, params: list[str], metric: str, title: str):
+def sweep_rich(top: pd.DataFrame, params: list[str], ranked_by: str, title: str):
     """A rich Table of the best combinations: parameters, the metric and its neighbours."""
     from rich.table import Table
 
     out = Table(title=title)
     shown = [
         *params,
-        metric,
+        ranked_by,
         "neighbour_mean",
         "neighbour_min",
         "cagr",
         "max_drawdown",
         "trade_dates",
     ]
-    shown = list(dict.fromkeys(shown))  # metric may already be listed
+    shown = list(dict.fromkeys(shown))  # the ranking metric may already be listed
+    metric_format = metric(ranked_by).format
     for column in shown:
         out.add_column(column, justify="right")
     for _, row in top.iterrows():
         cells = []
         for column in shown:
-            kind = ALL_LABELS.get(column, (column, "num"))[1]
+            kind = metric(column).format
             if column in params:
                 cells.append(f"{row[column]:g}")
             elif column.startswith("neighbour_"):
-                cells.append(fmt(_scalar(row[column]), ALL_LABELS.get(metric, ("", "num"))[1]))
+                cells.append(fmt(_scalar(row[column]), metric_format))
             else:
                 cells.append(fmt(_scalar(row[column]), kind))
         out.add_row(*cells)

@@ -1,12 +1,11 @@
-"""run_backtest(config, source) -> BacktestResult: the one place the stages are wired.
+"""run_backtest(config, source) -> BacktestResult: one combination through the pipeline.
 
-1. Load full price history of every ticker the config needs.
-2. Build the trading calendar C and each date's close time.
-3. Compute each signal on its series' own calendar; align it to C by close time.
-4. Decide the regime at each date of C; its weights are the target.
-5. Turn targets into orders on the backtest dates (one-date lag, rebalance rule).
-6. Simulate the strategy and the fixed-weight benchmark with the same rules.
-7. Compute the statistics.
+1-4. engine.pipeline: prices and calendar C (every data check), signals aligned by
+     close time, the decided regime and target weights on every date of C.
+5. Turn targets into orders on the backtest dates (one-date lag, rebalance rule:
+   engine.schedule).
+6. Simulate the strategy and the fixed-weight benchmark with vectorbt (engine.portfolio).
+7. Compute the statistics (engine.stats).
 """
 
 from __future__ import annotations
@@ -17,14 +16,10 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from engine import calendar, schedule, stats
+from engine import calendar, pipeline, schedule, stats
 from engine.config import Config, ThresholdRule
 from engine.data import PriceSource
-from engine.errors import DataError
-from engine.notices import warn
 from engine.portfolio import Simulation, simulate
-from strategies.regimes import decide_regimes, target_weights
-from strategies.signals import SIGNAL_KINDS, bars_needed, lines
 
 
 @dataclass(frozen=True)
@@ -60,82 +55,6 @@ class BacktestResult:
     stats: dict[str, dict]
 
 
-def series_values(prices: dict[str, pd.DataFrame], series: str) -> pd.Series:
-    """Adjusted close of a ticker, or the ratio A/B on the dates both legs have."""
-    legs = [prices[leg]["Close"] for leg in series.split("/")]
-    if len(legs) == 1:
-        return legs[0].rename(series)
-    both = pd.concat(legs, axis=1, join="inner")
-    return (both.iloc[:, 0] / both.iloc[:, 1]).rename(series)
-
-
-def compute_signals(
-    config: Config, prices: dict[str, pd.DataFrame], instants: np.ndarray, dates: pd.DatetimeIndex
-) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Every signal on its own calendar, then aligned to C by close time (SPEC 3, 4).
-
-    Returns:
-        (aligned booleans on C, per-signal frames on their own calendars).
-    """
-    overrides = config.data.close_times
-    aligned, own_frames = {}, {}
-    for name, spec in config.signals.items():
-        x = series_values(prices, spec.series)
-        params = spec.model_dump(exclude={"type", "series"})
-        needed = bars_needed(spec.type, params)
-        if len(x) < needed:
-            raise DataError(
-                f"signals.{name}: {spec.series} has {len(x)} bars, fewer than the {needed} "
-                f"that {spec.type} {params} needs; use a shorter window or a longer series"
-            )
-        own = SIGNAL_KINDS[spec.type](x, **params)
-        own_instants = calendar.series_close_instants(spec.series, x.index, overrides)
-        aligned[name] = calendar.align_asof(own, own_instants, instants)
-        bounds = lines(spec.type, x, **params)
-        own_frames[name] = pd.DataFrame({"x": x, **bounds, "on": own})
-    frame = pd.DataFrame(aligned, index=dates, columns=list(config.signals), dtype=bool)
-    return frame, own_frames
-
-
-def backtest_dates(config: Config, prices: dict, dates: pd.DatetimeIndex) -> pd.DatetimeIndex:
-    """Dates of C from the first on/after `start` to the last on/before `end`."""
-    start = pd.Timestamp(config.data.start)
-    for ticker in config.universe:
-        first = prices[ticker].index[0]
-        if first > start:
-            raise DataError(
-                f"data.start {config.data.start} is before the first price of {ticker} "
-                f"({first.date()}); set start to {first.date()} or later"
-            )
-    end = pd.Timestamp(config.data.end) if config.data.end else dates[-1] if len(dates) else start
-    chosen = dates[(dates >= start) & (dates <= end)]
-    if len(chosen) and end - chosen[-1] > pd.Timedelta(days=7):  # more than a long weekend
-        warn(
-            f"data.end {end.date()} is after the last date on which all of "
-            f"{config.universe} have prices ({chosen[-1].date()}); the backtest ends there"
-        )
-    if chosen.empty:
-        raise DataError(
-            f"no trading date between {config.data.start} and {end.date()} on which all of "
-            f"{config.universe} have prices; check data.start and data.end"
-        )
-    return chosen
-
-
-def _frame(prices: dict, tickers: list[str], column: str, dates: pd.DatetimeIndex) -> pd.DataFrame:
-    return pd.DataFrame({t: prices[t][column].reindex(dates) for t in tickers}, index=dates)
-
-
-def _check_benchmark(prices: dict, tickers: list[str], dates: pd.DatetimeIndex) -> None:
-    for ticker in tickers:
-        missing = dates.difference(prices[ticker].index)
-        if len(missing):
-            raise DataError(
-                f"benchmark.{ticker}: no price on {len(missing)} backtest date(s), first "
-                f"{missing[0].date()}; a benchmark must trade on every backtest date"
-            )
-
-
 def run_portfolio(
     config: Config,
     prices: dict,
@@ -146,9 +65,7 @@ def run_portfolio(
 ) -> tuple[pd.DataFrame, Simulation]:
     """Orders from the schedule rules, simulated with the config's costs and timing."""
     execution = config.execution
-    close = _frame(prices, tickers, "Close", dates)
-    price_column = "Open" if execution.timing == "next_open" else "Close"
-    price = _frame(prices, tickers, price_column, dates)
+    close, price = pipeline.execution_prices(config, prices, tickers, dates)
     run = partial(
         simulate,
         close,
@@ -219,23 +136,33 @@ def compute_stats(
 
 def run_backtest(config: Config, source: PriceSource) -> BacktestResult:
     """Run one config end to end (see the module docstring for the steps)."""
-    prices = source.load(config.tickers())
+    market = pipeline.load_market(config, source)
+    prices, cal, dates = market.prices, market.calendar, market.dates
     universe = list(config.universe)
-    cal, instants = calendar.trading_calendar(prices, universe, config.data.close_times)
-    dates = backtest_dates(config, prices, cal)
+    no_axes = np.zeros((0, 1), dtype=np.int64)
 
-    signals, signal_series = compute_signals(config, prices, instants, cal)
+    tables = pipeline.signal_tables(config, [], market, slice(None), keep_frames=True)
+    signals = pd.DataFrame(
+        {name: table.aligned[0] for name, table in tables.items()},
+        index=cal,
+        columns=list(config.signals),
+        dtype=bool,
+    )
+    signal_series = {name: table.frames[0] for name, table in tables.items()}
+    codes = pipeline.decide_codes(config, tables, [], no_axes, len(cal))
     regimes = config.parsed_regimes()
-    decided = decide_regimes(regimes, signals)
-    targets = target_weights(regimes, decided, universe)
-    names = pd.Series([regimes[i].name for i in decided.to_numpy()], index=cal, name="regime")
+    names = pd.Series([regimes[i].name for i in codes[0]], index=cal, name="regime")
+    table = pipeline.regime_weights(config, [], no_axes)[0]  # [K, A]
+    targets = pd.DataFrame(table[codes[0]], index=cal, columns=universe)
 
-    default = targets.columns.map(lambda t: regimes[-1].weights.get(t, 0.0)).to_numpy(float)
-    prior = schedule.prior_targets(targets, dates, default)
-    orders, strategy = run_portfolio(config, prices, universe, dates, prior, targets.reindex(dates))
+    # Row j: the target decided on the date of C before backtest date j (row 0: before
+    # the first backtest date, the default regime when C has no earlier date).
+    rows = pipeline.with_prior_row(codes[:, market.rows], market, len(regimes) - 1)[0]
+    prior = pd.DataFrame(table[rows[:-1]], index=dates, columns=universe)
+    decided = pd.DataFrame(table[rows[1:]], index=dates, columns=universe)
+    orders, strategy = run_portfolio(config, prices, universe, dates, prior, decided)
 
     bench_tickers = list(config.benchmark)
-    _check_benchmark(prices, bench_tickers, dates)
     fixed = pd.DataFrame(
         [list(config.benchmark.values())] * len(dates),
         index=dates,

@@ -22,28 +22,7 @@ import numpy as np
 import pandas as pd
 
 from engine.config import ThresholdRule
-
-
-def prior_targets(
-    targets: pd.DataFrame, backtest: pd.DatetimeIndex, default: np.ndarray
-) -> pd.DataFrame:
-    """For each backtest date u, the target decided on the date of C before u.
-
-    Args:
-        targets: target weights on all of C (index = C, columns = assets).
-        backtest: the backtest dates, a contiguous run of C.
-        default: the default regime's weights, used before C's first date.
-    """
-    first = targets.index.get_loc(backtest[0])
-    lagged = targets.shift(1)
-    lagged.iloc[0] = default
-    return lagged.iloc[first : first + len(backtest)].set_axis(backtest)
-
-
-def new_month(dates: pd.DatetimeIndex) -> np.ndarray:
-    """True on each date whose month differs from the previous date's (False on the first)."""
-    months = np.asarray(dates.year * 12 + dates.month)
-    return np.concatenate([[False], months[1:] != months[:-1]])
+from engine.rules import new_month
 
 
 def base_orders(prior: pd.DataFrame, rebalance: object) -> pd.DataFrame:

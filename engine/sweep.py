@@ -1,12 +1,12 @@
 """Parameter sweeps in one vectorized pass.
 
 1. Expand the grid (engine.grid) and validate every axis value up front.
-2. Load prices once; build the trading calendar and backtest dates once.
-3. Compute each signal once per distinct parameter tuple, align it to the
-   calendar, keep the rows the backtest needs.
-4. In chunks of combinations: gather each combination's signal columns,
-   decide regimes for all combinations at once, and simulate them together
-   with the numba kernel `engine.fastsim.simulate_grid`.
+2. engine.pipeline, as for a run: prices, calendar and backtest dates once (every
+   data check), each signal once per distinct parameter tuple, aligned to the
+   calendar on the rows the backtest needs.
+3. In chunks of combinations: decide regimes for all combinations at once
+   (pipeline.decide_codes), and simulate them together with the numba kernel
+   `engine.fastsim.simulate_grid`.
 5. Benchmarks: one simulation per distinct cost/rebalance setting.
 6. Statistics in one numba pass per chunk (engine.fast_stats: the formulas of
    engine.stats, held to them by the tests).
@@ -17,7 +17,6 @@ Every combination equals `rotation run` of that combination's config
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,16 +24,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from engine import calendar, grid, stats
-from engine.config import Config, ThresholdRule
+from engine import grid, pipeline, stats
 from engine.data import PriceSource, describe
-from engine.errors import ConfigError
 from engine.fast_stats import PERFORMANCE, RELATIVE, grid_statistics
-from engine.runner import backtest_dates, periods_per_year, series_values
-from engine.schedule import new_month
+from engine.rules import new_month
+from engine.runner import periods_per_year
 from engine.sweep_config import SweepSpec
-from strategies.regimes import decide
-from strategies.signals import bars_needed, signal_grid
 
 CHUNK_BYTES = 256 * 2**20  # working memory per chunk of combinations
 
@@ -50,99 +45,28 @@ class SweepResult:
     data: dict | None = None  # per-ticker sha256 and range of the prices read (manifest)
 
 
-def _signal_tables(spec: SweepSpec, prices: dict, instants: np.ndarray, rows: slice):
-    """Per signal: (axes positions it owns, aligned bools [distinct parameter sets, rows])."""
-    overrides = spec.base.data.close_times
-    tables = {}
-    for name, signal in spec.base.signals.items():
-        owned = [i for i, a in enumerate(spec.axes) if a.path[:2] == ("signals", name)]
-        x = series_values(prices, signal.series)
-        own_instants = calendar.series_close_instants(signal.series, x.index, overrides)
-        # Each set through the signal's own model, so a range's 20.0 becomes the int 20.
-        sets = [
-            type(signal)
-            .model_validate(
-                signal.model_dump()
-                | {spec.axes[i].path[2]: v for i, v in zip(owned, values, strict=True)}
-            )
-            .model_dump(exclude={"type", "series"})
-            for values in grid.combinations([spec.axes[i] for i in owned])
-        ]
-        for params in sets:
-            needed = bars_needed(signal.type, params)
-            if len(x) < needed:
-                raise ConfigError(
-                    f"{spec.origin}: signals.{name}: {signal.series} has {len(x)} bars, "
-                    f"fewer than the {needed} that {params} needs"
-                )
-        own = signal_grid(signal.type, x, sets)
-        aligned = calendar.align_asof(own, own_instants, instants)[rows]
-        tables[name] = (owned, np.ascontiguousarray(aligned.T))
-    return tables
-
-
-def _per_combo(spec: SweepSpec, index: np.ndarray, path: tuple, default: float) -> np.ndarray:
-    """Value of the parameter at `path` for each combination (`index`: [axes, g] positions)."""
-    for i, axis in enumerate(spec.axes):
-        if axis.path == path:
-            return np.asarray(axis.values, dtype=float)[index[i]]
-    return np.full(index.shape[1], default, dtype=float)
-
-
-def _weights(spec: SweepSpec, index: np.ndarray, universe: list[str]) -> np.ndarray:
-    """[g, K, A] regime weights of each combination."""
-    regimes = spec.base.regimes
-    out = np.zeros((index.shape[1], len(regimes), len(universe)))
-    for k, regime in enumerate(regimes):
-        for a, ticker in enumerate(universe):
-            base = regime.weights.get(ticker, 0.0)
-            out[:, k, a] = _per_combo(spec, index, ("regimes", k, "weights", ticker), base)
-    return out
-
-
-def _costs(spec: SweepSpec, index: np.ndarray):
-    """fees, slippage (fractions), threshold (NaN = none) and monthly flag per combination."""
-    execution = spec.base.execution
-    fees = _per_combo(spec, index, ("execution", "fees_bps"), execution.fees_bps) / 10_000
-    slip = _per_combo(spec, index, ("execution", "slippage_bps"), execution.slippage_bps) / 10_000
-    rule = execution.rebalance
-    base_threshold = rule.threshold if isinstance(rule, ThresholdRule) else math.nan
-    threshold = _per_combo(spec, index, ("execution", "rebalance", "threshold"), base_threshold)
-    monthly = np.full(index.shape[1], rule == "monthly")
-    return fees, slip, threshold, monthly
-
-
 def _chunk_size(n_dates: int, n_signals: int) -> int:
     per_combo = (n_dates + 1) * (n_signals + 8 + 8 * 4)  # bools, decided, values and returns
     return max(1, CHUNK_BYTES // per_combo)
 
 
-def _market(config: Config, prices: dict, tickers: list[str], dates: pd.DatetimeIndex):
-    """(close, execution price) arrays [N, A] on the backtest dates."""
-    close = np.column_stack([prices[t]["Close"].reindex(dates).to_numpy() for t in tickers])
-    if config.execution.timing == "next_open":
-        price = np.column_stack([prices[t]["Open"].reindex(dates).to_numpy() for t in tickers])
-    else:
-        price = close
-    return np.ascontiguousarray(close), np.ascontiguousarray(price)
-
-
-def _benchmarks(spec, prices, dates, month_starts, costs):
+def _benchmarks(spec: SweepSpec, prices, dates, month_starts, costs: pipeline.Costs):
     """Benchmark simulations (GridResult of U columns), one per distinct cost setting, and
     each combination's column."""
     from engine.fastsim import simulate_grid
 
     config = spec.base
     tickers = list(config.benchmark)
-    close, price = _market(config, prices, tickers, dates)
-    keys = np.column_stack([np.nan_to_num(c.astype(float), nan=-1.0) for c in costs])
+    close, price = pipeline.execution_prices(config, prices, tickers, dates)
+    settings = (costs.fees, costs.slippage, costs.threshold, costs.monthly)
+    keys = np.column_stack([np.nan_to_num(c.astype(float), nan=-1.0) for c in settings])
     unique, inverse = np.unique(keys, axis=0, return_inverse=True)
     fees, slip, threshold, monthly = (unique[:, i] for i in range(4))
     weights = np.tile(np.array(list(config.benchmark.values()), dtype=float), (len(unique), 1, 1))
     decided = np.zeros((len(dates) + 1, len(unique)), dtype=np.int64, order="F")
     result = simulate_grid(
-        close,
-        price,
+        close.to_numpy(),
+        price.to_numpy(),
         weights,
         decided,
         month_starts,
@@ -170,20 +94,21 @@ def run_sweep(
     from engine.fastsim import simulate_grid
 
     config = spec.base
-    prices = source.load(config.tickers())
+    market = pipeline.load_market(config, source)
+    prices, dates, n = market.prices, market.dates, len(market.dates)
     universe = list(config.universe)
-    cal, instants = calendar.trading_calendar(prices, universe, config.data.close_times)
-    dates = backtest_dates(config, prices, cal)
-    first, n = cal.get_loc(dates[0]), len(dates)
     # Row 0 holds the decision of the calendar date before the first backtest date.
-    signals = _signal_tables(spec, prices, instants, slice(max(first - 1, 0), first + n))
-    close, price = _market(config, prices, universe, dates)
+    signals = pipeline.signal_tables(config, spec.axes, market, market.rows)
+    n_rows = market.rows.stop - market.rows.start
+    close, price = (
+        np.ascontiguousarray(f.to_numpy())
+        for f in pipeline.execution_prices(config, prices, universe, dates)
+    )
     month_starts = new_month(dates)
     regimes = config.parsed_regimes()
-    shape = tuple(len(a.values) for a in spec.axes)
-    everything = np.array(np.unravel_index(np.arange(spec.size), shape))
+    everything = pipeline.grid_index(spec.axes)
     bench_run, bench_column = _benchmarks(
-        spec, prices, dates, month_starts, _costs(spec, everything)
+        spec, prices, dates, month_starts, pipeline.execution_costs(config, spec.axes, everything)
     )
 
     cash, rf = config.portfolio.initial_cash, config.stats.risk_free
@@ -199,32 +124,20 @@ def run_sweep(
     for start in range(0, spec.size, chunk):
         combos = np.arange(start, min(spec.size, start + chunk))
         index = everything[:, combos]
-        # Combinations along axis 0 here ([g, rows], each row contiguous for the kernel).
-        gathered = {}
-        for name, (owned, table) in signals.items():
-            sizes = [shape[i] for i in owned]
-            column = np.ravel_multi_index(index[owned], sizes) if owned else np.zeros_like(combos)
-            gathered[name] = table[column]
-        rows = first + n - max(first - 1, 0)
-        by_combo = (
-            decide(regimes, gathered)
-            if gathered
-            else np.full((len(combos), rows), len(regimes) - 1)
-        )
-        if first == 0:  # no calendar date before the start: the default regime
-            by_combo = np.hstack([np.full((len(combos), 1), len(regimes) - 1), by_combo])
+        by_combo = pipeline.decide_codes(config, signals, spec.axes, index, n_rows)
+        by_combo = pipeline.with_prior_row(by_combo, market, len(regimes) - 1)
         decided = by_combo.T  # [rows, g] view, column-contiguous as the kernel wants
-        fees, slip, threshold, monthly = _costs(spec, index)
+        costs = pipeline.execution_costs(config, spec.axes, index)
         result = simulate_grid(
             close,
             price,
-            _weights(spec, index, universe),
+            pipeline.regime_weights(config, spec.axes, index),
             np.asfortranarray(decided),
             month_starts,
-            monthly,
-            threshold,
-            fees,
-            slip,
+            costs.monthly,
+            costs.threshold,
+            costs.fees,
+            costs.slippage,
             cash,
         )
         if kept is not None:

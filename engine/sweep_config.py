@@ -14,9 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine import grid
 from engine.config import Config, config_from_dict, read_yaml, with_overrides
+from engine.config_types import Whole
 from engine.errors import ConfigError
-
-DEFAULT_MAX_COMBOS = 100_000
+from engine.limits import MAX_COMBOS as DEFAULT_MAX_COMBOS
 
 
 class SweepOptions(BaseModel):
@@ -25,7 +25,7 @@ class SweepOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     metric: str = "sharpe"
-    top: int = Field(default=10, ge=1)
+    top: Whole = Field(default=10, ge=1)
     heatmap: tuple[str, str] | None = None
 
 
@@ -48,23 +48,17 @@ class SweepSpec:
 
 
 def sweep_spec(raw: dict, origin: str, max_combos: int = DEFAULT_MAX_COMBOS) -> SweepSpec:
-    """Find the axes, check the grid size, and validate every axis value.
+    """Find the axes (the grid size is checked before they are expanded), and
+    validate every axis value.
 
     Raises:
         ConfigError: no axis, a grid over `max_combos`, or an invalid value.
     """
-    axes = grid.find_axes(raw, origin)
+    axes = grid.find_axes(raw, origin, max_combos)
     if not axes:
         raise ConfigError(
             f"{origin}: nothing to sweep; write a numeric parameter as a list "
             "([60, 120]) or a range ({start: 20, stop: 260, step: 20})"
-        )
-    size = grid.grid_size(axes)
-    if size > max_combos:
-        shape = " x ".join(f"{len(a.values)} {a.name}" for a in axes)
-        raise ConfigError(
-            f"{origin}: the grid has {size:,} combinations ({shape}), over the limit "
-            f"of {max_combos:,}; shrink an axis or raise --max-combos"
         )
     first = tuple(a.values[0] for a in axes)
     base = config_from_dict(grid.with_values(raw, axes, first), origin)
@@ -101,6 +95,7 @@ def load_sweep(
         options = SweepOptions.model_validate(raw.pop("sweep", None) or {})
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path}: sweep.{where}: {first['msg']}") from None
+        where = "".join(f".{p}" for p in first["loc"])
+        message = first["msg"].replace(" or instance of SweepOptions", "")
+        raise ConfigError(f"{path}: sweep{where}: {message}") from None
     return sweep_spec(with_overrides(raw, path, **overrides), str(path), max_combos), options

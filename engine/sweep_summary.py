@@ -8,18 +8,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from engine.compare import LOWER_IS_BETTER
 from engine.config import suggest
 from engine.errors import ConfigError
+from engine.metrics import METRICS, lower_is_better
+from engine.metrics import metric as metric_info
 from engine.sweep import SweepResult, axis_sensitivity, neighbour_stability
 from engine.sweep_config import SweepOptions, SweepSpec, resolve_axis
 
 
 def ranking_metrics(spec: SweepSpec) -> list[str]:
     """Statistics a sweep can rank by."""
-    from engine.report import ALL_LABELS
-
-    return [*ALL_LABELS, *(f"time_in_{r.name}" for r in spec.base.regimes)]
+    return [*METRICS, *(f"time_in_{r.name}" for r in spec.base.regimes)]
 
 
 def check_options(spec: SweepSpec, options: SweepOptions) -> None:
@@ -46,7 +45,7 @@ def summarize(spec: SweepSpec, options: SweepOptions, result: SweepResult, secon
     metric = options.metric
     names = [a.name for a in spec.axes]
     table = result.table.join(neighbour_stability(result, metric))
-    ascending = metric in LOWER_IS_BETTER
+    ascending = lower_is_better(metric)
     order = table[metric].sort_values(ascending=ascending, na_position="last", kind="stable")
     top = []
     for row_id in order.index[: options.top]:
@@ -109,7 +108,6 @@ def _heatmap(spec: SweepSpec, options: SweepOptions, table: pd.DataFrame, names:
     if pair is None:
         return None
     from engine.plots import heatmap_figure
-    from engine.report import ALL_LABELS
 
-    label = ALL_LABELS.get(options.metric, (options.metric,))[0]
+    label = metric_info(options.metric).label
     return heatmap_figure(table, pair[0], pair[1], options.metric, label, names)

@@ -35,8 +35,9 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from engine.errors import DataError
 from engine.market_calendar import calendar_kind, sessions
-from engine.validate import DEFAULT_CHECKS, Checks, clean
+from engine.validate import DEFAULT_CHECKS, YEARS, Checks, clean
 
 EPOCH = pd.Timestamp("2000-01-01")
 EQUITY_FROM = pd.Timestamp("2000-01-03")
@@ -92,6 +93,11 @@ def _shared(seed: int, last: pd.Timestamp) -> pd.DataFrame:
 
 def synthetic_bars(ticker: str, seed: int = 0, end: dt.date | None = None) -> pd.DataFrame:
     """Daily adjusted bars of `ticker` (engine shape) from its first date to `end`."""
+    if end is not None and end.year > YEARS[1]:
+        raise DataError(
+            f"data.end {end} is after {YEARS[1]}: synthetic markets end by {YEARS[1]}; "
+            "set an earlier data.end"
+        )
     last = max(pd.Timestamp(end), DEFAULT_END) if end else DEFAULT_END
     kind = calendar_kind(ticker)
     spec = CRYPTO if kind == "crypto" else EQUITY

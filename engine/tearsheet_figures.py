@@ -54,15 +54,17 @@ def equity_figure(dates, values: pd.DataFrame, drawdown: pd.DataFrame, labels: d
 
 
 def signal_figure(title: str, frame: pd.DataFrame, names: dict):
-    """One signal on its own calendar: its series, channel or band, breakouts and exits
-    marked, on-periods shaded. `frame`: date, x, upper, lower, on; `names`: line names
-    for upper and lower (lower None when it is the same line as upper)."""
+    """One signal on its own calendar: the value its rule compares (the series itself, or
+    its momentum, RSI, correlation), its bounds, turns on and off marked, on-periods
+    shaded. `frame`: date, x, value (absent in older folders: x), upper, lower, on;
+    `names`: line names of value, upper and lower (lower None when it is upper's line)."""
     import plotly.graph_objects as go
 
     dates = frame["date"].to_numpy()
     on = frame["on"].to_numpy(dtype=int)
+    value = frame["value" if "value" in frame else "x"].to_numpy()
     figure = go.Figure()
-    figure.add_trace(line(dates, frame["x"].to_numpy(), "series", "#222222"))
+    figure.add_trace(line(dates, value, names.get("value") or "series", "#222222"))
     figure.add_trace(
         line(
             dates,
@@ -91,7 +93,7 @@ def signal_figure(title: str, frame: pd.DataFrame, names: dict):
         figure.add_trace(
             go.Scatter(
                 x=dates[at],
-                y=frame["x"].to_numpy()[at],
+                y=value[at],
                 mode="markers",
                 name=f"turns {kind}",
                 marker={"symbol": symbol, "size": 10, "color": color, "line": {"width": 1}},

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
-from engine.report import LABELS, RELATIVE_LABELS, fmt
+from engine.metrics import METRICS, PERFORMANCE_KEYS, RELATIVE_KEYS
+from engine.report import fmt
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0;
@@ -113,7 +114,7 @@ def headline_cards(stats: dict, bench_label: str) -> str:
     """Key statistics of the strategy, the benchmark's beneath each (from stats.json)."""
     cards = []
     for key in HEADLINE:
-        label, kind = LABELS[key]
+        label, kind = METRICS[key].label, METRICS[key].format
         cards.append(
             f'<div class="card"><div class="label">{esc(label)}</div>'
             f'<div class="value" data-key="strategy.{key}">'
@@ -127,14 +128,16 @@ def headline_cards(stats: dict, bench_label: str) -> str:
 def stats_rows(stats: dict) -> list[str]:
     """Every statistic of stats.json as the terminal table shows it (report.fmt)."""
     rows = []
-    for key, (label, kind) in LABELS.items():
+    for key in PERFORMANCE_KEYS:
+        label, kind = METRICS[key].label, METRICS[key].format
         rows.append(
             f"<tr><td>{esc(label)}</td>"
             + cell(stats["strategy"].get(key), kind, f"strategy.{key}")
             + cell(stats["benchmark"].get(key), kind, f"benchmark.{key}")
             + "</tr>"
         )
-    for key, (label, kind) in RELATIVE_LABELS.items():
+    for key in RELATIVE_KEYS:
+        label, kind = METRICS[key].label, METRICS[key].format
         rows.append(
             f"<tr><td>{esc(label)}</td>"
             + cell(stats["relative"].get(key), kind, f"relative.{key}")

@@ -9,7 +9,8 @@ from engine import plots
 from engine import tearsheet_data as data
 from engine import tearsheet_figures as figures
 from engine import tearsheet_html as h
-from engine.report import ALL_LABELS
+from engine.metrics import METRICS
+from engine.metrics import metric as metric_info
 
 
 def comparison_page(folder: data.ComparisonFolder) -> str:
@@ -58,10 +59,10 @@ def comparison_page(folder: data.ComparisonFolder) -> str:
 
 def _comparison_table(payload: dict) -> str:
     columns, statistics = payload["columns"], payload["statistics"]
-    keys = [k for k in ALL_LABELS if any(k in statistics[c] for c in columns)]
+    keys = [k for k in METRICS if any(k in statistics[c] for c in columns)]
     rows = []
     for key in keys:
-        label, kind = ALL_LABELS[key]
+        label, kind = METRICS[key].label, METRICS[key].format
         cells = "".join(h.cell(statistics[c].get(key), kind, f"{c}|{key}") for c in columns)
         rows.append(f"<tr><td>{h.esc(label)}</td>{cells}</tr>")
     return h.table(["Statistic", *columns], rows, "comparison")
@@ -79,15 +80,13 @@ def _time_in_regime(payload: dict) -> str:
 
 
 def _kind(metric: str) -> str:
-    if metric.startswith("time_in_"):
-        return "pct"
-    return ALL_LABELS.get(metric, (metric, "num"))[1]
+    return metric_info(metric).format
 
 
 def sweep_page(folder: data.SweepFolder) -> str:
     summary, table = folder.summary, folder.results
     axes, metric = list(summary["axes"]), summary["metric"]
-    label = ALL_LABELS.get(metric, (metric,))[0]
+    label = metric_info(metric).label
     best = summary["top"][0][metric]
     parts = [
         ("heatmap", "Heatmap", _sweep_map(table, summary, axes, metric, label)),
@@ -151,7 +150,7 @@ def _top_table(table: pd.DataFrame, summary: dict, axes: list) -> str:
             for c in ("neighbour_mean", "neighbour_min")
         ]
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    names = [ALL_LABELS.get(c, (c,))[0] for c in shown]
+    names = [metric_info(c).label for c in shown]
     headers = ["#", *axes, *names, "Neighbour mean", "Neighbour min"]
     return h.table(headers, rows, "top")
 

@@ -9,6 +9,7 @@ from engine import tearsheet_data as data
 from engine import tearsheet_figures as figures
 from engine import tearsheet_html as h
 from engine.report import fmt
+from strategies.signals import SIGNAL_KINDS
 
 
 def benchmark_label(weights: dict) -> str:
@@ -76,21 +77,9 @@ def _equity(run: data.RunFolder, labels: dict) -> str:
 
 
 def _signal_title(name: str, spec: dict) -> tuple[str, dict]:
-    if spec["type"] == "donchian":
-        params = f"entry {spec['entry']}, exit {spec['exit']}"
-        title = f"{name}: {spec['series']} breakout channel ({params})"
-        return title, {
-            "upper": f"high of prior {spec['entry']}",
-            "lower": f"low of prior {spec['exit']}",
-        }
-    band = float(spec.get("band") or 0.0)
-    title = f"{name}: {spec['series']} against its {spec['window']}-day SMA"
-    if band == 0:
-        return title, {"upper": f"SMA {spec['window']}", "lower": None}
-    return f"{title} (band {band:g})", {
-        "upper": f"SMA × (1 + {band:g})",
-        "lower": f"SMA × (1 − {band:g})",
-    }
+    """Chart title and line names of a signal, as its kind declares them."""
+    kind = SIGNAL_KINDS[spec["type"]]
+    return kind.title(name, spec), kind.labels(spec)
 
 
 def _signals(run: data.RunFolder) -> str:

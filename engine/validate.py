@@ -9,8 +9,10 @@ Outcomes, in the order applied (README "Bad data" has the same table):
 2. no rows left: error "no data for 'T' from ORIGIN: check the symbol";
 3. dates out of order: sorted, with a warning;
 4. a date twice: error;
-5. a close that is zero, negative or infinite: error;
-6. an open/high/low missing, zero or negative: set to that day's close, with a warning;
+5. a close that is zero, negative, infinite or above `MAX_PRICE`: error (so is a date
+   outside the years `YEARS`);
+6. an open/high/low missing, zero, negative, infinite or above `MAX_PRICE`: set to that
+   day's close, with a warning (``next_open`` fills are always finite);
 7. (calendar checks) a one-day close ratio within 2% of 2, 3, 4, 5, 10 or their
    inverses on a non-crypto ticker not in ``data.allow_jumps``: error, it looks
    like an unadjusted split;
@@ -23,6 +25,7 @@ Outcomes, in the order applied (README "Bad data" has the same table):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -37,6 +40,15 @@ PRICE_COLUMNS = ["Open", "High", "Low", "Close", "Volume"]
 SPLIT_FACTORS = (2, 3, 4, 5, 10)
 SPLIT_TOLERANCE = 0.02  # relative distance of a close ratio from a split factor
 WEEKDAY_SLACK = 10  # missing weekdays tolerated where the holidays are unknown
+MAX_PRICE = 1e12  # above any real quote (engine.csvfiles refuses such cells with their line)
+YEARS = (1900, 2200)
+SYMBOL = re.compile(r"^[A-Za-z0-9^.=_-]+$")  # a config ticker (engine.config) and a file name
+SYMBOL_CHARS = "letters, digits and ^ . = _ -"
+
+
+def is_symbol(text: str) -> bool:
+    """True for a ticker symbol that is safe as a file name (no separator, not . or ..)."""
+    return bool(SYMBOL.match(text)) and text.strip(".") != ""
 
 
 @dataclass(frozen=True)
@@ -76,13 +88,7 @@ def clean(
     if frame.index.has_duplicates:
         day = frame.index[frame.index.duplicated()][0].date()
         raise DataError(f"{ticker} from {origin}: date {day} appears twice; fix the data")
-    close = frame["Close"].to_numpy()
-    bad = ~np.isfinite(close) | (close <= 0)
-    if bad.any():
-        day = frame.index[bad][0].date()
-        raise DataError(
-            f"{ticker} from {origin}: non-positive close on {day} ({close[bad][0]:g}); fix the data"
-        )
+    _reject_bad_closes(frame, ticker, origin)
     frame = _repair_open_high_low(frame, ticker, origin)
     if checks.calendar:
         if ticker not in checks.allow_jumps:
@@ -109,11 +115,45 @@ def _standard_shape(frame: pd.DataFrame, ticker: str, origin: str) -> pd.DataFra
     return out
 
 
+def _reject_bad_closes(frame: pd.DataFrame, ticker: str, origin: str) -> None:
+    years = frame.index.year
+    outside = (years < YEARS[0]) | (years > YEARS[1])
+    if outside.any():
+        day = frame.index[outside][0].date()
+        raise DataError(
+            f"{ticker} from {origin}: date {day} lies outside the years {YEARS[0]} to "
+            f"{YEARS[1]}; fix the data"
+        )
+    close = frame["Close"].to_numpy()
+    bad = ~np.isfinite(close) | (close <= 0)
+    if bad.any():
+        day = frame.index[bad][0].date()
+        raise DataError(
+            f"{ticker} from {origin}: non-positive close on {day} ({close[bad][0]:g}); "
+            + _fix(origin)
+        )
+    huge = close > MAX_PRICE
+    if huge.any():
+        day = frame.index[huge][0].date()
+        raise DataError(
+            f"{ticker} from {origin}: close on {day} is {close[huge][0]:g}, above the "
+            f"{MAX_PRICE:g} any real price stays under; " + _fix(origin)
+        )
+
+
+def _fix(origin: str) -> str:
+    if origin == "yfinance":  # nothing was cached: the next run asks again
+        return "Yahoo sent a bad price: try again later, or supply the ticker with --data-dir DIR"
+    return "fix the data"
+
+
 def _repair_open_high_low(frame: pd.DataFrame, ticker: str, origin: str) -> pd.DataFrame:
-    """A missing, zero or negative open/high/low becomes the close (next_open never sees NaN)."""
+    """A missing, non-positive or non-finite open/high/low becomes the close (next_open fills
+    are always finite)."""
     parts = frame[["Open", "High", "Low"]]
     blank, negative = parts.isna(), parts <= 0
-    bad = blank | negative
+    wild = ~blank & ~(parts.abs() <= MAX_PRICE)  # infinite or beyond any real price
+    bad = blank | negative | wild
     if not bad.any().any():
         return frame
     frame = frame.copy()
@@ -122,7 +162,11 @@ def _repair_open_high_low(frame: pd.DataFrame, ticker: str, origin: str) -> pd.D
     rows = bad.any(axis=1).to_numpy()
     counts = [
         f"{label} on {int(mask.any(axis=1).sum())} day(s)"
-        for label, mask in (("missing", blank), ("non-positive", negative))
+        for label, mask in (
+            ("missing", blank),
+            ("non-positive", negative),
+            ("infinite or huge", wild),
+        )
         if mask.any().any()
     ]
     warn(

@@ -38,9 +38,10 @@ import numpy as np
 import pandas as pd
 
 from engine import calendar, stats
-from engine.compare import LOWER_IS_BETTER
 from engine.data import MemorySource, PriceSource
 from engine.errors import ConfigError
+from engine.metrics import lower_is_better
+from engine.metrics import metric as metric_info
 from engine.sweep_config import SweepSpec
 
 SHOWN = ("cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar")
@@ -132,13 +133,13 @@ def _in_range(spec: SweepSpec, start: pd.Timestamp, end: pd.Timestamp) -> SweepS
 
 
 def best_row(table: pd.DataFrame, metric: str) -> int:
-    """Position of the best row by `metric` (smaller is better for LOWER_IS_BETTER);
+    """Position of the best row by `metric` (smaller first where engine.metrics says so);
     NaN never wins; ties go to the first row in grid order."""
     column = table[metric].to_numpy(dtype=float)
     if np.all(np.isnan(column)):
         return 0
     order = pd.Series(column).sort_values(
-        ascending=metric in LOWER_IS_BETTER, na_position="last", kind="stable"
+        ascending=lower_is_better(metric), na_position="last", kind="stable"
     )
     return int(order.index[0])
 
@@ -172,7 +173,8 @@ def walk_forward(
     spec: SweepSpec, source: PriceSource, wf: WalkForwardSpec, metric: str, progress=None
 ) -> WalkForwardResult:
     """Run the walk-forward analysis (see the module docstring)."""
-    from engine.runner import backtest_dates, periods_per_year, run_backtest
+    from engine.pipeline import backtest_dates
+    from engine.runner import periods_per_year, run_backtest
     from engine.sweep import run_sweep
 
     config = spec.base
@@ -294,7 +296,7 @@ def summary_table(result: WalkForwardResult):
     """A rich Table: in-sample (mean of windows) beside out-of-sample (stitched)."""
     from rich.table import Table
 
-    from engine.report import ALL_LABELS, fmt
+    from engine.report import fmt
 
     s = result.summary
     span = s["out_of_sample_range"]
@@ -308,7 +310,7 @@ def summary_table(result: WalkForwardResult):
     for column in ("IS (mean)", "OOS", "Bench IS", "Bench OOS"):
         table.add_column(column, justify="right")
     for key in SHOWN:
-        label, kind = ALL_LABELS.get(key, (key, "num"))
+        label, kind = metric_info(key).label, metric_info(key).format
         table.add_row(
             label,
             *(
@@ -328,10 +330,10 @@ def windows_table(result: WalkForwardResult):
     """A rich Table: one row per window with its ranges, chosen parameters and metric IS / OOS."""
     from rich.table import Table
 
-    from engine.report import ALL_LABELS, fmt
+    from engine.report import fmt
 
     metric = result.metric
-    kind = ALL_LABELS.get(metric, (metric, "num"))[1]
+    kind = metric_info(metric).format
     table = Table(title="Chosen parameters per window (trained just before each test)")
     table.add_column("#", justify="right")
     table.add_column("test", no_wrap=True)

@@ -7,6 +7,11 @@ Grammar (no `eval`; a small recursive-descent parser)::
     factor := "not" factor | "(" expr ")" | NAME
 
 Precedence is the usual one: `not` binds tightest, then `and`, then `or`.
+
+A flat chain (`a and b and c ...`) is parsed by a loop, into a left-leaning
+tree that `names_in` and `evaluate` walk with an explicit stack, so hundreds of
+terms are fine. Only nesting (parentheses, `not`) recurses, and it is bounded
+by MAX_NESTING so a hostile expression is an error, not a RecursionError.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import pandas as pd
 
 _TOKEN = re.compile(r"\s*(?:(\()|(\))|([A-Za-z_][A-Za-z0-9_]*)|(\S))")
 _KEYWORDS = {"and", "or", "not"}
+MAX_NESTING = 32  # parentheses and `not`, counted together
 
 # An expression tree: ("name", str) | ("not", node) | ("and", a, b) | ("or", a, b)
 Node = tuple
@@ -43,6 +49,7 @@ class _Parser:
     def __init__(self, tokens: list[str]) -> None:
         self.tokens = tokens
         self.pos = 0
+        self.depth = 0
 
     def peek(self) -> str | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -70,16 +77,23 @@ class _Parser:
 
     def factor(self) -> Node:
         token = self.take()
+        if token not in ("not", "("):
+            if token in _KEYWORDS or token == ")":
+                raise WhenSyntaxError(f"unexpected {token!r}")
+            return ("name", token)
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise WhenSyntaxError(
+                f"nested more than {MAX_NESTING} levels deep (parentheses and `not`)"
+            )
         if token == "not":
-            return ("not", self.factor())
-        if token == "(":
+            node = ("not", self.factor())
+        else:
             node = self.expr()
             if self.take() != ")":
                 raise WhenSyntaxError("missing ')'")
-            return node
-        if token in _KEYWORDS or token == ")":
-            raise WhenSyntaxError(f"unexpected {token!r}")
-        return ("name", token)
+        self.depth -= 1
+        return node
 
 
 def parse_when(text: str) -> Node:
@@ -94,21 +108,40 @@ def parse_when(text: str) -> Node:
 
 
 def names_in(node: Node) -> set[str]:
-    """The signal names an expression refers to."""
-    if node[0] == "name":
-        return {node[1]}
-    return set().union(*(names_in(child) for child in node[1:]))
+    """The signal names an expression refers to (walked with a stack, not recursion)."""
+    names: set[str] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current[0] == "name":
+            names.add(current[1])
+        else:
+            stack.extend(current[1:])
+    return names
 
 
 def evaluate(node: Node, signals: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Evaluate a tree on boolean arrays of equal length (element-wise)."""
-    kind = node[0]
-    if kind == "name":
-        return np.asarray(signals[node[1]], dtype=bool)
-    if kind == "not":
-        return ~evaluate(node[1], signals)
-    left, right = evaluate(node[1], signals), evaluate(node[2], signals)
-    return (left & right) if kind == "and" else (left | right)
+    """Evaluate a tree on boolean arrays of equal length (element-wise).
+
+    Post-order with an explicit stack: a long flat `and` chain is a deep
+    left-leaning tree, too deep for recursion.
+    """
+    results: list[np.ndarray] = []
+    stack: list[tuple[Node, bool]] = [(node, False)]
+    while stack:
+        current, children_done = stack.pop()
+        kind = current[0]
+        if kind == "name":
+            results.append(np.asarray(signals[current[1]], dtype=bool))
+        elif not children_done:
+            stack.append((current, True))
+            stack.extend((child, False) for child in reversed(current[1:]))
+        elif kind == "not":
+            results.append(~results.pop())
+        else:
+            right, left = results.pop(), results.pop()
+            results.append((left & right) if kind == "and" else (left | right))
+    return results[0]
 
 
 @dataclass(frozen=True)

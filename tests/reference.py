@@ -26,6 +26,11 @@ Readings of points the SPEC leaves open (also listed in the module's report):
   regimes never decided).
 - A statistic whose denominator is 0 (or which needs two returns where there is
   one) is NaN.
+- Section 8 kinds are a value ``y`` (None where undefined) and two fixed bounds,
+  run through one loop (``bounds_rule``): an undefined ``y`` keeps the state.
+  ``correlation``'s "all n returns equal" is exact float equality of the computed
+  returns; its bars are final at the later of the two legs' close times, or at an
+  explicit ``close_times`` entry for the key ``series/other``.
 """
 
 from __future__ import annotations
@@ -225,14 +230,164 @@ def sma(x: list[float], window: int, band: float = 0.0) -> list[bool]:
     return out
 
 
+# --------------------------------------------------------------------------
+# 8. More signal kinds: a value y (None where undefined) and two fixed bounds
+# --------------------------------------------------------------------------
+
+
+def bounds_rule(y: list, upper: float, lower: float) -> list[bool]:
+    """on_t = True if y_t > upper; False if y_t < lower; else on_{t-1}. Starts False;
+    an undefined y (None) keeps the previous state."""
+    out: list[bool] = []
+    prev = False
+    for value in y:
+        if value is None:
+            on = prev
+        elif value > upper:
+            on = True
+        elif value < lower:
+            on = False
+        else:
+            on = prev
+        out.append(on)
+        prev = on
+    return out
+
+
+def momentum_values(x: list[float], lookback, weights=None) -> list:
+    """y_t = sum_j c_j (x_t / x_{t-L_j} - 1) / sum_j c_j; None until t >= max L_j."""
+    lbs = [int(v) for v in lookback] if isinstance(lookback, (list, tuple)) else [int(lookback)]
+    cs = [1.0] * len(lbs) if weights is None else [float(c) for c in weights]
+    if len(cs) != len(lbs) or min(lbs) < 1 or min(cs) < 0 or sum(cs) <= 0:
+        raise ValueError("momentum: bad lookback/weights")
+    y: list = []
+    for t in range(len(x)):
+        if t < max(lbs):  # needs max L_j bars before t
+            y.append(None)
+            continue
+        total = 0.0
+        for L, c in zip(lbs, cs, strict=True):
+            total += c * (x[t] / x[t - L] - 1.0)
+        y.append(total / sum(cs))
+    return y
+
+
+def momentum(x, lookback, weights=None, threshold=0.0, band=0.0) -> list[bool]:
+    theta, b = float(threshold), float(band)
+    return bounds_rule(momentum_values(x, lookback, weights), theta + b, theta - b)
+
+
+def rsi_values(x: list[float], window: int) -> list:
+    """Wilder's RSI: first averages are plain means of the first n changes (bars 1..n),
+    then AU_t = (AU_{t-1} (n-1) + U_t) / n; y = 100 - 100 / (1 + AU/AD), 100 when
+    AD = 0 < AU, 50 when both are 0. None before bar n."""
+    n = int(window)
+    if n < 1:
+        raise ValueError("rsi window must be >= 1")
+    y: list = [None] * min(n, len(x))
+    au = ad = 0.0
+    for t in range(1, len(x)):
+        d = x[t] - x[t - 1]
+        up, down = max(d, 0.0), max(-d, 0.0)
+        if t < n:  # still collecting the first n changes
+            au += up
+            ad += down
+            continue
+        if t == n:
+            au, ad = (au + up) / n, (ad + down) / n
+        else:
+            au, ad = (au * (n - 1) + up) / n, (ad * (n - 1) + down) / n
+        if ad == 0.0:
+            y.append(100.0 if au > 0.0 else 50.0)
+        else:
+            y.append(100.0 - 100.0 / (1.0 + au / ad))
+    return y
+
+
+def rsi(x, window, enter, exit=None) -> list[bool]:
+    a = float(enter)
+    c = a if exit is None else float(exit)
+    return bounds_rule(rsi_values(x, window), a, c)
+
+
+def level(x, above, below=None) -> list[bool]:
+    a = float(above)
+    c = a if below is None else float(below)
+    return bounds_rule(list(x), a, c)
+
+
+def common_dates(a: Series, b: Series) -> list[dt.date]:
+    """The dates D on which both series have a bar, ascending."""
+    return [d for d in a.dates if d in b.index]
+
+
+def correlation_values(x: list[float], z: list[float], window: int) -> list:
+    """x, z: closes on the dates D. y at d_k: Pearson correlation of the last n paired
+    returns; None before the (n+1)-th date and where all n returns of x or of z are equal."""
+    n = int(window)
+    if n < 2:
+        raise ValueError("correlation window must be >= 2")
+    y: list = []
+    for k in range(len(x)):
+        if k < n:
+            y.append(None)
+            continue
+        rx = [x[i] / x[i - 1] - 1.0 for i in range(k - n + 1, k + 1)]
+        rz = [z[i] / z[i - 1] - 1.0 for i in range(k - n + 1, k + 1)]
+        if len(set(rx)) == 1 or len(set(rz)) == 1:
+            y.append(None)
+            continue
+        mx, mz = sum(rx) / n, sum(rz) / n
+        cov = sum((p - mx) * (q - mz) for p, q in zip(rx, rz, strict=True))
+        vx = sum((p - mx) ** 2 for p in rx)
+        vz = sum((q - mz) ** 2 for q in rz)
+        y.append(cov / (math.sqrt(vx) * math.sqrt(vz)))
+    return y
+
+
+def correlation(x, z, window, above, below=None) -> list[bool]:
+    a = float(above)
+    c = a if below is None else float(below)
+    return bounds_rule(correlation_values(x, z, window), a, c)
+
+
+def _correlation_signal(spec: dict, data: Data):
+    """(close instants, booleans) on D; each bar final at the later leg's close time."""
+    first, other = str(spec["series"]), str(spec["other"])
+    a, b = data.get(first), data.get(other)
+    dates = common_dates(a, b)
+    x = [a.close[a.index[d]] for d in dates]
+    z = [b.close[b.index[d]] for d in dates]
+    stamps = [max(a.close_ts[a.index[d]], b.close_ts[b.index[d]]) for d in dates]
+    key = f"{first}/{other}"
+    if key in data.overrides:
+        stamps = data._instants(dates, data._close_rule(key))
+    values = correlation(x, z, spec["window"], spec["above"], spec.get("below"))
+    return stamps, values
+
+
 def compute_signal(spec: dict, data: Data):
     """Return (close instants, boolean values) of one configured signal."""
-    series = data.get(str(spec["series"]))
     kind = spec["type"]
+    if kind == "correlation":
+        return _correlation_signal(spec, data)
+    series = data.get(str(spec["series"]))
     if kind == "donchian":
         values = donchian(series.close, spec["entry"], spec["exit"])
     elif kind == "sma":
         values = sma(series.close, spec["window"], spec.get("band", 0.0))
+    elif kind == "momentum":
+        values = momentum(
+            series.close,
+            spec["lookback"],
+            spec.get("weights"),
+            spec.get("threshold", 0.0),
+            spec.get("band", 0.0),
+        )
+    elif kind == "rsi":
+        values = rsi(series.close, spec["window"], spec["enter"], spec.get("exit"))
+    elif kind == "level":
+        values = level(series.close, spec["above"], spec.get("below"))
     else:
         raise ValueError(f"unknown signal type {kind!r}")
     return series.close_ts, values

@@ -155,8 +155,9 @@ def test_configs_on_different_calendars_compare_on_the_union_of_dates(tmp_path, 
         "regimes: [{name: hold, weights: {BTC-USD: 1.0}}]\n"
         "benchmark: {BTC-USD: 1.0}\n"
     )
-    configs = [load_config(p, source="csv", dir=str(shared_data))
-               for p in (crypto, CONFIGS / "spy.yaml")]
+    configs = [
+        load_config(p, source="csv", dir=str(shared_data)) for p in (crypto, CONFIGS / "spy.yaml")
+    ]
     result = compare(configs)
     values = result.values()
     saturday = pd.Timestamp("2019-06-01")

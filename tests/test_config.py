@@ -206,7 +206,7 @@ def test_weight_ticker_not_in_universe_is_rejected():
 )
 def test_window_below_one_is_rejected(config, field):
     message = rejected(config)
-    assert f"{field}: Input should be greater than or equal to 1" in message
+    assert f"{field}: must be at least 1" in message
 
 
 def test_start_after_end_is_rejected():

@@ -19,7 +19,8 @@ import pytest
 from engine import schedule, stats
 from engine.config import ThresholdRule, load_config
 from engine.data import CsvSource
-from engine.fastsim import GridResult, grid_inputs_from_result, simulate_grid
+from engine.fastsim import GridResult, simulate_grid
+from engine.pipeline import grid_inputs_from_result
 from engine.portfolio import simulate
 from engine.runner import run_backtest
 from tests.conftest import CONFIGS
@@ -95,13 +96,11 @@ def _engine(dates, close, price, table, decided, rebalance, fees, slippage, has_
     columns = [f"X{i}" for i in range(close.shape[1])]
     close_df = pd.DataFrame(close, index=dates, columns=columns)
     price_df = pd.DataFrame(price, index=dates, columns=columns)
-    if has_prior:
-        cal = pd.DatetimeIndex([dates[0] - pd.Timedelta(days=3)]).append(dates)
-        targets = pd.DataFrame(table[decided], index=cal, columns=columns)
-    else:
+    if not has_prior:
         assert decided[0] == len(table) - 1
-        targets = pd.DataFrame(table[decided[1:]], index=dates, columns=columns)
-    prior = schedule.prior_targets(targets, dates, table[-1])
+    # Order on date j: the target decided on the date before (row j); decided at j: row j + 1.
+    prior = pd.DataFrame(table[decided[:-1]], index=dates, columns=columns)
+    targets = pd.DataFrame(table[decided[1:]], index=dates, columns=columns)
     run = partial(simulate, close_df, price_df, initial_cash=CASH, fees=fees, slippage=slippage)
     orders = schedule.base_orders(prior, "monthly" if rebalance == "monthly" else "none")
     if isinstance(rebalance, float):

@@ -22,11 +22,16 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference import (  # noqa: E402
+    Data,
+    compute_signal,
     donchian,
     drawdown_stats,
     eval_when,
+    level,
+    momentum,
     parse_when,
     reference_backtest,
+    rsi,
     sma,
 )
 
@@ -466,6 +471,85 @@ def test_signal_definitions_by_hand():
     # s_5 = 7.7: 7.6 inside [7.623, 7.777]? 7.6 < 7.623 -> F ; s_6 = 7.5: 7.4 < 7.425 -> F
     # s_7 = 8: 9 > 8.08 T ; s_8 = 8.433: 8.9 > 8.518 T
     assert sma(x, 3, 0.01) == [False, False, True, True, True, False, False, True, True]
+
+
+def _two_regimes(signal: dict, start: str, close_times=None) -> dict:
+    cfg = {
+        "data": {"start": start},
+        "universe": ["AAA", "BBB"],
+        "signals": {"sig": signal},
+        "regimes": [
+            {"name": "on", "when": "sig", "weights": {"AAA": 1.0}},
+            {"name": "off", "weights": {"BBB": 1.0}},
+        ],
+        "benchmark": {"AAA": 1.0},
+    }
+    if close_times:
+        cfg["data"]["close_times"] = close_times
+    return cfg
+
+
+def test_level_signal_on_a_series_outside_the_universe(tmp_path):
+    days = weekdays("2024-01-02", "2024-01-10")
+    write_csv(tmp_path, "AAA", days, [10] * 7)
+    write_csv(tmp_path, "BBB", days, [20] * 7)
+    # above 25, below 20: 18 F, 26 T, 24 hold T, 19 F, 22 hold F, 30 T, 21 hold T
+    write_csv(tmp_path, "VVV", days, [18, 26, 24, 19, 22, 30, 21])
+    signal = {"type": "level", "series": "VVV", "above": 25, "below": 20}
+    res = reference_backtest(_two_regimes(signal, "2024-01-02"), tmp_path)
+    # an equity-like bar is final at 16:00 New York: usable at the same date's close
+    assert res["regimes"] == ["off", "on", "on", "off", "off", "on", "on"]
+
+
+def test_correlation_with_crypto_is_final_at_the_later_close(tmp_path):
+    eq = weekdays("2024-01-02", "2024-01-10")  # D: Tue 2, Wed 3, Thu 4, Fri 5, Mon 8 .. Wed 10
+    write_csv(tmp_path, "AAA", eq, [10, 11, 10, 11, 10, 11, 10])  # r: +.1 -.09 +.1 -.09 ...
+    write_csv(tmp_path, "BBB", eq, [20] * 7)
+    # XXX on D: 100, 90, 99, 118.8, 106.92, 117.612, 105.8508 (s: -.1 +.1 +.2 -.1 +.1 -.1);
+    # weekend bars (Sat 6, Sun 7) are junk that a pairing on D never reads.
+    on_d = dict(zip(eq, [100, 90, 99, 118.8, 106.92, 117.612, 105.8508], strict=True))
+    crypto = all_days("2024-01-02", "2024-01-10")
+    write_csv(tmp_path, "XXX-USD", crypto, [on_d.get(d, 1000.0) for d in crypto])
+    # window 2, above 0.5: two pairs correlate at +1 when both moves change the same way.
+    # k0, k1 undefined -> F; k2 Thu: r falls, s rises: -1 -> F; k3 Fri: both rise: +1 -> T;
+    # then +1 every bar -> T.
+    signal = {"type": "correlation", "series": "AAA", "other": "XXX-USD", "window": 2}
+    res = reference_backtest(_two_regimes({**signal, "above": 0.5}, "2024-01-02"), tmp_path)
+    # each bar of D is final at 00:00 UTC the next day (the crypto leg): Fri's bar -> Mon
+    assert res["regimes"] == ["off", "off", "off", "off", "on", "on", "on"]
+    same_day = {"XXX-USD": {"time": "16:00", "tz": "America/New_York", "day_offset": 0}}
+    cfg = _two_regimes({**signal, "above": 0.5}, "2024-01-02", same_day)
+    assert reference_backtest(cfg, tmp_path)["regimes"] == [
+        "off",
+        "off",
+        "off",
+        "on",
+        "on",
+        "on",
+        "on",
+    ]
+
+
+def test_compute_signal_dispatches_the_new_kinds(tmp_path):
+    days = weekdays("2024-01-02", "2024-01-12")
+    closes = [10, 11, 12, 11, 13, 12, 10, 9, 11]
+    write_csv(tmp_path, "AAA", days, closes)
+    data = Data(tmp_path, None)
+    specs = [
+        (
+            {"type": "momentum", "series": "AAA", "lookback": [1, 2], "weights": [1, 3]},
+            momentum(closes, [1, 2], [1, 3]),
+        ),
+        (
+            {"type": "rsi", "series": "AAA", "window": 3, "enter": 60, "exit": 40},
+            rsi(closes, 3, 60, 40),
+        ),
+        ({"type": "level", "series": "AAA", "above": 11.5}, level(closes, 11.5)),
+    ]
+    for spec, expected in specs:
+        assert compute_signal(spec, data)[1] == expected
+    # by hand: level 11.5: 10 F, 11 F, 12 T, 11 F, 13 T, 12 T, 10 F, 9 F, 11 F
+    assert specs[2][1] == [False, False, True, False, True, True, False, False, False]
 
 
 # ---------------------------------------------------------------- shared market data

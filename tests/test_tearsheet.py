@@ -17,8 +17,9 @@ from click.testing import CliRunner
 from engine import tearsheet_data as data
 from engine import tearsheet_figures as figures
 from engine.cli import main
+from engine.metrics import METRICS, PERFORMANCE_KEYS, RELATIVE_KEYS
 from engine.plots import CHART_WIDTH, visible_points
-from engine.report import ALL_LABELS, LABELS, RELATIVE_LABELS, fmt
+from engine.report import fmt
 from engine.tearsheet import FILENAME, write_tearsheet
 from tests.conftest import CONFIGS
 
@@ -103,10 +104,10 @@ def expected_run_cells(stats: dict) -> dict[str, str]:
     """Every statistic of stats.json, formatted as the terminal table formats it."""
     out = {}
     for section in ("strategy", "benchmark"):
-        for key, (_, kind) in LABELS.items():
-            out[f"{section}.{key}"] = fmt(stats[section].get(key), kind)
-    for key, (_, kind) in RELATIVE_LABELS.items():
-        out[f"relative.{key}"] = fmt(stats["relative"].get(key), kind)
+        for key in PERFORMANCE_KEYS:
+            out[f"{section}.{key}"] = fmt(stats[section].get(key), METRICS[key].format)
+    for key in RELATIVE_KEYS:
+        out[f"relative.{key}"] = fmt(stats["relative"].get(key), METRICS[key].format)
     for regime, share in stats["strategy"]["time_in_regime"].items():
         out[f"strategy.time_in_regime.{regime}"] = fmt(share, "pct")
     return out
@@ -297,8 +298,8 @@ def test_comparison_page_numbers_equal_comparison_json(comparison_folder):
     page = parse(comparison_folder / FILENAME, "comparison")
     shown = {key: text for _, key, text in page.cells if key}
     expected = {
-        f"{column}|{key}": fmt(payload["statistics"][column].get(key), kind)
-        for key, (_, kind) in ALL_LABELS.items()
+        f"{column}|{key}": fmt(payload["statistics"][column].get(key), METRICS[key].format)
+        for key in METRICS
         for column in payload["columns"]
     }
     assert shown == expected
@@ -329,7 +330,7 @@ def test_sweep_page_shows_the_heatmap_and_the_top_rows_of_the_results(sweep_fold
     assert len(summary["top"]) == 3
     for top in summary["top"]:
         for column in ("cagr", "max_drawdown", "trade_dates", summary["metric"]):
-            kind = ALL_LABELS[column][1]
+            kind = METRICS[column].format
             assert shown[f"top|{top['row']}|{column}"] == fmt(results.loc[top["row"], column], kind)
     text = (sweep_folder / FILENAME).read_text(encoding="utf-8")
     assert 'id="chart-heatmap"' in text and 'id="chart-histogram"' in text

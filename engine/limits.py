@@ -1,0 +1,25 @@
+"""Bounds on what a config may ask for, in one place (imports nothing).
+
+A config is a short hand-written text file; these limits refuse hostile or
+mistaken input (a huge or endless file, deep nesting, absurd amounts, dates
+far outside market history, astronomically large sweep grids) at once, with a
+clear message, instead of hanging, exhausting memory or giving silly numbers.
+"""
+
+from __future__ import annotations
+
+MAX_CONFIG_BYTES = 1 << 20  # 1 MiB: hand-written configs are a few KiB
+MAX_YAML_DEPTH = 32  # nesting levels of mappings/lists; a config needs about 5
+FIRST_YEAR, LAST_YEAR = 1900, 2200  # dates in configs and on the command line
+
+# Starting cash. Below 1 currency unit, fees and the cent-level rounding of the
+# reported values dominate and position sizes stop meaning anything; above
+# 1e15 the float64 portfolio values (exact to 2**53, about 9e15) can no longer
+# resolve a cent once they grow, so the accounting would be approximate.
+MIN_INITIAL_CASH = 1.0
+MAX_INITIAL_CASH = 1e15
+
+MAX_PERIODS_PER_YEAR = 366  # daily bars at most (crypto trades every day of a leap year)
+RISK_FREE_RANGE = (-0.5, 1.0)  # annual rate: above -50% and at most 100%
+
+MAX_COMBOS = 100_000  # default of `rotation sweep --max-combos`

@@ -1,0 +1,315 @@
+"""One pipeline for every command: a config and G parameter combinations -> what to simulate.
+
+1. `load_market`: prices of every ticker the config needs, the trading calendar C
+   with each date's close instant, the backtest dates; every data check a backtest
+   makes (a start before a traded asset's first price, a benchmark without a price
+   on a backtest date, an end past the last common price).
+2. `signal_tables`: each signal once per distinct parameter set, on its series' own
+   calendar, aligned to C by close time (docs/semantics.md sections 3-4).
+3. `decide_codes`: the decided regime of every combination on a run of C's rows
+   (section 5), and `with_prior_row`: the row a first backtest date trades to.
+4. `regime_weights`, `execution_costs`, `execution_prices`: each combination's
+   weights, costs and rebalance rule, and the prices orders fill at (section 6).
+
+`rotation run` is the G = 1 case (engine.runner, simulated with vectorbt); sweeps,
+walk-forward, audit, bootstrap and compare all go through the same functions
+(engine.sweep simulates grids with the numba kernel engine.fastsim).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from engine import calendar
+from engine.config import Config, ThresholdRule
+from engine.data import PriceSource
+from engine.errors import DataError
+from engine.grid import Axis, combinations
+from engine.notices import warn
+from engine.rules import bps_to_fraction, execution_column, new_month
+from strategies.regimes import decide
+from strategies.signals import SIGNAL_KINDS, signal_grid
+
+
+@dataclass(frozen=True)
+class Market:
+    """Everything a backtest reads from prices, loaded and checked once.
+
+    Attributes:
+        prices: adjusted daily bars per ticker, full history.
+        calendar: trading calendar C (dates on which every traded asset has a price).
+        instants: close instant of each date of C (ns since the epoch, UTC).
+        dates: the backtest dates, a contiguous run of C.
+        first: position of the first backtest date in C.
+    """
+
+    prices: dict[str, pd.DataFrame]
+    calendar: pd.DatetimeIndex
+    instants: np.ndarray
+    dates: pd.DatetimeIndex
+    first: int
+
+    @property
+    def rows(self) -> slice:
+        """Rows of C a simulation needs: the date before the first backtest date (when C
+        has one) through the last backtest date."""
+        return slice(max(self.first - 1, 0), self.first + len(self.dates))
+
+
+def backtest_dates(config: Config, prices: dict, dates: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """Dates of C from the first on/after `start` to the last on/before `end`."""
+    start = pd.Timestamp(config.data.start)
+    for ticker in config.universe:
+        first = prices[ticker].index[0]
+        if first > start:
+            raise DataError(
+                f"data.start {config.data.start} is before the first price of {ticker} "
+                f"({first.date()}); set start to {first.date()} or later"
+            )
+    end = pd.Timestamp(config.data.end) if config.data.end else dates[-1] if len(dates) else start
+    chosen = dates[(dates >= start) & (dates <= end)]
+    if len(chosen) and end - chosen[-1] > pd.Timedelta(days=7):  # more than a long weekend
+        warn(
+            f"data.end {end.date()} is after the last date on which all of "
+            f"{config.universe} have prices ({chosen[-1].date()}); the backtest ends there"
+        )
+    if chosen.empty:
+        raise DataError(
+            f"no trading date between {config.data.start} and {end.date()} on which all of "
+            f"{config.universe} have prices; check data.start and data.end"
+        )
+    return chosen
+
+
+def check_benchmark(prices: dict, tickers: Sequence[str], dates: pd.DatetimeIndex) -> None:
+    """A benchmark must have a price on every backtest date (it is not part of C)."""
+    for ticker in tickers:
+        missing = dates.difference(prices[ticker].index)
+        if len(missing):
+            raise DataError(
+                f"benchmark.{ticker}: no price on {len(missing)} backtest date(s), first "
+                f"{missing[0].date()}; a benchmark must trade on every backtest date"
+            )
+
+
+def load_market(config: Config, source: PriceSource) -> Market:
+    """Load every ticker once and run every data check (step 1 of the module docstring)."""
+    prices = source.load(config.tickers())
+    cal, instants = calendar.trading_calendar(
+        prices, list(config.universe), config.data.close_times
+    )
+    dates = backtest_dates(config, prices, cal)
+    check_benchmark(prices, list(config.benchmark), dates)
+    return Market(prices, cal, instants, dates, cal.get_loc(dates[0]))
+
+
+def execution_prices(
+    config: Config, prices: dict, tickers: Sequence[str], dates: pd.DatetimeIndex
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(adjusted closes, execution prices) on `dates`, one column per ticker: orders fill
+    at the close (next_close) or the adjusted open (next_open) of their date."""
+    column = execution_column(config.execution.timing)
+
+    def frame(field: str) -> pd.DataFrame:
+        return pd.DataFrame({t: prices[t][field].reindex(dates) for t in tickers}, index=dates)
+
+    close = frame("Close")
+    return close, close if column == "Close" else frame(column)
+
+
+@dataclass(frozen=True)
+class SignalTable:
+    """One signal over its distinct parameter sets.
+
+    Attributes:
+        owned: positions, among the sweep axes, of the parameters this signal owns.
+        sets: the distinct parameter sets (without type and series), in grid order.
+        aligned: [sets, rows] booleans on the requested rows of C.
+        frames: per set, on the signal's own calendar: x (its series), value, upper, lower
+            and on (kept for runs: signals.csv and the tearsheet).
+    """
+
+    owned: list[int]
+    sets: list[dict]
+    aligned: np.ndarray
+    frames: list[pd.DataFrame] | None
+
+
+def _parameter_sets(config: Config, name: str, axes: Sequence[Axis]) -> tuple[list[int], list]:
+    signal = config.signals[name]
+    owned = [i for i, a in enumerate(axes) if a.path[:2] == ("signals", name)]
+    sets = [
+        # Through the signal's own model, so a range's 20.0 becomes the int 20.
+        type(signal)
+        .model_validate(
+            signal.model_dump() | {axes[i].path[2]: v for i, v in zip(owned, values, strict=True)}
+        )
+        .model_dump(exclude={"type", "series"})
+        for values in combinations([axes[i] for i in owned])
+    ]
+    return owned, sets
+
+
+def _frames(kind, source, sets: list[dict], own: np.ndarray) -> list[pd.DataFrame]:
+    """Per parameter set, on the signal's own calendar: x, value, upper, lower, on."""
+    drawn = kind.lines(source, sets)
+    x = source if isinstance(source, pd.Series) else source.iloc[:, 0]
+    return [
+        pd.DataFrame(
+            {
+                "x": x.to_numpy(),
+                "value": drawn.value[:, k],
+                "upper": drawn.upper[:, k],
+                "lower": drawn.lower[:, k],
+                "on": own[:, k],
+            },
+            index=source.index,
+        )
+        for k in range(len(sets))
+    ]
+
+
+def signal_tables(
+    config: Config,
+    axes: Sequence[Axis],
+    market: Market,
+    rows: slice,
+    keep_frames: bool = False,
+) -> dict[str, SignalTable]:
+    """Every signal once per distinct parameter set, aligned to C's `rows` (step 2)."""
+    overrides = config.data.close_times
+    tables = {}
+    for name, signal in config.signals.items():
+        kind = SIGNAL_KINDS[signal.type]
+        owned, sets = _parameter_sets(config, name, axes)
+        source, key = kind.source(market.prices, signal)
+        for params in sets:
+            needed = kind.bars_needed(params)
+            if len(source) < needed:
+                raise DataError(
+                    f"signals.{name}: {key} has {len(source)} bars, fewer than the "
+                    f"{needed} that {signal.type} {params} needs; use a shorter window or "
+                    "a longer series"
+                )
+        own = signal_grid(signal.type, source, sets)
+        own_instants = calendar.series_close_instants(key, source.index, overrides)
+        aligned = calendar.align_asof(own, own_instants, market.instants)[rows]
+        frames = _frames(kind, source, sets, own) if keep_frames else None
+        tables[name] = SignalTable(owned, sets, np.ascontiguousarray(aligned.T), frames)
+    return tables
+
+
+def grid_index(axes: Sequence[Axis]) -> np.ndarray:
+    """[axes, G] position of each combination along each axis (last axis fastest)."""
+    shape = tuple(len(a.values) for a in axes)
+    return np.array(np.unravel_index(np.arange(math.prod(shape)), shape)).reshape(len(axes), -1)
+
+
+def decide_codes(
+    config: Config,
+    tables: dict[str, SignalTable],
+    axes: Sequence[Axis],
+    index: np.ndarray,
+    n_rows: int,
+) -> np.ndarray:
+    """[G, n_rows] position of the decided regime of each combination (`index`: [axes, G];
+    the tables aligned on the same `n_rows` rows of C)."""
+    shape = tuple(len(a.values) for a in axes)
+    regimes = config.parsed_regimes()
+    gathered = {}
+    for name, table in tables.items():
+        sizes = [shape[i] for i in table.owned]
+        if table.owned:
+            column = np.ravel_multi_index(index[table.owned], sizes)
+        else:
+            column = np.zeros(index.shape[1], dtype=np.int64)
+        gathered[name] = table.aligned[column]
+    if gathered:
+        return decide(regimes, gathered)
+    return np.full((index.shape[1], n_rows), len(regimes) - 1, dtype=np.int64)
+
+
+def with_prior_row(codes: np.ndarray, market: Market, default: int) -> np.ndarray:
+    """[G, N + 1] codes on `market.rows`, with the default regime prepended when C has no
+    date before the first backtest date (the first date then trades to the default)."""
+    if market.first == 0:
+        return np.hstack([np.full((codes.shape[0], 1), default, dtype=codes.dtype), codes])
+    return codes
+
+
+def per_combo(axes: Sequence[Axis], index: np.ndarray, path: tuple, default: float) -> np.ndarray:
+    """Value of the parameter at `path` for each combination (`default` when not swept)."""
+    for i, axis in enumerate(axes):
+        if axis.path == path:
+            return np.asarray(axis.values, dtype=float)[index[i]]
+    return np.full(index.shape[1], default, dtype=float)
+
+
+def regime_weights(config: Config, axes: Sequence[Axis], index: np.ndarray) -> np.ndarray:
+    """[G, K, A] weight of each universe asset in each regime, per combination."""
+    universe = list(config.universe)
+    out = np.zeros((index.shape[1], len(config.regimes), len(universe)))
+    for k, regime in enumerate(config.regimes):
+        for a, ticker in enumerate(universe):
+            base = regime.weights.get(ticker, 0.0)
+            out[:, k, a] = per_combo(axes, index, ("regimes", k, "weights", ticker), base)
+    return out
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Per combination: fees and slippage (fractions), drift threshold (NaN = none), and
+    whether `rebalance: monthly` is on."""
+
+    fees: np.ndarray
+    slippage: np.ndarray
+    threshold: np.ndarray
+    monthly: np.ndarray
+
+
+def execution_costs(config: Config, axes: Sequence[Axis], index: np.ndarray) -> Costs:
+    """Each combination's costs and rebalance rule (step 4)."""
+    execution = config.execution
+    fees = per_combo(axes, index, ("execution", "fees_bps"), execution.fees_bps)
+    slip = per_combo(axes, index, ("execution", "slippage_bps"), execution.slippage_bps)
+    rule = execution.rebalance
+    base_threshold = rule.threshold if isinstance(rule, ThresholdRule) else math.nan
+    threshold = per_combo(axes, index, ("execution", "rebalance", "threshold"), base_threshold)
+    monthly = np.full(index.shape[1], rule == "monthly")
+    return Costs(bps_to_fraction(fees), bps_to_fraction(slip), threshold, monthly)
+
+
+def grid_inputs_from_result(result) -> dict:
+    """Kernel inputs (G = 1) that reproduce one engine run: `simulate_grid(**inputs)`.
+
+    Args:
+        result: an `engine.runner.BacktestResult`.
+    """
+    config = result.config
+    universe = list(config.universe)
+    close, price = execution_prices(config, result.prices, universe, result.dates)
+    regimes = config.parsed_regimes()
+    position = {r.name: i for i, r in enumerate(regimes)}
+    codes = result.regimes.map(position).to_numpy(dtype=np.int64)[None, :]  # on C
+    first = result.calendar.get_loc(result.dates[0])
+    market = Market(result.prices, result.calendar, np.empty(0), result.dates, first)
+    decided = with_prior_row(codes[:, market.rows], market, len(regimes) - 1)
+    no_axes = np.zeros((0, 1), dtype=np.int64)
+    costs = execution_costs(config, [], no_axes)
+    return {
+        "close": close.to_numpy(dtype=np.float64),
+        "price": price.to_numpy(dtype=np.float64),
+        "weights": regime_weights(config, [], no_axes),
+        "decided": np.asfortranarray(decided.T),
+        "new_month": new_month(result.dates),
+        "monthly": costs.monthly,
+        "threshold": costs.threshold,
+        "fees": costs.fees,
+        "slippage": costs.slippage,
+        "initial_cash": float(config.portfolio.initial_cash),
+    }

@@ -1,0 +1,156 @@
+"""Property: no mutation of a valid config makes `rotation run` crash.
+
+Starting from configs/smallcap_breakout_eth.yaml, hypothesis deletes a key,
+replaces a value by one of another type (None, a bool, a huge, negative or
+non-finite number, a long string, a list, a nested mapping), renames a key or
+duplicates a list entry, and runs the result on the reference prices over one
+year. Whatever the input, the command either succeeds or prints one `Error:`
+line and exits 2: never a traceback, never a half-written or hidden folder.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.cli import main
+
+BASE_PATH = Path(__file__).resolve().parents[1] / "configs" / "smallcap_breakout_eth.yaml"
+BASE = yaml.safe_load(BASE_PATH.read_text(encoding="utf-8"))
+WINDOW = ["--start", "2023-01-03", "--end", "2023-12-29"]
+
+ODD_VALUES = st.sampled_from(
+    [
+        None,
+        True,
+        False,
+        0,
+        -1,
+        10**30,
+        -(10**30),
+        1e308,
+        -0.5,
+        math.nan,
+        math.inf,
+        -math.inf,
+        "",
+        "x" * 5000,
+        "SPY",
+        "ratio_breakout and",
+        [],
+        [1, "a", None],
+        {},
+        {"a": {"b": {"c": [1, 2]}}},
+    ]
+)
+
+
+def paths(node: Any, prefix: tuple = ()) -> list[tuple]:
+    """Every key or index path inside the config, depth first."""
+    found = []
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in items:
+        found.append((*prefix, key))
+        if isinstance(value, (dict, list)):
+            found.extend(paths(value, (*prefix, key)))
+    return found
+
+
+PATHS = paths(BASE)
+
+
+def get(node: Any, path: tuple) -> Any:
+    for key in path:
+        node = node[key]
+    return node
+
+
+def container_paths(kind: type) -> list[tuple]:
+    return [p for p in PATHS if isinstance(get(BASE, p), kind)]
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> tuple[str, dict]:
+    """A deep copy of the base config with one mutation, and its description."""
+    config = yaml.safe_load(yaml.safe_dump(BASE))
+    kind = draw(st.sampled_from(["delete", "replace", "rename", "duplicate"]))
+    if kind == "duplicate":
+        path = draw(st.sampled_from(container_paths(list)))
+        target = get(config, path)
+        target.append(draw(st.sampled_from(target)))
+        return f"duplicate an entry of {path}", config
+    path = draw(st.sampled_from(PATHS))
+    parent, key = get(config, path[:-1]), path[-1]
+    if kind == "delete":
+        del parent[key]
+    elif kind == "replace":
+        parent[key] = draw(ODD_VALUES)
+    elif isinstance(parent, dict):
+        new = draw(st.sampled_from([f"{key}x", str(key).upper(), "", "name"]))
+        parent[new] = parent.pop(key)
+    else:
+        kind = "replace"
+        parent[key] = draw(ODD_VALUES)
+    return f"{kind} {path}: {get_safe(config, path)!r:.60}", config
+
+
+def get_safe(node: Any, path: tuple) -> Any:
+    try:
+        return get(node, path)
+    except (KeyError, IndexError, TypeError):
+        return "<gone>"
+
+
+@pytest.fixture(scope="module")
+def runner(shared_data) -> CliRunner:
+    """A CliRunner, after one run of the unmutated config (it must succeed; it also pays
+    the heavy imports outside the examples)."""
+    runner = CliRunner()
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "run"
+        args = ["run", str(BASE_PATH), "--data-dir", str(shared_data), "--out", str(out)]
+        result = runner.invoke(main, [*args, *WINDOW, "--json"])
+        assert result.exit_code == 0, result.output
+    return runner
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(case=mutated())
+def test_a_mutated_config_never_crashes(case, shared_data, runner):
+    what, config = case
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        path = folder / "config.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        parent = folder / "out"
+        parent.mkdir()
+        args = ["run", str(path), "--data-dir", str(shared_data), "--out", str(parent / "run")]
+        result = runner.invoke(main, [*args, *WINDOW, "--json"])
+        assert result.exception is None or isinstance(result.exception, SystemExit), (
+            what,
+            repr(result.exception),
+        )
+        assert result.exit_code in (0, 2), (what, result.output)
+        assert "Traceback" not in result.output, what
+        left = sorted(p.name for p in parent.iterdir())
+        if result.exit_code == 0:
+            assert left == ["run"], (what, left)
+            assert (parent / "run" / "stats.json").is_file()
+        else:
+            assert left == [], (what, left)
+            lines = [line for line in result.stderr.splitlines() if line]
+            assert lines and lines[-1].startswith("Error: "), (what, result.stderr)
+            assert all(line.startswith(("Error: ", "Warning: ")) for line in lines), what
