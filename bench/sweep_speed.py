@@ -124,9 +124,9 @@ def instrument(phases: dict, captured: dict | None = None):
     phases: label -> seconds. captured["kernel"]: the (args, kwargs) of each strategy
     chunk's simulate_grid call; captured["signals"]: the aligned signal tables.
     """
-    import engine.fastsim as fastsim
-    import engine.stats as stats
-    import engine.sweep as sweep
+    import engine.metrics.stats as stats
+    import engine.research.sweep as sweep
+    import engine.sim.fastsim as fastsim
 
     in_benchmarks = [False]  # simulate_grid inside _benchmarks counts as the benchmark phase
     originals = []
@@ -174,9 +174,9 @@ def instrument(phases: dict, captured: dict | None = None):
 
 def bench_engine(args, report: dict):
     from engine.data import CsvSource, MemorySource
-    from engine.fastsim import simulate_grid
-    from engine.sweep import run_sweep
-    from engine.sweep_config import load_sweep
+    from engine.research.sweep import run_sweep
+    from engine.research.sweep_config import load_sweep
+    from engine.sim.fastsim import simulate_grid
 
     spec, _ = load_sweep(args.config, source="csv", dir=str(args.data_dir))
     frames, load_s = timed(CsvSource(args.data_dir).load, spec.base.tickers())
@@ -503,7 +503,7 @@ def big_spec(args, count: int):
     """The seed sweep with denser axes: >= `count` combinations (donchian entry x exit x
     sma window), built as a raw config dict."""
     from engine.config import read_yaml, with_overrides
-    from engine.sweep_config import sweep_spec
+    from engine.research.sweep_config import sweep_spec
 
     raw = read_yaml(args.config)
     raw.pop("sweep", None)
@@ -523,8 +523,8 @@ def big_spec(args, count: int):
 
 
 def bench_big(args, frames, report: dict):
-    from engine import sweep
     from engine.data import MemorySource
+    from engine.research import sweep
 
     try:
         spec = big_spec(args, args.combos)

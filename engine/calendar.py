@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from engine.config import CloseTime
-from engine.market_calendar import is_crypto  # the one rule for what is crypto
+from engine.data.market_calendar import is_crypto  # the one rule for what is crypto
 
 EQUITY_CLOSE = CloseTime(time="16:00", tz="America/New_York", day_offset=0)
 # yfinance labels a crypto bar by its UTC day: bar d is final at 00:00 UTC of d+1.

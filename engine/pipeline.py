@@ -13,7 +13,7 @@
 
 `rotation run` is the G = 1 case (engine.runner, simulated with vectorbt); sweeps,
 walk-forward, audit, bootstrap and compare all go through the same functions
-(engine.sweep simulates grids with the numba kernel engine.fastsim).
+(engine.research.sweep simulates grids with the numba kernel engine.sim.fastsim).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from engine import calendar
 from engine.config import Config, ThresholdRule
 from engine.data import PriceSource
 from engine.errors import DataError
-from engine.grid import Axis, combinations
 from engine.notices import warn
+from engine.research.grid import Axis, combinations
 from engine.rules import bps_to_fraction, execution_column, new_month
 from strategies.regimes import decide
 from strategies.signals import SIGNAL_KINDS, signal_grid

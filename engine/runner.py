@@ -3,9 +3,9 @@
 1-4. engine.pipeline: prices and calendar C (every data check), signals aligned by
      close time, the decided regime and target weights on every date of C.
 5. Turn targets into orders on the backtest dates (one-date lag, rebalance rule:
-   engine.schedule).
-6. Simulate the strategy and the fixed-weight benchmark with vectorbt (engine.portfolio).
-7. Compute the statistics (engine.stats).
+   engine.sim.schedule).
+6. Simulate the strategy and the fixed-weight benchmark with vectorbt (engine.sim.portfolio).
+7. Compute the statistics (engine.metrics.stats).
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from engine import calendar, pipeline, schedule, stats
+from engine import calendar, pipeline
 from engine.config import Config, ThresholdRule
 from engine.data import PriceSource
-from engine.portfolio import Simulation, simulate
+from engine.metrics import stats
+from engine.sim import schedule
+from engine.sim.portfolio import Simulation, simulate
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,11 @@ class BacktestResult:
     strategy: Simulation
     benchmark: Simulation
     stats: dict[str, dict]
+
+    @property
+    def portfolio(self):
+        """The strategy's `vectorbt.Portfolio` (for notebook users)."""
+        return self.strategy.portfolio
 
 
 def run_portfolio(

@@ -1,4 +1,4 @@
-"""Look-ahead audit (engine/audit.py, `rotation audit`): the ready configs audit clean;
+"""Look-ahead audit (engine/research/audit.py, `rotation audit`): the ready configs audit clean;
 planted leaks, in a signal or in the engine, are caught and named."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import engine.schedule
-from engine.audit import audit, bars_after, perturbed, random_walks
+import engine.sim.schedule
 from engine.cli import main
 from engine.config import load_config
 from engine.data import CsvSource
+from engine.research.audit import audit, bars_after, perturbed, random_walks
 from strategies.signals import SIGNAL_KINDS
 from tests.conftest import CONFIGS
 
@@ -90,13 +90,13 @@ def test_a_one_bar_peek_is_caught_whatever_the_seed(shared_data, monkeypatch, se
 
 def test_a_leak_in_the_engine_is_caught_without_a_signal_to_blame(shared_data, monkeypatch):
     """Trading on the target decided the day after (no signal reads the future)."""
-    real = engine.schedule.base_orders
+    real = engine.sim.schedule.base_orders
 
     def tomorrow(prior, rebalance):
         # prior at u is the target decided on the date before u; shifted, the one after u
         return real(prior.shift(-2).ffill(), rebalance)
 
-    monkeypatch.setattr(engine.schedule, "base_orders", tomorrow)
+    monkeypatch.setattr(engine.sim.schedule, "base_orders", tomorrow)
     result = invoke(
         "audit", CONFIGS / "smallcap_breakout_eth.yaml", "--data-dir", shared_data, "--json"
     )

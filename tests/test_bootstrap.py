@@ -1,4 +1,4 @@
-"""Stationary bootstrap (engine/bootstrap.py) and `rotation run --bootstrap N`."""
+"""Stationary bootstrap (engine/research/bootstrap.py) and `rotation run --bootstrap N`."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from engine import stats
-from engine.bootstrap import _measure, bootstrap, stationary_indices
 from engine.cli import main
+from engine.metrics import stats
+from engine.research.bootstrap import _measure, bootstrap, stationary_indices
 from tests.conftest import CONFIGS
 
 DATES = pd.bdate_range("2020-01-01", periods=750)

@@ -1,4 +1,4 @@
-"""The `rotation` command line (engine/cli.py) through click's CliRunner.
+"""The `rotation` command line (engine/cli/__init__.py) through click's CliRunner.
 
 A good run prints the table and writes a complete run folder; every user
 mistake exits with code 2 and one `Error: ...` line (no traceback) and
@@ -519,7 +519,7 @@ def test_failure_midway_through_csv_writes_leaves_nothing(
 
 
 def test_interrupt_while_writing_leaves_nothing(tmp_path, cached_backtest, monkeypatch):
-    from engine.provenance import manifest
+    from engine.report.provenance import manifest
 
     def interrupted(result):
         raise KeyboardInterrupt

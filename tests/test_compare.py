@@ -10,9 +10,9 @@ import yaml
 from click.testing import CliRunner
 
 from engine.cli import main
-from engine.compare import SharedSource, compare, sort_columns
 from engine.config import load_config
 from engine.data import CsvSource
+from engine.research.compare import SharedSource, compare, sort_columns
 from tests.conftest import CONFIGS
 
 

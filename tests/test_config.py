@@ -1,4 +1,4 @@
-"""Config validation (engine/config.py) and the `when` grammar (strategies/regimes.py).
+"""Config validation (engine/config/__init__.py) and the `when` grammar (strategies/regimes.py).
 
 Every rejection must be a ConfigError (exit code 2) whose single-line message
 names the file and the offending field, so a user can fix the YAML without

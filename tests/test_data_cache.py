@@ -12,9 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine import freshness
-from engine.cache import PriceCache, import_csv_folder
-from engine.data import DataError
+from engine.data import DataError, freshness
+from engine.data.cache import PriceCache, import_csv_folder
 from tests.yahoo_replica import (
     AFTER_JANUARY,
     WEEKDAYS,
@@ -295,7 +294,7 @@ def _writer(cache_dir, seed):
         with cache.locked():
             cache.write("SPY", frame * (1 + seed + i / 100), "yfinance", AFTER_JANUARY)
     if seed == 1:  # one of them also reads while the others write
-        from engine.cache import CorruptEntry
+        from engine.data.cache import CorruptEntry
 
         bad = 0
         for _ in range(30):

@@ -48,7 +48,7 @@ def yahoo(monkeypatch):
 
 def test_the_data_group_imports_only_click():
     code = (
-        "import sys, engine.cli_data; "
+        "import sys, engine.cli.data; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('pandas', 'numpy', 'yfinance', 'pyarrow')))"
     )

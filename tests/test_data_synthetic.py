@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from engine.cli import main
 from engine.config import load_config
 from engine.data import make_source
-from engine.market_calendar import sessions
-from engine.synthetic import DEFAULT_END, SyntheticSource, _shared, stable_hash, synthetic_bars
+from engine.data.market_calendar import sessions
+from engine.data.synthetic import DEFAULT_END, SyntheticSource, _shared, stable_hash, synthetic_bars
 from tests.conftest import CONFIGS
 
 DEMO = CONFIGS / "demo_synthetic.yaml"

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from engine.data import CsvSource, DataError, MemorySource
-from engine.market_calendar import calendar_kind, missing_between, nyse_holidays, sessions
-from engine.validate import Checks, clean, split_name
+from engine.data.market_calendar import calendar_kind, missing_between, nyse_holidays, sessions
+from engine.data.validate import Checks, clean, split_name
 
 JANUARY = sessions("nyse", "2024-01-02", "2024-02-29")  # MLK 01-15, Presidents' Day 02-19
 

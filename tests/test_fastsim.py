@@ -1,8 +1,8 @@
-"""engine.fastsim.simulate_grid reproduces the engine (engine.schedule + vectorbt) per combination.
+"""engine.sim.fastsim.simulate_grid reproduces the engine (schedule + vectorbt) per combination.
 
 1. Random small markets, regime tables and regime paths, every rebalance mode,
    costs from zero to large (partial buys at the cash floor): each kernel
-   column against `engine.portfolio.simulate` driven by orders built exactly as
+   column against `engine.sim.portfolio.simulate` driven by orders built exactly as
    `engine.runner.run_portfolio` builds them.
 2. The real engine (`run_backtest`) on ../shared/data for a ready config and a
    few variants, through `grid_inputs_from_result`.
@@ -16,13 +16,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine import schedule, stats
 from engine.config import ThresholdRule, load_config
 from engine.data import CsvSource
-from engine.fastsim import GridResult, simulate_grid
+from engine.metrics import stats
 from engine.pipeline import grid_inputs_from_result
-from engine.portfolio import simulate
 from engine.runner import run_backtest
+from engine.sim import schedule
+from engine.sim.fastsim import GridResult, simulate_grid
+from engine.sim.portfolio import simulate
 from tests.conftest import CONFIGS
 
 VALUE_RTOL = 1e-10
@@ -173,7 +174,7 @@ def test_kernel_matches_engine_on_random_markets(seed, rebalance):
 
 def test_mixed_modes_and_residue_on_flat_prices():
     """Flat stretches make rebalances to the weights already held: fills below 1e-9 of V
-    are executed (as vectorbt does) but not counted (as engine.portfolio drops them).
+    are executed (as vectorbt does) but not counted (as engine.sim.portfolio drops them).
     With this seed combination 1 (weights summing to 1, threshold 0.001, fees 0) has
     five such fills in the engine's records (skipping them would shift V by ~2e-12)."""
     rng = np.random.default_rng(7)

@@ -1,4 +1,4 @@
-"""Stop signals and output folders (engine/interrupts.py, engine/folders.py).
+"""Stop signals and output folders (engine/interrupts.py, engine/report/folders.py).
 
 A command stopped by SIGTERM, SIGHUP or Ctrl-C removes its hidden staging
 folder, prints one line and exits with 128 + the signal number. A bad --out, or
@@ -25,15 +25,15 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-import engine.audit
 import engine.report
+import engine.research.audit
+import engine.research.sweep
 import engine.runner
-import engine.sweep
 from engine import interrupts
 from engine.cli import main
 from engine.errors import DataError
-from engine.folders import atomic_folder, check_destination
 from engine.interrupts import deferred, handled_signals
+from engine.report.folders import atomic_folder, check_destination
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -184,7 +184,7 @@ def test_walk_forward_stopped_by_sigterm_leaves_no_folder(tmp_path, shared_data,
 
 
 def test_audit_stopped_by_sigterm_exits_143(shared_data, monkeypatch):
-    monkeypatch.setattr(engine.audit, "audit", lambda *args: send_to_self(signal.SIGTERM))
+    monkeypatch.setattr(engine.research.audit, "audit", lambda *args: send_to_self(signal.SIGTERM))
     result = invoke("audit", SPY, "--data-dir", shared_data)
     assert_interrupted(result, signal.SIGTERM)
 
@@ -270,7 +270,7 @@ def no_backtest(monkeypatch):
         raise AssertionError("the backtest ran before the output folder was checked")
 
     monkeypatch.setattr(engine.runner, "run_backtest", forbidden)
-    monkeypatch.setattr(engine.sweep, "run_sweep", forbidden)
+    monkeypatch.setattr(engine.research.sweep, "run_sweep", forbidden)
 
 
 def assert_one_error(result, *needles: str) -> str:

@@ -22,8 +22,8 @@ from click.testing import CliRunner
 
 from engine.cli import main
 from engine.config import load_config
+from engine.config.strict_yaml import StrictYAMLError, load
 from engine.limits import MAX_CONFIG_BYTES
-from engine.strict_yaml import StrictYAMLError, load
 from strategies.regimes import evaluate
 
 BASE = """\

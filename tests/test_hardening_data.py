@@ -23,13 +23,13 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import engine.csvfiles
 import engine.data
-from engine.cache import PriceCache
+import engine.data.csvfiles
 from engine.cli import main
-from engine.csvfiles import adjust_ohlc
 from engine.data import DataError, MemorySource, RetryPolicy
-from engine.synthetic import SyntheticSource
+from engine.data.cache import PriceCache
+from engine.data.csvfiles import adjust_ohlc
+from engine.data.synthetic import SyntheticSource
 from tests.conftest import CONFIGS
 from tests.yahoo_replica import (
     AFTER_JANUARY,
@@ -217,7 +217,7 @@ def test_files_too_large_wide_or_long_are_refused_before_parsing(
     def parse(*args, **kwargs):
         raise AssertionError("the file was parsed before its size was checked")
 
-    monkeypatch.setattr(engine.csvfiles.pd, "read_csv", parse)
+    monkeypatch.setattr(engine.data.csvfiles.pd, "read_csv", parse)
     one_error(invoke("data", "import", folder), "SPY.csv", expected)
 
 

@@ -1,4 +1,4 @@
-"""Deflated Sharpe ratio and PBO/CSCV (engine/overfitting.py) on cases with known answers."""
+"""Deflated Sharpe ratio and PBO/CSCV (engine/research/overfitting.py) on known answers."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from engine.cli import main
-from engine.overfitting import (
+from engine.research.overfitting import (
     deflated_sharpe,
     deflated_sharpe_of_best,
     expected_max_sharpe,

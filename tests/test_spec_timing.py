@@ -546,7 +546,7 @@ def test_a_buy_cash_cannot_pay_is_filled_partially_and_cash_stays_at_or_above_ze
 
 @pytest.mark.xfail(
     strict=True,
-    reason="engine/portfolio.py simulate(): vectorbt's buy_nb fills an order in full when "
+    reason="engine/sim/portfolio.py simulate(): vectorbt's buy_nb fills an order in full when "
     "its cost exceeds the cash left by <= 1e-9 relative (is_close_or_less_nb, "
     "vectorbt/utils/math_.py rel_tol=1e-9) and then rounds the cash to 0: the fill is "
     "up to 1e-9 too large and that money is created; SPEC 6 wants the buy cut to what "

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import stats
+from engine.metrics import stats
 
 DATES = pd.bdate_range("2024-01-01", periods=6)
 
@@ -140,7 +140,7 @@ def test_matches_vectorbt_returns_accessor_with_252_day_year():
     st.floats(0.0, 0.05),
 )
 def test_numba_grid_statistics_equal_the_numpy_formulas(steps, flat_columns, risk_free):
-    from engine.fast_stats import PERFORMANCE, RELATIVE, grid_statistics
+    from engine.metrics.fast_stats import PERFORMANCE, RELATIVE, grid_statistics
 
     n = len(steps)
     rng = np.random.default_rng(n)

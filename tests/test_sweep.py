@@ -11,13 +11,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from engine import grid
 from engine.cli import main
 from engine.data import CsvSource, MemorySource
 from engine.errors import ConfigError
+from engine.research import grid
+from engine.research.sweep import SweepResult, neighbour_stability, run_sweep
+from engine.research.sweep_config import load_sweep, sweep_spec
 from engine.runner import run_backtest
-from engine.sweep import SweepResult, neighbour_stability, run_sweep
-from engine.sweep_config import load_sweep, sweep_spec
 from tests.conftest import CONFIGS
 
 SWEEPS = CONFIGS / "sweeps"

@@ -14,13 +14,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from engine import tearsheet_data as data
-from engine import tearsheet_figures as figures
 from engine.cli import main
 from engine.metrics import METRICS, PERFORMANCE_KEYS, RELATIVE_KEYS
-from engine.plots import CHART_WIDTH, visible_points
 from engine.report import fmt
-from engine.tearsheet import FILENAME, write_tearsheet
+from engine.report import tearsheet_data as data
+from engine.report import tearsheet_figures as figures
+from engine.report.plots import CHART_WIDTH, visible_points
+from engine.report.tearsheet import FILENAME, write_tearsheet
 from tests.conftest import CONFIGS
 
 READY = CONFIGS / "smallcap_breakout_eth.yaml"
@@ -238,7 +238,7 @@ def test_a_failed_write_leaves_the_old_page_and_no_temp_file(run_folder, tmp_pat
     def broken(*_):
         raise OSError("disk full")
 
-    monkeypatch.setattr("engine.tearsheet.os.replace", broken)
+    monkeypatch.setattr("engine.report.tearsheet.os.replace", broken)
     with pytest.raises(OSError):
         write_tearsheet(copy)
     assert (copy / FILENAME).read_bytes() == before

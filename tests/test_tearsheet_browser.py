@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from engine.cli import main
-from engine.tearsheet import FILENAME
+from engine.report.tearsheet import FILENAME
 from tests.conftest import CONFIGS
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")

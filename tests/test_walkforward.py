@@ -1,4 +1,4 @@
-"""Walk-forward analysis (engine/walkforward.py, `rotation sweep --walk-forward`)."""
+"""Walk-forward analysis (engine/research/walkforward.py, `rotation sweep --walk-forward`)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,16 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from engine import calendar, stats
-from engine.audit import noise, perturbed
+from engine import calendar
 from engine.cli import main
 from engine.data import CsvSource, MemorySource
 from engine.errors import ConfigError
+from engine.metrics import stats
+from engine.research.audit import noise, perturbed
+from engine.research.sweep import run_sweep
+from engine.research.sweep_config import sweep_spec
+from engine.research.walkforward import _in_range, best_row, parse_spec, walk_forward, windows
 from engine.runner import run_backtest
-from engine.sweep import run_sweep
-from engine.sweep_config import sweep_spec
-from engine.walkforward import _in_range, best_row, parse_spec, walk_forward, windows
 from tests.conftest import CONFIGS
 
 SMALL_GRID = {"entry": [60, 120, 250], "exit": [20, 60], "window": [50, 100]}
@@ -187,9 +188,9 @@ def test_the_perturbation_check_catches_a_peeking_walk_forward(spec, market, res
     """The check above has teeth: a walk-forward whose training sweep runs one year
     past its training range (through its own test window) changes window 2's choice
     under the same rewrites."""
-    import engine.sweep
+    import engine.research.sweep
 
-    real = engine.sweep.run_sweep
+    real = engine.research.sweep.run_sweep
 
     def peeking(window_spec, source, *args, **kwargs):
         data = window_spec.base.data
@@ -198,7 +199,7 @@ def test_the_perturbation_check_catches_a_peeking_walk_forward(spec, market, res
         )
         return real(longer, source, *args, **kwargs)
 
-    monkeypatch.setattr(engine.sweep, "run_sweep", peeking)
+    monkeypatch.setattr(engine.research.sweep, "run_sweep", peeking)
     cheat = walk_forward(spec, MemorySource(market), parse_spec("train=2y,test=1y"), "sharpe")
     cut = pd.Timestamp(result.windows["train_end"].iloc[1])
     instant = int(

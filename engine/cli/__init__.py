@@ -1,0 +1,204 @@
+"""The `rotation` command line: thin commands; heavy imports inside command bodies.
+
+User mistakes are raised as RotationError (exit code 2, one line, no traceback);
+output folders are checked before any backtest. Ctrl-C, SIGTERM and SIGHUP stop a
+command cleanly (exit code 128 + the signal number; engine/interrupts.py).
+`sweep` and `audit` live in engine/cli/research.py, `data` in engine/cli/data.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from engine import __version__
+from engine.cli.options import (
+    check_output,
+    data_dir_option,
+    default_run_dir,
+    echo_page,
+    json_option,
+    out_option,
+    overrides,
+    tearsheet_option,
+    tearsheet_page,
+    window_options,
+)
+
+
+class _Commands(click.Group):
+    """The `rotation` group: every command runs with stop signals handled
+    (engine/interrupts.py), installed for its duration only."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from engine.interrupts import handled_signals
+
+        with handled_signals():
+            return super().invoke(ctx)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rotation")
+def main() -> None:
+    """Backtest rotation strategies from YAML configs."""
+
+
+@main.command()
+@click.argument("config_path", metavar="CONFIG", type=click.Path(path_type=Path))
+@data_dir_option
+@window_options
+@out_option("<name>")
+@json_option("stats.json, no table,")
+@click.option("--refresh", is_flag=True, help="yfinance: fetch every ticker's history again.")
+@click.option(
+    "--bootstrap",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Also resample daily returns N times (stationary bootstrap) for confidence intervals.",
+)
+@click.option(
+    "--block-length",
+    type=click.FloatRange(min=1.0),
+    default=20.0,
+    show_default=True,
+    help="Mean block length of the bootstrap, in trading days.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
+@tearsheet_option
+def run(
+    config_path: Path,
+    data_dir: Path | None,
+    start,
+    end,
+    out: Path | None,
+    as_json: bool,
+    refresh: bool,
+    bootstrap: int | None,
+    block_length: float,
+    seed: int,
+    tearsheet: bool,
+) -> None:
+    """Backtest CONFIG and write a run folder."""
+    from engine.config import load_config
+    from engine.data import make_source
+    from engine.report import stats_json, stats_table, write_run_folder
+    from engine.report.provenance import manifest
+    from engine.runner import run_backtest
+
+    config = load_config(config_path, **overrides(data_dir, start, end))
+    check_output(out, config.name, config_path)
+    result = run_backtest(config, make_source(config.data, refresh=refresh))
+    boot = None
+    if bootstrap:
+        from engine.research.bootstrap import bootstrap_run
+
+        boot = bootstrap_run(result, bootstrap, block_length, seed)
+    folder = write_run_folder(
+        out or default_run_dir(config.name),
+        result,
+        manifest(result, str(config_path)),
+        extra_json={"bootstrap.json": boot} if boot is not None else None,
+    )
+    page = tearsheet_page(folder, tearsheet)
+    if as_json:
+        shown = result.stats if boot is None else {**result.stats, "bootstrap": boot}
+        click.echo(stats_json(shown), nl=False)
+        echo_page(page, err=True)
+        return
+    from rich.console import Console
+
+    console = Console()
+    console.print(stats_table(result.stats, config.name))
+    if boot is not None:
+        from engine.research.bootstrap import bootstrap_table
+
+        console.print(bootstrap_table(boot))
+    console.print(f"Run folder: {folder}")
+    echo_page(page)
+
+
+@main.command()
+@click.argument(
+    "config_paths", metavar="CONFIG...", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
+@data_dir_option
+@click.option(
+    "--sort",
+    "sort_by",
+    default=None,
+    metavar="METRIC",
+    help="Order the configs best first by this statistic (e.g. sharpe).",
+)
+@out_option("compare")
+@json_option("comparison.json")
+@tearsheet_option
+def compare(
+    config_paths: tuple[Path, ...],
+    data_dir: Path | None,
+    sort_by: str | None,
+    out: Path | None,
+    as_json: bool,
+    tearsheet: bool,
+) -> None:
+    """Run several CONFIGs on their common date range, side by side."""
+    from engine.config import load_config
+    from engine.research import compare as comparing
+
+    if sort_by is not None:
+        comparing.check_metric(sort_by)
+    configs = [load_config(path, **overrides(data_dir)) for path in config_paths]  # all first
+    check_output(out, "compare", "")
+
+    from engine.data import describe
+    from engine.report import comparison_rich, write_comparison
+    from engine.report.provenance import library_versions
+
+    comparison = comparing.compare(configs)
+    table = comparison.table()
+    if sort_by:
+        table = comparing.sort_columns(table, comparison.labels, sort_by)
+    manifest = {
+        "configs": {
+            label: {"path": str(path), "config_sha256": config.hash()}
+            for label, path, config in zip(comparison.labels, config_paths, configs, strict=True)
+        },
+        "data": describe({t: f for r in comparison.results for t, f in r.prices.items()}),
+        "versions": library_versions(),
+    }
+    folder = write_comparison(out or default_run_dir("compare"), comparison, table, manifest)
+    page = tearsheet_page(folder, tearsheet)
+    if as_json:
+        click.echo((folder / "comparison.json").read_text(), nl=False)
+        echo_page(page, err=True)
+        return
+    from rich.console import Console
+
+    console = Console()
+    span = f"{comparison.start.date()} → {comparison.end.date()}"
+    days = len(comparison.results[0].dates)
+    console.print(comparison_rich(table, f"Common range {span} ({days} days)"))
+    console.print(f"Comparison folder: {folder}")
+    echo_page(page)
+
+
+@main.command("tearsheet")
+@click.argument("folder", metavar="FOLDER", type=click.Path(path_type=Path))
+def tearsheet_command(folder: Path) -> None:
+    """Rebuild FOLDER/tearsheet.html from a run, comparison or sweep folder (no backtest)."""
+    echo_page(tearsheet_page(folder, True))
+
+
+def _register() -> None:
+    from engine.cli.data import data_group
+    from engine.cli.research import audit, sweep
+
+    for command in (sweep, audit, data_group):
+        main.add_command(command)
+
+
+_register()
+
+if __name__ == "__main__":
+    main()

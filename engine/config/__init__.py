@@ -1,0 +1,412 @@
+"""Typed, validated model of a strategy YAML file.
+
+Validation runs in two phases: the pydantic schema (types, ranges, unknown
+keys rejected), then, once the schema holds, one small named function per
+cross-field rule. Every problem of a phase is reported at once, in one line,
+naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from engine import limits
+from engine.config import strict_yaml
+from engine.config.types import Date, Number, Weight, Whole
+from engine.errors import ConfigError
+from strategies.regimes import Regime, WhenSyntaxError, names_in, parse_when
+from strategies.signals import SIGNAL_KINDS
+
+_SERIES = re.compile(r"^[A-Za-z0-9^.=_-]+(/[A-Za-z0-9^.=_-]+)?$")
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_TOLERANCE = 1e-9  # weight sums are compared with this slack (0.1 + 0.2 ...)
+MAX_DAY_OFFSET = 7  # a close time is at most a week after its bar's label date
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CloseTime(_Model):
+    """When a series' daily bar becomes final: `time` in `tz`, `day_offset` days after its label.
+
+    A bar can never be final before the start of its own label date in `tz`: it
+    would then feed decisions taken before the day it describes had begun (a
+    negative offset hands later prices to earlier dates). So `day_offset` is 0
+    to `MAX_DAY_OFFSET`, and with an HH:MM `time` the instant
+    `label date + day_offset days + time` is at or after 00:00 of the label date
+    in `tz` by construction. Whether a late-enough close is also honest (a
+    crypto UTC-day bar is not complete at 16:00 New York) is what
+    `rotation audit` checks.
+    """
+
+    time: str
+    tz: str
+    day_offset: int = 0
+
+    @field_validator("day_offset")
+    @classmethod
+    def _not_before_label_date(cls, value: int) -> int:
+        if not 0 <= value <= MAX_DAY_OFFSET:
+            raise ValueError(
+                f"must be 0 to {MAX_DAY_OFFSET} (days after the bar's label date), not {value}: "
+                "a bar cannot become final before its own date (0 = on the label date, "
+                "1 = the next day)"
+            )
+        return value
+
+    @field_validator("time")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not _CLOCK.match(value):
+            raise ValueError("must be HH:MM (24-hour clock), e.g. '16:00'")
+        return value
+
+    @field_validator("tz")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as 'UTC')"
+            ) from None
+        return value
+
+
+class DataConfig(_Model):
+    """Where prices come from and how bad data is treated (README "Data")."""
+
+    source: Literal["yfinance", "csv", "synthetic"] = "yfinance"
+    dir: Path | None = None
+    start: Date
+    end: Date | None = None
+    close_times: dict[str, CloseTime] = Field(default_factory=dict)
+    seed: Whole | None = Field(default=None, ge=0)  # synthetic source only (None: 0)
+    max_fill_days: Whole = Field(default=3, ge=0, le=30)  # longest gap forward-filled, sessions
+    allow_jumps: list[str] = Field(default_factory=list)  # exempt from the split-like move check
+
+
+# One model per registered signal kind (strategies/signals/), told apart by `type`.
+SignalConfig = Annotated[
+    Union[tuple(kind.model for kind in SIGNAL_KINDS.values())],  # noqa: UP007
+    Field(discriminator="type"),
+]
+
+
+class RegimeConfig(_Model):
+    name: str = Field(min_length=1)
+    when: str | None = None
+    weights: dict[str, Weight]
+
+
+class ThresholdRule(_Model):
+    threshold: Number = Field(gt=0.0, lt=1.0)
+
+
+class ExecutionConfig(_Model):
+    timing: Literal["next_close", "next_open"] = "next_close"
+    fees_bps: Number = Field(default=0.0, ge=0.0, lt=10_000)
+    slippage_bps: Number = Field(default=0.0, ge=0.0, lt=10_000)
+    rebalance: Literal["none", "monthly"] | ThresholdRule = "none"
+
+    @property
+    def fees(self) -> float:
+        """Fee as a fraction of traded value (2 bps -> 0.0002)."""
+        return self.fees_bps / 10_000
+
+    @property
+    def slippage(self) -> float:
+        """Slippage as a fraction of the execution price."""
+        return self.slippage_bps / 10_000
+
+
+class PortfolioConfig(_Model):
+    """Starting cash, within engine.limits' MIN/MAX_INITIAL_CASH (see there why)."""
+
+    initial_cash: Number = Field(
+        default=100_000.0, ge=limits.MIN_INITIAL_CASH, le=limits.MAX_INITIAL_CASH
+    )
+
+
+class StatsConfig(_Model):
+    periods_per_year: Whole | None = Field(default=None, ge=1, le=limits.MAX_PERIODS_PER_YEAR)
+    risk_free: Number = Field(
+        default=0.0, gt=limits.RISK_FREE_RANGE[0], le=limits.RISK_FREE_RANGE[1]
+    )
+
+
+class Config(_Model):
+    """A whole strategy: what to trade, when, and how to account for it."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
+    description: str = ""
+    data: DataConfig
+    universe: list[str] = Field(min_length=1)
+    signals: dict[str, SignalConfig] = Field(default_factory=dict)
+    regimes: list[RegimeConfig] = Field(min_length=1)
+    execution: ExecutionConfig = ExecutionConfig()
+    portfolio: PortfolioConfig = PortfolioConfig()
+    benchmark: dict[str, Weight] = Field(default_factory=lambda: {"SPY": 1.0})
+    stats: StatsConfig = StatsConfig()
+
+    def parsed_regimes(self) -> list[Regime]:
+        """Regimes with their `when` parsed (valid by construction after load)."""
+        return [
+            Regime(r.name, parse_when(r.when) if r.when else None, dict(r.weights))
+            for r in self.regimes
+        ]
+
+    def tickers(self) -> list[str]:
+        """Every ticker the run needs: universe, signal series legs, benchmark (sorted)."""
+        needed = set(self.universe) | set(self.benchmark)
+        for signal in self.signals.values():
+            needed.update(SIGNAL_KINDS[signal.type].legs(signal))
+        return sorted(needed)
+
+    def resolved(self) -> dict[str, Any]:
+        """The config with every default filled in, as plain JSON types."""
+        return self.model_dump(mode="json")
+
+    def hash(self) -> str:
+        """sha256 of the canonical JSON of the resolved config, without `data.dir`: where
+        the CSV folder sits is not part of the strategy (the data hashes cover its content)."""
+        resolved = self.resolved()
+        resolved["data"].pop("dir", None)
+        blob = json.dumps(resolved, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+# ---- phase 2: cross-field rules, each returning a list of "field: problem" ----
+
+
+def suggest(name: str, choices: list[str]) -> str:
+    """' (did you mean 'x'?)' for the closest choice, or '' when none is close."""
+    close = difflib.get_close_matches(name, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_regime_order(config: Config) -> list[str]:
+    problems = []
+    for i, regime in enumerate(config.regimes[:-1]):
+        if not regime.when:
+            problems.append(
+                f"regimes[{i}].when: only the last regime may omit `when` (it is the default)"
+            )
+    last = len(config.regimes) - 1
+    if config.regimes[-1].when:
+        problems.append(f"regimes[{last}].when: the last regime is the default; remove its `when`")
+    names = [r.name for r in config.regimes]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"regimes: the name {name!r} is used twice")
+    return problems
+
+
+def _quoted(text: str, limit: int = 80) -> str:
+    """repr of `text`, cut after `limit` characters so one message stays one readable line."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."
+
+
+def _check_when(config: Config) -> list[str]:
+    problems = []
+    known = sorted(config.signals)
+    for i, regime in enumerate(config.regimes):
+        if not regime.when:
+            continue
+        try:
+            tree = parse_when(regime.when)
+        except WhenSyntaxError as exc:
+            problems.append(f"regimes[{i}].when: {exc} in {_quoted(regime.when)}")
+            continue
+        for name in sorted(names_in(tree) - set(known)):
+            problems.append(
+                f"regimes[{i}].when: unknown signal {name!r}{suggest(name, known)}; "
+                f"signals are {known}"
+            )
+    return problems
+
+
+def _check_weights(config: Config) -> list[str]:
+    problems = []
+    universe = list(config.universe)
+    for i, regime in enumerate(config.regimes):
+        for ticker in regime.weights:
+            if ticker not in universe:
+                problems.append(
+                    f"regimes[{i}].weights.{ticker}: not in universe {universe}"
+                    f"{suggest(ticker, universe)}; add it to `universe` or fix the name"
+                )
+        total = sum(regime.weights.values())
+        if total > 1 + _TOLERANCE:
+            problems.append(f"regimes[{i}].weights: sum to {total:g}, more than 1 (no leverage)")
+    bench_total = sum(config.benchmark.values())
+    if bench_total > 1 + _TOLERANCE:
+        problems.append(f"benchmark: weights sum to {bench_total:g}, more than 1")
+    if not config.benchmark:
+        problems.append("benchmark: needs at least one ticker, e.g. {SPY: 1.0}")
+    return problems
+
+
+def _check_tickers(config: Config) -> list[str]:
+    problems = []
+    if len(set(config.universe)) != len(config.universe):
+        problems.append("universe: lists a ticker twice")
+    for ticker in config.universe:
+        if "/" in ticker or not _SERIES.match(ticker):
+            problems.append(f"universe: {ticker!r} is not a ticker symbol")
+    named = [("universe", t) for t in config.universe]
+    named += [("benchmark", t) for t in config.benchmark]
+    named += [(f"regimes[{i}].weights", t) for i, r in enumerate(config.regimes) for t in r.weights]
+    named += [(f"signals.{n}.series", s.series) for n, s in config.signals.items()]
+    named += [
+        (f"signals.{n}.other", s.other) for n, s in config.signals.items() if hasattr(s, "other")
+    ]
+    named += [("data.allow_jumps", t) for t in config.data.allow_jumps]
+    for field, ticker in named:
+        if ticker != ticker.upper():
+            problems.append(
+                f"{field}: write {ticker!r} in capitals as Yahoo spells it ({ticker.upper()!r})"
+            )
+    for name, signal in config.signals.items():
+        if not _SERIES.match(signal.series):
+            problems.append(
+                f"signals.{name}.series: {signal.series!r} must be a ticker or a ratio 'A/B'"
+            )
+        other = getattr(signal, "other", None)
+        if other is not None and not _SERIES.match(other):
+            problems.append(f"signals.{name}.other: {other!r} is not a ticker symbol")
+    return problems
+
+
+def _check_dates(config: Config) -> list[str]:
+    data = config.data
+    if data.end is not None and data.start > data.end:
+        return [f"data.start: {data.start} is after data.end {data.end}"]
+    return []
+
+
+def _check_source(config: Config) -> list[str]:
+    if config.data.source == "csv" and config.data.dir is None:
+        return ["data.dir: the csv source needs `dir:` (a folder of <TICKER>.csv files)"]
+    return []
+
+
+RULES: tuple[Callable[[Config], list[str]], ...] = (
+    _check_regime_order,
+    _check_when,
+    _check_weights,
+    _check_tickers,
+    _check_dates,
+    _check_source,
+)
+
+
+def _format_pydantic(error: ValidationError) -> list[str]:
+    problems = []
+    for item in error.errors():
+        # Discriminated unions put the tag in the path (signals.x.donchian.entry): drop it.
+        loc = [p for p in item["loc"] if p not in (*SIGNAL_KINDS, "ThresholdRule")]
+        where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc)
+        where = where.replace(".[", "[")
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (remove it or check its spelling)"
+        elif item["type"] == "missing":
+            message = "required field is missing"
+        elif item["type"] == "union_tag_invalid" and loc[:1] == ["signals"]:
+            tag, kinds = str(item["ctx"]["tag"]), sorted(SIGNAL_KINDS)
+            where = f"{where}.type"
+            message = f"unknown signal type {tag!r}{suggest(tag, kinds)}; kinds are {kinds}"
+        elif item["type"] == "union_tag_not_found" and loc[:1] == ["signals"]:
+            where = f"{where}.type"
+            message = f"required field is missing (one of {sorted(SIGNAL_KINDS)})"
+        problems.append(f"{where or '(top level)'}: {message}")
+    return problems
+
+
+def _raise(origin: str, problems: list[str]) -> None:
+    count = f"{len(problems)} problems" if len(problems) > 1 else "1 problem"
+    raise ConfigError(f"{origin}: {count}: " + "; ".join(problems))
+
+
+def config_from_dict(raw: Any, origin: str = "<config>") -> Config:
+    """Validate a parsed YAML mapping (apply CLI overrides first with `with_overrides`).
+
+    Raises:
+        ConfigError: listing every problem found, in one line.
+    """
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{origin}: the top level must be a mapping of keys (name:, data:, ...)")
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        _raise(origin, _format_pydantic(exc))
+    problems = [problem for rule in RULES for problem in rule(config)]
+    if problems:
+        _raise(origin, problems)
+    return config
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file strictly (engine.config.strict_yaml: size, depth, duplicate keys);
+    unreadable, malformed or refused files raise ConfigError naming the file."""
+    try:
+        text = strict_yaml.read_text(path)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save the file as UTF-8") from None
+    except strict_yaml.FileRefused as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
+    try:
+        raw = strict_yaml.load(text)
+    except strict_yaml.StrictYAMLError as exc:
+        raise ConfigError(f"{path}: line {exc.problem_mark.line + 1}: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: malformed YAML{where}: {problem}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys (name:, data:, ...)")
+    return raw
+
+
+def with_overrides(raw: dict, path: Path, **overrides: Any) -> dict:
+    """`raw` with the given `data` overrides (None = not given) applied, and `data.dir`
+    made absolute: a `dir:` written in the file is relative to the file, a `--data-dir`
+    to the shell's folder (so the saved config.yaml runs again from anywhere)."""
+    data = raw.get("data")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if not isinstance(data, dict) or (not given and "dir" not in data):
+        return raw if not given else {**raw, "data": given if data is None else data}
+    data = dict(data)
+    if isinstance(data.get("dir"), str):
+        data["dir"] = str((path.parent / data["dir"]).resolve())
+    data.update(given)
+    if given.get("dir") is not None:
+        data["dir"] = str(Path(given["dir"]).resolve())
+    return {**raw, "data": data}
+
+
+def load_config(path: str | Path, **overrides: Any) -> Config:
+    """Read and validate a YAML config file.
+
+    Args:
+        path: the YAML file.
+        overrides: `data` fields given on the CLI (source, dir, start, end); None means "not given".
+    """
+    path = Path(path)
+    return config_from_dict(with_overrides(read_yaml(path), path, **overrides), str(path))

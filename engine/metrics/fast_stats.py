@@ -1,0 +1,172 @@
+"""SPEC 7 statistics of many portfolios in one numba pass (for sweeps).
+
+The same formulas as `engine.metrics.stats` (whose docstrings state them), computed
+column by column in a single compiled loop instead of many whole-array numpy
+passes: a sweep's statistics would otherwise cost ten times its simulation.
+tests/test_sweep.py holds the two implementations to 1e-9 of each other on
+every run (each combination's statistics against a single `rotation run`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+import pandas as pd
+
+from engine.metrics.stats import per_period_rate, years_between
+
+PERFORMANCE = (
+    "total_return",
+    "cagr",
+    "volatility",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "max_drawdown_duration_days",
+    "max_drawdown_duration_calendar_days",
+    "calmar",
+    "final_value",
+)
+RELATIVE = ("excess_cagr", "beta", "alpha", "tracking_error", "information_ratio", "correlation")
+_INTEGER = {"max_drawdown_duration_days", "max_drawdown_duration_calendar_days"}
+
+
+@numba.njit(cache=True, inline="always")
+def _ratio(num, den):
+    """num / den; NaN where den is 0 or either is not finite (engine.metrics.stats._ratio)."""
+    if den == 0.0 or not np.isfinite(den) or not np.isfinite(num):
+        return np.nan
+    return num / den
+
+
+@numba.njit(cache=True)
+def _returns_nb(values, cash, out):
+    """r_1 = V_1 / cash - 1, r_t = V_t / V_{t-1} - 1."""
+    previous = cash
+    for t in range(values.shape[0]):
+        out[t] = values[t] / previous - 1.0
+        previous = values[t]
+
+
+@numba.njit(cache=True)
+def _mean(x):
+    total = 0.0
+    for v in x:
+        total += v
+    return total / x.shape[0]
+
+
+@numba.njit(cache=True)
+def _drawdown_nb(values, cash, day):
+    """(max drawdown, longest stretch in steps, in calendar days) on W = (cash, V_1..V_N)."""
+    n = values.shape[0]
+    peak_value, peak_at = cash, 0  # W_0 = cash at position 0, dated day[0]
+    deepest, steps, days = 0.0, 0, 0
+    for i in range(1, n + 1):
+        w = values[i - 1]
+        if w >= peak_value:
+            if i - peak_at > 1:  # a stretch under water ended at i
+                steps = max(steps, i - peak_at)
+                days = max(days, day[i - 1] - (day[0] if peak_at == 0 else day[peak_at - 1]))
+            peak_value, peak_at = w, i
+        else:
+            deepest = min(deepest, w / peak_value - 1.0)
+    if n > peak_at:  # still under water at the end
+        steps = max(steps, n - peak_at)
+        days = max(days, day[n - 1] - (day[0] if peak_at == 0 else day[peak_at - 1]))
+    return deepest, steps, days
+
+
+@numba.njit(cache=True)
+def _columns_nb(values, bench, bench_col, cash, rf_d, periods, years, day, perf, rel):
+    """Fill perf [G, 10] and rel [G, 6] (orders of PERFORMANCE and RELATIVE)."""
+    n_combos, n = values.shape
+    root = math.sqrt(periods)
+    r = np.empty(n)
+    b = np.empty(n)
+    for g in range(n_combos):
+        _returns_nb(values[g], cash, r)
+        _returns_nb(bench[bench_col[g]], cash, b)
+        growth = values[g, n - 1] / cash
+        cagr = growth ** (1.0 / years) - 1.0 if years > 0 else np.nan
+        b_growth = bench[bench_col[g], n - 1] / cash
+        b_cagr = b_growth ** (1.0 / years) - 1.0 if years > 0 else np.nan
+        mean_r, mean_b = _mean(r), _mean(b)
+        mean_e = mean_r - rf_d
+        ss_r = ss_b = cross = ss_a = down = 0.0
+        mean_a = mean_r - mean_b
+        for t in range(n):
+            dr, db = r[t] - mean_r, b[t] - mean_b
+            ss_r += dr * dr
+            ss_b += db * db
+            cross += dr * db
+            da = (r[t] - b[t]) - mean_a
+            ss_a += da * da
+            e = r[t] - rf_d
+            if e < 0:
+                down += e * e
+        deepest, steps, days = _drawdown_nb(values[g], cash, day)
+        many = n >= 2
+        std_r = math.sqrt(ss_r / (n - 1)) if many else np.nan
+        std_b = math.sqrt(ss_b / (n - 1)) if many else np.nan
+        perf[g, 0] = growth - 1.0
+        perf[g, 1] = cagr
+        perf[g, 2] = std_r * root
+        perf[g, 3] = _ratio(mean_e, std_r) * root if many else np.nan
+        perf[g, 4] = _ratio(mean_e, math.sqrt(down / n)) * root if many else np.nan
+        perf[g, 5] = deepest
+        perf[g, 6] = steps
+        perf[g, 7] = days
+        perf[g, 8] = _ratio(cagr, abs(deepest))
+        perf[g, 9] = values[g, n - 1]
+        beta = _ratio(cross / (n - 1), ss_b / (n - 1)) if many else np.nan
+        error = math.sqrt(ss_a / (n - 1)) * root if many else np.nan
+        rel[g, 0] = cagr - b_cagr
+        rel[g, 1] = beta
+        rel[g, 2] = (mean_e - beta * (mean_b - rf_d)) * periods
+        rel[g, 3] = error
+        rel[g, 4] = _ratio(mean_a * periods, error)
+        rel[g, 5] = _ratio(cross / (n - 1), std_r * std_b) if many else np.nan
+
+
+def grid_statistics(
+    values: np.ndarray,
+    bench: np.ndarray,
+    bench_column: np.ndarray,
+    dates: pd.DatetimeIndex,
+    initial_cash: float,
+    periods: int,
+    risk_free: float,
+) -> dict[str, np.ndarray]:
+    """`stats.performance` and `stats.relative` of every column, in one pass.
+
+    Args:
+        values: [N, G] daily values of the combinations.
+        bench: [N, U] daily values of the distinct benchmarks.
+        bench_column: [G] which benchmark column each combination is measured against.
+    """
+    rows = np.ascontiguousarray(np.asarray(values, dtype=np.float64).T)
+    bench_rows = np.ascontiguousarray(np.asarray(bench, dtype=np.float64).T)
+    day = np.asarray((dates - dates[0]).days, dtype=np.int64)
+    years = years_between(dates)
+    perf = np.empty((rows.shape[0], len(PERFORMANCE)))
+    rel = np.empty((rows.shape[0], len(RELATIVE)))
+    _columns_nb(
+        rows,
+        bench_rows,
+        np.asarray(bench_column, dtype=np.int64),
+        float(initial_cash),
+        per_period_rate(risk_free, periods),
+        float(periods),
+        years,
+        day,
+        perf,
+        rel,
+    )
+    out = {
+        k: perf[:, i].astype(np.int64) if k in _INTEGER else perf[:, i]
+        for i, k in enumerate(PERFORMANCE)
+    }
+    return out | {k: rel[:, i] for i, k in enumerate(RELATIVE)}

@@ -1,0 +1,239 @@
+"""What a tearsheet shows, read from a folder's files: nothing is backtested again.
+
+Statistics are read from stats.json / comparison.json / results.parquet as they
+are. The only numbers worked out here are series for display (drawdown curve,
+rolling one-year statistics, monthly and yearly returns), each through the
+formulas of engine.metrics.stats applied to the daily values of values.csv.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from numpy.lib.stride_tricks import sliding_window_view
+
+from engine.errors import RotationError
+from engine.metrics import stats
+
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+KINDS = {  # folder kind -> the files that make it one
+    "run": ("stats.json", "values.csv", "config.yaml"),
+    "comparison": ("comparison.json", "values.csv"),
+    "sweep": ("summary.json", "results.parquet"),
+}
+
+
+def folder_kind(folder: Path) -> str:
+    """'run', 'comparison' or 'sweep', from the files the folder holds."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise RotationError(f"{folder}: no such folder; give a run, comparison or sweep folder")
+    for kind, files in KINDS.items():
+        if all((folder / name).is_file() for name in files):
+            return kind
+    wanted = "; ".join(f"{kind}: {', '.join(files)}" for kind, files in KINDS.items())
+    raise RotationError(
+        f"{folder}: not a run, comparison or sweep folder (expected the files of one: {wanted})"
+    )
+
+
+def _read(folder: Path, name: str, optional: bool = False):
+    path = folder / name
+    if not path.is_file():
+        if optional:
+            return None
+        raise RotationError(f"{path}: missing; the folder is incomplete, run it again")
+    try:
+        if name.endswith(".json"):
+            return json.loads(path.read_text(encoding="utf-8"))
+        if name.endswith(".yaml"):
+            return yaml.safe_load(path.read_text(encoding="utf-8"))
+        if name.endswith(".parquet"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except (ValueError, yaml.YAMLError, OSError) as error:
+        raise RotationError(f"{path}: unreadable ({error}); run it again") from None
+
+
+def _dated(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.set_index(pd.DatetimeIndex(pd.to_datetime(frame.pop("date")), name="date"))
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """The files of a run folder (signals is None for folders made before signals.csv)."""
+
+    path: Path
+    stats: dict
+    config: dict
+    config_text: str
+    manifest: dict
+    values: pd.DataFrame
+    weights: pd.DataFrame
+    regimes: pd.DataFrame
+    trades: pd.DataFrame
+    signals: pd.DataFrame | None
+
+    @property
+    def initial_cash(self) -> float:
+        return float(self.config["portfolio"]["initial_cash"])
+
+    @property
+    def periods(self) -> int:
+        return int(self.stats["period"]["periods_per_year"])
+
+    @property
+    def risk_free(self) -> float:
+        return float(self.stats["period"]["risk_free"])
+
+    @property
+    def dates(self) -> np.ndarray:
+        return self.values.index.strftime("%Y-%m-%d").to_numpy()
+
+
+def read_run(folder: Path) -> RunFolder:
+    folder = Path(folder)
+    return RunFolder(
+        path=folder,
+        stats=_read(folder, "stats.json"),
+        config=_read(folder, "config.yaml"),
+        config_text=(folder / "config.yaml").read_text(encoding="utf-8"),
+        manifest=_read(folder, "manifest.json", optional=True) or {},
+        values=_dated(_read(folder, "values.csv")),
+        weights=_dated(_read(folder, "weights.csv")),
+        regimes=_dated(_read(folder, "regimes.csv")),
+        trades=_read(folder, "trades.csv"),
+        signals=_read(folder, "signals.csv", optional=True),
+    )
+
+
+@dataclass(frozen=True)
+class ComparisonFolder:
+    path: Path
+    comparison: dict
+    manifest: dict
+    values: pd.DataFrame
+
+
+def read_comparison(folder: Path) -> ComparisonFolder:
+    folder = Path(folder)
+    return ComparisonFolder(
+        path=folder,
+        comparison=_read(folder, "comparison.json"),
+        manifest=_read(folder, "manifest.json", optional=True) or {},
+        values=_dated(_read(folder, "values.csv")),
+    )
+
+
+@dataclass(frozen=True)
+class SweepFolder:
+    path: Path
+    summary: dict
+    manifest: dict
+    results: pd.DataFrame
+
+
+def read_sweep(folder: Path) -> SweepFolder:
+    folder = Path(folder)
+    return SweepFolder(
+        path=folder,
+        summary=_read(folder, "summary.json"),
+        manifest=_read(folder, "manifest.json", optional=True) or {},
+        results=_read(folder, "results.parquet"),
+    )
+
+
+def implied_initial_cash(statistics: dict) -> float:
+    """Initial cash implied by a run's statistics, final_value / (1 + total_return): for
+    benchmark columns and folders written before comparison.json recorded it."""
+    return float(statistics["final_value"]) / (1.0 + float(statistics["total_return"]))
+
+
+def _cash(values: pd.DataFrame, initial_cash) -> list[float]:
+    """One initial cash per column (a scalar is shared)."""
+    if np.ndim(initial_cash) == 0:
+        return [float(initial_cash)] * values.shape[1]
+    return [float(c) for c in initial_cash]
+
+
+def _columns(values: pd.DataFrame, initial_cash, formula) -> np.ndarray:
+    """formula(one column's values, its initial cash) side by side, one column each."""
+    pairs = zip(values.columns, _cash(values, initial_cash), strict=True)
+    return np.column_stack([formula(values[c].to_numpy(dtype=float), cash) for c, cash in pairs])
+
+
+def drawdowns(values: pd.DataFrame, initial_cash) -> pd.DataFrame:
+    """stats.drawdown_series of each column, on the backtest dates (the leading
+    initial-cash point, dated the first date, is the starting peak and not drawn).
+    A column's empty rows (dates another run of a comparison has) stay empty."""
+    out = {}
+    for column, cash in zip(values.columns, _cash(values, initial_cash), strict=True):
+        own = values[column].dropna()
+        out[column] = pd.Series(stats.drawdown_series(own.to_numpy(float), cash)[1:], own.index)
+    return pd.DataFrame(out, columns=values.columns).reindex(values.index)
+
+
+def rolling_year(values: pd.DataFrame, initial_cash, periods: int, risk_free: float) -> dict:
+    """Return, volatility and Sharpe over each trailing window of `periods` returns
+    (stats.total_return, stats.volatility, stats.sharpe on the window)."""
+    n = len(values)
+    if n < periods:
+        return {}
+    returns = stats.daily_returns(values.to_numpy(dtype=float), initial_cash)
+    wealth = np.vstack([np.full((1, values.shape[1]), initial_cash, dtype=float), values])
+    rf_d = stats.per_period_rate(risk_free, periods)
+    index = values.index[periods - 1 :]
+    out = {"return": {}, "volatility": {}, "sharpe": {}}
+    for j, column in enumerate(values.columns):
+        windows = sliding_window_view(returns[:, j], periods).T  # [periods, windows]
+        ends = wealth[periods:, j][None, :]  # the value at each window's last date
+        out["return"][column] = stats.total_return(ends, wealth[: n - periods + 1, j])
+        out["volatility"][column] = stats.volatility(windows, periods)
+        out["sharpe"][column] = stats.sharpe(windows, rf_d, periods)
+    titles = {
+        "return": "1-year return",
+        "volatility": "1-year volatility (ann.)",
+        "sharpe": "1-year Sharpe",
+    }
+    return {titles[k]: pd.DataFrame(v, index=index) for k, v in out.items()}
+
+
+def period_returns(values: pd.DataFrame, initial_cash, by: str) -> pd.DataFrame:
+    """Compounded stats.daily_returns per calendar month ('month') or year ('year');
+    the first period starts from the initial cash."""
+    returns = _columns(values, initial_cash, stats.daily_returns)
+    growth = pd.DataFrame(1.0 + returns, index=values.index, columns=values.columns)
+    keys = [values.index.year] + ([values.index.month] if by == "month" else [])
+    return growth.groupby(keys).prod() - 1.0
+
+
+def monthly_table(monthly: pd.Series) -> pd.DataFrame:
+    """Years (rows) by month names (columns) of a (year, month)-indexed series."""
+    table = monthly.unstack()
+    table = table.reindex(columns=range(1, 13))
+    table.columns = MONTHS
+    return table
+
+
+def regime_runs(run: RunFolder):
+    """(runs of the decided regime, {regime: colour}, default regime): every regime
+    but the default (the last) gets a colour, in the config's order."""
+    from engine.report.plots import FILLS, spans
+
+    *names, default = [r["name"] for r in run.config["regimes"]]
+    colors = {name: FILLS[i % len(FILLS)] for i, name in enumerate(names)}
+    return spans(list(run.dates), run.regimes["regime"].tolist()), colors, default
+
+
+def held_and_targets(run: RunFolder) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Held weights (each ticker and cash) and traded targets (NaN between trades)."""
+    held = {c[: -len("_held")]: run.weights[c] for c in run.weights if c.endswith("_held")}
+    targets = {c[: -len("_target")]: run.weights[c] for c in run.weights if c.endswith("_target")}
+    held_frame = pd.DataFrame(held, index=run.dates)
+    target_frame = pd.DataFrame({k: v.to_numpy() for k, v in targets.items()}, index=run.dates)
+    return held_frame, target_frame

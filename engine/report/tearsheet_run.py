@@ -1,0 +1,200 @@
+"""The tearsheet of one run folder: header, equity and drawdown, every signal,
+weights, rolling statistics, monthly and yearly returns, the statistics table,
+trades, the resolved config and the manifest."""
+
+from __future__ import annotations
+
+from engine.report import fmt, plots
+from engine.report import tearsheet_data as data
+from engine.report import tearsheet_figures as figures
+from engine.report import tearsheet_html as h
+from strategies.signals import SIGNAL_KINDS
+
+
+def benchmark_label(weights: dict) -> str:
+    """'SPY' for {SPY: 1}, else 'SPY 60% + AGG 40%'."""
+    if len(weights) == 1 and float(next(iter(weights.values()))) == 1.0:
+        return str(next(iter(weights)))
+    return " + ".join(f"{t} {fmt(float(w), 'pct')}" for t, w in weights.items())
+
+
+def run_page(run: data.RunFolder) -> str:
+    name = run.config["name"]
+    labels = {
+        "strategy": name,
+        "benchmark": f"benchmark ({benchmark_label(run.config['benchmark'])})",
+    }
+    parts = [
+        ("equity", "Equity and drawdown", _equity(run, labels)),
+        ("signals", "Signals", _signals(run)),
+        ("weights", "Weights", _weights(run)),
+        ("rolling", "Rolling one-year statistics", _rolling(run, labels)),
+        ("returns", "Monthly and yearly returns", _returns(run, labels)),
+        ("statistics", "Statistics", _statistics(run)),
+        ("trades", "Trades", _trades(run)),
+        ("config", "Resolved config and provenance", _provenance(run)),
+    ]
+    sections = [_header(run, labels), h.nav([(a, t) for a, t, _ in parts])]
+    sections += [h.section(anchor, title, body) for anchor, title, body in parts]
+    return h.page(f"{name} tearsheet", sections)
+
+
+def _header(run: data.RunFolder, labels: dict) -> str:
+    period, config, manifest = run.stats["period"], run.config, run.manifest
+    execution = config["execution"]
+    ranges = ", ".join(
+        f"{h.esc(t)} {h.esc(d['first'])} → {h.esc(d['last'])}"
+        for t, d in manifest.get("data", {}).items()
+    )
+    rows = [
+        ("Period", h.esc(f"{period['start']} → {period['end']} ({period['days']:,} trading days)")),
+        ("Config sha256", f"<code>{h.esc(manifest.get('config_sha256', 'n/a'))}</code>"),
+        ("Data", h.esc(manifest.get("data_source", "")) + (f": {ranges}" if ranges else "")),
+        ("Benchmark", h.esc(labels["benchmark"])),
+        (
+            "Execution",
+            h.esc(
+                f"{execution['timing']}, fees {execution['fees_bps']:g} bps, slippage "
+                f"{execution['slippage_bps']:g} bps, rebalance {execution['rebalance']}"
+            ),
+        ),
+        ("Folder", h.esc(run.path.resolve())),
+    ]
+    return (
+        f"<header><h1>{h.esc(config['name'])}</h1>"
+        f'<p class="description">{h.esc(config.get("description") or "")}</p>'
+        + h.meta(rows)
+        + h.headline_cards(run.stats, labels["benchmark"])
+        + "</header>"
+    )
+
+
+def _equity(run: data.RunFolder, labels: dict) -> str:
+    drawdown = data.drawdowns(run.values, run.initial_cash)
+    figure = figures.equity_figure(run.dates, run.values, drawdown, labels, data.regime_runs(run))
+    return h.chart(figure, "equity")
+
+
+def _signal_title(name: str, spec: dict) -> tuple[str, dict]:
+    """Chart title and line names of a signal, as its kind declares them."""
+    kind = SIGNAL_KINDS[spec["type"]]
+    return kind.title(name, spec), kind.labels(spec)
+
+
+def _signals(run: data.RunFolder) -> str:
+    specs = run.config.get("signals") or {}
+    if not specs:
+        return '<p class="note">This config has no signals: it holds its one regime throughout.</p>'
+    if run.signals is None:
+        return _aligned_only(run, list(specs))
+    parts = [
+        '<p class="note">Each signal on its own calendar; triangles mark where it turns '
+        "on or off, shading shows when it is on. Regimes use it from the first close "
+        "at which its bar is final.</p>"
+    ]
+    for i, (name, spec) in enumerate(specs.items()):
+        frame = run.signals[run.signals["signal"] == name]
+        title, names = _signal_title(name, spec)
+        parts.append(h.chart(figures.signal_figure(title, frame, names), f"signal-{i}"))
+    return "\n".join(parts)
+
+
+def _aligned_only(run: data.RunFolder, names: list[str]) -> str:
+    """A folder made before signals.csv existed: the aligned states from regimes.csv."""
+    import plotly.graph_objects as go
+
+    figure = go.Figure()
+    for i, name in enumerate(names):
+        figure.add_trace(
+            go.Scatter(
+                x=run.dates,
+                y=run.regimes[name].to_numpy() + 1.2 * i,
+                name=name,
+                mode="lines",
+                line_shape="hv",
+            )
+        )
+    figure.update_layout(
+        **plots.LAYOUT,
+        height=300,
+        title="Signals as usable at each close",
+        yaxis={"showticklabels": False},
+    )
+    note = (
+        '<p class="note">This folder has no signals.csv (made by an older version): only '
+        "each signal's aligned on/off state is shown.</p>"
+    )
+    return note + h.chart(figure, "signal-aligned")
+
+
+def _weights(run: data.RunFolder) -> str:
+    held, targets = data.held_and_targets(run)
+    return h.chart(figures.weights_figure(run.dates, held, targets), "weights")
+
+
+def _rolling(run: data.RunFolder, labels: dict) -> str:
+    rolling = data.rolling_year(run.values, run.initial_cash, run.periods, run.risk_free)
+    if not rolling:
+        return f'<p class="note">The run is shorter than one year ({run.periods} returns).</p>'
+    return h.chart(figures.rolling_figure(rolling, labels, run.periods), "rolling")
+
+
+def _returns(run: data.RunFolder, labels: dict) -> str:
+    monthly = data.period_returns(run.values, run.initial_cash, "month")
+    yearly = data.period_returns(run.values, run.initial_cash, "year")
+    heat = figures.monthly_figure(data.monthly_table(monthly["strategy"]))
+    bars = figures.bars_figure(
+        yearly, labels, "Calendar-year returns (first and last years partial)"
+    )
+    return h.chart(heat, "monthly") + h.chart(bars, "yearly")
+
+
+def _statistics(run: data.RunFolder) -> str:
+    period = run.stats["period"]
+    note = h.esc(
+        f"From stats.json: {period['start']} → {period['end']}, {period['days']:,} trading days, "
+        f"{period['periods_per_year']} periods a year, risk-free {fmt(period['risk_free'], 'pct')}."
+    )
+    table = h.table(["Statistic", "Strategy", "Benchmark"], h.stats_rows(run.stats), "stats")
+    return f'<p class="note">{note}</p>' + table
+
+
+TRADE_KINDS = {"quantity": "num", "fill_price": "num", "value": "money", "fees": "money"}
+
+
+def _trades(run: data.RunFolder) -> str:
+    trades = run.trades
+    columns = ["date", "ticker", "quantity", "fill_price", "value", "fees"]
+    out = []
+    for portfolio in ("strategy", "benchmark"):
+        rows = trades.loc[trades["portfolio"] == portfolio, columns]
+        table = h.table(
+            columns, h.frame_rows(rows, TRADE_KINDS), f"trades-{portfolio}", scroll=True
+        )
+        fills, dates = len(rows), rows["date"].nunique()
+        summary = (
+            f"{portfolio.capitalize()}: {fills:,} fill{'s' * (fills != 1)} "
+            f"on {dates:,} date{'s' * (dates != 1)}"
+        )
+        opened = " open" if portfolio == "strategy" else ""
+        out.append(f"<details{opened}><summary>{h.esc(summary)}</summary>{table}</details>")
+    return "\n".join(out)
+
+
+def _provenance(run: data.RunFolder) -> str:
+    manifest = run.manifest
+    rows = [
+        "<tr>"
+        + "".join(f"<td>{h.esc(v)}</td>" for v in (t, d.get("first"), d.get("last"), d.get("rows")))
+        + f"<td><code>{h.esc(d.get('sha256'))}</code></td></tr>"
+        for t, d in manifest.get("data", {}).items()
+    ]
+    versions = ", ".join(f"{k} {v}" for k, v in manifest.get("versions", {}).items())
+    facts = [
+        ("Config file", h.esc(manifest.get("config_path", "n/a"))),
+        ("Created (UTC)", h.esc(manifest.get("created_utc", "n/a"))),
+        ("Data sha256", f"<code>{h.esc(manifest.get('data_sha256', 'n/a'))}</code>"),
+        ("Versions", h.esc(versions)),
+    ]
+    data_table = h.table(["Ticker", "First", "Last", "Rows", "sha256"], rows, "data")
+    return h.pre(run.config_text) + h.meta(facts) + data_table

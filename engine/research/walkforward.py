@@ -1,0 +1,352 @@
+"""Walk-forward analysis of a sweep: choose on the past, trade the future, stitch.
+
+`train=3y,test=1y[,step=1y]` (units y, m, d; step defaults to test) cuts the
+sweep config's backtest dates into windows. Window k trains on the dates in
+[first + k*step, first + k*step + train) and tests on the dates of the
+following `test` (cut where the next window's test begins when step < test,
+so out-of-sample segments never overlap; step > test would leave dates
+untested and is refused). In each window:
+
+1. the whole grid is swept on the training dates only (`run_sweep` with the
+   config's `data.start`/`data.end` set to the training range);
+2. the combination best by the chosen metric is picked (first in grid order on
+   ties; NaN never wins);
+3. that combination is run on the test dates with `run_backtest` (starting
+   from cash, so its entry trade and costs count);
+4. its values are scaled to start at the previous segment's last value and
+   appended to the stitched out-of-sample curve (the benchmark likewise).
+
+Each test segment starts after its training range ends, and every signal and
+trade is computed with the engine's no-look-ahead rules, so nothing from the
+test dates reaches the choice (tests/test_walkforward.py proves it by
+perturbation).
+
+In-sample statistics are the mean over windows of the chosen combination's
+statistics on its own training range (training ranges overlap when step <
+train, so they are not stitched); out-of-sample statistics are those of the
+stitched curve (`engine.metrics.stats.performance`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from engine import calendar
+from engine.data import MemorySource, PriceSource
+from engine.errors import ConfigError
+from engine.metrics import lower_is_better, stats
+from engine.metrics import metric as metric_info
+from engine.research.sweep_config import SweepSpec
+
+SHOWN = ("cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar")
+_PART = re.compile(r"^\s*(train|test|step)\s*=\s*(\d+)\s*([ymd])\s*$")
+_UNITS = {"y": "years", "m": "months", "d": "days"}
+
+
+@dataclass(frozen=True)
+class WalkForwardSpec:
+    """Window lengths as calendar offsets; `text` is what the user wrote."""
+
+    train: pd.DateOffset
+    test: pd.DateOffset
+    step: pd.DateOffset
+    text: str
+
+
+def _days(offset: pd.DateOffset) -> float:
+    """Rough length in days, to compare offsets (a year = 365.25 days, a month = 1/12 of it)."""
+    kwds = offset.kwds
+    return kwds.get("years", 0) * 365.25 + kwds.get("months", 0) * 365.25 / 12 + kwds.get("days", 0)
+
+
+def parse_spec(text: str) -> WalkForwardSpec:
+    """Parse `train=3y,test=1y[,step=1y]` (units: y years, m months, d calendar days).
+
+    Raises:
+        ConfigError: a malformed part, a missing train or test, a zero length,
+            or a step longer than the test (dates would go untested).
+    """
+    parts: dict[str, pd.DateOffset] = {}
+    for piece in text.split(","):
+        match = _PART.match(piece)
+        if not match:
+            raise ConfigError(
+                f"--walk-forward {text!r}: cannot read {piece.strip()!r}; write e.g. "
+                "train=3y,test=1y,step=1y (units y, m, d)"
+            )
+        key, number, unit = match.groups()
+        if key in parts:
+            raise ConfigError(f"--walk-forward {text!r}: {key} is given twice")
+        if int(number) == 0:
+            raise ConfigError(f"--walk-forward {text!r}: {key} must be longer than 0")
+        parts[key] = pd.DateOffset(**{_UNITS[unit]: int(number)})
+    for key in ("train", "test"):
+        if key not in parts:
+            raise ConfigError(f"--walk-forward {text!r}: {key}= is missing (e.g. train=3y,test=1y)")
+    step = parts.get("step", parts["test"])
+    if _days(step) > _days(parts["test"]) + 1e-9:
+        raise ConfigError(
+            f"--walk-forward {text!r}: step is longer than test, which would leave dates "
+            "between test windows untested; use step <= test"
+        )
+    return WalkForwardSpec(train=parts["train"], test=parts["test"], step=step, text=text)
+
+
+@dataclass(frozen=True)
+class Window:
+    """Training and test dates of one window (backtest dates of the calendar)."""
+
+    train: pd.DatetimeIndex
+    test: pd.DatetimeIndex
+
+
+def windows(dates: pd.DatetimeIndex, spec: WalkForwardSpec) -> list[Window]:
+    """The windows over `dates` (see the module docstring); test segments of < 2 dates end it."""
+    out = []
+    k = 0
+    while True:
+        begin = dates[0] + spec.step * k if k else dates[0]
+        train_end = begin + spec.train  # exclusive
+        test_end = min(train_end + spec.test, train_end + spec.step)  # exclusive
+        train = dates[(dates >= begin) & (dates < train_end)]
+        test = dates[(dates >= train_end) & (dates < test_end)]
+        if len(test) < 2:
+            break
+        if len(train) >= 2:
+            out.append(Window(train=train, test=test))
+        k += 1
+    return out
+
+
+def _in_range(spec: SweepSpec, start: pd.Timestamp, end: pd.Timestamp) -> SweepSpec:
+    """The sweep with data.start/end set to [start, end] (raw and base both)."""
+    window = {"start": start.date(), "end": end.date()}
+    raw = {**spec.raw, "data": {**spec.raw["data"], **window}}
+    base = spec.base.model_copy(update={"data": spec.base.data.model_copy(update=window)})
+    return dataclasses.replace(spec, raw=raw, base=base)
+
+
+def best_row(table: pd.DataFrame, metric: str) -> int:
+    """Position of the best row by `metric` (smaller first where engine.metrics says so);
+    NaN never wins; ties go to the first row in grid order."""
+    column = table[metric].to_numpy(dtype=float)
+    if np.all(np.isnan(column)):
+        return 0
+    order = pd.Series(column).sort_values(
+        ascending=lower_is_better(metric), na_position="last", kind="stable"
+    )
+    return int(order.index[0])
+
+
+@dataclass(frozen=True)
+class WalkForwardResult:
+    """Per-window choices and statistics, the stitched curves and the side-by-side summary."""
+
+    spec: WalkForwardSpec
+    metric: str
+    axes: list[str]
+    windows: pd.DataFrame  # one row per window
+    values: pd.DataFrame  # stitched out-of-sample values: date, strategy, benchmark, window
+    summary: dict  # {"in_sample": {...}, "out_of_sample": {...}, "benchmark_out_of_sample": {...}}
+
+
+def _scalar(value):
+    return value.item() if hasattr(value, "item") else value
+
+
+def _run_metric(run_stats: dict, metric: str):
+    """A sweep-table metric read from a run's stats.json layout."""
+    if metric.startswith("time_in_") and metric not in run_stats["strategy"]:
+        return run_stats["strategy"]["time_in_regime"].get(metric.removeprefix("time_in_"))
+    if metric in run_stats["strategy"]:
+        return _scalar(run_stats["strategy"][metric])
+    return _scalar(run_stats["relative"].get(metric))
+
+
+def walk_forward(
+    spec: SweepSpec, source: PriceSource, wf: WalkForwardSpec, metric: str, progress=None
+) -> WalkForwardResult:
+    """Run the walk-forward analysis (see the module docstring)."""
+    from engine.pipeline import backtest_dates
+    from engine.research.sweep import run_sweep
+    from engine.runner import periods_per_year, run_backtest
+
+    config = spec.base
+    prices = source.load(config.tickers())
+    memory = MemorySource(prices)
+    cal, _ = calendar.trading_calendar(prices, list(config.universe), config.data.close_times)
+    dates = backtest_dates(config, prices, cal)
+    cuts = windows(dates, wf)
+    if not cuts:
+        raise ConfigError(
+            f"{spec.origin}: {dates[0].date()} to {dates[-1].date()} is too short for "
+            f"--walk-forward {wf.text} (no window has >= 2 training and >= 2 test dates)"
+        )
+    cash, rf = config.portfolio.initial_cash, config.stats.risk_free
+    periods = periods_per_year(config)
+    shape = tuple(len(a.values) for a in spec.axes)
+    names = [a.name for a in spec.axes]
+    rows, segments = [], []
+    level_s = level_b = cash
+    for k, window in enumerate(cuts):
+        trained = run_sweep(_in_range(spec, window.train[0], window.train[-1]), memory)
+        row = best_row(trained.table, metric)
+        position = np.unravel_index(row, shape)
+        values = tuple(axis.values[i] for axis, i in zip(spec.axes, position, strict=True))
+        tested = _in_range(spec, window.test[0], window.test[-1]).config_for(values)
+        result = run_backtest(tested, memory)
+        chosen = trained.table.iloc[row]
+        strategy = result.strategy.value.to_numpy()
+        benchmark = result.benchmark.value.to_numpy()
+        oos = result.stats["strategy"]
+        record = {
+            "window": k + 1,
+            "train_start": window.train[0].date(),
+            "train_end": window.train[-1].date(),
+            "test_start": window.test[0].date(),
+            "test_end": window.test[-1].date(),
+            "train_days": len(window.train),
+            "test_days": len(window.test),
+            **{name: _scalar(v) for name, v in zip(names, values, strict=True)},
+            **{f"is_{key}": float(chosen[key]) for key in SHOWN},
+            **{f"is_benchmark_{key}": float(chosen[f"benchmark_{key}"]) for key in SHOWN},
+            **{f"oos_{key}": _scalar(oos[key]) for key in SHOWN},
+            **{f"oos_benchmark_{key}": _scalar(result.stats["benchmark"][key]) for key in SHOWN},
+        }
+        if metric not in SHOWN:
+            record[f"is_{metric}"] = float(chosen[metric])
+            record[f"oos_{metric}"] = _run_metric(result.stats, metric)
+        rows.append(record)
+        segments.append(
+            pd.DataFrame(
+                {
+                    "date": result.dates,
+                    "strategy": strategy / cash * level_s,
+                    "benchmark": benchmark / cash * level_b,
+                    "window": k + 1,
+                }
+            )
+        )
+        level_s, level_b = segments[-1]["strategy"].iloc[-1], segments[-1]["benchmark"].iloc[-1]
+        if progress:
+            progress(k + 1, len(cuts))
+    table = pd.DataFrame(rows)
+    stitched = pd.concat(segments, ignore_index=True)
+    oos_dates = pd.DatetimeIndex(stitched["date"])
+    out_strategy = stats.performance(stitched["strategy"].to_numpy(), oos_dates, cash, periods, rf)
+    out_bench = stats.performance(stitched["benchmark"].to_numpy(), oos_dates, cash, periods, rf)
+    summary = {
+        "walk_forward": wf.text,
+        "metric": metric,
+        "windows": len(cuts),
+        "out_of_sample_range": {
+            "start": str(oos_dates[0].date()),
+            "end": str(oos_dates[-1].date()),
+            "days": len(oos_dates),
+        },
+        "in_sample": {key: float(table[f"is_{key}"].mean()) for key in SHOWN},
+        "out_of_sample": {key: _scalar(out_strategy[key]) for key in SHOWN},
+        "benchmark_in_sample": {key: float(table[f"is_benchmark_{key}"].mean()) for key in SHOWN},
+        "benchmark_out_of_sample": {key: _scalar(out_bench[key]) for key in SHOWN},
+        "in_sample_means": "mean over windows of the chosen combination on its training range",
+        "out_of_sample_from": "the stitched test segments",
+    }
+    return WalkForwardResult(
+        spec=wf, metric=metric, axes=names, windows=table, values=stitched, summary=summary
+    )
+
+
+def write_walkforward(destination: Path, result: WalkForwardResult, manifest: dict) -> Path:
+    """walkforward.csv (per window), walkforward.json (summary + windows), oos_values.csv."""
+    from engine.report import atomic_folder, write_csv, write_json
+
+    payload = {**result.summary, "per_window": result.windows.to_dict(orient="records")}
+    payload["per_window"] = [
+        {k: str(v) if hasattr(v, "isoformat") else v for k, v in row.items()}
+        for row in payload["per_window"]
+    ]
+    with atomic_folder(destination) as staging:
+        write_csv(result.windows, staging / "walkforward.csv")
+        write_json(staging / "walkforward.json", payload)
+        write_csv(result.values, staging / "oos_values.csv")
+        write_json(staging / "manifest.json", manifest)
+    return Path(destination)
+
+
+def short_names(names: list[str]) -> dict[str, str]:
+    """The last part of each axis name (`entry`), or more of it where that is ambiguous."""
+    out = {}
+    for name in names:
+        parts = name.split(".")
+        for size in range(1, len(parts) + 1):
+            short = ".".join(parts[-size:])
+            if sum(n.endswith(short) for n in names) == 1:
+                break
+        out[name] = short
+    return out
+
+
+def summary_table(result: WalkForwardResult):
+    """A rich Table: in-sample (mean of windows) beside out-of-sample (stitched)."""
+    from rich.table import Table
+
+    from engine.report import fmt
+
+    s = result.summary
+    span = s["out_of_sample_range"]
+    table = Table(
+        title=(
+            f"Walk-forward {s['walk_forward']} by {s['metric']}: {s['windows']} windows, "
+            f"out of sample {span['start']} → {span['end']}"
+        )
+    )
+    table.add_column("Statistic", no_wrap=True)
+    for column in ("IS (mean)", "OOS", "Bench IS", "Bench OOS"):
+        table.add_column(column, justify="right")
+    for key in SHOWN:
+        label, kind = metric_info(key).label, metric_info(key).format
+        table.add_row(
+            label,
+            *(
+                fmt(s[part][key], kind)
+                for part in (
+                    "in_sample",
+                    "out_of_sample",
+                    "benchmark_in_sample",
+                    "benchmark_out_of_sample",
+                )
+            ),
+        )
+    return table
+
+
+def windows_table(result: WalkForwardResult):
+    """A rich Table: one row per window with its ranges, chosen parameters and metric IS / OOS."""
+    from rich.table import Table
+
+    from engine.report import fmt
+
+    metric = result.metric
+    kind = metric_info(metric).format
+    table = Table(title="Chosen parameters per window (trained just before each test)")
+    table.add_column("#", justify="right")
+    table.add_column("test", no_wrap=True)
+    for name in result.axes:
+        table.add_column(short_names(result.axes)[name], justify="right")
+    table.add_column(f"IS {metric}", justify="right")
+    table.add_column(f"OOS {metric}", justify="right")
+    for _, row in result.windows.iterrows():
+        table.add_row(
+            str(row["window"]),
+            f"{row['test_start']} → {row['test_end']}",
+            *(f"{row[name]:g}" for name in result.axes),
+            fmt(_scalar(row[f"is_{metric}"]), kind),
+            fmt(_scalar(row[f"oos_{metric}"]), kind),
+        )
+    return table

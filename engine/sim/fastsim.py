@@ -1,0 +1,368 @@
+"""Many rotation portfolios in one numba call (for parameter sweeps).
+
+`simulate_grid` runs G parameter combinations of one rotation strategy on the
+same market and reproduces, per combination, what `engine.runner` does with
+vectorbt (`engine.sim.schedule` for when to trade, `engine.sim.portfolio.simulate` for
+the fills): SPEC 6 accounting with vectorbt's own arithmetic (`buy_nb`,
+`sell_nb`, `execute_order_nb` of `Portfolio.from_orders` with
+`size_type="targetpercent"`, `call_seq="auto"`, `val_price=price`, cash
+sharing, long only, partial fills), including its tolerances:
+
+- `is_close_nb`: |a - b| <= max(1e-9 * max(|a|, |b|), 1e-12);
+- cash, positions and the order-time value within 1e-12 of zero count as zero;
+- a buy whose cost plus fees is within 1e-9 (relative) of the cash left is
+  filled in full and leaves exactly zero cash; a buy that costs more is filled
+  partially: size = cash / (1 + f) / fill, fees = cash - cash / (1 + f);
+- `add_nb`: a sum within 1e-9 (relative) of zero is zero (a sale of all but
+  a sliver of a position closes it).
+
+Residue, as in the engine: an order is executed exactly as vectorbt executes
+it, however small; a fill moving at most `RESIDUE` (1e-9) of the date's value
+(|quantity * fill price| <= 1e-9 * V_t at the close, the floating-point residue
+of rebalancing to the weights already held) is then left out of fees_paid,
+traded_value and trade_dates, as `engine.sim.portfolio` leaves it out of the
+trade list. (Skipping such orders instead, as tests/reference.py does,
+changes V by ~1e-9 * V * (fees + slippage + |close/price - 1|) per sliver.)
+
+Combinations are simulated one after another (combinations in the outer
+loop, dates inside). For speed, `decided` is read per combination: pass it
+column-contiguous (Fortran order, e.g. `np.asfortranarray(d)` or the
+transpose of a [G, N + 1] C array) to avoid a copy, and `values` is returned
+as the transpose of a C-ordered [G, N] array (each combination's column is
+contiguous).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numba
+import numpy as np
+
+from engine.rules import RESIDUE  # a fill moving <= this fraction of V_t is residue
+
+_REL_TOL = 1e-9  # vectorbt.utils.math_.rel_tol
+_ABS_TOL = 1e-12  # vectorbt.utils.math_.abs_tol
+
+
+class GridResult(NamedTuple):
+    """Per-combination results of `simulate_grid`.
+
+    Attributes:
+        values: [N, G] V_t, cash plus shares at the adjusted close of each date
+            (a transposed view: `values[:, g]` is contiguous).
+        fees_paid: [G] total fees paid.
+        traded_value: [G] sum over fills of |quantity * fill price|.
+        trade_dates: [G] number of dates with at least one fill.
+        rebalanced: [N, G] True where the threshold rule made date j a trade date.
+    """
+
+    values: np.ndarray
+    fees_paid: np.ndarray
+    traded_value: np.ndarray
+    trade_dates: np.ndarray
+    rebalanced: np.ndarray
+
+
+# ---------------------------------------------------------------------------
+# vectorbt's float helpers (vectorbt/utils/math_.py), same tolerances
+
+
+@numba.njit(cache=True, inline="always")
+def _is_close(a, b):
+    if a == b:
+        return True
+    return abs(a - b) <= max(_REL_TOL * max(abs(a), abs(b)), _ABS_TOL)
+
+
+@numba.njit(cache=True, inline="always")
+def _add(a, b):
+    """vectorbt add_nb: a + b, or 0.0 when the sum is zero within tolerance."""
+    if np.sign(a) != np.sign(b):
+        if _is_close(abs(a), abs(b)):
+            return 0.0
+    elif _is_close(a + b, 0.0):
+        return 0.0
+    return a + b
+
+
+# ---------------------------------------------------------------------------
+# the kernel
+
+
+@numba.njit(cache=True)
+def _simulate_grid_nb(
+    close,  # [N, A]
+    price,  # [N, A]
+    weights,  # [G, K, A]
+    decided,  # [G, N + 1] (C order: row g is combination g)
+    new_month,  # [N]
+    monthly,  # [G]
+    threshold,  # [G]
+    fees,  # [G]
+    slippage,  # [G]
+    initial_cash,
+    values,  # out [G, N]
+    fees_paid,  # out [G]
+    traded_value,  # out [G]
+    trade_dates,  # out [G]
+    rebalanced,  # out [G, N]: the threshold rule fired for date j (drift at j - 1's close)
+):
+    n_dates, n_assets = close.shape
+    n_combos, n_regimes, _ = weights.shape
+    q = np.empty(n_assets)  # shares held
+    order_value = np.empty(n_assets)  # sort keys (vectorbt approx_order_value_nb)
+    call_seq = np.empty(n_assets, np.int64)
+    fill_value = np.empty(n_assets)  # |quantity * fill price| of the day's fills
+    fill_fees = np.empty(n_assets)
+
+    for g in range(n_combos):
+        w = weights[g]
+        dec = decided[g]
+        f = fees[g]
+        s = slippage[g]
+        thr = threshold[g]
+        use_threshold = not np.isnan(thr)
+        use_monthly = monthly[g]
+        for i in range(n_assets):
+            q[i] = 0.0
+        cash = initial_cash
+        total_fees = 0.0
+        total_traded = 0.0
+        n_trade_dates = 0
+        drift = False  # threshold breached at the previous close
+        prev_k = -1
+
+        for j in range(n_dates):
+            k = dec[j]  # the target traded on j: decided on the date before j
+            if k < 0 or k >= n_regimes:
+                raise ValueError("decided holds a regime index outside 0 .. K-1")
+            rebalanced[g, j] = drift
+            trade = j == 0 or drift or (use_monthly and new_month[j])
+            if not trade and k != prev_k:
+                for i in range(n_assets):
+                    if w[k, i] != w[prev_k, i]:
+                        trade = True
+                        break
+            prev_k = k
+            n_fills = 0
+
+            if trade:
+                # group value at the execution prices, once (update_value=False)
+                value_now = cash
+                for i in range(n_assets):
+                    if q[i] != 0:
+                        value_now += q[i] * price[j, i]
+                # call_seq="auto": ascending w_i * V - q_i * p_i, stable insertion sort
+                for i in range(n_assets):
+                    order_value[i] = w[k, i] * value_now - q[i] * price[j, i]
+                    call_seq[i] = i
+                for a in range(1, n_assets):
+                    key = order_value[a]
+                    idx = call_seq[a]
+                    b = a - 1
+                    while b >= 0 and order_value[b] > key:
+                        order_value[b + 1] = order_value[b]
+                        call_seq[b + 1] = call_seq[b]
+                        b -= 1
+                    order_value[b + 1] = key
+                    call_seq[b + 1] = idx
+
+                value = value_now
+                if _is_close(value, 0.0):
+                    value = 0.0
+                for c in range(n_assets):
+                    i = call_seq[c]
+                    # execute_order_nb: numerical-stability snapping
+                    if _is_close(cash, 0.0):
+                        cash = 0.0
+                    position = q[i]
+                    if _is_close(position, 0.0):
+                        position = 0.0
+                    q[i] = position
+                    if value <= 0:
+                        continue  # rejected: no value to size against
+                    p = price[j, i]
+                    size = w[k, i] * value / p - position  # targetpercent -> amount
+                    if size > 0:
+                        # buy_nb
+                        fill = p * (1 + s)
+                        if cash == 0:
+                            continue  # rejected: no cash
+                        req_cash = size * fill
+                        req_fees = req_cash * f
+                        total_req = req_cash + req_fees
+                        if _is_close(total_req, cash) or total_req < cash:
+                            final_size = size
+                            fee_paid = req_fees
+                            spent = total_req
+                        else:
+                            max_req_cash = cash / (1 + f)
+                            if max_req_cash <= 0:
+                                continue  # rejected: cannot cover fees
+                            final_size = max_req_cash / fill
+                            fee_paid = cash - max_req_cash
+                            spent = cash
+                        if _is_close(size, 0.0):
+                            continue  # ignored: size zero
+                        cash = _add(cash, -spent)
+                        q[i] = _add(position, final_size)
+                    else:
+                        # sell_nb (long only)
+                        if position == 0:
+                            continue  # rejected: no open position
+                        final_size = min(position, -size)
+                        if _is_close(final_size, 0.0):
+                            continue  # ignored: size zero
+                        fill = p * (1 - s)
+                        acq_cash = final_size * fill
+                        fee_paid = acq_cash * f
+                        final_acq = _add(acq_cash, -fee_paid)
+                        if final_acq < 0:
+                            continue  # rejected: cannot cover fees
+                        cash = cash + final_acq
+                        q[i] = _add(position, -final_size)
+                    fill_value[n_fills] = abs(final_size * fill)
+                    fill_fees[n_fills] = fee_paid
+                    n_fills += 1
+            else:
+                # vectorbt processes the NaN ("hold") orders too, snapping near-zero state
+                if _is_close(cash, 0.0):
+                    cash = 0.0
+                for i in range(n_assets):
+                    if _is_close(q[i], 0.0):
+                        q[i] = 0.0
+
+            # daily value at the adjusted close
+            held = 0.0
+            for i in range(n_assets):
+                held += q[i] * close[j, i]
+            v = cash + held
+            values[g, j] = v
+
+            # fills of the day, as engine.sim.portfolio lists them: residue dropped
+            if n_fills > 0:
+                counted = False
+                for c in range(n_fills):
+                    if fill_value[c] > RESIDUE * v:
+                        total_traded += fill_value[c]
+                        total_fees += fill_fees[c]
+                        counted = True
+                if counted:
+                    n_trade_dates += 1
+
+            # threshold: drift at this close against the target decided at it
+            if use_threshold and j + 1 < n_dates:
+                drift = False
+                if v > 0:
+                    kn = dec[j + 1]
+                    if kn < 0 or kn >= n_regimes:
+                        raise ValueError("decided holds a regime index outside 0 .. K-1")
+                    for i in range(n_assets):
+                        if abs(q[i] * close[j, i] / v - w[kn, i]) > thr:
+                            drift = True
+                            break
+
+        fees_paid[g] = total_fees
+        traded_value[g] = total_traded
+        trade_dates[g] = n_trade_dates
+
+
+def simulate_grid(
+    close: np.ndarray,
+    price: np.ndarray,
+    weights: np.ndarray,
+    decided: np.ndarray,
+    new_month: np.ndarray,
+    monthly: np.ndarray,
+    threshold: np.ndarray,
+    fees: np.ndarray,
+    slippage: np.ndarray,
+    initial_cash: float,
+) -> GridResult:
+    """Simulate G combinations of a rotation strategy on one market (SPEC 6).
+
+    Args:
+        close: [N, A] adjusted closes on the backtest dates.
+        price: [N, A] execution prices (close for next_close, adjusted open for next_open).
+        weights: [G, K, A] weights of regime k of combination g (unused rows zero).
+        decided: [N + 1, G] regime indices: row 0 = regime decided on the calendar date
+            before the first backtest date (the default regime when there is none);
+            row j + 1 = regime decided at backtest date j. Column-contiguous is fastest.
+        new_month: [N] True where date j is in another month than date j - 1.
+        monthly: [G] rebalance on the first date of each month.
+        threshold: [G] drift threshold, NaN = no threshold rule.
+        fees: [G] fee fraction (2 bps = 0.0002).
+        slippage: [G] slippage fraction.
+        initial_cash: starting cash of every combination.
+
+    Returns:
+        GridResult(values [N, G], fees_paid [G], traded_value [G], trade_dates [G]).
+    """
+    close = np.ascontiguousarray(close, dtype=np.float64)
+    price = np.ascontiguousarray(price, dtype=np.float64)
+    weights = np.ascontiguousarray(weights, dtype=np.float64)
+    decided = np.asarray(decided)
+    if close.ndim != 2 or price.shape != close.shape:
+        raise ValueError(f"close {close.shape} and price {price.shape} must both be [N, A]")
+    n_dates, n_assets = close.shape
+    if n_dates == 0:
+        raise ValueError("no backtest dates")
+    if weights.ndim != 3 or weights.shape[2] != n_assets or weights.shape[1] == 0:
+        raise ValueError(f"weights {weights.shape} must be [G, K, {n_assets}] with K >= 1")
+    n_combos = weights.shape[0]
+    if decided.shape != (n_dates + 1, n_combos):
+        raise ValueError(f"decided {decided.shape} must be [N + 1, G] = {(n_dates + 1, n_combos)}")
+    if not np.issubdtype(decided.dtype, np.integer):
+        raise ValueError(f"decided must hold integer regime indices, not {decided.dtype}")
+    decided_rows = np.ascontiguousarray(decided.T, dtype=np.int64)  # no copy if F-ordered int64
+    new_month = np.ascontiguousarray(new_month, dtype=np.bool_)
+    if new_month.shape != (n_dates,):
+        raise ValueError(f"new_month {new_month.shape} must be [N] = ({n_dates},)")
+    monthly, threshold, fees, slippage = (
+        np.ascontiguousarray(np.broadcast_to(x, (n_combos,)), dtype=dtype)
+        for x, dtype in (
+            (monthly, np.bool_),
+            (threshold, np.float64),
+            (fees, np.float64),
+            (slippage, np.float64),
+        )
+    )
+    if not (np.all(np.isfinite(close)) and np.all(np.isfinite(price)) and np.all(price > 0)):
+        raise ValueError("close and price must be finite, and price > 0, on every backtest date")
+    if not (np.all(np.isfinite(weights)) and np.all(weights >= 0)):
+        raise ValueError("weights must be finite and >= 0 (long only)")
+    if (
+        np.any(fees < 0)
+        or np.any(slippage < 0)
+        or not (np.all(np.isfinite(fees)) and np.all(np.isfinite(slippage)))
+    ):
+        raise ValueError("fees and slippage must be finite and >= 0")
+    if np.any(threshold <= 0):
+        raise ValueError("a threshold must be > 0 (NaN = no threshold rule)")
+    if not (np.isfinite(initial_cash) and initial_cash > 0):
+        raise ValueError("initial_cash must be finite and > 0")
+
+    values = np.empty((n_combos, n_dates))
+    fees_paid = np.empty(n_combos)
+    traded_value = np.empty(n_combos)
+    trade_dates = np.empty(n_combos, dtype=np.int64)
+    rebalanced = np.empty((n_combos, n_dates), dtype=np.bool_)
+    _simulate_grid_nb(
+        close,
+        price,
+        weights,
+        decided_rows,
+        new_month,
+        monthly,
+        threshold,
+        fees,
+        slippage,
+        float(initial_cash),
+        values,
+        fees_paid,
+        traded_value,
+        trade_dates,
+        rebalanced,
+    )
+    return GridResult(values.T, fees_paid, traded_value, trade_dates, rebalanced.T)
