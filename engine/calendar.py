@@ -1,4 +1,4 @@
-"""Close times and as-of alignment of one calendar onto another (SPEC 1, 4).
+"""Close times and as-of alignment of one calendar onto another (docs/semantics.md §2-3).
 
 Every daily bar has a *close time*: the instant (UTC nanoseconds here) it
 becomes final. A value from a series is usable at a trading date `t` only if

@@ -5,11 +5,11 @@
    makes (a start before a traded asset's first price, a benchmark without a price
    on a backtest date, an end past the last common price).
 2. `signal_tables`: each signal once per distinct parameter set, on its series' own
-   calendar, aligned to C by close time (docs/semantics.md sections 3-4).
+   calendar, aligned to C by close time (docs/semantics.md §3-5).
 3. `decide_codes`: the decided regime of every combination on a run of C's rows
-   (section 5), and `with_prior_row`: the row a first backtest date trades to.
+   (§6), and `with_prior_row`: the row a first backtest date trades to.
 4. `regime_weights`, `execution_costs`, `execution_prices`: each combination's
-   weights, costs and rebalance rule, and the prices orders fill at (section 6).
+   weights, costs and rebalance rule, and the prices orders fill at (§7).
 
 `rotation run` is the G = 1 case (engine.runner, simulated with vectorbt); sweeps,
 walk-forward, audit, bootstrap and compare all go through the same functions

@@ -1,4 +1,4 @@
-"""Rules every stage and both simulators share, defined once (docs/semantics.md, section 6).
+"""Rules every stage and both simulators share, defined once (docs/semantics.md §7).
 
 Nothing here imports anything above numpy and pandas, so the numba kernel, the
 vectorbt wrapper and the pipeline can all use it without import cycles.

@@ -119,7 +119,8 @@ def _activity(sim: Simulation, dates: pd.DatetimeIndex) -> dict:
 def compute_stats(
     config: Config, dates: pd.DatetimeIndex, names: pd.Series, strat: Simulation, bench: Simulation
 ) -> dict[str, dict]:
-    """SPEC 7 statistics of the strategy, the benchmark and the one against the other."""
+    """Statistics (docs/semantics.md §8) of the strategy, the benchmark and the one against
+    the other."""
     cash, rf = config.portfolio.initial_cash, config.stats.risk_free
     periods = periods_per_year(config)
     s_values, b_values = strat.value.to_numpy(), bench.value.to_numpy()

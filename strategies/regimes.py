@@ -1,4 +1,4 @@
-"""Regimes: the `when` grammar and regimes -> target weights (SPEC 5).
+"""Regimes: the `when` grammar and regimes -> target weights (docs/semantics.md §6).
 
 Grammar (no `eval`; a small recursive-descent parser)::
 

@@ -1,4 +1,4 @@
-"""What a signal kind declares (SPEC 3 and 8), so config, sweep, runner and tearsheet
+"""What a signal kind declares (docs/semantics.md §4-5), so config, sweep, runner and tearsheet
 read one place.
 
 Every kind is three lines and one rule. From its input on its own calendar it
@@ -78,7 +78,8 @@ def as_dict(spec: Spec) -> dict[str, Any]:
 
 
 def ratio_or_close(prices: Mapping[str, pd.DataFrame], series: str) -> pd.Series:
-    """Adjusted close of a ticker, or the ratio A/B on the dates both legs have (SPEC 1)."""
+    """Adjusted close of a ticker, or the ratio A/B on the dates both legs have
+    (docs/semantics.md §1)."""
     legs = [prices[leg]["Close"] for leg in series.split("/")]
     if len(legs) == 1:
         return legs[0].rename(series)

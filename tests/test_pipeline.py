@@ -16,9 +16,9 @@ from click.testing import CliRunner
 from engine.cli import main
 from engine.config import load_config
 from engine.data import CsvSource
+from engine.research.sweep import run_sweep
+from engine.research.sweep_config import load_sweep
 from engine.runner import run_backtest
-from engine.sweep import run_sweep
-from engine.sweep_config import load_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -82,11 +82,13 @@ def test_a_benchmark_without_prices_is_the_same_error_in_every_command(
     assert not out.exists()
 
 
-@pytest.mark.parametrize(
-    "name", ["smallcap_breakout_eth.yaml", "smallcap_sma_btc.yaml", "spy.yaml"]
-)
+READY = sorted(p.name for p in CONFIGS.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", READY)
 def test_a_one_combination_sweep_equals_the_run(name, shared_data, tmp_path):
-    """The same config through run (vectorbt) and through a one-combination sweep (kernel)."""
+    """The same config through run (vectorbt) and through a one-combination sweep (kernel),
+    for every ready config: values, statistics, and the trades' dates, fees and turnover."""
     config = load_config(CONFIGS / name, source="csv", dir=shared_data)
     run = run_backtest(config, CsvSource(shared_data))
     raw = yaml.safe_load((CONFIGS / name).read_text(encoding="utf-8"))
@@ -102,3 +104,12 @@ def test_a_one_combination_sweep_equals_the_run(name, shared_data, tmp_path):
         assert row[key] == pytest.approx(run.stats["strategy"][key], rel=1e-9, abs=1e-12), key
     assert row["trade_dates"] == run.stats["strategy"]["trade_dates"]
     assert row["benchmark_cagr"] == pytest.approx(run.stats["benchmark"]["cagr"], rel=1e-9)
+
+    # the sweep's trade statistics against the run's own trades (trades.csv)
+    trades = run.strategy.trades
+    assert len(trades) > 0
+    years = (run.dates[-1] - run.dates[0]).days / 365.25
+    turnover = trades["value"].abs().sum() / 2 / run.strategy.value.mean() / years
+    assert row["trade_dates"] == trades["date"].nunique()
+    assert row["fees_paid"] == pytest.approx(trades["fees"].sum(), rel=1e-9, abs=1e-12)
+    assert row["turnover"] == pytest.approx(turnover, rel=1e-9)

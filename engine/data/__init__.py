@@ -3,7 +3,7 @@
 A source turns ticker symbols into daily bars. Every source returns, per
 ticker, a DataFrame indexed by the bar's date label (tz-naive midnight, ns,
 ascending, unique, index name ``date``) with float64 columns
-``Open, High, Low, Close`` holding **total-return adjusted** prices (SPEC 1)
+``Open, High, Low, Close`` holding **total-return adjusted** prices (docs/semantics.md §1)
 and ``Volume``, checked by `engine.data.validate.clean`. Sources are injected into
 the runner, so tests use `MemorySource` (or a fake download) and never the network.
 
@@ -147,7 +147,7 @@ def _yf_download(tickers: list[str], start: dt.date | None = None) -> pd.DataFra
             multi_level_index=True,
             progress=len(tickers) > 1 and sys.stderr.isatty(),
             threads=True,
-            **span,  # signals use all history before `start` (SPEC 3)
+            **span,  # signals use all history before `start` (docs/semantics.md §4)
         )
     if reply is not None:
         reply.attrs["errors"] = dict(errors)

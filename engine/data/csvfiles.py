@@ -260,7 +260,7 @@ def _refuse_unscalable(raw: pd.DataFrame, path: Path, first_line: int) -> None:
 
 
 def adjust_ohlc(raw: pd.DataFrame) -> pd.DataFrame:
-    """Total-return adjust a bar frame with an ``Adj Close`` column (SPEC 1).
+    """Total-return adjust a bar frame with an ``Adj Close`` column (docs/semantics.md §1).
 
     factor = Adj Close / Close; Open, High, Low are multiplied by it and
     Close becomes Adj Close. Volume is left as it is. A factor that is not a

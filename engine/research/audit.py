@@ -1,4 +1,4 @@
-"""Look-ahead audit: SPEC 2 test (a) run on a real config and its real prices.
+"""Look-ahead audit: no-look-ahead test (a) of docs/semantics.md §3, on a real config and prices.
 
 For each of K random cut dates t among the backtest dates, every bar not yet
 complete at the close of t is multiplied by a random walk, and the config is

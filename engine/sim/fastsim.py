@@ -3,7 +3,7 @@
 `simulate_grid` runs G parameter combinations of one rotation strategy on the
 same market and reproduces, per combination, what `engine.runner` does with
 vectorbt (`engine.sim.schedule` for when to trade, `engine.sim.portfolio.simulate` for
-the fills): SPEC 6 accounting with vectorbt's own arithmetic (`buy_nb`,
+the fills): docs/semantics.md §7 accounting with vectorbt's own arithmetic (`buy_nb`,
 `sell_nb`, `execute_order_nb` of `Portfolio.from_orders` with
 `size_type="targetpercent"`, `call_seq="auto"`, `val_price=price`, cash
 sharing, long only, partial fills), including its tolerances:
@@ -280,7 +280,7 @@ def simulate_grid(
     slippage: np.ndarray,
     initial_cash: float,
 ) -> GridResult:
-    """Simulate G combinations of a rotation strategy on one market (SPEC 6).
+    """Simulate G combinations of a rotation strategy on one market (docs/semantics.md §7).
 
     Args:
         close: [N, A] adjusted closes on the backtest dates.

@@ -1,4 +1,4 @@
-"""When to trade (SPEC 6): targets decided on calendar C -> orders on backtest dates.
+"""When to trade (docs/semantics.md §7): targets decided on calendar C -> orders on backtest dates.
 
 The target decided at the close of `t` is traded on the next date of C, so
 the order on backtest date `u` is always the target decided on the date of C

@@ -1,4 +1,4 @@
-"""Signal kinds (SPEC 3 and 8) as plug-ins: one module per kind, one registry.
+"""Signal kinds (docs/semantics.md §4-5) as plug-ins: one module per kind, one registry.
 
 `SIGNAL_KINDS` maps each YAML `type` to its `SignalKind` (strategies/registry.py):
 its config model, sweep keys, input legs and source, bars needed, lines

@@ -1,4 +1,4 @@
-"""`correlation`: the rolling correlation of two tickers' returns (SPEC 8).
+"""`correlation`: the rolling correlation of two tickers' returns (docs/semantics.md §5).
 
 On the dates D where both the `series` x and the `other` ticker z have a bar,
 paired returns over consecutive dates of D,

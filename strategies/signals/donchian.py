@@ -1,4 +1,4 @@
-"""`donchian`: a breakout over the prior channel, with hysteresis (SPEC 3).
+"""`donchian`: a breakout over the prior channel, with hysteresis (docs/semantics.md §4).
 
     y_t = x_t,  upper_t = max(x_{t-n} .. x_{t-1}),  lower_t = min(x_{t-m} .. x_{t-1})
 

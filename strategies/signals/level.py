@@ -1,4 +1,4 @@
-"""`level`: the series against fixed lines (SPEC 8).
+"""`level`: the series against fixed lines (docs/semantics.md §5).
 
     y_t = x_t,  upper = `above` a,  lower = `below` c  (c <= a, default c = a)
 

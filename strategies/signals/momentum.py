@@ -1,4 +1,4 @@
-"""`momentum`: the (blended) return over a lookback against a threshold (SPEC 8).
+"""`momentum`: the (blended) return over a lookback against a threshold (docs/semantics.md §5).
 
     y_t = sum_j c_j (x_t / x_{t-L_j} - 1) / sum_j c_j,   upper = θ + b,   lower = θ - b
 

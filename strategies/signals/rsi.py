@@ -1,4 +1,4 @@
-"""`rsi`: Wilder's relative strength index against an enter and an exit level (SPEC 8).
+"""`rsi`: Wilder's relative strength index against enter and exit levels (docs/semantics.md §5).
 
     d_t = x_t - x_{t-1},  U_t = max(d_t, 0),  D_t = max(-d_t, 0)
     AU_n = mean(U_1 .. U_n),  AU_t = (AU_{t-1} (n - 1) + U_t) / n  for t > n  (AD likewise)

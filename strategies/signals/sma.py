@@ -1,4 +1,4 @@
-"""`sma`: the trend against a simple moving average, with a band (SPEC 3).
+"""`sma`: the trend against a simple moving average, with a band (docs/semantics.md §4).
 
     y_t = x_t,  s_t = mean(x_{t-n+1} .. x_t),  upper_t = s_t (1 + b),  lower_t = s_t (1 - b)
 
