@@ -125,6 +125,7 @@ def instrument(phases: dict, captured: dict | None = None):
     chunk's simulate_grid call; captured["signals"]: the aligned signal tables.
     """
     import engine.metrics.stats as stats
+    import engine.pipeline as pipeline
     import engine.research.sweep as sweep
     import engine.sim.fastsim as fastsim
 
@@ -158,8 +159,8 @@ def instrument(phases: dict, captured: dict | None = None):
     def keep_kernel(args, kwargs, out):
         captured.setdefault("kernel", []).append((args, kwargs))
 
-    wrap(sweep, "_signal_tables", "signals (compute + align)", keep_signals)
-    wrap(sweep, "decide", "decide regimes")
+    wrap(pipeline, "signal_tables", "signals (compute + align)", keep_signals)
+    wrap(pipeline, "decide_codes", "decide regimes")
     wrap(sweep, "_benchmarks", "benchmark simulation")
     wrap(fastsim, "simulate_grid", "simulate_grid (strategies)", keep_kernel)
     wrap(sweep, "grid_statistics", "statistics")  # the numba pass over the combinations
@@ -329,7 +330,7 @@ def yardstick_inputs(spec, frames, result, captured):
     everything = np.array(np.unravel_index(np.arange(spec.size), shape))
     sig, idx = [], []
     for name in names:
-        owned, table = tables[name]
+        owned, table = tables[name].owned, tables[name].aligned
         sizes = [shape[i] for i in owned]
         idx.append(
             np.ravel_multi_index(everything[owned], sizes)
