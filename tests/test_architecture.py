@@ -22,15 +22,16 @@ def _modules() -> dict[str, Path]:
     return found
 
 
-def _imports(path: Path, known: set[str] = frozenset()) -> set[str]:
+def _imports(path: Path) -> set[str]:
     """Every module imported anywhere in the file (absolute imports only). `from pkg import
-    mod` counts as importing `pkg.mod` when that is a module in `known`, else `pkg`."""
+    name` counts as importing `pkg` (its __init__ runs first) and `pkg.name` if that is a
+    module, so a package whose __init__ imports a submodule that imports the package back
+    is a cycle."""
     names = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            for alias in node.names:
-                full = f"{node.module}.{alias.name}"
-                names.add(full if full in known else node.module)
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
         elif isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
     return names
@@ -38,8 +39,7 @@ def _imports(path: Path, known: set[str] = frozenset()) -> set[str]:
 
 def _graph() -> dict[str, set[str]]:
     modules = _modules()
-    known = set(modules)
-    return {name: (_imports(path, known) & known) - {name} for name, path in modules.items()}
+    return {name: (_imports(path) & set(modules)) - {name} for name, path in modules.items()}
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:

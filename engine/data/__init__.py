@@ -27,9 +27,16 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from engine.data import freshness
 from engine.data.cache import CACHE_ENV, CorruptEntry, Entry, PriceCache
 from engine.data.csvfiles import adjust_ohlc, read_price_csv
+from engine.data.freshness import (
+    covers_history,
+    final_rows,
+    is_fresh,
+    merge_tail,
+    tail_start,
+    wanted_last,
+)
 from engine.data.validate import (
     DEFAULT_CHECKS,
     PRICE_COLUMNS,
@@ -225,9 +232,9 @@ class YFinanceSource:
     def _action(self, entry: Entry | None, ticker: str, end, now: dt.datetime) -> str:
         if entry is None or self.refresh:
             return "full"
-        if not freshness.covers_history(entry.meta, self.history_from):
+        if not covers_history(entry.meta, self.history_from):
             return "full"
-        return "cache" if freshness.is_fresh(entry.meta, ticker, end, now) else "tail"
+        return "cache" if is_fresh(entry.meta, ticker, end, now) else "tail"
 
     def _update(self, tickers: list[str], entries: dict, end, now) -> tuple[dict, dict]:
         plan = {t: self._action(entries[t], t, end, now) for t in tickers}
@@ -245,7 +252,7 @@ class YFinanceSource:
             failures |= tail_failures | more
         for ticker, frame in fetched.items():
             frame = clean(frame, ticker, "yfinance", STRUCTURE_ONLY)
-            frame = freshness.final_rows(frame, ticker, now)
+            frame = final_rows(frame, ticker, now)
             if frame.empty:
                 failures[ticker] = Failure("unknown", "no completed session yet")
                 continue
@@ -256,12 +263,12 @@ class YFinanceSource:
 
     def _tails(self, stale: list[str], entries: dict) -> tuple[dict, list[str], dict]:
         """Fetch the recent tail of stale tickers; append it where the overlap agrees."""
-        start = min(freshness.tail_start(entries[t].meta) for t in stale)
+        start = min(tail_start(entries[t].meta) for t in stale)
         tails, failures = self._fetch(stale, start)
         merged, redo = {}, []
         for ticker, tail in tails.items():
             tail = clean(tail, ticker, "yfinance", STRUCTURE_ONLY)
-            joined = freshness.merge_tail(entries[ticker].frame, tail)
+            joined = merge_tail(entries[ticker].frame, tail)
             if joined is None:
                 warn(
                     f"{ticker}: Yahoo's adjusted prices changed since they were cached (a new "
@@ -315,7 +322,7 @@ class YFinanceSource:
         return fetch_with_retries(self.download, tickers, start, self.retry)
 
     def _check_covered(self, ticker: str, meta, end, now, failure: Failure) -> None:
-        if end is None or pd.Timestamp(meta.last) >= freshness.wanted_last(ticker, end, now):
+        if end is None or pd.Timestamp(meta.last) >= wanted_last(ticker, end, now):
             return
         raise DataError(
             f"could not update {ticker} from yfinance ({failure.detail}) and the cache holds it "

@@ -23,8 +23,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from engine.data import market_calendar
 from engine.data.cache import Meta
+from engine.data.market_calendar import calendar_kind, sessions
 
 SETTLE = pd.Timedelta(hours=1)
 OVERLAP_DAYS = 10
@@ -52,8 +52,8 @@ def wanted_last(ticker: str, end: dt.date | None, now: dt.datetime) -> pd.Timest
     """The latest session on or before `end` (or today) whose bar is final at `now`."""
     today = pd.Timestamp(now).tz_convert("UTC").tz_localize(None).normalize()
     limit = min(pd.Timestamp(end), today) if end else today
-    kind = market_calendar.calendar_kind(ticker)
-    days = market_calendar.sessions(kind, limit - pd.Timedelta(days=20), limit)
+    kind = calendar_kind(ticker)
+    days = sessions(kind, limit - pd.Timedelta(days=20), limit)
     done = close_instants(ticker, days) + SETTLE <= pd.Timestamp(now)
     return days[np.asarray(done)][-1]
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from engine.data import market_calendar
+from engine.data.market_calendar import calendar_kind, missing_between
 from engine.errors import DataError
 from engine.notices import warn
 
@@ -187,7 +187,7 @@ def split_name(ratio: float) -> str | None:
 
 
 def _reject_split_jumps(frame: pd.DataFrame, ticker: str, origin: str) -> None:
-    if market_calendar.calendar_kind(ticker) == "crypto" or len(frame) < 2:
+    if calendar_kind(ticker) == "crypto" or len(frame) < 2:
         return
     close = frame["Close"].to_numpy()
     ratio = close[1:] / close[:-1]
@@ -208,8 +208,8 @@ def _reject_split_jumps(frame: pd.DataFrame, ticker: str, origin: str) -> None:
 
 
 def _fill_gaps(frame: pd.DataFrame, ticker: str, origin: str, max_fill: int) -> pd.DataFrame:
-    kind = market_calendar.calendar_kind(ticker)
-    gaps = market_calendar.missing_between(kind, frame.index)
+    kind = calendar_kind(ticker)
+    gaps = missing_between(kind, frame.index)
     limit = WEEKDAY_SLACK if kind == "weekdays" else max_fill
     for pos, missing in gaps:
         if len(missing) > limit:
