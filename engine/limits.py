@@ -1,4 +1,4 @@
-"""Bounds on what a config may ask for, in one place (imports nothing).
+"""Bounds on what a config, a data file or the command line may ask for, in one place.
 
 A config is a short hand-written text file; these limits refuse hostile or
 mistaken input (a huge or endless file, deep nesting, absurd amounts, dates
@@ -8,9 +8,27 @@ clear message, instead of hanging, exhausting memory or giving silly numbers.
 
 from __future__ import annotations
 
+import re
+
 MAX_CONFIG_BYTES = 1 << 20  # 1 MiB: hand-written configs are a few KiB
 MAX_YAML_DEPTH = 32  # nesting levels of mappings/lists; a config needs about 5
-FIRST_YEAR, LAST_YEAR = 1900, 2200  # dates in configs and on the command line
+FIRST_YEAR, LAST_YEAR = 1900, 2200  # dates in configs, data files and on the command line
+YEARS = (FIRST_YEAR, LAST_YEAR)
+
+SYMBOL = re.compile(r"^[A-Za-z0-9^.=_-]+$")  # a ticker in a config, and the name of its files
+SYMBOL_CHARS = "letters, digits and ^ . = _ -"
+
+
+def is_symbol(text: str) -> bool:
+    """True for a ticker symbol that is safe as a file name (no separator, not . or ..)."""
+    return bool(SYMBOL.match(text)) and text.strip(".") != ""
+
+
+def is_series(text: str) -> bool:
+    """True for a ticker symbol or a ratio of two, 'A/B'."""
+    legs = text.split("/")
+    return len(legs) <= 2 and all(is_symbol(leg) for leg in legs)
+
 
 # Starting cash. Below 1 currency unit, fees and the cent-level rounding of the
 # reported values dominate and position sizes stop meaning anything; above

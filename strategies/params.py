@@ -9,6 +9,7 @@ but refuses 20.5.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import numpy as np
@@ -120,3 +121,11 @@ def not_above(value: float | None, limit: float | None, names: tuple[str, str]) 
             {"this": names[0], "other": names[1], "value": f"{value:g}", "limit": f"{limit:g}"},
         )
     return value
+
+
+def bound_pair(params: Mapping[str, Any], upper: str, lower: str) -> tuple[float, float]:
+    """(upper, lower) bounds of a parameter set whose lower bound defaults to the upper one
+    (rsi `enter`/`exit`, level and correlation `above`/`below`)."""
+    high = float(params[upper])
+    low = params.get(lower)
+    return high, high if low is None else float(low)

@@ -456,25 +456,12 @@ def test_whole_numbers_from_a_sweep_range_and_defaults_that_follow_the_other_bou
 # ---------------------------------------------------------------- compatibility
 
 
-def test_the_former_module_interface_still_works():
+def test_the_single_forms_equal_the_registry():
     x = series([10, 11, 12, 11, 13, 12, 10, 9, 11, 12])
     assert SIGNAL_KINDS["sma"](x, window=3, band=0.0).equals(signals.sma(x, 3))
     assert SIGNAL_KINDS["donchian"](x, entry=2, exit=2).equals(signals.donchian(x, 2, 2))
-    assert signals.bars_needed("donchian", {"entry": 20, "exit": 5}) == 21
-    assert signals.bars_needed("sma", {"window": 20, "band": 0.0}) == 20
-    frame = signals.lines("sma", x, window=3, band=0.1)
-    assert list(frame.columns) == ["upper", "lower"] and frame.index.equals(x.index)
-    assert frame["upper"].iloc[2] == pytest.approx(11 * 1.1)
     on = signals.hysteresis(np.array([F, T, F, F]), np.array([F, F, F, T]))
     assert on.tolist() == [F, T, T, F]
-
-
-def test_a_plain_function_swapped_into_the_registry_is_called_per_set(monkeypatch):
-    x = series([1, 2, 3, 2, 1])
-    monkeypatch.setitem(SIGNAL_KINDS, "sma", lambda x, window, band=0.0: x > window)
-    grid = signal_grid("sma", x, [{"window": 1}, {"window": 2}])
-    assert grid.tolist() == [[F, F], [T, F], [T, T], [T, F], [F, F]]
-    assert signals.bars_needed("sma", {"window": 4}) == 4  # the shipped kind, unaffected
 
 
 # ---------------------------------------------------------------- real prices

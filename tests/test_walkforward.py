@@ -15,7 +15,7 @@ from engine.cli import main
 from engine.data import CsvSource, MemorySource
 from engine.errors import ConfigError
 from engine.metrics import stats
-from engine.research.audit import noise, perturbed
+from engine.research.audit import perturbed, random_walks
 from engine.research.sweep import run_sweep
 from engine.research.sweep_config import sweep_spec
 from engine.research.walkforward import _in_range, best_row, parse_spec, walk_forward, windows
@@ -56,6 +56,18 @@ def result(spec, market):
 
 
 # ---------------------------------------------------------------- the spec and the windows
+
+
+def noise(prices: dict, config, instant: int, rng: np.random.Generator) -> dict:
+    """`random_walks` on the bars final after `instant` (UTC ns) by the config's close
+    times: these tests take the config's timing as given (the audit itself judges bars
+    by label date)."""
+    later = {
+        ticker: calendar.ticker_close_instants(ticker, frame.index, config.data.close_times)
+        > instant
+        for ticker, frame in prices.items()
+    }
+    return random_walks(later, rng)
 
 
 def test_parse_spec():

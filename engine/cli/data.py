@@ -116,8 +116,8 @@ def clear(tickers: tuple[str, ...]) -> None:
 
 def _symbols(tickers: tuple[str, ...], command: str) -> list[str]:
     """The tickers in capitals, once each; anything but a symbol (a path, ``..``) is an error."""
-    from engine.data.validate import SYMBOL_CHARS, is_symbol
     from engine.errors import DataError
+    from engine.limits import SYMBOL_CHARS, is_symbol
 
     for ticker in tickers:
         if not is_symbol(ticker):

@@ -24,10 +24,10 @@ from engine import limits
 from engine.config import strict_yaml
 from engine.config.types import Date, Number, Weight, Whole
 from engine.errors import ConfigError
+from engine.limits import is_series, is_symbol
 from strategies.regimes import Regime, WhenSyntaxError, names_in, parse_when
 from strategies.signals import SIGNAL_KINDS
 
-_SERIES = re.compile(r"^[A-Za-z0-9^.=_-]+(/[A-Za-z0-9^.=_-]+)?$")
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _TOLERANCE = 1e-9  # weight sums are compared with this slack (0.1 + 0.2 ...)
 MAX_DAY_OFFSET = 7  # a close time is at most a week after its bar's label date
@@ -262,7 +262,7 @@ def _check_tickers(config: Config) -> list[str]:
     if len(set(config.universe)) != len(config.universe):
         problems.append("universe: lists a ticker twice")
     for ticker in config.universe:
-        if "/" in ticker or not _SERIES.match(ticker):
+        if not is_symbol(ticker):
             problems.append(f"universe: {ticker!r} is not a ticker symbol")
     named = [("universe", t) for t in config.universe]
     named += [("benchmark", t) for t in config.benchmark]
@@ -278,12 +278,12 @@ def _check_tickers(config: Config) -> list[str]:
                 f"{field}: write {ticker!r} in capitals as Yahoo spells it ({ticker.upper()!r})"
             )
     for name, signal in config.signals.items():
-        if not _SERIES.match(signal.series):
+        if not is_series(signal.series):
             problems.append(
                 f"signals.{name}.series: {signal.series!r} must be a ticker or a ratio 'A/B'"
             )
         other = getattr(signal, "other", None)
-        if other is not None and not _SERIES.match(other):
+        if other is not None and not is_symbol(other):
             problems.append(f"signals.{name}.other: {other!r} is not a ticker symbol")
     return problems
 

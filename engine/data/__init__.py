@@ -41,10 +41,8 @@ from engine.data.validate import (
     DEFAULT_CHECKS,
     PRICE_COLUMNS,
     STRUCTURE_ONLY,
-    SYMBOL_CHARS,
     Checks,
     clean,
-    is_symbol,
 )
 from engine.data.yahoo import (
     OFFLINE_HINT,
@@ -55,6 +53,7 @@ from engine.data.yahoo import (
     yfinance_errors,
 )
 from engine.errors import DataError
+from engine.limits import SYMBOL_CHARS, is_symbol
 from engine.notices import warn
 
 __all__ = [

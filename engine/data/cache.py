@@ -18,7 +18,7 @@ parquet file. No network here: `engine.data` fetches, this module stores.
   ``strict`` (`rotation data import`, `clear`: writing is their whole point), which
   makes it an error. A cache path that is a file or cannot be created is an error
   naming `CACHE_ENV`.
-* Entry paths are built only from ticker symbols (`engine.data.validate.is_symbol`) and
+* Entry paths are built only from ticker symbols (`engine.limits.is_symbol`) and
   must resolve inside the folder: nothing outside it is ever read, written or deleted.
 """
 
@@ -39,8 +39,8 @@ from pathlib import Path
 import pandas as pd
 
 from engine.data.cache_meta import CorruptEntry, Meta, parse_meta, verify_frame
-from engine.data.validate import SYMBOL_CHARS, is_symbol
 from engine.errors import DataError
+from engine.limits import SYMBOL_CHARS, is_symbol
 from engine.notices import warn
 
 LOCK_TIMEOUT = 600.0  # seconds to wait for another process holding the cache

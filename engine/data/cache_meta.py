@@ -13,7 +13,8 @@ from dataclasses import dataclass, fields
 
 import pandas as pd
 
-from engine.data.validate import PRICE_COLUMNS, is_symbol
+from engine.data.validate import PRICE_COLUMNS
+from engine.limits import is_symbol
 
 
 class CorruptEntry(Exception):

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import DataError
+from engine.limits import YEARS
 
 NEEDED = ["date", "open", "high", "low", "close", "volume"]
 NAMES = {"date": "Date", "open": "Open", "high": "High", "low": "Low", "close": "Close",
@@ -43,7 +44,6 @@ MISSING_TEXT = {"", "null", "nan", "none", "n/a"}
 _DATE = re.compile(
     r"^(\d{4}-\d{2}-\d{2})(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
 )
-YEARS = (1900, 2200)
 MAX_PRICE = 1e12  # above any real quote; larger numbers would overflow the adjustments
 MAX_VOLUME = 1e15
 MAX_BYTES = 64 * 2**20  # ^GSPC daily since 1927 is under 2 MiB

@@ -36,8 +36,9 @@ import numpy as np
 import pandas as pd
 
 from engine.data.market_calendar import calendar_kind, sessions
-from engine.data.validate import DEFAULT_CHECKS, YEARS, Checks, clean
+from engine.data.validate import DEFAULT_CHECKS, Checks, clean
 from engine.errors import DataError
+from engine.limits import YEARS
 
 EPOCH = pd.Timestamp("2000-01-01")
 EQUITY_FROM = pd.Timestamp("2000-01-03")

@@ -25,7 +25,6 @@ Outcomes, in the order applied (README "Bad data" has the same table):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -34,6 +33,7 @@ import pandas as pd
 
 from engine.data.market_calendar import calendar_kind, missing_between
 from engine.errors import DataError
+from engine.limits import YEARS
 from engine.notices import warn
 
 PRICE_COLUMNS = ["Open", "High", "Low", "Close", "Volume"]
@@ -41,14 +41,6 @@ SPLIT_FACTORS = (2, 3, 4, 5, 10)
 SPLIT_TOLERANCE = 0.02  # relative distance of a close ratio from a split factor
 WEEKDAY_SLACK = 10  # missing weekdays tolerated where the holidays are unknown
 MAX_PRICE = 1e12  # above any real quote (engine.data.csvfiles refuses such cells with their line)
-YEARS = (1900, 2200)
-SYMBOL = re.compile(r"^[A-Za-z0-9^.=_-]+$")  # a config ticker (engine.config) and a file name
-SYMBOL_CHARS = "letters, digits and ^ . = _ -"
-
-
-def is_symbol(text: str) -> bool:
-    """True for a ticker symbol that is safe as a file name (no separator, not . or ..)."""
-    return bool(SYMBOL.match(text)) and text.strip(".") != ""
 
 
 @dataclass(frozen=True)

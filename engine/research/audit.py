@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from engine import calendar
 from engine.config import Config
 from engine.data import MemorySource, PriceSource
 from engine.data.market_calendar import is_crypto
@@ -114,22 +113,6 @@ def random_walks(later: dict[str, np.ndarray], rng: np.random.Generator) -> dict
             log_factor[mask] = walk
         out[ticker] = log_factor
     return out
-
-
-def noise(
-    prices: dict[str, pd.DataFrame], config: Config, instant: int, rng: np.random.Generator
-) -> dict[str, np.ndarray]:
-    """`random_walks` on the bars final after `instant` (UTC ns) by the config's close times.
-
-    For tests that take the config's timing as given (walk-forward windows); the
-    audit itself judges bars by label date (`bars_after`).
-    """
-    later = {
-        ticker: calendar.ticker_close_instants(ticker, frame.index, config.data.close_times)
-        > instant
-        for ticker, frame in prices.items()
-    }
-    return random_walks(later, rng)
 
 
 def perturbed(prices: dict[str, pd.DataFrame], log_factors: dict[str, np.ndarray], sign: float):

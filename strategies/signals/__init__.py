@@ -13,13 +13,9 @@ The grid form `signal_grid(kind, input, params_list)` returns one column per
 parameter set, sharing rolling work between sets with equal windows; the single
 form is the kind called as a function, `SIGNAL_KINDS["rsi"](x, window=14, enter=70)`.
 
-Compatibility with callers of the former single module: `donchian(x, entry, exit)`
-and `sma(x, window, band)` are single-form functions (the names shadow the
-submodules as attributes; import the modules' contents with
-`from strategies.signals.donchian import ...`); `bars_needed(kind, params)` and
-`lines(kind, x, **params)` take a kind's name and read the kinds shipped here
-(`BUILT_IN`), and `signal_grid` calls a plain function found in `SIGNAL_KINDS` once
-per parameter set, so a test that swaps a function in for a kind still runs.
+`donchian(x, entry, exit)` and `sma(x, window, band)` are the single forms of the two
+seed kinds (the names shadow the submodules as attributes; import the modules'
+contents with `from strategies.signals.donchian import ...`).
 """
 
 from __future__ import annotations
@@ -29,7 +25,6 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from strategies.registry import Input, Lines, SignalKind, SignalModel, hysteresis, switch
 from strategies.signals.correlation import CORRELATION
@@ -52,27 +47,9 @@ def signal_grid(
     kind: str | SignalKind, input: Input, params_list: Sequence[Mapping[str, Any]]
 ) -> np.ndarray:
     """Booleans [T, K] of one kind for K parameter sets on an input of T bars (`switch`
-    of the kind's lines). `kind` is a registered name or a kind.
-
-    A registry entry that is a plain function `(x, **params) -> bool Series` (a test's
-    stand-in, as the former module allowed) is called once per set.
-    """
+    of the kind's lines). `kind` is a registered name or a kind."""
     chosen = SIGNAL_KINDS[kind] if isinstance(kind, str) else kind
-    if not isinstance(chosen, SignalKind):
-        return np.column_stack([chosen(input, **p).to_numpy(dtype=bool) for p in params_list])
     return switch(chosen.lines(input, params_list))
-
-
-def bars_needed(kind: str, params: Mapping[str, Any]) -> int:
-    """Bars of its own calendar a signal needs before it can ever be True."""
-    return BUILT_IN[kind].bars_needed(params)
-
-
-def lines(kind: str, x: Input, **params: Any) -> pd.DataFrame:
-    """What a signal compares, for display, one parameter set: columns upper and lower
-    (the former single-module form; `SignalKind.lines` also gives the value)."""
-    drawn = BUILT_IN[kind].lines(x, [params])
-    return pd.DataFrame({"upper": drawn.upper[:, 0], "lower": drawn.lower[:, 0]}, index=x.index)
 
 
 __all__ = [
@@ -82,10 +59,8 @@ __all__ = [
     "Lines",
     "SignalKind",
     "SignalModel",
-    "bars_needed",
     "donchian",
     "hysteresis",
-    "lines",
     "signal_grid",
     "sma",
     "switch",

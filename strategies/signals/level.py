@@ -15,7 +15,7 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import ValidationInfo, field_validator
 
-from strategies.params import FiniteFloat, not_above
+from strategies.params import FiniteFloat, bound_pair, not_above
 from strategies.registry import Lines, SignalKind, SignalModel, Spec
 from strategies.signals.windows import across, flat
 
@@ -36,9 +36,7 @@ class LevelSignal(SignalModel):
 
 def bounds(params: Mapping[str, Any]) -> tuple[float, float]:
     """(upper a, lower c) of a parameter set; c defaults to a."""
-    upper = float(params["above"])
-    below = params.get("below")
-    return upper, upper if below is None else float(below)
+    return bound_pair(params, "above", "below")
 
 
 class Level(SignalKind):

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationInfo, field_validator
 
-from strategies.params import Percent, PositiveInt, not_above
+from strategies.params import Percent, PositiveInt, bound_pair, not_above
 from strategies.registry import Lines, SignalKind, SignalModel, Spec
 from strategies.signals.windows import columns, flat
 
@@ -65,9 +65,7 @@ def wilder_rsi(x: np.ndarray, n: int) -> np.ndarray:
 
 def levels(params: Mapping[str, Any]) -> tuple[float, float]:
     """(enter a, exit c) of a parameter set; c defaults to a."""
-    enter = float(params["enter"])
-    exit_ = params.get("exit")
-    return enter, enter if exit_ is None else float(exit_)
+    return bound_pair(params, "enter", "exit")
 
 
 class Rsi(SignalKind):
