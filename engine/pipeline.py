@@ -33,7 +33,8 @@ from engine.notices import warn
 from engine.research.grid import Axis, combinations
 from engine.rules import bps_to_fraction, execution_column, new_month
 from strategies.regimes import decide
-from strategies.signals import SIGNAL_KINDS, signal_grid
+from strategies.registry import Lines, switch
+from strategies.signals import SIGNAL_KINDS
 
 
 @dataclass(frozen=True)
@@ -155,9 +156,8 @@ def _parameter_sets(config: Config, name: str, axes: Sequence[Axis]) -> tuple[li
     return owned, sets
 
 
-def _frames(kind, source, sets: list[dict], own: np.ndarray) -> list[pd.DataFrame]:
+def _frames(source, sets: list[dict], drawn: Lines, own: np.ndarray) -> list[pd.DataFrame]:
     """Per parameter set, on the signal's own calendar: x, value, upper, lower, on."""
-    drawn = kind.lines(source, sets)
     x = source if isinstance(source, pd.Series) else source.iloc[:, 0]
     return [
         pd.DataFrame(
@@ -196,10 +196,11 @@ def signal_tables(
                     f"{needed} that {signal.type} {params} needs; use a shorter window or "
                     "a longer series"
                 )
-        own = signal_grid(signal.type, source, sets)
+        drawn = kind.lines(source, sets)  # computed once: the states and, for runs, the frames
+        own = switch(drawn)
         own_instants = calendar.series_close_instants(key, source.index, overrides)
         aligned = calendar.align_asof(own, own_instants, market.instants)[rows]
-        frames = _frames(kind, source, sets, own) if keep_frames else None
+        frames = _frames(source, sets, drawn, own) if keep_frames else None
         tables[name] = SignalTable(owned, sets, np.ascontiguousarray(aligned.T), frames)
     return tables
 

@@ -149,6 +149,17 @@ def _check_depth(root: Node) -> None:
 def _check_text_depth(text: str) -> None:
     """Refuse nesting deeper than MAX_YAML_DEPTH in the text itself, on the parser's
     event stream (a loop, not recursion), before the recursive composer runs."""
+    try:
+        _walk_events(text)
+    except StrictYAMLError:
+        raise
+    except yaml.YAMLError as exc:  # libyaml's scanner has its own (deeper) nesting limit
+        if "nesting depth" not in str(getattr(exc, "problem", "")):
+            raise
+        raise StrictYAMLError(problem=_too_deep(), problem_mark=exc.problem_mark) from None
+
+
+def _walk_events(text: str) -> None:
     depth = 0  # open collections
     for event in yaml.parse(text, Loader=_StrictLoader):
         if isinstance(event, yaml.CollectionEndEvent):
