@@ -87,3 +87,33 @@ def align_asof(
     source = np.asarray(values, dtype=bool)
     usable = (position >= 0).reshape((-1,) + (1,) * (source.ndim - 1))
     return np.where(usable, source[np.maximum(position, 0)], False)
+
+
+def align_asof_values(
+    values: np.ndarray, value_instants: np.ndarray, target_instants: np.ndarray
+) -> np.ndarray:
+    """Like `align_asof` for real values (scores): the latest bar final at or before each
+    target instant, NaN where there is none yet. `values` is [bars, ...]."""
+    position = np.searchsorted(value_instants, target_instants, side="right") - 1
+    source = np.asarray(values, dtype=float)
+    usable = (position >= 0).reshape((-1,) + (1,) * (source.ndim - 1))
+    return np.where(usable, source[np.maximum(position, 0)], np.nan)
+
+
+def decision_mask(dates: pd.DatetimeIndex, decide: str) -> np.ndarray:
+    """True on the decision dates of the calendar `dates` (docs/semantics.md, decision
+    schedule): every date (`daily`), or the last date of each ISO week (`weekly`) or
+    calendar month (`monthly`), a date being last when the next date falls in a later
+    week or month; the final date is therefore a decision date only for `daily`."""
+    if decide == "daily":
+        return np.ones(len(dates), dtype=bool)
+    if decide == "weekly":
+        iso = dates.isocalendar()
+        period = iso["year"].to_numpy(dtype=np.int64) * 100 + iso["week"].to_numpy(dtype=np.int64)
+    elif decide == "monthly":
+        period = np.asarray(dates.year * 12 + dates.month, dtype=np.int64)
+    else:
+        raise ValueError(f"unknown decision schedule {decide!r}")
+    mask = np.zeros(len(dates), dtype=bool)
+    mask[:-1] = period[1:] != period[:-1]
+    return mask

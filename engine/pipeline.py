@@ -9,7 +9,7 @@
 3. `decide_codes`: the decided regime of every combination on a run of C's rows
    (§6), and `with_prior_row`: the row a first backtest date trades to.
 4. `regime_weights`, `execution_costs`, `execution_prices`: each combination's
-   weights, costs and rebalance rule, and the prices orders fill at (§7).
+   weights, costs and rebalance rule, and the prices orders fill at (§10).
 
 `rotation run` is the G = 1 case (engine.runner, simulated with vectorbt); sweeps,
 walk-forward, audit, bootstrap and compare all go through the same functions
@@ -32,6 +32,17 @@ from engine.errors import DataError
 from engine.notices import warn
 from engine.research.grid import Axis, combinations
 from engine.rules import bps_to_fraction, execution_column, new_month
+from engine.targets import (
+    RankInputs,
+    RankPlan,
+    Schedule,
+    Targets,
+    build_targets,
+    check_rank_history,
+    decision_schedule,
+    rank_plans,
+    scheduled,
+)
 from strategies.regimes import decide
 from strategies.registry import Lines, switch
 from strategies.signals import SIGNAL_KINDS
@@ -178,10 +189,11 @@ def signal_tables(
     config: Config,
     axes: Sequence[Axis],
     market: Market,
-    rows: slice,
+    rows: slice | np.ndarray,
     keep_frames: bool = False,
 ) -> dict[str, SignalTable]:
-    """Every signal once per distinct parameter set, aligned to C's `rows` (step 2)."""
+    """Every signal once per distinct parameter set, aligned to C's `rows` (a slice or
+    positions, e.g. the decision dates) (step 2)."""
     overrides = config.data.close_times
     tables = {}
     for name, signal in config.signals.items():
@@ -217,9 +229,11 @@ def decide_codes(
     axes: Sequence[Axis],
     index: np.ndarray,
     n_rows: int,
+    columns: np.ndarray | None = None,
 ) -> np.ndarray:
     """[G, n_rows] position of the decided regime of each combination (`index`: [axes, G];
-    the tables aligned on the same `n_rows` rows of C)."""
+    the tables aligned on the same rows of C, of which `columns` are read when given,
+    else all `n_rows`)."""
     shape = tuple(len(a.values) for a in axes)
     regimes = config.parsed_regimes()
     gathered = {}
@@ -230,6 +244,8 @@ def decide_codes(
         else:
             column = np.zeros(index.shape[1], dtype=np.int64)
         gathered[name] = table.aligned[column]
+        if columns is not None:
+            gathered[name] = gathered[name][:, columns]
     if gathered:
         return decide(regimes, gathered)
     return np.full((index.shape[1], n_rows), len(regimes) - 1, dtype=np.int64)
@@ -243,6 +259,73 @@ def with_prior_row(codes: np.ndarray, market: Market, default: int) -> np.ndarra
     return codes
 
 
+@dataclass(frozen=True)
+class Decisions:
+    """What every chunk of combinations reads to decide its targets (steps 2-3).
+
+    Attributes:
+        schedule: the decision date each simulated row reads (engine.targets).
+        signals: signal tables, aligned on the decision dates (sweeps) or on all of C
+            (runs, which keep the frames for signals.csv; `columns` then picks the
+            decision dates).
+        columns: positions within the aligned tables of the decision dates, or None.
+        plans: the ranked regimes and their parameter sets.
+        inputs: scores, volatilities and filters on the decision dates (None: no ranks).
+    """
+
+    schedule: Schedule
+    signals: dict[str, SignalTable]
+    columns: np.ndarray | None
+    plans: list[RankPlan]
+    inputs: RankInputs | None
+
+
+def prepare_decisions(
+    config: Config, axes: Sequence[Axis], market: Market, rows: np.ndarray, keep_frames=False
+) -> Decisions:
+    """Schedule, signal tables and rank inputs for the rows (positions in C) simulated."""
+    schedule = decision_schedule(market.calendar, config.execution.decide, rows)
+    if keep_frames:
+        every = np.arange(len(market.calendar))
+        signals = signal_tables(config, axes, market, every, keep_frames=True)
+        columns = schedule.decisions
+    else:
+        signals = signal_tables(config, axes, market, schedule.decisions)
+        columns = None
+    plans = rank_plans(config, axes)
+    inputs = None
+    if plans:
+        check_rank_history(config, market.prices)
+        inputs = RankInputs(market.prices, config, market.instants[schedule.decisions])
+    return Decisions(schedule, signals, columns, plans, inputs)
+
+
+def decide_targets(
+    config: Config,
+    decisions: Decisions,
+    axes: Sequence[Axis],
+    index: np.ndarray,
+    prior: bool = False,
+    keep: dict | None = None,
+) -> tuple[np.ndarray, Targets]:
+    """Decided regimes [G, rows] and targets of the combinations `index` on the scheduled
+    rows; with `prior`, a first row holding the default regime and its target (the date
+    before the first backtest date when C has none)."""
+    default = len(config.regimes) - 1
+    n_dec = len(decisions.schedule.decisions)
+    codes = decide_codes(config, decisions.signals, axes, index, n_dec, decisions.columns)
+    regimes = scheduled(codes, decisions.schedule, default)
+    source = decisions.schedule.source
+    if prior:
+        regimes = np.hstack([np.full((regimes.shape[0], 1), default, dtype=np.int64), regimes])
+        source = np.concatenate([[-1], source])
+    fixed = regime_weights(config, axes, index)
+    targets = build_targets(
+        config, axes, index, regimes, source, decisions.plans, decisions.inputs, fixed, keep
+    )
+    return regimes, targets
+
+
 def per_combo(axes: Sequence[Axis], index: np.ndarray, path: tuple, default: float) -> np.ndarray:
     """Value of the parameter at `path` for each combination (`default` when not swept)."""
     for i, axis in enumerate(axes):
@@ -252,10 +335,13 @@ def per_combo(axes: Sequence[Axis], index: np.ndarray, path: tuple, default: flo
 
 
 def regime_weights(config: Config, axes: Sequence[Axis], index: np.ndarray) -> np.ndarray:
-    """[G, K, A] weight of each universe asset in each regime, per combination."""
+    """[G, K, A] fixed weight of each universe asset in each regime, per combination (zeros
+    for a ranked regime: what it holds before its first decision, cash)."""
     universe = list(config.universe)
     out = np.zeros((index.shape[1], len(config.regimes), len(universe)))
     for k, regime in enumerate(config.regimes):
+        if regime.weights is None:
+            continue  # a ranked regime: its targets come from engine.targets
         for a, ticker in enumerate(universe):
             base = regime.weights.get(ticker, 0.0)
             out[:, k, a] = per_combo(axes, index, ("regimes", k, "weights", ticker), base)
@@ -294,19 +380,19 @@ def grid_inputs_from_result(result) -> dict:
     config = result.config
     universe = list(config.universe)
     close, price = execution_prices(config, result.prices, universe, result.dates)
-    regimes = config.parsed_regimes()
-    position = {r.name: i for i, r in enumerate(regimes)}
-    codes = result.regimes.map(position).to_numpy(dtype=np.int64)[None, :]  # on C
     first = result.calendar.get_loc(result.dates[0])
     market = Market(result.prices, result.calendar, np.empty(0), result.dates, first)
-    decided = with_prior_row(codes[:, market.rows], market, len(regimes) - 1)
     no_axes = np.zeros((0, 1), dtype=np.int64)
+    rows = result.targets.to_numpy()[market.rows]
+    if first == 0:  # the first date trades to the default regime's fixed weights (or cash)
+        rows = np.vstack([regime_weights(config, [], no_axes)[0, -1], rows])
+    table, codes = np.unique(rows, axis=0, return_inverse=True)
     costs = execution_costs(config, [], no_axes)
     return {
         "close": close.to_numpy(dtype=np.float64),
         "price": price.to_numpy(dtype=np.float64),
-        "weights": regime_weights(config, [], no_axes),
-        "decided": np.asfortranarray(decided.T),
+        "weights": table[None],
+        "decided": np.asfortranarray(codes.reshape(-1, 1).astype(np.int64)),
         "new_month": new_month(result.dates),
         "monthly": costs.monthly,
         "threshold": costs.threshold,

@@ -1,4 +1,4 @@
-"""Rules every stage and both simulators share, defined once (docs/semantics.md §7).
+"""Rules every stage and both simulators share, defined once (docs/semantics.md §10).
 
 Nothing here imports anything above numpy and pandas, so the numba kernel, the
 vectorbt wrapper and the pipeline can all use it without import cycles.
@@ -12,6 +12,15 @@ import pandas as pd
 # A fill moving at most this fraction of V is the floating-point residue of
 # rebalancing to the weights already held (~1e-14 shares), not a trade.
 RESIDUE = 1e-9
+
+# Two targets are the same when no weight differs by more than this (a switch between
+# regimes with equal weights, or a ranking that selects the same assets, is no trade).
+SAME_TARGET = 1e-12
+
+
+def same_target(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """True where target rows `a` and `b` (last axis: assets) are the same target."""
+    return ~np.any(np.abs(a - b) > SAME_TARGET, axis=-1)
 
 
 def bps_to_fraction(bps: float | np.ndarray) -> float | np.ndarray:

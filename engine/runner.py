@@ -37,6 +37,8 @@ class BacktestResult:
             compared with (upper, lower) and the signal itself (on).
         regimes: decided regime name on C.
         targets: target weights decided on C (fractions of V).
+        ranks: per decision date, rank regime and candidate: score, eligible, rank,
+            selected, failed, weight (empty without ranked regimes; see `rank_table`).
         dates: the backtest dates.
         orders: target weights traded on each backtest date (NaN = hold).
         strategy, benchmark: simulations on the backtest dates.
@@ -50,6 +52,7 @@ class BacktestResult:
     signal_series: dict[str, pd.DataFrame]
     regimes: pd.Series
     targets: pd.DataFrame
+    ranks: pd.DataFrame
     dates: pd.DatetimeIndex
     orders: pd.DataFrame
     strategy: Simulation
@@ -119,7 +122,7 @@ def _activity(sim: Simulation, dates: pd.DatetimeIndex) -> dict:
 def compute_stats(
     config: Config, dates: pd.DatetimeIndex, names: pd.Series, strat: Simulation, bench: Simulation
 ) -> dict[str, dict]:
-    """Statistics (docs/semantics.md §8) of the strategy, the benchmark and the one against
+    """Statistics (docs/semantics.md §11) of the strategy, the benchmark and the one against
     the other."""
     cash, rf = config.portfolio.initial_cash, config.stats.risk_free
     periods = periods_per_year(config)
@@ -142,6 +145,57 @@ def compute_stats(
     return {"strategy": strategy, "benchmark": benchmark, "relative": relative, "period": info}
 
 
+RANK_COLUMNS = ["date", "regime", "active", "asset", "score", "eligible", "rank", "selected"]
+RANK_COLUMNS += ["failed", "weight", "fallback", "fallback_weight"]
+
+
+def rank_table(
+    config: Config,
+    cal: pd.DatetimeIndex,
+    decisions: pipeline.Decisions,
+    rankings: dict,
+    names: pd.Series,
+    market: pipeline.Market,
+) -> pd.DataFrame:
+    """ranks.csv: one row per decision date (from the one the first backtest date trades
+    on to the last), rank regime and candidate. `active`: the regime was decided that
+    date; `failed`: selected but below min_score or failing the filter, its slot given
+    to the fallback (`fallback`, empty = cash) with the date's `fallback_weight`."""
+    positions = decisions.schedule.decisions
+    start = max(int(np.searchsorted(positions, market.first - 1, side="right")) - 1, 0)
+    last = market.first + len(market.dates) - 1
+    keep = (np.arange(len(positions)) >= start) & (positions <= last)
+    frames = []
+    for plan in decisions.plans:
+        ranking = rankings[plan.regime]
+        name = config.regimes[plan.regime].name
+        dates = cal[positions[keep]]
+        m = len(plan.rank.assets)
+        active = names.iloc[positions[keep]].to_numpy() == name
+        frames.append(
+            pd.DataFrame(
+                {
+                    "date": np.repeat(dates, m),
+                    "regime": name,
+                    "active": np.repeat(active, m),
+                    "asset": np.tile(plan.rank.assets, len(dates)),
+                    "score": ranking.score[keep].ravel(),
+                    "eligible": ranking.eligible[keep].ravel(),
+                    "rank": ranking.rank[keep].ravel(),
+                    "selected": ranking.selected[keep].ravel(),
+                    "failed": ranking.failed[keep].ravel(),
+                    "weight": ranking.weight[keep].ravel(),
+                    "fallback": plan.rank.fallback or "",
+                    "fallback_weight": np.repeat(ranking.fallback[keep], m),
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(columns=RANK_COLUMNS)
+    out = pd.concat(frames, ignore_index=True)
+    return out.sort_values(["date"], kind="stable").reset_index(drop=True)[RANK_COLUMNS]
+
+
 def run_backtest(config: Config, source: PriceSource) -> BacktestResult:
     """Run one config end to end (see the module docstring for the steps)."""
     market = pipeline.load_market(config, source)
@@ -149,7 +203,9 @@ def run_backtest(config: Config, source: PriceSource) -> BacktestResult:
     universe = list(config.universe)
     no_axes = np.zeros((0, 1), dtype=np.int64)
 
-    tables = pipeline.signal_tables(config, [], market, slice(None), keep_frames=True)
+    every = np.arange(len(cal))
+    decisions = pipeline.prepare_decisions(config, [], market, every, keep_frames=True)
+    tables = decisions.signals
     signals = pd.DataFrame(
         {name: table.aligned[0] for name, table in tables.items()},
         index=cal,
@@ -157,17 +213,20 @@ def run_backtest(config: Config, source: PriceSource) -> BacktestResult:
         dtype=bool,
     )
     signal_series = {name: table.frames[0] for name, table in tables.items()}
-    codes = pipeline.decide_codes(config, tables, [], no_axes, len(cal))
+    rankings: dict = {}
+    codes, targets_c = pipeline.decide_targets(config, decisions, [], no_axes, keep=rankings)
     regimes = config.parsed_regimes()
+    default = len(regimes) - 1
     names = pd.Series([regimes[i].name for i in codes[0]], index=cal, name="regime")
-    table = pipeline.regime_weights(config, [], no_axes)[0]  # [K, A]
-    targets = pd.DataFrame(table[codes[0]], index=cal, columns=universe)
+    table = targets_c.tables[0]  # [rows of targets, A]
+    targets = pd.DataFrame(table[targets_c.codes[0]], index=cal, columns=universe)
 
     # Row j: the target decided on the date of C before backtest date j (row 0: before
     # the first backtest date, the default regime when C has no earlier date).
-    rows = pipeline.with_prior_row(codes[:, market.rows], market, len(regimes) - 1)[0]
+    rows = pipeline.with_prior_row(targets_c.codes[:, market.rows], market, default)[0]
     prior = pd.DataFrame(table[rows[:-1]], index=dates, columns=universe)
     decided = pd.DataFrame(table[rows[1:]], index=dates, columns=universe)
+    ranks = rank_table(config, cal, decisions, rankings, names, market)
     orders, strategy = run_portfolio(config, prices, universe, dates, prior, decided)
 
     bench_tickers = list(config.benchmark)
@@ -188,6 +247,7 @@ def run_backtest(config: Config, source: PriceSource) -> BacktestResult:
         signal_series=signal_series,
         regimes=names,
         targets=targets,
+        ranks=ranks,
         dates=dates,
         orders=orders,
         strategy=strategy,

@@ -25,7 +25,9 @@ from engine.config import strict_yaml
 from engine.config.types import Date, Number, Weight, Whole
 from engine.errors import ConfigError
 from engine.limits import is_series, is_symbol
+from strategies.params import whole_at_least
 from strategies.regimes import Regime, WhenSyntaxError, names_in, parse_when
+from strategies.scores import SCORE_KINDS
 from strategies.signals import SIGNAL_KINDS
 
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -104,10 +106,59 @@ SignalConfig = Annotated[
 ]
 
 
+# One model per registered score kind (strategies/scores/), told apart by `type`.
+ScoreConfig = Annotated[
+    Union[tuple(kind.model for kind in SCORE_KINDS.values())],  # noqa: UP007
+    Field(discriminator="type"),
+]
+
+
+class RankConfig(_Model):
+    """A ranked allocation (docs/scores.md): the top `top` of `assets` by `score`."""
+
+    assets: list[str] = Field(min_length=1)
+    score: str = Field(min_length=1)
+    order: Literal["highest", "lowest"] = "highest"
+    top: whole_at_least(1)
+    weighting: Literal["equal", "inverse_vol"] = "equal"
+    vol_window: whole_at_least(2) | None = None
+    min_score: Number | str | None = None
+    filter: dict[str, Any] | None = None
+    fallback: str | None = None
+    exposure: Number = Field(default=1.0, gt=0.0, le=1.0)
+
+    @field_validator("filter")
+    @classmethod
+    def _filter_kind(cls, value: dict | None) -> dict | None:
+        """Any signal kind, without `series` (each candidate asset is the series)."""
+        if value is None:
+            return None
+        if "series" in value:
+            raise ValueError("a filter has no `series`: it runs on each ranked asset's own price")
+        kind = SIGNAL_KINDS.get(value.get("type"))
+        if kind is None:
+            kinds = sorted(SIGNAL_KINDS)
+            tag = value.get("type")
+            if tag is None:
+                raise ValueError(f"needs a `type` (one of {kinds})")
+            raise ValueError(
+                f"unknown signal type {tag!r}{suggest(str(tag), kinds)}; kinds are {kinds}"
+            )
+        kind.config(value | {"series": "X"})  # the kind's own checks
+        return value
+
+    def filter_spec(self, asset: str) -> Any:
+        """The filter as a validated signal of its kind on `asset`."""
+        return SIGNAL_KINDS[self.filter["type"]].config(self.filter | {"series": asset})
+
+
 class RegimeConfig(_Model):
+    """A regime: fixed `weights`, or a ranked allocation `rank` (exactly one of them)."""
+
     name: str = Field(min_length=1)
     when: str | None = None
-    weights: dict[str, Weight]
+    weights: dict[str, Weight] | None = None
+    rank: RankConfig | None = None
 
 
 class ThresholdRule(_Model):
@@ -119,6 +170,7 @@ class ExecutionConfig(_Model):
     fees_bps: Number = Field(default=0.0, ge=0.0, lt=10_000)
     slippage_bps: Number = Field(default=0.0, ge=0.0, lt=10_000)
     rebalance: Literal["none", "monthly"] | ThresholdRule = "none"
+    decide: Literal["daily", "weekly", "monthly"] = "daily"
 
     @property
     def fees(self) -> float:
@@ -154,6 +206,7 @@ class Config(_Model):
     data: DataConfig
     universe: list[str] = Field(min_length=1)
     signals: dict[str, SignalConfig] = Field(default_factory=dict)
+    scores: dict[str, ScoreConfig] = Field(default_factory=dict)
     regimes: list[RegimeConfig] = Field(min_length=1)
     execution: ExecutionConfig = ExecutionConfig()
     portfolio: PortfolioConfig = PortfolioConfig()
@@ -163,7 +216,7 @@ class Config(_Model):
     def parsed_regimes(self) -> list[Regime]:
         """Regimes with their `when` parsed (valid by construction after load)."""
         return [
-            Regime(r.name, parse_when(r.when) if r.when else None, dict(r.weights))
+            Regime(r.name, parse_when(r.when) if r.when else None, dict(r.weights or {}))
             for r in self.regimes
         ]
 
@@ -172,6 +225,16 @@ class Config(_Model):
         needed = set(self.universe) | set(self.benchmark)
         for signal in self.signals.values():
             needed.update(SIGNAL_KINDS[signal.type].legs(signal))
+        for regime in self.regimes:
+            rank = regime.rank
+            if rank is None:
+                continue
+            needed.update(rank.assets)
+            if isinstance(rank.min_score, str):
+                needed.add(rank.min_score)
+            if rank.filter is not None:
+                for asset in rank.assets:
+                    needed.update(SIGNAL_KINDS[rank.filter["type"]].legs(rank.filter_spec(asset)))
         return sorted(needed)
 
     def resolved(self) -> dict[str, Any]:
@@ -240,6 +303,8 @@ def _check_weights(config: Config) -> list[str]:
     problems = []
     universe = list(config.universe)
     for i, regime in enumerate(config.regimes):
+        if regime.weights is None:
+            continue
         for ticker in regime.weights:
             if ticker not in universe:
                 problems.append(
@@ -266,7 +331,18 @@ def _check_tickers(config: Config) -> list[str]:
             problems.append(f"universe: {ticker!r} is not a ticker symbol")
     named = [("universe", t) for t in config.universe]
     named += [("benchmark", t) for t in config.benchmark]
-    named += [(f"regimes[{i}].weights", t) for i, r in enumerate(config.regimes) for t in r.weights]
+    named += [
+        (f"regimes[{i}].weights", t) for i, r in enumerate(config.regimes) for t in r.weights or {}
+    ]
+    for i, regime in enumerate(config.regimes):
+        rank = regime.rank
+        if rank is None:
+            continue
+        named += [(f"regimes[{i}].rank.assets", t) for t in rank.assets]
+        if rank.fallback is not None:
+            named.append((f"regimes[{i}].rank.fallback", rank.fallback))
+        if isinstance(rank.min_score, str):
+            named.append((f"regimes[{i}].rank.min_score", rank.min_score))
     named += [(f"signals.{n}.series", s.series) for n, s in config.signals.items()]
     named += [
         (f"signals.{n}.other", s.other) for n, s in config.signals.items() if hasattr(s, "other")
@@ -288,6 +364,71 @@ def _check_tickers(config: Config) -> list[str]:
     return problems
 
 
+def _check_rank(i: int, rank: RankConfig, config: Config) -> list[str]:
+    """The rules of one ranked allocation beyond its schema (docs/scores.md)."""
+    where = f"regimes[{i}].rank"
+    universe = list(config.universe)
+    problems = []
+    for ticker in rank.assets:
+        if ticker not in universe:
+            problems.append(
+                f"{where}.assets: {ticker!r} is not in universe {universe}"
+                f"{suggest(ticker, universe)}; rank only traded assets"
+            )
+    if len(set(rank.assets)) != len(rank.assets):
+        problems.append(f"{where}.assets: lists a ticker twice")
+    if rank.top > len(rank.assets):
+        problems.append(
+            f"{where}.top: {rank.top} is more than the {len(rank.assets)} assets ranked; "
+            f"use 1 to {len(rank.assets)}"
+        )
+    if rank.fallback is not None and rank.fallback not in universe:
+        problems.append(
+            f"{where}.fallback: {rank.fallback!r} is not in universe {universe}"
+            f"{suggest(rank.fallback, universe)}; add it to `universe` or leave fallback out "
+            "(cash)"
+        )
+    known = sorted(config.scores)
+    if rank.score not in config.scores:
+        problems.append(
+            f"{where}.score: unknown score {rank.score!r}{suggest(rank.score, known)}; "
+            + (f"scores are {known}" if known else "define it under `scores:`")
+        )
+    if rank.weighting == "inverse_vol" and rank.vol_window is None:
+        problems.append(
+            f"{where}.vol_window: inverse_vol weighting needs vol_window (days of returns, >= 2)"
+        )
+    if rank.weighting == "equal" and rank.vol_window is not None:
+        problems.append(
+            f"{where}.vol_window: only used with `weighting: inverse_vol`; remove it or set "
+            "the weighting"
+        )
+    if isinstance(rank.min_score, str) and not is_symbol(rank.min_score):
+        problems.append(
+            f"{where}.min_score: {rank.min_score!r} is neither a number nor a ticker symbol"
+        )
+    if rank.filter is not None:
+        other = rank.filter.get("other")
+        if other is not None and not (isinstance(other, str) and is_symbol(other)):
+            problems.append(f"{where}.filter.other: {other!r} is not a ticker symbol")
+    return problems
+
+
+def _check_allocations(config: Config) -> list[str]:
+    """Each regime has exactly one of `weights` or `rank`, and its rank is sound."""
+    problems = []
+    for i, regime in enumerate(config.regimes):
+        if (regime.weights is None) == (regime.rank is None):
+            both = "both" if regime.rank is not None else "neither"
+            problems.append(
+                f"regimes[{i}]: has {both} `weights` and `rank`; give exactly one "
+                "(fixed weights, or a ranked allocation)"
+            )
+        if regime.rank is not None:
+            problems += _check_rank(i, regime.rank, config)
+    return problems
+
+
 def _check_dates(config: Config) -> list[str]:
     data = config.data
     if data.end is not None and data.start > data.end:
@@ -305,6 +446,7 @@ RULES: tuple[Callable[[Config], list[str]], ...] = (
     _check_regime_order,
     _check_when,
     _check_weights,
+    _check_allocations,
     _check_tickers,
     _check_dates,
     _check_source,
@@ -315,7 +457,8 @@ def _format_pydantic(error: ValidationError) -> list[str]:
     problems = []
     for item in error.errors():
         # Discriminated unions put the tag in the path (signals.x.donchian.entry): drop it.
-        loc = [p for p in item["loc"] if p not in (*SIGNAL_KINDS, "ThresholdRule")]
+        tags = (*SIGNAL_KINDS, *SCORE_KINDS, "ThresholdRule")
+        loc = [p for p in item["loc"] if p not in tags]
         where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc)
         where = where.replace(".[", "[")
         message = item["msg"]
@@ -323,13 +466,20 @@ def _format_pydantic(error: ValidationError) -> list[str]:
             message = "unknown key (remove it or check its spelling)"
         elif item["type"] == "missing":
             message = "required field is missing"
-        elif item["type"] == "union_tag_invalid" and loc[:1] == ["signals"]:
-            tag, kinds = str(item["ctx"]["tag"]), sorted(SIGNAL_KINDS)
+        elif item["type"] in ("union_tag_invalid", "union_tag_not_found") and loc[:1] in (
+            ["signals"],
+            ["scores"],
+        ):
+            what, registry = (
+                ("signal", SIGNAL_KINDS) if loc[0] == "signals" else ("score", SCORE_KINDS)
+            )
+            kinds = sorted(registry)
             where = f"{where}.type"
-            message = f"unknown signal type {tag!r}{suggest(tag, kinds)}; kinds are {kinds}"
-        elif item["type"] == "union_tag_not_found" and loc[:1] == ["signals"]:
-            where = f"{where}.type"
-            message = f"required field is missing (one of {sorted(SIGNAL_KINDS)})"
+            if item["type"] == "union_tag_not_found":
+                message = f"required field is missing (one of {kinds})"
+            else:
+                tag = str(item["ctx"]["tag"])
+                message = f"unknown {what} type {tag!r}{suggest(tag, kinds)}; kinds are {kinds}"
         problems.append(f"{where or '(top level)'}: {message}")
     return problems
 

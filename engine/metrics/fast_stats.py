@@ -1,4 +1,4 @@
-"""docs/semantics.md §8 statistics of many portfolios in one numba pass (for sweeps).
+"""docs/semantics.md §11 statistics of many portfolios in one numba pass (for sweeps).
 
 The same formulas as `engine.metrics.stats` (whose docstrings state them), computed
 column by column in a single compiled loop instead of many whole-array numpy

@@ -1,4 +1,4 @@
-"""Statistics of docs/semantics.md §8: pure functions, daily values in, numbers out.
+"""Statistics of docs/semantics.md §11: pure functions, daily values in, numbers out.
 
 Notation: V_1..V_N are the daily portfolio values on the N backtest dates,
 V_0 = initial cash, P periods per year, rf the annual risk-free rate and

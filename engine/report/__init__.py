@@ -7,6 +7,8 @@ A run folder holds:
   regimes.csv    date, regime decided at the close, each aligned signal (0/1)
   trades.csv     portfolio,date,ticker,quantity,fill_price,value,fees
   signals.csv    signal,date,x,value,upper,lower,on: each signal on its own calendar
+  ranks.csv      (ranked configs) date,regime,active,asset,score,eligible,rank,selected,
+                 failed,weight,fallback,fallback_weight: each decision date's ranking
   config.yaml    the resolved config (every default filled in)
   manifest.json  config hash, data hashes and ranges, library versions, time of the run
 The folder is built under a temporary name beside its destination and renamed
@@ -115,13 +117,19 @@ def run_frames(result) -> dict[str, pd.DataFrame]:
         ],
         ignore_index=True,
     )[["portfolio", "date", "ticker", "quantity", "fill_price", "value", "fees"]]
-    return {
+    frames = {
         "values.csv": values,
         "weights.csv": weights,
         "regimes.csv": regimes,
         "trades.csv": trades,
         "signals.csv": signal_lines(result),
     }
+    if len(result.ranks):
+        ranks = result.ranks.copy()
+        for flag in ("active", "eligible", "selected", "failed"):
+            ranks[flag] = ranks[flag].astype(int)
+        frames["ranks.csv"] = ranks
+    return frames
 
 
 def signal_lines(result) -> pd.DataFrame:

@@ -1,8 +1,9 @@
 """Parameter grids: numeric config values written as lists or ranges.
 
-In a sweep config any numeric parameter (any signal parameter its kind declares
-sweepable in strategies/signals/, a
-regime weight, fees_bps, slippage_bps, a rebalance threshold) may be written as
+In a sweep config any numeric parameter (any signal or score parameter its kind
+declares sweepable in strategies/signals/ or strategies/scores/, a regime weight, a
+ranked allocation's top, vol_window, exposure, numeric min_score or filter parameter,
+fees_bps, slippage_bps, a rebalance threshold) may be written as
 
     entry: [60, 120, 250]                         # a list of values
     entry: {start: 20, stop: 260, step: 20}       # an inclusive range: 20, 40, ..., 260
@@ -24,6 +25,7 @@ from typing import Any
 
 from engine.errors import ConfigError
 from engine.limits import MAX_COMBOS
+from strategies.scores import SCORE_KINDS
 from strategies.signals import SIGNAL_KINDS
 
 RANGE_KEYS = ("start", "stop", "step")
@@ -139,11 +141,36 @@ def _axis_values(value: Any, count: int, whole: bool, where: str) -> tuple[float
     return _typed(values, whole, where, from_range=True)
 
 
+RANK_AXES = ("top", "vol_window", "exposure", "min_score")
+"""Numeric keys of a ranked allocation that may be swept (besides its filter's)."""
+
+
 def _whole(raw: dict, path: tuple) -> bool:
-    """True for a parameter counted in bars (a signal's window, entry, lookback, ...)."""
-    if path[0] != "signals":
-        return False
-    return path[2] in SIGNAL_KINDS[raw["signals"][path[1]]["type"]].whole
+    """True for a parameter counted in bars or assets (a window, lookback, top, ...)."""
+    if path[0] == "signals":
+        return path[2] in SIGNAL_KINDS[raw["signals"][path[1]]["type"]].whole
+    if path[0] == "scores":
+        return path[2] in SCORE_KINDS[raw["scores"][path[1]]["type"]].whole
+    if path[0] == "regimes" and path[2] == "rank":
+        if path[3] == "filter":
+            return path[4] in SIGNAL_KINDS[raw["regimes"][path[1]]["rank"]["filter"]["type"]].whole
+        return path[3] in ("top", "vol_window")
+    return False
+
+
+def _rank_sweepable(i: int, rank: Any) -> Iterator[tuple[tuple, Any]]:
+    """(path, value) of the numeric keys of regime i's ranked allocation and its filter."""
+    if not isinstance(rank, dict):
+        return
+    for key in RANK_AXES:
+        if key in rank:
+            yield ("regimes", i, "rank", key), rank[key]
+    spec = rank.get("filter")
+    kind = SIGNAL_KINDS.get(spec.get("type")) if isinstance(spec, dict) else None
+    if kind is not None:
+        for key in kind.sweep_keys(spec):
+            if key in spec:
+                yield ("regimes", i, "rank", "filter", key), spec[key]
 
 
 def _sweepable(raw: dict) -> Iterator[tuple[tuple, Any]]:
@@ -156,11 +183,20 @@ def _sweepable(raw: dict) -> Iterator[tuple[tuple, Any]]:
             for key in kind.sweep_keys(signal):
                 if key in signal:
                     yield ("signals", name, key), signal[key]
+    scores = raw.get("scores")
+    for name, score in scores.items() if isinstance(scores, dict) else ():
+        kind = SCORE_KINDS.get(score.get("type")) if isinstance(score, dict) else None
+        if kind is not None:
+            for key in kind.sweep_keys(score):
+                if key in score:
+                    yield ("scores", name, key), score[key]
     regimes = raw.get("regimes")
     for i, regime in enumerate(regimes if isinstance(regimes, list) else ()):
         if isinstance(regime, dict) and isinstance(regime.get("weights"), dict):
             for ticker, weight in regime["weights"].items():
                 yield ("regimes", i, "weights", ticker), weight
+        if isinstance(regime, dict):
+            yield from _rank_sweepable(i, regime.get("rank"))
     execution = raw.get("execution")
     if isinstance(execution, dict):
         for key in ("fees_bps", "slippage_bps"):

@@ -32,6 +32,7 @@ from engine.research import grid
 from engine.research.sweep_config import SweepSpec
 from engine.rules import new_month
 from engine.runner import periods_per_year
+from engine.targets import chunk_bytes
 
 CHUNK_BYTES = 256 * 2**20  # working memory per chunk of combinations
 
@@ -47,8 +48,10 @@ class SweepResult:
     data: dict | None = None  # per-ticker sha256 and range of the prices read (manifest)
 
 
-def _chunk_size(n_dates: int, n_signals: int) -> int:
-    per_combo = (n_dates + 1) * (n_signals + 8 + 8 * 4)  # bools, decided, values and returns
+def _chunk_size(n_dates: int, n_signals: int, table_bytes: int) -> int:
+    """Combinations per chunk: signal bools, codes, values and returns per date, plus the
+    combination's target table (engine.targets.chunk_bytes), within CHUNK_BYTES."""
+    per_combo = (n_dates + 1) * (n_signals + 2 * 8 + 8 * 4) + table_bytes
     return max(1, CHUNK_BYTES // per_combo)
 
 
@@ -100,8 +103,8 @@ def run_sweep(
     prices, dates, n = market.prices, market.dates, len(market.dates)
     universe = list(config.universe)
     # Row 0 holds the decision of the calendar date before the first backtest date.
-    signals = pipeline.signal_tables(config, spec.axes, market, market.rows)
-    n_rows = market.rows.stop - market.rows.start
+    rows = np.arange(market.rows.start, market.rows.stop)
+    decisions = pipeline.prepare_decisions(config, spec.axes, market, rows)
     close, price = (
         np.ascontiguousarray(f.to_numpy())
         for f in pipeline.execution_prices(config, prices, universe, dates)
@@ -122,25 +125,28 @@ def run_sweep(
     )
     columns: dict[str, np.ndarray] = {}
     kept = np.empty((n, spec.size)) if keep_values else None
-    chunk = _chunk_size(n, len(signals))
+    table_bytes = chunk_bytes(config, len(decisions.schedule.decisions))
+    chunk = _chunk_size(n, len(decisions.signals), table_bytes)
     for start in range(0, spec.size, chunk):
         combos = np.arange(start, min(spec.size, start + chunk))
         index = everything[:, combos]
-        by_combo = pipeline.decide_codes(config, signals, spec.axes, index, n_rows)
-        by_combo = pipeline.with_prior_row(by_combo, market, len(regimes) - 1)
-        decided = by_combo.T  # [rows, g] view, column-contiguous as the kernel wants
+        by_combo, targets = pipeline.decide_targets(
+            config, decisions, spec.axes, index, prior=market.first == 0
+        )
+        decided = by_combo.T  # [rows, g]: regimes, for the switch and time statistics
         costs = pipeline.execution_costs(config, spec.axes, index)
         result = simulate_grid(
             close,
             price,
-            pipeline.regime_weights(config, spec.axes, index),
-            np.asfortranarray(decided),
+            targets.tables,
+            targets.codes.T,  # [rows, g] view, column-contiguous as the kernel wants
             month_starts,
             costs.monthly,
             costs.threshold,
             costs.fees,
             costs.slippage,
             cash,
+            table_of=targets.table_of,
         )
         if kept is not None:
             kept[:, combos] = result.values

@@ -3,7 +3,7 @@
 `simulate_grid` runs G parameter combinations of one rotation strategy on the
 same market and reproduces, per combination, what `engine.runner` does with
 vectorbt (`engine.sim.schedule` for when to trade, `engine.sim.portfolio.simulate` for
-the fills): docs/semantics.md §7 accounting with vectorbt's own arithmetic (`buy_nb`,
+the fills): docs/semantics.md §10 accounting with vectorbt's own arithmetic (`buy_nb`,
 `sell_nb`, `execute_order_nb` of `Portfolio.from_orders` with
 `size_type="targetpercent"`, `call_seq="auto"`, `val_price=price`, cash
 sharing, long only, partial fills), including its tolerances:
@@ -39,7 +39,10 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from engine.rules import RESIDUE  # a fill moving <= this fraction of V_t is residue
+from engine.rules import (
+    RESIDUE,  # a fill moving <= this fraction of V_t is residue
+    SAME_TARGET,  # targets whose weights differ by no more are the same
+)
 
 _REL_TOL = 1e-9  # vectorbt.utils.math_.rel_tol
 _ABS_TOL = 1e-12  # vectorbt.utils.math_.abs_tol
@@ -94,7 +97,8 @@ def _add(a, b):
 def _simulate_grid_nb(
     close,  # [N, A]
     price,  # [N, A]
-    weights,  # [G, K, A]
+    weights,  # [T, K, A]
+    table_of,  # [G]: the weight table of each combination
     decided,  # [G, N + 1] (C order: row g is combination g)
     new_month,  # [N]
     monthly,  # [G]
@@ -109,7 +113,8 @@ def _simulate_grid_nb(
     rebalanced,  # out [G, N]: the threshold rule fired for date j (drift at j - 1's close)
 ):
     n_dates, n_assets = close.shape
-    n_combos, n_regimes, _ = weights.shape
+    n_combos = decided.shape[0]
+    n_regimes = weights.shape[1]
     q = np.empty(n_assets)  # shares held
     order_value = np.empty(n_assets)  # sort keys (vectorbt approx_order_value_nb)
     call_seq = np.empty(n_assets, np.int64)
@@ -117,7 +122,7 @@ def _simulate_grid_nb(
     fill_fees = np.empty(n_assets)
 
     for g in range(n_combos):
-        w = weights[g]
+        w = weights[table_of[g]]
         dec = decided[g]
         f = fees[g]
         s = slippage[g]
@@ -141,7 +146,7 @@ def _simulate_grid_nb(
             trade = j == 0 or drift or (use_monthly and new_month[j])
             if not trade and k != prev_k:
                 for i in range(n_assets):
-                    if w[k, i] != w[prev_k, i]:
+                    if abs(w[k, i] - w[prev_k, i]) > SAME_TARGET:
                         trade = True
                         break
             prev_k = k
@@ -279,22 +284,27 @@ def simulate_grid(
     fees: np.ndarray,
     slippage: np.ndarray,
     initial_cash: float,
+    table_of: np.ndarray | None = None,
 ) -> GridResult:
-    """Simulate G combinations of a rotation strategy on one market (docs/semantics.md §7).
+    """Simulate G combinations of a rotation strategy on one market (docs/semantics.md §10).
 
     Args:
         close: [N, A] adjusted closes on the backtest dates.
         price: [N, A] execution prices (close for next_close, adjusted open for next_open).
-        weights: [G, K, A] weights of regime k of combination g (unused rows zero).
-        decided: [N + 1, G] regime indices: row 0 = regime decided on the calendar date
-            before the first backtest date (the default regime when there is none);
-            row j + 1 = regime decided at backtest date j. Column-contiguous is fastest.
+        weights: [T, K, A] target vectors: row k of table t (unused rows zero). Fixed-weight
+            strategies have one table per combination and one row per regime; ranked ones
+            one row per regime and ranked decision (engine.targets).
+        decided: [N + 1, G] rows of the combination's table: row 0 = target decided on the
+            calendar date before the first backtest date (the default regime's when there
+            is none); row j + 1 = target decided at backtest date j. Column-contiguous is
+            fastest.
         new_month: [N] True where date j is in another month than date j - 1.
         monthly: [G] rebalance on the first date of each month.
         threshold: [G] drift threshold, NaN = no threshold rule.
         fees: [G] fee fraction (2 bps = 0.0002).
         slippage: [G] slippage fraction.
         initial_cash: starting cash of every combination.
+        table_of: [G] table of each combination; None = table g for combination g (T = G).
 
     Returns:
         GridResult(values [N, G], fees_paid [G], traded_value [G], trade_dates [G]).
@@ -309,8 +319,17 @@ def simulate_grid(
     if n_dates == 0:
         raise ValueError("no backtest dates")
     if weights.ndim != 3 or weights.shape[2] != n_assets or weights.shape[1] == 0:
-        raise ValueError(f"weights {weights.shape} must be [G, K, {n_assets}] with K >= 1")
-    n_combos = weights.shape[0]
+        raise ValueError(f"weights {weights.shape} must be [T, K, {n_assets}] with K >= 1")
+    if decided.ndim != 2:
+        raise ValueError(f"decided {decided.shape} must be [N + 1, G]")
+    n_combos = decided.shape[1]
+    if table_of is None:
+        table_of = np.arange(n_combos)
+    table_of = np.ascontiguousarray(table_of, dtype=np.int64)
+    if table_of.shape != (n_combos,) or (
+        n_combos and (table_of.min() < 0 or table_of.max() >= weights.shape[0])
+    ):
+        raise ValueError(f"table_of must be [G] = ({n_combos},) indices into the weight tables")
     if decided.shape != (n_dates + 1, n_combos):
         raise ValueError(f"decided {decided.shape} must be [N + 1, G] = {(n_dates + 1, n_combos)}")
     if not np.issubdtype(decided.dtype, np.integer):
@@ -352,6 +371,7 @@ def simulate_grid(
         close,
         price,
         weights,
+        table_of,
         decided_rows,
         new_month,
         monthly,

@@ -1,4 +1,4 @@
-"""Portfolio accounting (docs/semantics.md §7) through vectorbt: the ONLY module that imports it.
+"""Portfolio accounting (docs/semantics.md §10) through vectorbt: the ONLY module that imports it.
 
 One call to `Portfolio.from_orders` per simulation: target-percent orders on
 trade dates (NaN = hold), one group with shared cash, `call_seq="auto"`

@@ -1,4 +1,4 @@
-"""When to trade (docs/semantics.md §7): targets decided on calendar C -> orders on backtest dates.
+"""When to trade (docs/semantics.md §10): targets decided on calendar C -> orders on backtest dates.
 
 The target decided at the close of `t` is traded on the next date of C, so
 the order on backtest date `u` is always the target decided on the date of C
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from engine.config import ThresholdRule
-from engine.rules import new_month
+from engine.rules import new_month, same_target
 
 
 def base_orders(prior: pd.DataFrame, rebalance: object) -> pd.DataFrame:
@@ -30,7 +30,7 @@ def base_orders(prior: pd.DataFrame, rebalance: object) -> pd.DataFrame:
     values = prior.to_numpy()
     trade = np.zeros(len(prior), dtype=bool)
     trade[0] = True
-    trade[1:] = np.any(values[1:] != values[:-1], axis=1)
+    trade[1:] = ~same_target(values[1:], values[:-1])
     if rebalance == "monthly":
         trade |= new_month(prior.index)
     return prior.where(pd.Series(trade, index=prior.index), np.nan)

@@ -43,6 +43,33 @@ def _lookbacks(value: Any) -> int | list[int]:
 Lookback = Annotated[int | list[int], BeforeValidator(_lookbacks)]
 
 
+def _weights(weights: list[float] | None, info: ValidationInfo) -> list[float] | None:
+    """One weight per lookback of a list, with a positive sum."""
+    lookback = info.data.get("lookback")
+    if weights is None or lookback is None:
+        return weights
+    if not isinstance(lookback, list):
+        raise PydanticCustomError(
+            "weights_single",
+            "weights blend a list of lookbacks; with one lookback leave them out",
+        )
+    if len(weights) != len(lookback):
+        raise PydanticCustomError(
+            "weights_length",
+            "has {w} weight(s) for {n} lookbacks; give one weight per lookback",
+            {"w": len(weights), "n": len(lookback)},
+        )
+    if sum(weights) <= 0:
+        raise PydanticCustomError(
+            "weights_sum", "must have a positive sum (at least one weight above 0)"
+        )
+    return weights
+
+
+check_weights = field_validator("weights")(_weights)
+"""The `weights` rule, shared by the momentum signal and the momentum score."""
+
+
 class MomentumSignal(SignalModel):
     """Return over `lookback` bars (or a weighted blend of lookbacks) above `threshold`."""
 
@@ -53,30 +80,7 @@ class MomentumSignal(SignalModel):
     threshold: FiniteFloat = 0.0
     band: NonNegativeFloat = 0.0
 
-    @field_validator("weights")
-    @classmethod
-    def _one_weight_per_lookback(
-        cls, weights: list[float] | None, info: ValidationInfo
-    ) -> list[float] | None:
-        lookback = info.data.get("lookback")
-        if weights is None or lookback is None:
-            return weights
-        if not isinstance(lookback, list):
-            raise PydanticCustomError(
-                "weights_single",
-                "weights blend a list of lookbacks; with one lookback leave them out",
-            )
-        if len(weights) != len(lookback):
-            raise PydanticCustomError(
-                "weights_length",
-                "has {w} weight(s) for {n} lookbacks; give one weight per lookback",
-                {"w": len(weights), "n": len(lookback)},
-            )
-        if sum(weights) <= 0:
-            raise PydanticCustomError(
-                "weights_sum", "must have a positive sum (at least one weight above 0)"
-            )
-        return weights
+    _weights = check_weights
 
 
 def blend(params: Mapping[str, Any]) -> tuple[list[int], list[float]]:
