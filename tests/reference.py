@@ -31,6 +31,57 @@ Readings of points the SPEC leaves open (also listed in the module's report):
   ``correlation``'s "all n returns equal" is exact float equality of the computed
   returns; its bars are final at the later of the two legs' close times, or at an
   explicit ``close_times`` entry for the key ``series/other``.
+- Sections 9 and 10 (scores, ranked allocations, decision schedule):
+  - A score is aligned like a signal: the value of the latest bar whose close
+    instant is <= the close instant of ``t``; that bar's value undefined, or no
+    such bar, is NaN (an earlier defined bar is not used instead).
+  - ``volatility`` is the two-pass sample standard deviation (mean first, then
+    the sum of squared deviations / (n - 1)) of the n returns, in plain floats.
+  - ``min_score``: an int or float is a fixed threshold; a string is always a
+    ticker (also one that looks like a number). The threshold ticker's score is
+    computed on its own calendar with the same score spec and aligned like any
+    score. ``filter`` is the signal spec with ``series`` set to the asset
+    (``correlation``: ``series`` = the asset, ``other`` as given); a filter with
+    no usable bar yet is False (fails), like any signal (section 4).
+  - Both filters are checked for every selected asset; ``failed`` lists the ones
+    that fail (``min_score`` first). Unselected assets are not tested.
+  - Empty slots and failed slots go to ``fallback`` one slot at a time (failed
+    selected slots in rank order first, then the empty slots), each added to
+    whatever the fallback already has as a selected asset.
+  - ``vol_window`` without ``inverse_vol`` is ignored; ``inverse_vol`` without
+    ``vol_window`` is an error. A regime with both ``weights`` and ``rank`` is an
+    error; one with neither is all cash (as before).
+  - Every ranked regime is evaluated on every decision date (the decided one
+    or not) for ``result["ranks"]``; only the decided regime's allocation is the
+    target. ``result["ranks"]`` lists the decision dates of ``C`` up to the last
+    backtest date, also those before ``start``.
+  - The decided regime reported in ``result["regimes"]`` for a non-decision date
+    is the one of the latest decision date (the default before the first one);
+    ``switches`` and ``time_in_regime`` count these held regimes.
+  - ISO weeks: ``datetime.date.isocalendar()``; "later" compares (ISO year,
+    ISO week) / (year, month) tuples.
+  - Two targets are the same when no weight differs by more than 1e-12 (the
+    benchmark's fixed target is compared the same way).
+
+Outputs besides the values, trades and statistics:
+- ``result["targets"]``: one dict per backtest date ``u``, keys ``date``
+  (pd.Timestamp), ``decision`` (``u`` is a decision date), ``regime`` (decided
+  regime of ``u``, held between decision dates), ``decided`` (the target decided
+  at ``u``, held between decision dates: {ticker: weight} over the whole
+  universe, cash is the rest), ``traded_to`` (the target decided on the previous
+  date of ``C``, or the before-first-decision target when there is none: what
+  the portfolio trades to on ``u`` if it trades).
+- ``result["ranks"]``: one dict per (decision date, ranked regime), in date
+  then config order, keys ``date``, ``regime``, ``decided`` (this regime is the
+  decided regime of the date), ``threshold`` (min_score threshold at the date:
+  a float, NaN when the threshold ticker's score is undefined, None without
+  ``min_score``), ``candidates`` (one dict per asset of ``assets`` in their
+  order: ``ticker``, ``score`` (NaN if undefined), ``vol`` (the inverse-vol
+  sigma, None without ``inverse_vol``), ``eligible``, ``rank`` (1-based among
+  the eligible, None if not eligible), ``selected`` (in the first ``top``),
+  ``failed`` (list of "min_score" / "filter" that fail, [] if it passes, None if
+  not selected), ``weight`` (the slot weight it carries, 0.0 if not selected)),
+  ``weights`` ({ticker: weight} over the universe, fallback included).
 """
 
 from __future__ import annotations
@@ -400,6 +451,208 @@ def align(signal_ts: list[float], signal_values: list[bool], t_close: float) -> 
 
 
 # --------------------------------------------------------------------------
+# 9. Scores (real-valued lists on the asset's own calendar; None where undefined)
+# --------------------------------------------------------------------------
+
+
+def volatility_values(x: list[float], window: int) -> list:
+    """std (ddof 1) of the last n returns x_t / x_{t-1} - 1; None until t >= n (n+1 bars)."""
+    n = int(window)
+    if n < 2:
+        raise ValueError("volatility window must be >= 2")
+    y: list = []
+    for t in range(len(x)):
+        if t < n:  # needs n+1 bars
+            y.append(None)
+            continue
+        r = [x[i] / x[i - 1] - 1.0 for i in range(t - n + 1, t + 1)]
+        mean = sum(r) / n
+        var = sum((v - mean) ** 2 for v in r) / (n - 1)
+        y.append(math.sqrt(var))
+    return y
+
+
+def score_values(spec: dict, x: list[float]) -> list:
+    kind = spec.get("type")
+    if kind == "momentum":
+        return momentum_values(x, spec["lookback"], spec.get("weights"))
+    if kind == "volatility":
+        return volatility_values(x, spec["window"])
+    raise ValueError(f"unknown score type {kind!r}")
+
+
+def align_value(ts: list[float], values: list, t_close: float) -> float:
+    """Score at t: value of the latest bar whose close instant is <= t_close; NaN if
+    there is none or its value is undefined."""
+    k = bisect.bisect_right(ts, t_close)
+    if k == 0:
+        return float("nan")
+    v = values[k - 1]
+    return float("nan") if v is None else float(v)
+
+
+def parse_rank(name: str, rank: dict, universe: list[str], scores_cfg: dict) -> dict:
+    """Validate a regime's `rank` block and fill in the defaults (SPEC 9)."""
+    assets = [str(a) for a in rank["assets"]]
+    if not assets or len(set(assets)) != len(assets):
+        raise ValueError(f"regime {name!r}: rank.assets empty or with a duplicate")
+    for a in assets:
+        if a not in universe:
+            raise ValueError(f"regime {name!r}: {a} is not in the universe")
+    score = str(rank["score"])
+    if score not in scores_cfg:
+        raise ValueError(f"regime {name!r}: unknown score {score!r}")
+    order = rank.get("order", "highest")
+    if order not in ("highest", "lowest"):
+        raise ValueError(f"regime {name!r}: order must be highest or lowest")
+    top = rank["top"]
+    if isinstance(top, bool) or int(top) != top or not 1 <= int(top) <= len(assets):
+        raise ValueError(f"regime {name!r}: top must be 1 .. number of assets")
+    weighting = rank.get("weighting", "equal")
+    if weighting not in ("equal", "inverse_vol"):
+        raise ValueError(f"regime {name!r}: weighting must be equal or inverse_vol")
+    vol_window = None
+    if weighting == "inverse_vol":
+        if rank.get("vol_window") is None or int(rank["vol_window"]) < 2:
+            raise ValueError(f"regime {name!r}: inverse_vol needs vol_window >= 2")
+        vol_window = int(rank["vol_window"])
+    min_score = rank.get("min_score")
+    if isinstance(min_score, bool):
+        raise ValueError(f"regime {name!r}: min_score must be a number or a ticker")
+    if isinstance(min_score, (int, float)):
+        min_score = float(min_score)
+    elif min_score is not None:
+        min_score = str(min_score)  # a ticker
+    flt = rank.get("filter")
+    if flt is not None:
+        if "series" in flt:
+            raise ValueError(f"regime {name!r}: a filter has no `series`")
+        flt = dict(flt)
+    fallback = rank.get("fallback")
+    if fallback is not None:
+        fallback = str(fallback)
+        if fallback not in universe:
+            raise ValueError(f"regime {name!r}: fallback {fallback} is not in the universe")
+    exposure = float(rank.get("exposure", 1.0))
+    if not 0.0 < exposure <= 1.0:
+        raise ValueError(f"regime {name!r}: exposure must be in (0, 1]")
+    return {
+        "assets": assets,
+        "score": score,
+        "order": order,
+        "top": int(top),
+        "weighting": weighting,
+        "vol_window": vol_window,
+        "min_score": min_score,
+        "filter": flt,
+        "fallback": fallback,
+        "exposure": exposure,
+    }
+
+
+def rank_allocation(rank: dict, universe, score, sigma, threshold, passes):
+    """One ranked allocation at one date t (SPEC 9).
+
+    score[a]: the asset's score at t (NaN if undefined); sigma[a]: its inverse-vol
+    volatility at t (only read with inverse_vol); threshold: None without min_score,
+    else the threshold at t (NaN if undefined); passes[a]: the filter at t (only read
+    with a filter). Returns (weights {ticker: w} over the universe, candidate rows).
+    """
+    assets, k, E = rank["assets"], rank["top"], rank["exposure"]
+    inverse_vol = rank["weighting"] == "inverse_vol"
+    # eligible: score defined (and, for inverse_vol, volatility defined and > 0)
+    eligible = []
+    for a in assets:
+        ok = not math.isnan(score[a])
+        if inverse_vol:
+            ok = ok and not math.isnan(sigma[a]) and sigma[a] > 0.0
+        if ok:
+            eligible.append(a)
+    # sorted by score, highest (or lowest) first; the sort is stable: ties keep `assets` order
+    if rank["order"] == "highest":
+        ranked = sorted(eligible, key=lambda a: -score[a])
+    else:
+        ranked = sorted(eligible, key=lambda a: score[a])
+    selected = ranked[:k]  # the first k fill the slots
+    f = len(selected)
+    # slot weights: E/k each, or the filled total E*f/k split in proportion to 1/sigma
+    slot_weight = {}
+    if inverse_vol:
+        inv_total = sum(1.0 / sigma[a] for a in selected)
+        for a in selected:
+            slot_weight[a] = E * f / k * (1.0 / sigma[a]) / inv_total
+    else:
+        for a in selected:
+            slot_weight[a] = E / k
+    weights = {t: 0.0 for t in universe}
+    to_fallback = []  # slot weights given to the fallback (or left in cash)
+    failed_of = {}
+    for a in selected:
+        failed = []
+        if threshold is not None:
+            # fails when its score <= threshold (also for `lowest`) or threshold undefined
+            if math.isnan(threshold) or score[a] <= threshold:
+                failed.append("min_score")
+        if rank["filter"] is not None and not passes[a]:
+            failed.append("filter")
+        failed_of[a] = failed
+        if failed:
+            to_fallback.append(slot_weight[a])  # keeps its slot, gives its weight away
+        else:
+            weights[a] += slot_weight[a]
+    for _ in range(k - f):  # every empty slot
+        to_fallback.append(E / k)
+    if rank["fallback"] is not None:
+        for w in to_fallback:
+            weights[rank["fallback"]] += w  # weights of the same ticker add
+    rows = []
+    for a in assets:
+        rows.append(
+            {
+                "ticker": a,
+                "score": score[a],
+                "vol": sigma[a] if inverse_vol else None,
+                "eligible": a in eligible,
+                "rank": ranked.index(a) + 1 if a in eligible else None,
+                "selected": a in selected,
+                "failed": failed_of[a] if a in selected else None,
+                "weight": slot_weight.get(a, 0.0),
+            }
+        )
+    return weights, rows
+
+
+# --------------------------------------------------------------------------
+# 10. Decision schedule
+# --------------------------------------------------------------------------
+
+
+def decision_flags(C: list[dt.date], decide: str) -> list[bool]:
+    """daily: every date of C; weekly / monthly: the last date of C in each ISO week /
+    calendar month, i.e. the next date of C falls in a later period (so the final date
+    of C is a decision date only for daily)."""
+    if decide == "daily":
+        return [True] * len(C)
+    if decide == "weekly":
+
+        def period(d):
+            iso = d.isocalendar()
+            return (iso[0], iso[1])  # (ISO year, ISO week)
+
+    elif decide == "monthly":
+
+        def period(d):
+            return (d.year, d.month)
+
+    else:
+        raise ValueError(f"unknown decide {decide!r}")
+    flags = []
+    for k in range(len(C)):
+        flags.append(k + 1 < len(C) and period(C[k + 1]) > period(C[k]))
+    return flags
+
+
+# --------------------------------------------------------------------------
 # 5. `when` expressions: a tiny recursive-descent parser (no eval)
 #    expr := term ('or' term)* ; term := factor ('and' factor)* ;
 #    factor := 'not' factor | '(' expr ')' | NAME
@@ -745,13 +998,22 @@ def reference_backtest(config: dict, data_dir: str | Path) -> dict:
     regimes_cfg = config["regimes"]
     if not regimes_cfg:
         raise ValueError("no regimes")
-    regime_names, regime_trees, regime_weights = [], [], []
+    scores_cfg = {str(name): dict(spec) for name, spec in (config.get("scores") or {}).items()}
+    regime_names, regime_trees, regime_weights, regime_ranks = [], [], [], []
     for k, reg in enumerate(regimes_cfg):
         last = k == len(regimes_cfg) - 1
         if last and "when" in reg and reg["when"] is not None:
             raise ValueError("the last regime is the default and has no `when`")
         if not last and reg.get("when") is None:
             raise ValueError(f"regime {reg.get('name')!r} needs a `when`")
+        if reg.get("rank") is not None:  # a ranked allocation (SPEC 9)
+            if reg.get("weights") is not None:
+                raise ValueError(f"regime {reg['name']!r} has both `weights` and `rank`")
+            regime_names.append(str(reg["name"]))
+            regime_trees.append(None if last else parse_when(reg["when"]))
+            regime_weights.append(None)
+            regime_ranks.append(parse_rank(str(reg["name"]), reg["rank"], universe, scores_cfg))
+            continue
         weights = {str(t): float(w) for t, w in (reg.get("weights") or {}).items()}
         for t, w in weights.items():
             if t not in universe:
@@ -763,7 +1025,13 @@ def reference_backtest(config: dict, data_dir: str | Path) -> dict:
         regime_names.append(str(reg["name"]))
         regime_trees.append(None if last else parse_when(reg["when"]))
         regime_weights.append(tuple(weights.get(t, 0.0) for t in universe))
-    default_weights = regime_weights[-1]
+        regime_ranks.append(None)
+    # the target before the first decision date (and on a first backtest date with no
+    # earlier date in C): the default's fixed weights, or all cash if it is ranked
+    if regime_weights[-1] is not None:
+        default_weights = regime_weights[-1]
+    else:
+        default_weights = tuple(0.0 for _ in universe)
 
     # ---- signals on their own calendars (full history) ------------------
     signals_cfg = config.get("signals") or {}
@@ -786,17 +1054,6 @@ def reference_backtest(config: dict, data_dir: str | Path) -> dict:
     for d in C:
         C_close.append(max(assets[t].close_ts[assets[t].index[d]] for t in universe))
 
-    # ---- decided regime at each date of C --------------------------------
-    decided_regime: list[int] = []
-    for k in range(len(C)):
-        values = {name: align(ts, vals, C_close[k]) for name, (ts, vals) in signals.items()}
-        chosen = len(regime_names) - 1
-        for r_idx, tree in enumerate(regime_trees[:-1]):
-            if eval_when(tree, values):
-                chosen = r_idx
-                break
-        decided_regime.append(chosen)
-
     # ---- backtest dates ----------------------------------------------------
     start = _to_date(data_cfg["start"]) if data_cfg.get("start") is not None else C[0]
     end = _to_date(data_cfg["end"]) if data_cfg.get("end") is not None else C[-1]
@@ -807,15 +1064,110 @@ def reference_backtest(config: dict, data_dir: str | Path) -> dict:
     bt_dates = C[k0 : k1 + 1]
     N = len(bt_dates)
 
+    execution = config.get("execution") or {}
+
+    # ---- scores, volatilities and filters of the ranked regimes (own calendars) ----
+    raw_scores: dict[tuple, tuple] = {}  # (score spec key, ticker) -> (close instants, values)
+
+    def score_series(spec: dict, ticker: str):
+        key = (repr(sorted(spec.items())), ticker)
+        if key not in raw_scores:
+            series = data.get(ticker)
+            raw_scores[key] = (series.close_ts, score_values(spec, series.close))
+        return raw_scores[key]
+
+    rank_filters: dict[tuple, tuple] = {}  # (regime index, asset) -> (close instants, bools)
+    for r_idx, rank in enumerate(regime_ranks):
+        if rank is None or rank["filter"] is None:
+            continue
+        for a in rank["assets"]:
+            spec = dict(rank["filter"])
+            spec["series"] = a  # computed on the asset's own adjusted close
+            rank_filters[(r_idx, a)] = compute_signal(spec, data)
+
+    def evaluate_rank(r_idx: int, k: int):
+        """The ranked allocation of regime r_idx at date C[k]: (weights dict, record)."""
+        rank = regime_ranks[r_idx]
+        t_close = C_close[k]
+        spec = scores_cfg[rank["score"]]
+        score, sigma, passes = {}, {}, {}
+        for a in rank["assets"]:
+            score[a] = align_value(*score_series(spec, a), t_close)
+            if rank["weighting"] == "inverse_vol":
+                vol_spec = {"type": "volatility", "window": rank["vol_window"]}
+                sigma[a] = align_value(*score_series(vol_spec, a), t_close)
+            if rank["filter"] is not None:
+                passes[a] = align(*rank_filters[(r_idx, a)], t_close)
+        threshold = rank["min_score"]
+        if isinstance(threshold, str):  # that ticker's score of the same score name
+            threshold = align_value(*score_series(spec, threshold), t_close)
+        weights, rows = rank_allocation(rank, universe, score, sigma, threshold, passes)
+        record = {
+            "date": pd.Timestamp(C[k]),
+            "regime": regime_names[r_idx],
+            "decided": False,
+            "threshold": threshold,
+            "candidates": rows,
+            "weights": dict(weights),
+        }
+        return weights, record
+
+    # ---- decided regime and target at each date of C (SPEC 5, 9, 10) ----------
+    decide = execution.get("decide", "daily") or "daily"
+    is_decision = decision_flags(C, decide)
+    decided_regime: list[int] = []
+    decided_target: list[tuple] = []
+    ranks_out: list[dict] = []
+    # before the first decision date: the default regime with default_weights
+    current_regime, current_target = len(regime_names) - 1, default_weights
+    for k in range(len(C)):
+        if is_decision[k]:
+            values = {name: align(ts, vals, C_close[k]) for name, (ts, vals) in signals.items()}
+            chosen = len(regime_names) - 1
+            for r_idx, tree in enumerate(regime_trees[:-1]):
+                if eval_when(tree, values):
+                    chosen = r_idx
+                    break
+            target = regime_weights[chosen]
+            for r_idx, rank in enumerate(regime_ranks):
+                if rank is None or (r_idx != chosen and C[k] > bt_dates[-1]):
+                    continue
+                weights, record = evaluate_rank(r_idx, k)
+                if r_idx == chosen:
+                    target = tuple(weights[t] for t in universe)
+                if C[k] <= bt_dates[-1]:
+                    record["decided"] = r_idx == chosen
+                    ranks_out.append(record)
+            current_regime, current_target = chosen, target
+        decided_regime.append(current_regime)
+        decided_target.append(current_target)
+
     # targets[j] = target traded to on backtest date j = decided on the previous date of C;
     # targets[N] = decided at the last backtest date (only used by the threshold check).
     def decided_weights(k):
-        return default_weights if k < 0 else regime_weights[decided_regime[k]]
+        return default_weights if k < 0 else decided_target[k]
 
     targets = [decided_weights(k0 + j - 1) for j in range(N + 1)]
     regimes_out = [regime_names[decided_regime[k0 + j]] for j in range(N)]
+    targets_out = []
+    for j in range(N):
+        targets_out.append(
+            {
+                "date": pd.Timestamp(bt_dates[j]),
+                "decision": is_decision[k0 + j],
+                "regime": regimes_out[j],
+                "decided": dict(zip(universe, decided_target[k0 + j], strict=True)),
+                "traded_to": dict(zip(universe, targets[j], strict=True)),
+            }
+        )
 
-    execution = config.get("execution") or {}
+    def same_target(a, b) -> bool:
+        """Two targets are the same when no weight differs by more than 1e-12."""
+        for x, y in zip(a, b, strict=True):
+            if abs(x - y) > 1e-12:
+                return False
+        return True
+
     timing = execution.get("timing", "next_close")
     if timing not in ("next_close", "next_open"):
         raise ValueError(f"unknown timing {timing!r}")
@@ -836,7 +1188,7 @@ def reference_backtest(config: dict, data_dir: str | Path) -> dict:
             if j == 0:
                 flags.append(True)
                 continue
-            flag = target_list[j] != target_list[j - 1]
+            flag = not same_target(target_list[j], target_list[j - 1])
             if rebalance == "monthly":
                 a, b = bt_dates[j - 1], bt_dates[j]
                 if (a.year, a.month) != (b.year, b.month):
@@ -926,4 +1278,6 @@ def reference_backtest(config: dict, data_dir: str | Path) -> dict:
         "regimes": regimes_out,
         "trades": s_trades + b_trades,
         "stats": {"strategy": s_stats, "benchmark": b_stats, "relative": rel},
+        "targets": targets_out,
+        "ranks": ranks_out,
     }

@@ -61,7 +61,10 @@ def _check(raw: dict, data_dir) -> None:
         assert len(ours) == len(theirs), portfolio
         for row, trade in zip(ours.itertuples(), theirs, strict=True):
             assert (row.date.date(), row.ticker) == (trade["date"].date(), trade["ticker"])
-            assert row.quantity == pytest.approx(trade["quantity"], rel=VALUE_TOL)
+            # A small rebalance is a difference of two large holdings: its noise is
+            # relative to the portfolio's value, not to the quantity itself.
+            noise = VALUE_TOL * sim.value.loc[row.date] / row.fill_price
+            assert row.quantity == pytest.approx(trade["quantity"], rel=VALUE_TOL, abs=noise)
             assert row.fill_price == pytest.approx(trade["fill_price"], rel=VALUE_TOL)
             assert row.fees == pytest.approx(trade["fees"], rel=VALUE_TOL, abs=1e-12)
 
