@@ -111,6 +111,13 @@ def check_benchmark(prices: dict, tickers: Sequence[str], dates: pd.DatetimeInde
 
 def load_market(config: Config, source: PriceSource) -> Market:
     """Load every ticker once and run every data check (step 1 of the module docstring)."""
+    for i, regime in enumerate(config.regimes):  # a threshold ticker is named by its field
+        threshold = regime.rank.min_score if regime.rank is not None else None
+        if isinstance(threshold, str):
+            try:
+                source.load([threshold])
+            except DataError as exc:
+                raise DataError(f"regimes[{i}].rank.min_score: {exc}") from None
     prices = source.load(config.tickers())
     cal, instants = calendar.trading_calendar(
         prices, list(config.universe), config.data.close_times

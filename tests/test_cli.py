@@ -274,15 +274,18 @@ def out_parent(tmp_path):
 
 
 def assert_user_error(result, out_parent: Path, *needles: str) -> str:
-    """Exit 2, one `Error: ...` line on stderr, no traceback, nothing left in out_parent."""
+    """Exit 2, one `Error: ...` line on stderr (or, for several config problems, a header
+    line and one indented line per problem), no traceback, nothing left in out_parent."""
     assert result.exit_code == 2, result.output
     assert isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.stdout == ""
     assert "Traceback" not in result.output
     lines = result.output.splitlines()
-    assert len(lines) == 1, result.output
-    line = lines[0]
-    assert line.startswith("Error: ")
+    assert lines[0].startswith("Error: ")
+    if len(lines) > 1:
+        assert lines[0].endswith(f"{len(lines) - 1} problems:"), result.output
+        assert all(line.startswith("  ") for line in lines[1:]), result.output
+    line = "\n".join(lines)
     for needle in needles:
         assert needle in line, (needle, line)
     assert list(out_parent.iterdir()) == []

@@ -78,7 +78,11 @@ def rejected(config: dict) -> str:
     message = info.value.message
     assert isinstance(info.value, RotationError) and info.value.exit_code == 2
     assert message.startswith("my.yaml: "), message
-    assert "\n" not in message and "\r" not in message, message
+    assert "\r" not in message, message
+    header, *lines = message.split("\n")
+    if lines:  # several problems: a header naming the file, then one problem per line
+        assert header.endswith(f"{len(lines)} problems:"), message
+        assert all(line.startswith("  ") and line.strip() for line in lines), message
     return message
 
 
@@ -283,7 +287,7 @@ def test_missing_required_field_is_named():
 # ---------------------------------------------------------------- several problems at once
 
 
-def test_several_schema_problems_are_reported_together_in_one_line():
+def test_several_schema_problems_are_reported_together_one_per_line():
     config = raw(execution__fees_bps=-1, signals__eth_risk_on__window=0, data__sorce="csv")
     config["extra_top"] = 1
     message = rejected(config)
@@ -292,7 +296,7 @@ def test_several_schema_problems_are_reported_together_in_one_line():
         assert field in message
 
 
-def test_several_cross_field_problems_are_reported_together_in_one_line():
+def test_several_cross_field_problems_are_reported_together_one_per_line():
     config = raw(
         data__start="2026-01-01",  # after end
         regimes__0__when="ratio_breakot",  # unknown signal
@@ -311,11 +315,42 @@ def test_several_cross_field_problems_are_reported_together_in_one_line():
         assert fragment in message
 
 
-def test_cross_field_rules_run_once_the_schema_holds():
-    # Phase 1 (schema) problems are reported first; the cross-field rules need a valid shape.
+def test_schema_and_cross_field_problems_are_reported_in_one_pass():
+    # The broken fee is removed for the second look, so the cross-field rules still run.
     message = rejected(raw(execution__fees_bps=-1, data__start="2026-01-01"))
-    assert "execution.fees_bps" in message and "data.start" not in message
-    assert "data.start" in rejected(raw(data__start="2026-01-01"))
+    assert "2 problems" in message
+    assert "execution.fees_bps: must be at least 0" in message and "data.start" in message
+
+
+def test_nine_mistakes_are_reported_at_once_one_per_line_in_our_words():
+    config = raw(execution__fees_bps=-1, execution__timing="next_week", data__sorce="csv")
+    config["signals"]["ratio_breakout"]["type"] = "donchain"
+    config["signals"]["eth_risk_on"]["window"] = 0
+    config["regimes"][0]["when"] = "ratio_breakout and eth_risk_of"
+    config["regimes"][0]["weights"] = {"IWM": 0.9, "QQQ": 0.5}
+    config["regimes"][1]["name"] = False  # YAML's unquoted `off`
+    message = rejected(config)
+    header, *lines = message.split("\n")
+    assert header.endswith("9 problems:") and len(lines) == 9
+    for fragment in (
+        "execution.fees_bps: must be at least 0",
+        "execution.timing: must be 'next_close' or 'next_open'",
+        "data.sorce: unknown key",
+        "signals.ratio_breakout.type: unknown signal type 'donchain' (did you mean 'donchian'?)",
+        "signals.eth_risk_on.window: must be at least 1",
+        "regimes[1].name: must be text; YAML reads yes/no/on/off",
+        "regimes[0].when: unknown signal 'eth_risk_of' (did you mean 'eth_risk_on'?)",
+        "regimes[0].weights.QQQ: not in universe",
+        "regimes[0].weights: sum to 1.4, more than 1",
+    ):
+        assert sum(fragment in line for line in lines) == 1, fragment
+    assert "Input should" not in message and "Input tag" not in message
+
+
+def test_a_piece_removed_for_the_second_look_raises_no_problem_of_its_own():
+    # Without its one ticker the benchmark would be empty: that is not the user's mistake.
+    message = rejected(raw(benchmark={"SPY": 2.0}))
+    assert message.endswith("1 problem: benchmark.SPY: must be at most 1")
 
 
 # ---------------------------------------------------------------- loading files

@@ -152,5 +152,8 @@ def test_a_mutated_config_never_crashes(case, shared_data, runner):
         else:
             assert left == [], (what, left)
             lines = [line for line in result.stderr.splitlines() if line]
-            assert lines and lines[-1].startswith("Error: "), (what, result.stderr)
-            assert all(line.startswith(("Error: ", "Warning: ")) for line in lines), what
+            errors = [i for i, line in enumerate(lines) if line.startswith("Error: ")]
+            assert len(errors) == 1, (what, result.stderr)
+            # after it, only the config problems listed one per line (indented)
+            assert all(line.startswith("  ") for line in lines[errors[0] + 1 :]), what
+            assert all(line.startswith("Warning: ") for line in lines[: errors[0]]), what

@@ -1,13 +1,17 @@
 """Typed, validated model of a strategy YAML file.
 
-Validation runs in two phases: the pydantic schema (types, ranges, unknown
-keys rejected), then, once the schema holds, one small named function per
-cross-field rule. Every problem of a phase is reported at once, in one line,
-naming the file and the field.
+Validation has two parts: the pydantic schema (types, ranges, unknown keys
+rejected) and one small named function per cross-field rule. Every problem is
+reported in one pass: when the schema fails, the broken pieces are removed or
+stood in for (`_repair`) and the cross-field rules still run on the rest, leaving
+out what the removal itself would cause. One problem is one line; several are a
+header naming the file, then one problem per line, in the project's words
+(`_in_our_words`), with did-you-mean where a name is close.
 """
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import json
@@ -461,8 +465,13 @@ def _format_pydantic(error: ValidationError) -> list[str]:
         loc = [p for p in item["loc"] if p not in tags]
         where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc)
         where = where.replace(".[", "[")
-        message = item["msg"]
-        if item["type"] == "extra_forbidden":
+        message = _in_our_words(item["msg"])
+        if item["type"] == "string_type" and isinstance(item.get("input"), bool):
+            message = (
+                "must be text; YAML reads yes/no/on/off/true/false as a boolean, so quote it "
+                "('off')"
+            )
+        elif item["type"] == "extra_forbidden":
             message = "unknown key (remove it or check its spelling)"
         elif item["type"] == "missing":
             message = "required field is missing"
@@ -484,24 +493,150 @@ def _format_pydantic(error: ValidationError) -> list[str]:
     return problems
 
 
+def _in_our_words(message: str) -> str:
+    """pydantic's phrasing -> ours: 'Input should be x' -> 'must be x'; no 'Value error, '."""
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    if message.startswith("Input should be "):
+        message = "must be " + message.removeprefix("Input should be ")
+    for theirs, ours in (
+        ("a valid integer", "a whole number"),
+        ("a valid dictionary", "a mapping (key: value)"),
+        ("a valid string", "text"),
+        ("a valid list", "a list"),
+        ("greater than or equal to", "at least"),
+        ("less than or equal to", "at most"),
+        ("greater than", "above"),
+        ("less than", "below"),
+    ):
+        message = message.replace(theirs, ours)
+    return message
+
+
+MAX_LISTED = 30  # problems listed one per line; the rest are counted
+
+
 def _raise(origin: str, problems: list[str]) -> None:
-    count = f"{len(problems)} problems" if len(problems) > 1 else "1 problem"
-    raise ConfigError(f"{origin}: {count}: " + "; ".join(problems))
+    """One problem: one line. Several: a one-line header naming the file, then one problem
+    per line."""
+    if len(problems) == 1:
+        raise ConfigError(f"{origin}: 1 problem: {problems[0]}")
+    if len(problems) > MAX_LISTED:
+        more = len(problems) - MAX_LISTED
+        problems = [*problems[:MAX_LISTED], f"... and {more} more of the same kinds"]
+    raise ConfigError(
+        f"{origin}: {len(problems)} problems:\n" + "\n".join(f"  {p}" for p in problems)
+    )
+
+
+PLACEHOLDERS: dict[str, Callable[[dict], Any]] = {
+    "signals": lambda raw: {"type": "level", "series": "SPY", "above": 0.0},
+    "scores": lambda raw: {"type": "momentum", "lookback": 1},
+}
+"""Stand-ins for a broken named entry, so the rest of the config can still be checked
+(the entry's name stays defined: `when` and `rank.score` references still resolve)."""
+
+STRUCTURAL = ("name", "data", "universe", "regimes", "benchmark")
+"""Top-level sections the cross-field rules cannot do without: when one of them is broken,
+only the schema problems are reported."""
+
+
+def _repair(raw: dict, errors: list[dict]) -> tuple[dict | None, list[tuple]]:
+    """A copy of `raw` with each schema error's piece removed (a key with a default) or
+    replaced (a named signal or score entry), and the repaired paths; None when a
+    structural section is broken."""
+    fixed = copy.deepcopy(raw)
+    repaired = []
+    for error in errors:
+        loc = tuple(
+            p for p in error["loc"] if p not in (*SIGNAL_KINDS, *SCORE_KINDS, "ThresholdRule")
+        )
+        if not loc or (loc[0] in STRUCTURAL and len(loc) <= 1):
+            return None, []
+        if loc[0] in PLACEHOLDERS and len(loc) >= 2:
+            entries = fixed.get(loc[0])
+            if isinstance(entries, dict) and loc[1] in entries:
+                entries[loc[1]] = PLACEHOLDERS[loc[0]](fixed)
+                repaired.append(loc[:2])
+                continue
+        if loc[0] == "regimes" and len(loc) >= 3 and isinstance(loc[1], int):
+            regime = fixed["regimes"][loc[1]] if isinstance(fixed.get("regimes"), list) else None
+            if isinstance(regime, dict) and loc[2] in ("weights", "rank", "when"):
+                regime.pop(loc[2], None)
+                if loc[2] != "when" and "weights" not in regime and "rank" not in regime:
+                    regime["weights"] = {}
+                repaired.append(loc[:3])
+                continue
+        if error["type"] == "missing":
+            return None, []
+        if loc[0] == "regimes" and len(loc) == 3 and loc[2] == "name":
+            fixed["regimes"][loc[1]]["name"] = f"regime_{loc[1]}"  # keep the regime
+            repaired.append(loc)
+            continue
+        parent = fixed
+        for part in loc[:-1]:
+            try:
+                parent = parent[part]
+            except (KeyError, IndexError, TypeError):
+                return None, []
+        if isinstance(parent, dict) and loc[-1] in parent:
+            del parent[loc[-1]]
+            repaired.append(loc)
+        else:
+            return None, []
+    return fixed, repaired
+
+
+def _field_of(problem: str) -> str:
+    return problem.split(":", 1)[0]
+
+
+def _under(field: str, repaired: list[tuple]) -> bool:
+    """True when the cross-field problem `field` is about a piece the repair changed."""
+    for loc in repaired:
+        name = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
+        if field == name or field.startswith(name + ".") or field.startswith(name + "["):
+            return True
+        if name.startswith(field + ".") or name.startswith(field + "["):
+            return True  # a rule about the container of a removed piece
+        if loc[0] == "regimes" and field.startswith(f"regimes[{loc[1]}]"):
+            return True
+    return False
+
+
+def _schema_and_rules(raw: dict) -> tuple[Config | None, list[str]]:
+    """Every problem of the config at once: schema problems, then the cross-field problems
+    of the rest (after standing in for the broken pieces, up to three rounds)."""
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = _format_pydantic(exc)
+        current, repaired, errors = raw, [], exc.errors()
+        for _ in range(3):
+            current, more = _repair(current, errors)
+            if current is None:
+                return None, problems
+            repaired += more
+            try:
+                config = Config.model_validate(current)
+            except ValidationError as again:
+                errors = again.errors()
+                continue
+            rules = [p for rule in RULES for p in rule(config)]
+            return None, problems + [p for p in rules if not _under(_field_of(p), repaired)]
+        return None, problems
+    return config, [problem for rule in RULES for problem in rule(config)]
 
 
 def config_from_dict(raw: Any, origin: str = "<config>") -> Config:
     """Validate a parsed YAML mapping (apply CLI overrides first with `with_overrides`).
 
     Raises:
-        ConfigError: listing every problem found, in one line.
+        ConfigError: listing every problem found, schema and cross-field together.
     """
     if not isinstance(raw, dict):
         raise ConfigError(f"{origin}: the top level must be a mapping of keys (name:, data:, ...)")
-    try:
-        config = Config.model_validate(raw)
-    except ValidationError as exc:
-        _raise(origin, _format_pydantic(exc))
-    problems = [problem for rule in RULES for problem in rule(config)]
+    config, problems = _schema_and_rules(raw)
     if problems:
         _raise(origin, problems)
     return config
