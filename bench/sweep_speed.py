@@ -188,7 +188,7 @@ def bench_engine(args, report: dict):
     print(f"config      {shown}: {size:,} combinations ({axes})")
     print(f"csv load    {load_s:.3f} s for {', '.join(frames)} (once, into a MemorySource)")
 
-    cache = sorted((REPO / "engine" / "__pycache__").glob("fastsim._simulate_grid_nb*.nbi"))
+    cache = sorted((REPO / "engine" / "sim" / "__pycache__").glob("fastsim._simulate_grid_nb*.nbi"))
     result, warm_s = timed(run_sweep, spec, source)
     state = "found" if cache else "absent: compiles"
     print(f"warm-up     run_sweep {warm_s:.3f} s (numba cache {state}; first-call imports)")
@@ -257,6 +257,40 @@ def bench_engine(args, report: dict):
 # 2. the yardstick: a minimal loop over precomputed signals
 
 
+@numba.njit(cache=False, inline="always")
+def trade_to(target, q, price, cash, fee, slip, delta, order):
+    """Trade the holdings `q` (updated in place) to the weights `target` at `price`, sells
+    first (ascending value moved), buys cut to the cash left; returns (cash, fees paid)."""
+    n_assets = len(q)
+    v = cash
+    for i in range(n_assets):
+        v += q[i] * price[i]
+    for i in range(n_assets):
+        delta[i] = target[i] * v - q[i] * price[i]
+        order[i] = i
+    for i in range(1, n_assets):  # stable insertion sort
+        j = i
+        while j > 0 and delta[order[j - 1]] > delta[order[j]]:
+            order[j - 1], order[j] = order[j], order[j - 1]
+            j -= 1
+    paid = 0.0
+    for c in range(n_assets):
+        i = order[c]
+        size = delta[i] / price[i]
+        if size < 0:
+            proceeds = -size * price[i] * (1 - slip)
+            cash += proceeds * (1 - fee)
+            paid += proceeds * fee
+            q[i] += size
+        elif size > 0:
+            fill = price[i] * (1 + slip)
+            size = min(size, cash / (fill * (1 + fee)))  # no cash below zero
+            cash -= size * fill * (1 + fee)
+            paid += size * fill * fee
+            q[i] += size
+    return cash, paid
+
+
 @numba.njit(cache=False)
 def minimal_loop(sig_a, sig_b, idx_a, idx_b, weights, close, fee, slip, cash0, values, fees_out):
     """Per combination: regime 0 when both signals are on, else 1; trade to its weights at
@@ -276,32 +310,8 @@ def minimal_loop(sig_a, sig_b, idx_a, idx_b, weights, close, fee, slip, cash0, v
             k = 0 if (a[t] and b[t]) else 1
             if k != prev:
                 prev = k
-                v = cash
-                for i in range(n_assets):
-                    v += q[i] * close[t, i]
-                for i in range(n_assets):  # sells first: ascending value moved
-                    delta[i] = weights[k, i] * v - q[i] * close[t, i]
-                    order[i] = i
-                for i in range(1, n_assets):
-                    j = i
-                    while j > 0 and delta[order[j - 1]] > delta[order[j]]:
-                        order[j - 1], order[j] = order[j], order[j - 1]
-                        j -= 1
-                for c in range(n_assets):
-                    i = order[c]
-                    p = close[t, i]
-                    size = delta[i] / p
-                    if size < 0:
-                        proceeds = -size * p * (1 - slip)
-                        cash += proceeds * (1 - fee)
-                        paid += proceeds * fee
-                        q[i] += size
-                    elif size > 0:
-                        fill = p * (1 + slip)
-                        size = min(size, cash / (fill * (1 + fee)))  # no cash below zero
-                        cash -= size * fill * (1 + fee)
-                        paid += size * fill * fee
-                        q[i] += size
+                cash, fee_paid = trade_to(weights[k], q, close[t], cash, fee, slip, delta, order)
+                paid += fee_paid
             held = 0.0
             for i in range(n_assets):
                 held += q[i] * close[t, i]

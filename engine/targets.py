@@ -153,22 +153,53 @@ class RankInputs:
         self.overrides = config.data.close_times
         self.instants = instants  # close instants of the decision dates
         self._cache: dict[tuple, np.ndarray] = {}
+        self._owns: dict[str, tuple[pd.Series, np.ndarray]] = {}
+        self._tables: dict[tuple, np.ndarray] = {}  # assembled [P, M] (read-only) per request
 
     def _own(self, ticker: str) -> tuple[pd.Series, np.ndarray]:
-        close = self.prices[ticker]["Close"]
-        return close, calendar.ticker_close_instants(ticker, close.index, self.overrides)
+        """The ticker's close and its close instants (computed once per ticker)."""
+        if ticker not in self._owns:
+            close = self.prices[ticker]["Close"]
+            own = calendar.ticker_close_instants(ticker, close.index, self.overrides)
+            self._owns[ticker] = close, own
+        return self._owns[ticker]
 
     def score(self, kind: str, params: Mapping[str, Any], tickers: Sequence[str]) -> np.ndarray:
-        """[P, M] score of each ticker, NaN where undefined or not yet final."""
+        """[P, M] score of each ticker, NaN where undefined or not yet final (read-only:
+        the same array is returned to every request of the same scores)."""
+        frozen = _freeze(params)
+        whole = (kind, frozen, tuple(tickers))
+        if whole in self._tables:
+            return self._tables[whole]
         columns = []
         for ticker in tickers:
-            key = ("score", kind, _freeze(params), ticker)
+            key = ("score", kind, frozen, ticker)
             if key not in self._cache:
                 close, own = self._own(ticker)
                 values = SCORE_KINDS[kind].values(close, [params])[:, 0]
                 self._cache[key] = calendar.align_asof_values(values, own, self.instants)
             columns.append(self._cache[key])
-        return np.column_stack(columns).reshape(len(self.instants), len(tickers))
+        table = np.column_stack(columns).reshape(len(self.instants), len(tickers))
+        table.flags.writeable = False
+        self._tables[whole] = table
+        return table
+
+    def prefetch(
+        self, kind: str, params_list: Sequence[Mapping[str, Any]], tickers: Sequence[str]
+    ) -> None:
+        """Compute, one call per ticker, the scores of every parameter set not cached yet
+        (a kind shares work between sets: the daily returns of several windows)."""
+        frozen = {_freeze(p): p for p in params_list}
+        for ticker in dict.fromkeys(tickers):
+            cached = self._cache
+            todo = {f: p for f, p in frozen.items() if ("score", kind, f, ticker) not in cached}
+            if not todo:
+                continue
+            close, own = self._own(ticker)
+            values = SCORE_KINDS[kind].values(close, list(todo.values()))
+            for k, f in enumerate(todo):
+                aligned = calendar.align_asof_values(values[:, k], own, self.instants)
+                self._cache[("score", kind, f, ticker)] = aligned
 
     def passed(self, spec: Mapping[str, Any], tickers: Sequence[str]) -> np.ndarray:
         """[P, M] the filter signal of each ticker (its own price as the series)."""
@@ -310,6 +341,11 @@ def build_targets(
     offset = 1 if weight_axes else 0
     for r, plan in enumerate(plans):
         rows = slice(n_regimes + r * n_dec, n_regimes + (r + 1) * n_dec)
+        used = [plan.sets[int(i)] for i in np.unique(distinct[:, offset + r])]
+        inputs.prefetch(plan.score_type, [s.score for s in used], plan.rank.assets)
+        if plan.rank.weighting == "inverse_vol":
+            windows = [{"window": s.vol_window} for s in used]
+            inputs.prefetch("volatility", windows, plan.rank.assets)
         for set_id in np.unique(distinct[:, offset + r]):
             ranking = rank_set(plan, plan.sets[int(set_id)], inputs)
             if keep is not None:

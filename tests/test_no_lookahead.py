@@ -201,7 +201,12 @@ def exact(a, b) -> None:
 @SETTINGS
 @given(scenario=scenarios(), pick=st.floats(0.0, 1.0))
 def test_bars_final_after_the_close_of_t_change_nothing_up_to_t(scenario, pick):
-    market, config, seed = scenario
+    check_nothing_up_to_t_changes(*scenario, pick)
+
+
+def check_nothing_up_to_t_changes(market, config, seed: int, pick: float) -> None:
+    """Property (a) at the backtest date picked by `pick` in [0, 1] (also for ranked
+    configs: their rank rows up to t too)."""
     base = run(market, config)
     t = base.dates[min(int(pick * len(base.dates)), len(base.dates) - 1)]
     # equity bars dated after t; crypto bars dated t or later (bar t is final at
@@ -212,6 +217,9 @@ def test_bars_final_after_the_close_of_t_change_nothing_up_to_t(scenario, pick):
     exact(upto(base.regimes, t), upto(changed.regimes, t))
     exact(upto(base.targets, t), upto(changed.targets, t))
     exact(upto(base.orders, t), upto(changed.orders, t))
+    ranks_a = base.ranks[base.ranks["date"] <= t].reset_index(drop=True)
+    ranks_b = changed.ranks[changed.ranks["date"] <= t].reset_index(drop=True)
+    exact(ranks_a, ranks_b)  # scores, eligibility, ranks, failures, weights
     for name in ("strategy", "benchmark"):
         a, b = getattr(base, name), getattr(changed, name)
         exact(upto(a.shares, t), upto(b.shares, t))
@@ -235,7 +243,13 @@ def test_bars_final_after_the_close_of_t_change_nothing_up_to_t(scenario, pick):
 def test_quantities_traded_on_u_depend_only_on_bars_final_by_the_prior_close_and_u_prices(
     scenario, pick, on_trade_date
 ):
-    market, config, seed = scenario
+    check_trades_on_u_read_only_the_past(*scenario, pick, on_trade_date)
+
+
+def check_trades_on_u_read_only_the_past(
+    market, config, seed: int, pick: float, on_trade_date: bool
+) -> None:
+    """Property (b) at the backtest date picked by `pick` (mostly a trade date)."""
     base = run(market, config)
     cal = base.calendar
     # u: a backtest date with a previous date p in C (the first date of C has none),

@@ -114,6 +114,12 @@ def test_every_combination_equals_a_single_run_of_it(case, shared_data):
     result = run_sweep(spec, source, keep_values=True)
     assert len(result.table) == spec.size
     rows = range(spec.size) if spec.size <= 16 else np.linspace(0, spec.size - 1, 12).astype(int)
+    assert_rows_equal_single_runs(spec, source, result, rows)
+
+
+def assert_rows_equal_single_runs(spec, source, result, rows) -> None:
+    """Each of `rows` of a sweep (kept values) equals `rotation run` of its combination:
+    daily values, the strategy's, relative and benchmark statistics, to 1e-9."""
     for row in rows:
         values = tuple(result.table.loc[row, a.name] for a in spec.axes)
         single = run_backtest(spec.config_for(values), source)
@@ -126,7 +132,7 @@ def test_every_combination_equals_a_single_run_of_it(case, shared_data):
                 continue
             got = result.table.loc[row, key]
             if value is None or (isinstance(value, float) and math.isnan(value)):
-                assert math.isnan(got), key
+                assert math.isnan(got), (row, key)
             else:
                 assert got == pytest.approx(value, rel=1e-9, abs=1e-12), (row, key)
         for key, value in single.stats["benchmark"].items():

@@ -150,7 +150,7 @@ def test_header_trades_and_config_come_from_the_folder(run_folder):
     assert "eth_risk_on: ETH-USD against its 100-day SMA" in titles
     trades = parse(run_folder / FILENAME, "trades-strategy").cells
     strategy = run.trades[run.trades["portfolio"] == "strategy"]
-    assert len(trades) == 6 * len(strategy)
+    assert len(trades) == 7 * len(strategy)  # six fields and the reason
     assert [c[2] for c in trades[:6]] == [
         strategy["date"].iloc[0],
         strategy["ticker"].iloc[0],

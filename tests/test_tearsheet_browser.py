@@ -93,9 +93,36 @@ def _invoke(*args) -> None:
     assert result.exit_code == 0, (result.output, result.exception)
 
 
+TEN_WEEKLY = {  # a ranked config: ten candidates, weekly decisions, 17 years
+    "name": "ten-weekly",
+    "data": {"source": "csv", "start": "2008-07-01", "end": "2025-06-30"},
+    "universe": ["SPY", "QQQ", "IWM", "EFA", "EEM", "VNQ", "GLD", "TLT", "DBC", "IEF", "SHY"],
+    "signals": {"spy_trend": {"type": "sma", "series": "SPY", "window": 200}},
+    "scores": {"mom6": {"type": "momentum", "lookback": 126}},
+    "regimes": [
+        {
+            "name": "risk_on",
+            "when": "spy_trend",
+            "rank": {
+                "assets": ["SPY", "QQQ", "IWM", "EFA", "EEM", "VNQ", "GLD", "TLT", "DBC", "IEF"],
+                "score": "mom6",
+                "top": 3,
+                "weighting": "inverse_vol",
+                "vol_window": 63,
+                "min_score": 0,
+                "fallback": "SHY",
+            },
+        },
+        {"name": "risk_off", "rank": {"assets": ["TLT", "IEF", "SHY"], "score": "mom6", "top": 1}},
+    ],
+    "execution": {"decide": "weekly", "fees_bps": 2, "slippage_bps": 1},
+}
+
+
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory, shared_data) -> dict[str, Path]:
-    """One page of each kind, and the 20-year run (SPY only, 2005 to the latest price)."""
+    """One page of each kind, the 20-year run (SPY only, 2005 to the latest price) and a
+    ranked run (ten candidates decided weekly over 17 years)."""
     import yaml
 
     root = tmp_path_factory.mktemp("browser")
@@ -107,10 +134,14 @@ def pages(tmp_path_factory, shared_data) -> dict[str, Path]:
     data = ("--data-dir", shared_data, "--tearsheet")
     _invoke("run", ready, "--out", root / "run", *data)
     _invoke("run", long, "--out", root / "run20", *data)
+    ranked = root / "ten_weekly.yaml"
+    ranked.write_text(yaml.safe_dump(TEN_WEEKLY))
+    _invoke("run", ranked, "--out", root / "ranked", *data)
     _invoke("compare", ready, spy, "--out", root / "compare", *data)
     grid = CONFIGS / "sweeps" / "weights_costs.yaml"
     _invoke("sweep", grid, "--out", root / "sweep", *data)
-    return {kind: root / kind / FILENAME for kind in ("run", "run20", "compare", "sweep")}
+    kinds = ("run", "run20", "ranked", "compare", "sweep")
+    return {kind: root / kind / FILENAME for kind in kinds}
 
 
 def _open(browser, page: Path) -> float:
@@ -142,6 +173,10 @@ def _screenshot(browser, page: Path, name: str, shots: Path) -> Path:
     [
         ("run", ["equity", "signal-0", "signal-1", "weights", "rolling", "monthly", "yearly"]),
         ("run20", ["equity", "weights", "rolling", "monthly", "yearly"]),
+        (
+            "ranked",
+            ["equity", "signal-0", "rank-0", "rank-1", "weights", "rolling", "monthly", "yearly"],
+        ),
         ("compare", ["equity", "drawdowns", "yearly"]),
         ("sweep", ["heatmap", "histogram"]),
     ],

@@ -131,6 +131,14 @@ class RankConfig(_Model):
     fallback: str | None = None
     exposure: Number = Field(default=1.0, gt=0.0, le=1.0)
 
+    @field_validator("min_score", mode="before")
+    @classmethod
+    def _number_or_ticker(cls, value: Any) -> Any:
+        """A number or a ticker; YAML's true/false is neither."""
+        if isinstance(value, bool):
+            raise ValueError(f"must be a number or a ticker, not {str(value).lower()}")
+        return value
+
     @field_validator("filter")
     @classmethod
     def _filter_kind(cls, value: dict | None) -> dict | None:
@@ -415,6 +423,11 @@ def _check_rank(i: int, rank: RankConfig, config: Config) -> list[str]:
         other = rank.filter.get("other")
         if other is not None and not (isinstance(other, str) and is_symbol(other)):
             problems.append(f"{where}.filter.other: {other!r} is not a ticker symbol")
+        elif other in rank.assets:
+            problems.append(
+                f"{where}.filter.other: {other} is also a ranked asset, and a correlation "
+                f"filter cannot pair {other} with itself; use a ticker outside `assets`"
+            )
     return problems
 
 
@@ -468,8 +481,8 @@ def _format_pydantic(error: ValidationError) -> list[str]:
         message = _in_our_words(item["msg"])
         if item["type"] == "string_type" and isinstance(item.get("input"), bool):
             message = (
-                "must be text; YAML reads yes/no/on/off/true/false as a boolean, so quote it "
-                "('off')"
+                f"must be text, not {str(item['input']).lower()}: YAML reads unquoted "
+                "yes/no/on/off/true/false as a boolean; quote it ('on')"
             )
         elif item["type"] == "extra_forbidden":
             message = "unknown key (remove it or check its spelling)"

@@ -90,6 +90,8 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 def run_frames(result) -> dict[str, pd.DataFrame]:
     """The tabular artifacts of a BacktestResult, ready to write."""
+    from engine.report.reasons import BENCHMARK, trade_reasons
+
     dates = result.dates
     day = dates.strftime("%Y-%m-%d")
     values = pd.DataFrame(
@@ -110,13 +112,15 @@ def run_frames(result) -> dict[str, pd.DataFrame]:
     regimes = pd.DataFrame({"date": day, "regime": result.regimes.reindex(dates).to_numpy()})
     for name in result.signals.columns:
         regimes[name] = result.signals[name].reindex(dates).astype(int).to_numpy()
+    fills = result.strategy.trades
+    reasons = trade_reasons(result).reindex(pd.DatetimeIndex(fills["date"])).to_numpy()
     trades = pd.concat(
         [
-            result.strategy.trades.assign(portfolio="strategy"),
-            result.benchmark.trades.assign(portfolio="benchmark"),
+            fills.assign(portfolio="strategy", reason=reasons),
+            result.benchmark.trades.assign(portfolio="benchmark", reason=BENCHMARK),
         ],
         ignore_index=True,
-    )[["portfolio", "date", "ticker", "quantity", "fill_price", "value", "fees"]]
+    )[["portfolio", "date", "ticker", "quantity", "fill_price", "value", "fees", "reason"]]
     frames = {
         "values.csv": values,
         "weights.csv": weights,

@@ -19,6 +19,14 @@ STRATEGY = "#1f77b4"
 BENCHMARK = "#555555"
 LINES = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 FILLS = ["#2ca02c", "#ff7f0e", "#9467bd", "#d62728", "#17becf", "#8c564b", "#bcbd22", "#7f7f7f"]
+# One colour per traded asset, wherever it is drawn (holdings, rank panels): twenty distinct
+# qualitative colours, no grey (grey is cash), so ten or more assets stay apart.
+PALETTE = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
+    "#17becf", "#393b79", "#e7ba52", "#637939", "#ad494a", "#7b4173", "#6baed6", "#fd8d3c",
+    "#74c476", "#9e9ac8", "#e7969c", "#843c39",
+]  # fmt: skip
+CASH = "#c7c7c7"
 LAYOUT = {
     "template": "plotly_white",
     "margin": {"l": 60, "r": 20, "t": 90, "b": 40},  # title, then legend and buttons
@@ -66,6 +74,23 @@ def line(x: np.ndarray, y: np.ndarray, name: str, color: str, **kwargs):
         line={"color": color, "width": 1.5, **kwargs.pop("line", {})},
         **kwargs,
     )
+
+
+def asset_colors(tickers: Sequence[str]) -> dict[str, str]:
+    """{ticker: colour} in universe order (PALETTE, repeating after twenty), cash grey."""
+    return {t: PALETTE[i % len(PALETTE)] for i, t in enumerate(tickers)} | {"cash": CASH}
+
+
+def sampled_points(n: int, keep: Sequence[int] = (), width: int = CHART_WIDTH) -> np.ndarray:
+    """Indices of n dates shared by the traces of a stacked chart (which cannot be thinned
+    trace by trace): all when there are at most 2 per pixel, else `width` evenly spaced
+    ones plus each index in `keep` and the one before it (both sides of a trade's step)."""
+    if n <= 2 * width:
+        return np.arange(n)
+    keep = np.asarray(keep, dtype=int)
+    grid = np.linspace(0, n - 1, width).round().astype(int)
+    both = np.concatenate([grid, keep, keep - 1])
+    return np.unique(both[(both >= 0) & (both < n)])
 
 
 def spans(dates: Sequence[str], labels: Sequence) -> list[tuple[str, str, object]]:

@@ -66,7 +66,8 @@ def _dated(frame: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class RunFolder:
-    """The files of a run folder (signals is None for folders made before signals.csv)."""
+    """The files of a run folder (signals is None for folders made before signals.csv;
+    ranks is None without ranked regimes)."""
 
     path: Path
     stats: dict
@@ -78,6 +79,12 @@ class RunFolder:
     regimes: pd.DataFrame
     trades: pd.DataFrame
     signals: pd.DataFrame | None
+    ranks: pd.DataFrame | None = None
+
+    @property
+    def ranked(self) -> bool:
+        """Whether some regime is a ranked allocation (its folder has ranks.csv)."""
+        return any(r.get("rank") for r in self.config["regimes"])
 
     @property
     def initial_cash(self) -> float:
@@ -109,6 +116,7 @@ def read_run(folder: Path) -> RunFolder:
         regimes=_dated(_read(folder, "regimes.csv")),
         trades=_read(folder, "trades.csv"),
         signals=_read(folder, "signals.csv", optional=True),
+        ranks=_read(folder, "ranks.csv", optional=True),
     )
 
 
@@ -237,3 +245,93 @@ def held_and_targets(run: RunFolder) -> tuple[pd.DataFrame, pd.DataFrame]:
     held_frame = pd.DataFrame(held, index=run.dates)
     target_frame = pd.DataFrame({k: v.to_numpy() for k, v in targets.items()}, index=run.dates)
     return held_frame, target_frame
+
+
+def trade_reasons(run: RunFolder) -> pd.Series | None:
+    """The reason of each strategy trade date, from trades.csv (None in folders made
+    before trades.csv had a reason)."""
+    if "reason" not in run.trades:
+        return None
+    trades = run.trades[run.trades["portfolio"] == "strategy"]
+    return trades.groupby("date", sort=True)["reason"].first()
+
+
+@dataclass(frozen=True)
+class RankPanel:
+    """One ranked regime over its decision dates (ranks.csv): each candidate's score,
+    whether it held a slot (selected), failed min_score or filter, and the weight of its
+    slot; whether the regime was decided (active), and the weight of failed and empty
+    slots that went to the fallback (a ticker, or "" for cash)."""
+
+    regime: str
+    title: str
+    assets: list[str]
+    dates: np.ndarray
+    scores: pd.DataFrame
+    selected: pd.DataFrame
+    failed: pd.DataFrame
+    weights: pd.DataFrame
+    active: np.ndarray
+    fallback: str
+    fallback_weight: np.ndarray
+
+    def runs(self, end: str) -> list[tuple[str, str, str]]:
+        """Runs of "fallback" (decided, part of the target in the fallback), "inactive"
+        (another regime decided) and "active", each decision holding until the next
+        one and the last until `end`."""
+        label = np.where(
+            self.active, np.where(self.fallback_weight > 0, "fallback", "active"), "inactive"
+        ).tolist()
+        from engine.report.plots import spans
+
+        dates = list(self.dates)
+        if dates and end > dates[-1]:
+            dates, label = [*dates, end], [*label, label[-1]]
+        return spans(dates, label)
+
+
+def _rank_title(name: str, rank: dict, scores: dict) -> str:
+    from strategies.scores import SCORE_KINDS
+
+    spec = scores.get(rank["score"]) or {}
+    kind = SCORE_KINDS.get(spec.get("type"))
+    what = f" ({kind.describe(kind.params(spec))})" if kind else ""
+    order = rank.get("order") or "highest"
+    top, of = rank["top"], len(rank["assets"])
+    return f"{name}: top {top} of {of} by {rank['score']}{what}, {order} first"
+
+
+def rank_panels(run: RunFolder) -> list[RankPanel]:
+    """A RankPanel per ranked regime of the config, in its order (none without ranks.csv)."""
+    if run.ranks is None or run.ranks.empty:
+        return []
+    ranks = run.ranks.assign(date=run.ranks["date"].astype(str))
+    panels = []
+    for regime in run.config["regimes"]:
+        rank = regime.get("rank")
+        rows = ranks[ranks["regime"] == regime["name"]] if rank else None
+        if rows is None or rows.empty:
+            continue
+        assets = list(rank["assets"])
+        wide = {
+            column: rows.pivot(index="date", columns="asset", values=column)[assets]
+            for column in ("score", "selected", "failed", "weight")
+        }
+        first = rows.drop_duplicates("date").set_index("date").loc[wide["score"].index]
+        fallback = first["fallback"].iloc[0]
+        panels.append(
+            RankPanel(
+                regime=regime["name"],
+                title=_rank_title(regime["name"], rank, run.config.get("scores") or {}),
+                assets=assets,
+                dates=wide["score"].index.to_numpy(dtype=str),
+                scores=wide["score"].astype(float),
+                selected=wide["selected"].astype(bool),
+                failed=wide["failed"].astype(bool),
+                weights=wide["weight"].astype(float),
+                active=first["active"].to_numpy(dtype=bool),
+                fallback="" if pd.isna(fallback) else str(fallback),
+                fallback_weight=first["fallback_weight"].to_numpy(dtype=float),
+            )
+        )
+    return panels

@@ -8,6 +8,7 @@ import pandas as pd
 
 from engine.report.plots import (
     BENCHMARK,
+    CASH,
     FILLS,
     LAYOUT,
     LINES,
@@ -15,6 +16,7 @@ from engine.report.plots import (
     legend_patch,
     line,
     log_toggle,
+    sampled_points,
     shade,
     spans,
 )
@@ -141,6 +143,153 @@ def weights_figure(dates, held: pd.DataFrame, targets: pd.DataFrame):
         yaxis={"tickformat": ".0%"},
         title="Weights: held at each close (solid), traded targets (dashed)",
     )
+    return figure
+
+
+def holdings_figure(dates, held: pd.DataFrame, colors: dict, reasons: pd.Series | None = None):
+    """Held weights at each close as a stacked area (each asset in universe order, then
+    cash on top), one colour per asset; long runs keep a shared sample of dates plus both
+    sides of every trade. `reasons` (trade date -> reason): a marker on top of each trade
+    date saying why it traded."""
+    import plotly.graph_objects as go
+
+    dates = np.asarray(dates)
+    trades = np.flatnonzero(np.isin(dates, reasons.index)) if reasons is not None else []
+    keep = sampled_points(len(dates), trades)
+    figure = go.Figure()
+    for column in held.columns:
+        figure.add_trace(
+            go.Scatter(
+                x=dates[keep],
+                y=held[column].to_numpy(dtype=np.float32)[keep],  # enough for a chart
+                name=column,
+                mode="lines",
+                stackgroup="held",
+                line={"width": 0.5, "color": colors.get(column, CASH)},
+                fillcolor=colors.get(column, CASH),
+                hovertemplate="%{y:.1%}",
+            )
+        )
+    if reasons is not None and len(reasons):
+        figure.add_trace(
+            go.Scatter(
+                x=reasons.index.to_numpy(dtype=str),
+                y=np.full(len(reasons), 1.0),
+                name="trade (hover: why)",
+                mode="markers",
+                marker={"symbol": "triangle-down", "size": 7, "color": "#222222"},
+                hovertext=reasons.to_numpy(dtype=str),
+                hovertemplate="%{hovertext}",
+            )
+        )
+    figure.update_layout(
+        **LAYOUT,
+        height=420,
+        yaxis={"tickformat": ".0%", "range": [0, 1.04]},
+        legend_traceorder="normal",  # universe order (stacked areas default to reversed)
+        title="Holdings: weight held at each close (stacked; cash on top)",
+    )
+    return figure
+
+
+# Marker symbols by plotly's number (a number array is sent packed, names are not):
+SELECTED = 0  # circle: selected while the regime was decided
+UNUSED = 100  # circle-open: selected while another regime was decided
+FAILED = 4  # x: selected, failed min_score or filter; its slot went to the fallback
+SHADES = {"fallback": "#ff7f0e", "inactive": "#7f7f7f"}
+
+
+def rank_figure(panel, colors: dict, end: str):
+    """A ranked regime over its decision dates: each candidate's score (top) with its
+    selections marked, and a strip of the slot weights (bottom, the fallback's too);
+    shaded where the regime was decided and part of its target went to the fallback,
+    and (grey) where another regime was decided. `end`: the last backtest date."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    rows = len(panel.assets) + 1  # the strip's rows: each candidate and the fallback
+    scores_px, strip_px = 320, max(60, 16 * rows)
+    figure = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        row_heights=[scores_px, strip_px],
+        vertical_spacing=0.04,
+    )
+    dates = np.asarray(panel.dates)
+    shown = set()  # the marker symbols drawn, for the legend
+    for asset in panel.assets:
+        color = colors.get(asset, LINES[0])
+        score = panel.scores[asset].to_numpy(dtype=float)
+        figure.add_trace(line(dates, score, asset, color, legendgroup=asset), row=1, col=1)
+        picked = panel.selected[asset].to_numpy()
+        symbol = np.where(
+            panel.failed[asset].to_numpy(), FAILED, np.where(panel.active, SELECTED, UNUSED)
+        )[picked]
+        shown.update(symbol.tolist())
+        figure.add_trace(
+            go.Scatter(
+                x=dates[picked],
+                y=score[picked],
+                name=f"{asset} selected",
+                mode="markers",
+                legendgroup=asset,
+                showlegend=False,
+                marker={"symbol": symbol.astype(np.int8), "size": 7, "color": color},
+                hovertemplate="selected",
+            ),
+            row=1,
+            col=1,
+        )
+    strip = panel.weights.copy()
+    sink = f"{panel.fallback or 'cash'} (fallback)"
+    if (panel.fallback_weight > 0).any():
+        strip[sink] = panel.fallback_weight
+    z = strip.to_numpy(dtype=float).T
+    figure.add_trace(
+        go.Heatmap(
+            z=np.where(z > 0, z, np.nan).astype(np.float32),
+            x=dates,
+            y=list(strip.columns),
+            name="slot weights",
+            colorscale=[[0, "#c6dbef"], [1, "#08306b"]],
+            zmin=0,
+            zmax=1,
+            showscale=False,
+            xgap=0,
+            ygap=1,
+            hovertemplate="%{y}: %{z:.1%}<extra>slot weight</extra>",
+        ),
+        row=2,
+        col=1,
+    )
+    for name, symbol in (
+        ("selected (regime decided)", SELECTED),
+        ("selected (another regime decided)", UNUSED),
+        ("selected, failed min_score / filter", FAILED),
+    ):
+        if symbol not in shown:
+            continue
+        figure.add_trace(
+            go.Scatter(
+                x=[None], y=[None], mode="markers", name=name, legendgroup="marks",
+                marker={"symbol": symbol, "size": 8, "color": "#444444"},
+            ),
+            row=1,
+            col=1,
+        )  # fmt: skip
+    runs = panel.runs(end)
+    patches = {"fallback": f"part of the target in {sink}", "inactive": "another regime decided"}
+    for label, color in SHADES.items():
+        if any(run[2] == label for run in runs):
+            figure.add_trace(legend_patch(patches[label], color, "shades"), row=1, col=1)
+    for row in (1, 2):
+        shade(figure, runs, SHADES, row=row)
+    figure.update_layout(**LAYOUT, height=scores_px + strip_px + 190, title=panel.title)
+    figure.update_yaxes(title_text="score", tickformat=".1%", row=1, col=1)
+    figure.update_yaxes(autorange="reversed", dtick=1, tickfont={"size": 10}, row=2, col=1)
+    if len(dates):
+        figure.update_xaxes(range=[dates[0], max(end, dates[-1])])
     return figure
 
 

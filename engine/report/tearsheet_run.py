@@ -1,6 +1,7 @@
-"""The tearsheet of one run folder: header, equity and drawdown, every signal,
-weights, rolling statistics, monthly and yearly returns, the statistics table,
-trades, the resolved config and the manifest."""
+"""The tearsheet of one run folder: header, equity and drawdown, every signal, each
+ranked regime's scores and selections, weights, rolling statistics, monthly and yearly
+returns, the statistics table, trades (with why each date traded), the resolved config
+and the manifest."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def run_page(run: data.RunFolder) -> str:
     parts = [
         ("equity", "Equity and drawdown", _equity(run, labels)),
         ("signals", "Signals", _signals(run)),
+        *([("rankings", "Rankings", _rankings(run))] if run.ranked else []),
         ("weights", "Weights", _weights(run)),
         ("rolling", "Rolling one-year statistics", _rolling(run, labels)),
         ("returns", "Monthly and yearly returns", _returns(run, labels)),
@@ -56,6 +58,7 @@ def _header(run: data.RunFolder, labels: dict) -> str:
             h.esc(
                 f"{execution['timing']}, fees {execution['fees_bps']:g} bps, slippage "
                 f"{execution['slippage_bps']:g} bps, rebalance {execution['rebalance']}"
+                + _decide(execution)
             ),
         ),
         ("Folder", h.esc(run.path.resolve())),
@@ -67,6 +70,12 @@ def _header(run: data.RunFolder, labels: dict) -> str:
         + h.headline_cards(run.stats, labels["benchmark"])
         + "</header>"
     )
+
+
+def _decide(execution: dict) -> str:
+    """', decided weekly' / ', decided monthly'; nothing for daily (and older folders)."""
+    decide = execution.get("decide") or "daily"
+    return "" if decide == "daily" else f", decided {decide}"
 
 
 def _equity(run: data.RunFolder, labels: dict) -> str:
@@ -127,9 +136,38 @@ def _aligned_only(run: data.RunFolder, names: list[str]) -> str:
     return note + h.chart(figure, "signal-aligned")
 
 
+STACKED_FROM = 5  # assets: from this many on, lines of held and target weights tangle
+
+
 def _weights(run: data.RunFolder) -> str:
+    """Held weights as a stacked area for ranked runs and wide universes (trade dates
+    marked with their reason); otherwise held weights and traded targets as lines."""
     held, targets = data.held_and_targets(run)
+    if run.ranked or len(targets.columns) >= STACKED_FROM:
+        colors = plots.asset_colors(list(targets.columns))
+        reasons = data.trade_reasons(run)
+        return h.chart(figures.holdings_figure(run.dates, held, colors, reasons), "weights")
     return h.chart(figures.weights_figure(run.dates, held, targets), "weights")
+
+
+def _rankings(run: data.RunFolder) -> str:
+    panels = data.rank_panels(run)
+    if not panels:
+        return '<p class="note">This folder has no ranks.csv: no rankings to show.</p>'
+    held, _ = data.held_and_targets(run)
+    colors = plots.asset_colors([c for c in held.columns if c != "cash"])
+    parts = [
+        '<p class="note">Each ranked regime at its decision dates: every candidate\'s score '
+        "(lines), the candidates holding a slot (filled dots while the regime was decided, "
+        "open dots while another was, crosses where a pick failed min_score or its filter), "
+        "and below, the weight of each slot and of the fallback. Shaded: the regime was "
+        "decided and part of its target went to the fallback (orange), or another regime "
+        "was decided (grey).</p>"
+    ]
+    end = run.dates[-1]
+    for i, panel in enumerate(panels):
+        parts.append(h.chart(figures.rank_figure(panel, colors, end), f"rank-{i}"))
+    return "\n".join(parts)
 
 
 def _rolling(run: data.RunFolder, labels: dict) -> str:
@@ -163,14 +201,15 @@ TRADE_KINDS = {"quantity": "num", "fill_price": "num", "value": "money", "fees":
 
 
 def _trades(run: data.RunFolder) -> str:
+    """Each portfolio's fills; the strategy's say why their date traded (trades.csv's
+    reason, absent in older folders), with a count of trade dates by reason."""
     trades = run.trades
     columns = ["date", "ticker", "quantity", "fill_price", "value", "fees"]
-    out = []
+    out = [_reason_counts(run)]
     for portfolio in ("strategy", "benchmark"):
-        rows = trades.loc[trades["portfolio"] == portfolio, columns]
-        table = h.table(
-            columns, h.frame_rows(rows, TRADE_KINDS), f"trades-{portfolio}", scroll=True
-        )
+        shown = columns + ["reason"] * (portfolio == "strategy" and "reason" in trades)
+        rows = trades.loc[trades["portfolio"] == portfolio, shown]
+        table = h.table(shown, h.frame_rows(rows, TRADE_KINDS), f"trades-{portfolio}", scroll=True)
         fills, dates = len(rows), rows["date"].nunique()
         summary = (
             f"{portfolio.capitalize()}: {fills:,} fill{'s' * (fills != 1)} "
@@ -179,6 +218,17 @@ def _trades(run: data.RunFolder) -> str:
         opened = " open" if portfolio == "strategy" else ""
         out.append(f"<details{opened}><summary>{h.esc(summary)}</summary>{table}</details>")
     return "\n".join(out)
+
+
+def _reason_counts(run: data.RunFolder) -> str:
+    """'Trade dates by reason: first date 1, regime change 11, ...' (kinds in order of
+    first appearance; empty without reasons)."""
+    reasons = data.trade_reasons(run)
+    if reasons is None or reasons.empty:
+        return ""
+    kinds = reasons.str.split(":").str[0].value_counts(sort=False)
+    counts = ", ".join(f"{kind} {count:,}" for kind, count in kinds.items())
+    return f'<p class="note">Strategy trade dates by reason: {h.esc(counts)}.</p>'
 
 
 def _provenance(run: data.RunFolder) -> str:

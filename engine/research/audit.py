@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from engine.calendar import decision_mask
 from engine.config import Config
 from engine.data import MemorySource, PriceSource
 from engine.data.market_calendar import is_crypto
@@ -206,7 +207,9 @@ def audit(
     antithetic pair), so a signal that peeks at a future bar sees it both far
     above and far below where it was, and flips one way or the other. The cut
     dates are drawn (seeded) without replacement from the backtest dates except
-    the last (after which nothing in the backtest could change).
+    the last (after which nothing in the backtest could change); under `decide:
+    weekly|monthly` from the decision dates among them, since a decision held between
+    decision dates reads no new bar (a one-bar peek shows only at a decision date).
     """
     from engine.runner import run_backtest
 
@@ -215,6 +218,10 @@ def audit(
     base = run_backtest(config, memory)
     rng = np.random.default_rng(seed)
     candidates = base.dates[:-1]
+    if config.execution.decide != "daily":
+        deciding = decision_mask(base.calendar, config.execution.decide)
+        on = candidates[deciding[base.calendar.get_indexer(candidates)]]
+        candidates = on if len(on) else candidates
     count = min(cuts, len(candidates))
     picks = np.sort(rng.choice(len(candidates), size=count, replace=False)) if count else []
     results = []
