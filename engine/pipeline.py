@@ -29,7 +29,7 @@ from engine import calendar
 from engine.config import Config, ThresholdRule
 from engine.data import PriceSource
 from engine.errors import DataError
-from engine.notices import warn
+from engine.notices import warn_shaped
 from engine.research.grid import Axis, combinations
 from engine.rules import bps_to_fraction, execution_column, new_month
 from engine.targets import (
@@ -43,8 +43,9 @@ from engine.targets import (
     rank_plans,
     scheduled,
 )
-from strategies.regimes import decide
+from strategies.regimes import decide, names_in
 from strategies.registry import Lines, switch
+from strategies.scores import SCORE_KINDS
 from strategies.signals import SIGNAL_KINDS
 
 
@@ -85,17 +86,33 @@ def backtest_dates(config: Config, prices: dict, dates: pd.DatetimeIndex) -> pd.
             )
     end = pd.Timestamp(config.data.end) if config.data.end else dates[-1] if len(dates) else start
     chosen = dates[(dates >= start) & (dates <= end)]
-    if len(chosen) and end - chosen[-1] > pd.Timedelta(days=7):  # more than a long weekend
-        warn(
-            f"data.end {end.date()} is after the last date on which all of "
-            f"{config.universe} have prices ({chosen[-1].date()}); the backtest ends there"
-        )
+    if len(chosen):
+        _warn_if_cut_short(config, prices, chosen[-1])
     if chosen.empty:
         raise DataError(
             f"no trading date between {config.data.start} and {end.date()} on which all of "
             f"{config.universe} have prices; check data.start and data.end"
         )
     return chosen
+
+
+def _warn_if_cut_short(config: Config, prices: dict, last: pd.Timestamp) -> None:
+    """Warn when the backtest ends more than a long weekend before the end asked for
+    (data.end, or the latest price of the universe): name the assets whose prices end
+    first."""
+    lasts = {t: prices[t].index[-1] for t in config.universe}
+    wanted = pd.Timestamp(config.data.end) if config.data.end else max(lasts.values())
+    wanted = min(wanted, max(lasts.values())) if not config.data.end else wanted
+    if wanted - last <= pd.Timedelta(days=7):
+        return
+    short = [t for t, d in lasts.items() if d - last <= pd.Timedelta(days=7)]
+    others = [t for t in lasts if t not in short]
+    ends = ", ".join(f"{t} ends {lasts[t].date()}" for t in short)
+    if others:
+        tail = f"; {', '.join(others)} run to {max(lasts[t] for t in others).date()}"
+    else:
+        tail = f"; data.end asks for {wanted.date()}"
+    warn_shaped(f"the backtest ends {last.date()}, cut short: {ends}{tail}")
 
 
 def check_benchmark(prices: dict, tickers: Sequence[str], dates: pd.DatetimeIndex) -> None:
@@ -151,12 +168,15 @@ class SignalTable:
         aligned: [sets, rows] booleans on the requested rows of C.
         frames: per set, on the signal's own calendar: x (its series), value, upper, lower
             and on (kept for runs: signals.csv and the tearsheet).
+        defined: per set, the close instant of its first bar with value and both bounds
+            defined (int64 max when never): before it the signal is False by default.
     """
 
     owned: list[int]
     sets: list[dict]
     aligned: np.ndarray
     frames: list[pd.DataFrame] | None
+    defined: np.ndarray | None = None
 
 
 def _parameter_sets(config: Config, name: str, axes: Sequence[Axis]) -> tuple[list[int], list]:
@@ -192,6 +212,17 @@ def _frames(source, sets: list[dict], drawn: Lines, own: np.ndarray) -> list[pd.
     ]
 
 
+NEVER = np.iinfo(np.int64).max
+
+
+def _first_defined(drawn: Lines, instants: np.ndarray) -> np.ndarray:
+    """[sets] close instant of each set's first bar with value, upper and lower defined."""
+    with np.errstate(invalid="ignore"):
+        ok = ~(np.isnan(drawn.value) | np.isnan(drawn.upper) | np.isnan(drawn.lower))
+    first = ok.argmax(axis=0)
+    return np.where(ok.any(axis=0), instants[first] if len(instants) else NEVER, NEVER)
+
+
 def signal_tables(
     config: Config,
     axes: Sequence[Axis],
@@ -220,7 +251,13 @@ def signal_tables(
         own_instants = calendar.series_close_instants(key, source.index, overrides)
         aligned = calendar.align_asof(own, own_instants, market.instants)[rows]
         frames = _frames(source, sets, drawn, own) if keep_frames else None
-        tables[name] = SignalTable(owned, sets, np.ascontiguousarray(aligned.T), frames)
+        tables[name] = SignalTable(
+            owned,
+            sets,
+            np.ascontiguousarray(aligned.T),
+            frames,
+            _first_defined(drawn, own_instants),
+        )
     return tables
 
 
@@ -305,6 +342,58 @@ def prepare_decisions(
         check_rank_history(config, market.prices)
         inputs = RankInputs(market.prices, config, market.instants[schedule.decisions])
     return Decisions(schedule, signals, columns, plans, inputs)
+
+
+def _dates_before(market: Market, instant: int) -> tuple[int, pd.Timestamp | None]:
+    """(number of backtest dates whose close is before `instant`, the first date at or
+    after it, None when there is none)."""
+    closes = market.instants[market.first : market.first + len(market.dates)]
+    n = int(np.searchsorted(closes, instant, side="left"))
+    return n, (market.dates[n] if n < len(market.dates) else None)
+
+
+def shaping_warnings(config: Config, market: Market, decisions: Decisions) -> None:
+    """Warn (stderr and manifest) about what silently shaped the result: a signal read by a
+    `when` that is still undefined (so False) on backtest dates, and a ranked asset with
+    too little history to be eligible on backtest dates."""
+    total = len(market.dates)
+    readers: dict[str, list[str]] = {}
+    for regime in config.parsed_regimes():
+        if regime.when is not None:
+            for name in sorted(names_in(regime.when)):
+                readers.setdefault(name, []).append(regime.name)
+    for name, table in decisions.signals.items():
+        if name not in readers or table.defined is None:
+            continue
+        n, until = _dates_before(market, int(table.defined.max()))
+        if n:
+            when = f"until {until.date()}" if until is not None else "throughout"
+            warn_shaped(
+                f"signals.{name} is undefined (read as False) on {n:,} of {total:,} backtest "
+                f"dates, {when}; read by the `when` of {', '.join(readers[name])}"
+            )
+    for plan in decisions.plans:
+        needed = max(SCORE_KINDS[plan.score_type].bars_needed(s.score) for s in plan.sets)
+        if plan.rank.weighting == "inverse_vol":
+            needed = max(needed, max(int(s.vol_window) + 1 for s in plan.sets))
+        late = []
+        for asset in plan.rank.assets:
+            index = market.prices[asset].index
+            if len(index) < needed:
+                late.append((asset, total, None))
+                continue
+            first = calendar.ticker_close_instants(
+                asset, index[needed - 1 : needed], config.data.close_times
+            )[0]
+            n, until = _dates_before(market, int(first))
+            if n:
+                late.append((asset, n, until))
+        for asset, n, until in late:
+            when = f"until {until.date()}" if until is not None else "throughout"
+            warn_shaped(
+                f"regimes[{plan.regime}].rank: {asset} has too little history to be ranked "
+                f"({needed} bars needed) on {n:,} of {total:,} backtest dates, {when}"
+            )
 
 
 def decide_targets(

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import numpy as np
@@ -20,6 +20,7 @@ from engine import calendar, pipeline
 from engine.config import Config, ThresholdRule
 from engine.data import PriceSource
 from engine.metrics import stats
+from engine.notices import collected
 from engine.sim import schedule
 from engine.sim.portfolio import Simulation, simulate
 
@@ -43,6 +44,8 @@ class BacktestResult:
         orders: target weights traded on each backtest date (NaN = hold).
         strategy, benchmark: simulations on the backtest dates.
         stats: {"strategy": {...}, "benchmark": {...}, "relative": {...}}.
+        warnings: what silently shaped the result (also printed on stderr): an end cut
+            short, a signal still undefined, an asset not yet rankable.
     """
 
     config: Config
@@ -58,6 +61,7 @@ class BacktestResult:
     strategy: Simulation
     benchmark: Simulation
     stats: dict[str, dict]
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def portfolio(self):
@@ -197,7 +201,14 @@ def rank_table(
 
 
 def run_backtest(config: Config, source: PriceSource) -> BacktestResult:
-    """Run one config end to end (see the module docstring for the steps)."""
+    """Run one config end to end (see the module docstring for the steps); the warnings
+    about what shaped it are also kept in `BacktestResult.warnings`."""
+    with collected() as notes:
+        result = _run(config, source)
+    return replace(result, warnings=list(notes))
+
+
+def _run(config: Config, source: PriceSource) -> BacktestResult:
     market = pipeline.load_market(config, source)
     prices, cal, dates = market.prices, market.calendar, market.dates
     universe = list(config.universe)
@@ -205,6 +216,7 @@ def run_backtest(config: Config, source: PriceSource) -> BacktestResult:
 
     every = np.arange(len(cal))
     decisions = pipeline.prepare_decisions(config, [], market, every, keep_frames=True)
+    pipeline.shaping_warnings(config, market, decisions)
     tables = decisions.signals
     signals = pd.DataFrame(
         {name: table.aligned[0] for name, table in tables.items()},

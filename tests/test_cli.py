@@ -203,8 +203,11 @@ def test_weights_regimes_and_trades_csv(main_run, stats):
         "fill_price",
         "value",
         "fees",
+        "reason",
     ]
     assert {row["portfolio"] for row in rows} == {"strategy", "benchmark"}
+    assert {r["reason"] for r in rows if r["portfolio"] == "benchmark"} == {"benchmark"}
+    assert rows[0]["reason"] == "first date"
     strategy_fees = sum(float(r["fees"]) for r in rows if r["portfolio"] == "strategy")
     assert strategy_fees == pytest.approx(stats["strategy"]["fees_paid"], rel=1e-6)
 
@@ -573,4 +576,5 @@ def test_an_end_past_the_last_price_is_reported_not_silently_cut(shared_data, ca
     with caplog.at_level("WARNING", logger="rotation.data"):
         result = engine.runner.run_backtest(config, CsvSource(shared_data))
     assert str(result.dates[-1].date()) == "2026-08-21"
-    assert "data.end 2031-01-01 is after the last date" in caplog.text
+    assert "the backtest ends 2026-08-21, cut short: SPY ends 2026-08-21" in caplog.text
+    assert "data.end asks for 2031-01-01" in result.warnings[0]

@@ -338,7 +338,7 @@ def test_nine_mistakes_are_reported_at_once_one_per_line_in_our_words():
         "data.sorce: unknown key",
         "signals.ratio_breakout.type: unknown signal type 'donchain' (did you mean 'donchian'?)",
         "signals.eth_risk_on.window: must be at least 1",
-        "regimes[1].name: must be text; YAML reads yes/no/on/off",
+        "regimes[1].name: must be text, not false: YAML reads unquoted yes/no/on/off",
         "regimes[0].when: unknown signal 'eth_risk_of' (did you mean 'eth_risk_on'?)",
         "regimes[0].weights.QQQ: not in universe",
         "regimes[0].weights: sum to 1.4, more than 1",

@@ -306,10 +306,10 @@ def test_data_settings_reach_the_checks():
 @pytest.mark.parametrize(
     "data, problem",
     [
-        ({"max_fill_days": -1}, "data.max_fill_days: Input should be greater than or equal to 0"),
+        ({"max_fill_days": -1}, "data.max_fill_days: must be at least 0"),
         ({"allow_jumps": ["spy"]}, "data.allow_jumps: write 'spy' in capitals"),
-        ({"source": "quandl"}, "data.source: Input should be 'yfinance', 'csv' or 'synthetic'"),
-        ({"seed": -2}, "data.seed: Input should be greater than or equal to 0"),
+        ({"source": "quandl"}, "data.source: must be 'yfinance', 'csv' or 'synthetic'"),
+        ({"seed": -2}, "data.seed: must be at least 0"),
     ],
 )
 def test_bad_data_settings_are_rejected(data, problem):

@@ -12,15 +12,21 @@ import pytest
 from click.testing import CliRunner
 
 from engine.cli import main
+from engine.research import overfitting
 from engine.research.overfitting import (
+    add_to_summary,
+    cscv_splits,
     deflated_sharpe,
     deflated_sharpe_of_best,
     expected_max_sharpe,
     moments,
+    odds_note,
     probabilistic_sharpe,
     probability_of_overfitting,
+    sample_trials,
     sweep_odds,
 )
+from tests import overfitting_reference
 from tests.conftest import CONFIGS
 
 PHI = NormalDist()
@@ -146,6 +152,21 @@ def test_pure_noise_gives_pbo_near_one_half():
     assert probability_of_overfitting(big, 16)["pbo"] == pytest.approx(0.5, abs=0.2)
 
 
+def test_two_hundred_noise_strategies_give_pbo_near_one_half():
+    """200 trials of iid normal returns at 16 sub-periods, 30 seeds: each data set's PBO
+    scatters around 1/2 (measured standard deviation ~0.16 over seeds), so the mean of
+    the 30 is held to 0.5 ± 0.1 (about 3.4 standard errors) and their median to
+    0.35..0.65. Fixed seeds: the outcome is the same on every run."""
+    pbos = [
+        probability_of_overfitting(np.random.default_rng(seed).normal(0.0, 0.01, (1000, 200)))[
+            "pbo"
+        ]
+        for seed in range(200, 230)
+    ]
+    assert np.mean(pbos) == pytest.approx(0.5, abs=0.1)
+    assert 0.35 <= np.median(pbos) <= 0.65
+
+
 def test_one_strategy_with_an_edge_among_noise_gives_pbo_near_zero():
     rng = np.random.default_rng(5)
     returns = rng.normal(0.0, 0.01, (1000, 200))
@@ -158,10 +179,133 @@ def test_one_strategy_with_an_edge_among_noise_gives_pbo_near_zero():
 def test_pbo_is_fast_for_a_sweep_sized_grid():
     import time
 
+    probability_of_overfitting(np.zeros((64, 2)), 16)  # numba: load the cached kernel
     returns = np.random.default_rng(6).normal(0.0, 0.01, (2170, 2000))
     began = time.perf_counter()
     probability_of_overfitting(returns, 16)
-    assert time.perf_counter() - began < 15  # ~1 s on a 2-core machine
+    assert time.perf_counter() - began < 3  # ~0.2 s on a 2-core machine (bench/pbo_speed.py)
+
+
+def assert_same_odds(fast: dict, slow: dict) -> None:
+    """Every field of two PBO results equal: integers and counts exactly, floats to 1e-12
+    (NaN equal to NaN), the logit of every split to 1e-12 (so every rank is the same)."""
+    assert fast.keys() == slow.keys()
+    for key, expected in slow.items():
+        if key == "logits":
+            assert fast[key].shape == expected.shape
+            np.testing.assert_allclose(fast[key], expected, rtol=0, atol=1e-12)
+        elif isinstance(expected, float) and math.isnan(expected):
+            assert math.isnan(fast[key]), key
+        else:
+            assert fast[key] == pytest.approx(expected, rel=0, abs=1e-12), key
+
+
+def _with_ties(returns: np.ndarray, rng) -> np.ndarray:
+    """Copies of some columns (exact ties in and out of sample), constant and zero columns
+    (Sharpe 0 by definition) and rounded returns (ties between distinct columns)."""
+    n = returns.shape[1]
+    out = returns.copy()
+    if n >= 4:
+        out[:, rng.choice(n, n // 4, replace=False)] = out[:, rng.choice(n, n // 4)]
+        out[:, n - 1] = 0.0
+        out[:, n - 2] = 0.0003
+        out[:, : n // 8] = np.round(out[:, : n // 8], 3)
+    return out
+
+
+def test_fast_cscv_equals_the_slow_reference_on_random_data():
+    """Same splits, winners and ranks as the implementation before (the reference holds
+    each chunk's [512, N] Sharpe ratios in numpy): on noise for any N, and with exact
+    ties (duplicate and constant columns) for N a multiple of 16, where OpenBLAS adds
+    every column of the 0/1 product in block order."""
+    rng = np.random.default_rng(8)
+    cases = [(120, 1, 4), (203, 7, 6), (64, 3, 16), (400, 25, 8), (900, 64, 10)]
+    cases += [(1000, 301, 16), (777, 512, 12), (100, 40, 2), (500, 160, 16)]
+    for t, n, s in cases:
+        noise = rng.normal(0.0002, 0.01, (t, n)) * rng.uniform(0.2, 3.0, n)
+        fast = probability_of_overfitting(noise, s)
+        assert_same_odds(fast, overfitting_reference.probability_of_overfitting(noise, s))
+        if n % 16 == 0:
+            tied = _with_ties(noise, rng)
+            fast = probability_of_overfitting(tied, s)
+            assert_same_odds(fast, overfitting_reference.probability_of_overfitting(tied, s))
+    one = rng.normal(0.0, 0.01, 300)  # a single trial, as a 1-D array
+    assert_same_odds(
+        probability_of_overfitting(one, 8), overfitting_reference.probability_of_overfitting(one, 8)
+    )
+
+
+def test_fast_cscv_equals_the_slow_reference_with_ties_for_any_number_of_trials():
+    """With ties and any N, the same as the reference once its product adds every column
+    in block order (BLAS adds the remainder columns of N in another order, 1 ulp apart,
+    which can break the tie of two duplicate columns: the old result then depended on
+    where a duplicate sat)."""
+    rng = np.random.default_rng(12)
+    for t, n, s in [(203, 7, 6), (400, 25, 8), (1000, 301, 16), (300, 45, 12), (100, 40, 2)]:
+        tied = _with_ties(rng.normal(0.0002, 0.01, (t, n)) * rng.uniform(0.2, 3.0, n), rng)
+        slow = overfitting_reference.probability_of_overfitting(
+            tied, s, product=overfitting_reference.block_order_product
+        )
+        assert_same_odds(probability_of_overfitting(tied, s), slow)
+
+
+def test_duplicate_trials_tie_wherever_they_sit():
+    """A trial and its copy have the same Sharpe ratio in every split, so reordering
+    the columns changes no rank and no logit."""
+    rng = np.random.default_rng(13)
+    base = rng.normal(0.0, 0.01, (1000, 150))
+    returns = np.hstack([base, base[:, ::-1], base[:, :1]])  # 301 columns: each twice or more
+    result = probability_of_overfitting(returns, 16)
+    for seed in range(3):
+        order = np.random.default_rng(seed).permutation(returns.shape[1])
+        shuffled = probability_of_overfitting(returns[:, order], 16)
+        np.testing.assert_array_equal(shuffled["logits"], result["logits"])
+        assert shuffled["pbo"] == result["pbo"]
+
+
+def test_fast_cscv_equals_the_slow_reference_with_missing_and_flat_returns():
+    """Trials with a NaN or infinite return (NaN in every split, as BLAS multiplies them
+    by 0: the first one wins every split, as np.argmax picks the first NaN) and
+    all-constant data keep their old results too."""
+    rng = np.random.default_rng(9)
+    returns = rng.normal(0.0, 0.01, (320, 30))
+    returns[100, 7] = np.nan
+    returns[5, 20] = np.nan
+    returns[200, 25] = np.inf
+    with np.errstate(invalid="ignore"):
+        fast = probability_of_overfitting(returns, 16)
+        slow = overfitting_reference.probability_of_overfitting(returns, 16)
+    assert_same_odds(fast, slow)
+    flat = np.full((160, 12), 0.001)
+    assert_same_odds(
+        probability_of_overfitting(flat, 8),
+        overfitting_reference.probability_of_overfitting(flat, 8),
+    )
+
+
+def test_split_order_is_that_of_itertools_combinations():
+    for s in (2, 4, 8, 16):
+        expected = overfitting_reference.cscv_splits(s)
+        np.testing.assert_array_equal(cscv_splits(s), expected)
+
+
+def test_fast_cscv_equals_the_slow_reference_on_a_ready_sweep(shared_data):
+    """configs/sweeps/breakout_grid.yaml (2,000 combinations, 739 of them duplicates):
+    the excess returns `sweep_odds` passes in, 16 sub-periods."""
+    from engine.data import make_source
+    from engine.metrics import stats
+    from engine.research.sweep import run_sweep
+    from engine.research.sweep_config import load_sweep
+    from engine.runner import periods_per_year
+
+    spec, _ = load_sweep(CONFIGS / "sweeps" / "breakout_grid.yaml", source="csv", dir=shared_data)
+    values = run_sweep(spec, make_source(spec.base.data), keep_values=True).values
+    config = spec.base
+    rate = stats.per_period_rate(config.stats.risk_free, periods_per_year(config))
+    excess = stats.daily_returns(values, config.portfolio.initial_cash) - rate
+    fast = probability_of_overfitting(excess, 16)
+    assert_same_odds(fast, overfitting_reference.probability_of_overfitting(excess, 16))
+    assert fast["splits"] == 12_870 and 0 < fast["pbo"] < 1
 
 
 def test_bad_subperiods_are_refused():
@@ -179,6 +323,73 @@ def test_sweep_odds_from_values():
     best = odds["best_by_sharpe"]
     r = values[:, best] / np.concatenate([[100_000], values[:-1, best]]) - 1
     assert odds["best_sharpe_annual"] == pytest.approx(r.mean() / r.std(ddof=1) * math.sqrt(252))
+    assert "sampled" not in odds["pbo"] and "seeded sample" not in odds_note(odds)
+
+
+def test_sample_of_trials_is_seeded_without_replacement_and_holds_the_best():
+    sample = sample_trials(25_000, 24_321, 10_000, seed=0)
+    assert len(sample) == 10_000 == len(np.unique(sample))
+    assert np.all(np.diff(sample) > 0) and 24_321 in sample
+    assert sample.min() >= 0 and sample.max() < 25_000
+    np.testing.assert_array_equal(sample, sample_trials(25_000, 24_321, 10_000, seed=0))
+    assert not np.array_equal(sample, sample_trials(25_000, 24_321, 10_000, seed=1))
+    assert len(sample_trials(25_000, None, 10_000)) == 10_000
+    np.testing.assert_array_equal(sample_trials(300, 7, 10_000), np.arange(300))
+
+
+def _grid_values(rows: int, columns: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    returns = rng.normal(0.0002, 0.01, (rows, columns))
+    returns[:, columns // 3] += 0.001  # one combination with an edge: the best by Sharpe
+    return 100_000 * np.cumprod(1 + returns, axis=0)
+
+
+def test_a_grid_over_the_limit_gets_its_pbo_on_a_seeded_sample(monkeypatch):
+    """Limit lowered to 40 for speed: 130 combinations -> PBO on 40 of them (the best
+    included), deflated Sharpe on all 130, the same output on every call."""
+    monkeypatch.setattr(overfitting, "MAX_TRIALS", 40)
+    values = _grid_values(400, 130, 10)
+    odds = sweep_odds(values, 100_000, 0.01, 252, subperiods=8)
+    assert odds == sweep_odds(values, 100_000, 0.01, 252, subperiods=8)  # deterministic
+    pbo = odds["pbo"]
+    assert (pbo["sampled"], pbo["of"], pbo["seed"]) == (40, 130, 0)
+    best = odds["best_by_sharpe"]
+    assert best == 130 // 3
+    # the deflated Sharpe counts every combination: the best was chosen among all 130
+    from engine.metrics import stats
+
+    excess = stats.daily_returns(values, 100_000) - stats.per_period_rate(0.01, 252)
+    assert odds["deflated_sharpe"] == deflated_sharpe_of_best(excess)
+    assert odds["deflated_sharpe"]["trials"] == odds["trials"] == 130
+    # the PBO is that of the seeded sample
+    sample = sample_trials(130, best, 40, seed=0)
+    assert best in sample
+    expected = probability_of_overfitting(excess[:, sample], 8)
+    expected.pop("logits")
+    assert {k: pbo[k] for k in expected} == expected
+    note = odds_note(odds)
+    assert "PBO on a seeded sample of 40 of the 130 combinations" in note
+    assert "among 130 trials" in note
+
+
+def test_a_grid_above_ten_thousand_combinations_gets_odds():
+    values = _grid_values(160, overfitting.MAX_TRIALS + 57, 11)
+    odds = sweep_odds(values, 100_000, 0.0, 252)
+    assert odds["trials"] == 10_057 and odds["deflated_sharpe"]["trials"] == 10_057
+    assert (odds["pbo"]["sampled"], odds["pbo"]["of"]) == (10_000, 10_057)
+    assert odds["pbo"]["splits"] == 12_870 and 0 <= odds["pbo"]["pbo"] <= 1
+    assert "PBO on a seeded sample of 10,000 of the 10,057 combinations" in odds_note(odds)
+    assert sweep_odds(values, 100_000, 0.0, 252)["pbo"] == odds["pbo"]
+
+
+def test_a_sweep_without_values_says_its_odds_were_skipped():
+    class NoValues:
+        values = None
+
+    summary = {"notes": []}
+    add_to_summary(summary, None, NoValues())
+    assert "skipped" in summary["overfitting"]
+    assert summary["notes"][0].startswith("Overfitting odds skipped")
 
 
 # ---------------------------------------------------------------- the sweep summary

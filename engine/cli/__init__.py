@@ -183,6 +183,35 @@ def compare(
     echo_page(page)
 
 
+@main.command("signal")
+@click.argument("config_path", metavar="CONFIG", type=click.Path(path_type=Path))
+@data_dir_option
+@json_option("the state as JSON, no sentences,")
+@click.option("--refresh", is_flag=True, help="yfinance: fetch every ticker's history again.")
+def signal_command(config_path: Path, data_dir: Path | None, as_json: bool, refresh: bool) -> None:
+    """The state of CONFIG at the latest close in the data: regime, target, trade, signals.
+
+    Runs CONFIG to the latest date of its data (data.end is ignored; yfinance fetches the
+    latest bars first) and writes no run folder (engine/live.py)."""
+    from engine.config import load_config
+    from engine.data import make_source
+    from engine.live import current_state, latest, ranking_table, state_json, state_lines
+    from engine.runner import run_backtest
+
+    config = latest(load_config(config_path, **overrides(data_dir)))
+    state = current_state(run_backtest(config, make_source(config.data, refresh=refresh)))
+    if as_json:
+        click.echo(state_json(state), nl=False)
+        return
+    for line in state_lines(config, state):
+        click.echo(line)
+    table = ranking_table(state)
+    if table is not None:
+        from rich.console import Console
+
+        Console().print(table)
+
+
 @main.command("tearsheet")
 @click.argument("folder", metavar="FOLDER", type=click.Path(path_type=Path))
 def tearsheet_command(folder: Path) -> None:

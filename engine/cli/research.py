@@ -123,6 +123,11 @@ def _manifest(spec, sweep_path: Path) -> dict:
     }
 
 
+KEEP_VALUES = 50_000
+"""Largest grid whose daily values a sweep keeps for the overfitting odds (about 0.9 GB
+at 2,200 dates); above it the odds are skipped and the summary says so."""
+
+
 def _sweep(spec, options, subperiods: int, manifest: dict, out: Path | None, quiet: bool):
     """Run the grid with a progress bar, summarize it, add the overfitting odds, write it."""
     import time
@@ -132,7 +137,7 @@ def _sweep(spec, options, subperiods: int, manifest: dict, out: Path | None, qui
 
     from engine.data import make_source
     from engine.report import write_sweep
-    from engine.research.overfitting import MAX_TRIALS, add_to_summary
+    from engine.research.overfitting import add_to_summary
     from engine.research.sweep import run_sweep
     from engine.research.sweep_summary import summarize
 
@@ -143,10 +148,10 @@ def _sweep(spec, options, subperiods: int, manifest: dict, out: Path | None, qui
             spec,
             make_source(spec.base.data),
             progress=lambda done, total: bar.update(task, completed=done),
-            keep_values=spec.size <= MAX_TRIALS,
+            keep_values=spec.size <= KEEP_VALUES,  # the odds read the daily returns
         )
     table, summary, figure = summarize(spec, options, result, time.perf_counter() - began)
-    manifest = {**manifest, "data": result.data}
+    manifest = {**manifest, "data": result.data, "warnings": result.warnings}
     add_to_summary(summary, spec, result, subperiods)
     destination = out or default_run_dir(f"{spec.base.name}-sweep")
     return write_sweep(destination, table, summary, manifest, figure), table, summary

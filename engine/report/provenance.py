@@ -48,6 +48,7 @@ def manifest(result, config_path: str | None) -> dict:
             "end": str(result.dates[-1].date()),
             "days": len(result.dates),
         },
+        "warnings": list(getattr(result, "warnings", [])),
         "versions": library_versions(),
         "created_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }

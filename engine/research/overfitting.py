@@ -19,15 +19,16 @@ References:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from statistics import NormalDist
 
+import numba
 import numpy as np
 
 EULER_GAMMA = 0.5772156649015329  # Euler-Mascheroni constant
 _NORMAL = NormalDist()
-SPLITS_PER_CHUNK = 512  # CSCV splits evaluated together (memory: chunk x N floats)
 
 
 # ---------------------------------------------------------------- deflated Sharpe
@@ -122,26 +123,33 @@ def deflated_sharpe_of_best(excess_returns: np.ndarray) -> dict:
     """
     r = np.asarray(excess_returns, dtype=float)
     r = r[:, None] if r.ndim == 1 else r
-    sharpes = per_period_sharpes(r)
+    return _deflated_sharpe(per_period_sharpes(r), lambda best: r[:, best])
+
+
+def _deflated_sharpe(sharpes: np.ndarray, returns_of) -> dict:
+    """`deflated_sharpe_of_best` from every trial's per-period Sharpe ratio [N] and a
+    function giving the returns [T] of one trial (the best) by its column."""
     finite = np.isfinite(sharpes)
     if not finite.any():
         return {"best": None, "dsr": math.nan}
     best = int(np.nanargmax(sharpes))
-    n_trials = r.shape[1]
+    n_trials = len(sharpes)
     variance = float(np.var(sharpes[finite], ddof=1)) if finite.sum() > 1 else 0.0
-    skewness, kurtosis = moments(r[:, best])
+    returns = returns_of(best)
+    skewness, kurtosis = moments(returns)
     threshold = expected_max_sharpe(n_trials, variance)
+    sharpe = float(sharpes[best])
     return {
         "best": best,
         "trials": n_trials,
-        "observations": len(r),
-        "sharpe": float(sharpes[best]),
+        "observations": len(returns),
+        "sharpe": sharpe,
         "sharpe_variance": variance,
         "expected_max_sharpe": threshold,
         "skewness": skewness,
         "kurtosis": kurtosis,
-        "psr": probabilistic_sharpe(float(sharpes[best]), 0.0, len(r), skewness, kurtosis),
-        "dsr": probabilistic_sharpe(float(sharpes[best]), threshold, len(r), skewness, kurtosis),
+        "psr": probabilistic_sharpe(sharpe, 0.0, len(returns), skewness, kurtosis),
+        "dsr": probabilistic_sharpe(sharpe, threshold, len(returns), skewness, kurtosis),
     }
 
 
@@ -152,22 +160,129 @@ def cscv_splits(subperiods: int) -> np.ndarray:
     """Boolean [C(S, S/2), S]: each row marks the S/2 blocks of one in-sample half."""
     if subperiods < 2 or subperiods % 2:
         raise ValueError("the number of sub-periods must be an even number >= 2")
-    rows = list(itertools.combinations(range(subperiods), subperiods // 2))
-    out = np.zeros((len(rows), subperiods), dtype=bool)
-    for i, chosen in enumerate(rows):
-        out[i, list(chosen)] = True
+    chosen = _split_blocks(subperiods)
+    out = np.zeros((len(chosen), subperiods), dtype=bool)
+    out[np.arange(len(chosen))[:, None], chosen] = True
     return out
 
 
-def _sharpe_from_sums(total: np.ndarray, squares: np.ndarray, n: int) -> np.ndarray:
-    """Per-period Sharpe (ddof 1) from sums of returns and of squared returns over n rows."""
+@functools.lru_cache(maxsize=8)
+def _split_blocks(subperiods: int) -> np.ndarray:
+    """Int [C(S, S/2), S/2]: the in-sample blocks of each split, increasing, in the
+    lexicographic order of itertools.combinations (read-only, cached)."""
+    half = subperiods // 2
+    flat = itertools.chain.from_iterable(itertools.combinations(range(subperiods), half))
+    chosen = np.fromiter(flat, dtype=np.int64).reshape(-1, half)
+    chosen.flags.writeable = False
+    return chosen
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _sharpe_nb(total: float, squares: float, n: float) -> float:
+    """Per-period Sharpe (ddof 1) of n rows from their sum Σr and sum of squares Σr²:
+
+        m = Σr / n,  s = sqrt(max(Σr² - n m², 0) / (n - 1)),  SR = m / s
+
+    and SR = 0 when s <= 1e-15 max(|m|, 1e-300) (a constant column has no Sharpe
+    ratio; it ranks as 0, neither skill nor loss). NaN propagates as in numpy.
+    """
     mean = total / n
-    variance = np.maximum(squares - n * mean**2, 0.0) / (n - 1)
-    spread = np.sqrt(variance)
-    # Constant columns have no Sharpe ratio; they rank as 0 (neither skill nor loss).
-    tiny = spread <= 1e-15 * np.maximum(np.abs(mean), 1e-300)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(tiny, 0.0, mean / np.where(tiny, 1.0, spread))
+    variance = squares - n * (mean * mean)
+    variance = 0.0 if variance < 0.0 else variance
+    spread = math.sqrt(variance / (n - 1.0))
+    scale = abs(mean)
+    scale = 1e-300 if scale < 1e-300 else scale
+    ratio = mean / spread
+    return 0.0 if spread <= 1e-15 * scale else ratio
+
+
+@numba.njit(cache=True, parallel=True, error_model="numpy")
+def _cscv_nb(chosen, membership, sums, squares, total, total_sq, rows, n_tasks, odd):
+    """Every CSCV split at once: in-sample winner, its out-of-sample rank counts.
+
+    chosen [C, S/2]: the in-sample blocks of each split (increasing); membership [C, S]:
+    the same as 0/1 floats; sums, squares [S, N]: per-block Σr and Σr²; total, total_sq
+    [N]: over all S blocks; rows: returns per half; n_tasks: chunks of splits run in
+    parallel; odd: the trials with a non-finite per-block sum. For split c, in-sample
+    sums are Σ_{b ∈ J_c} sums[b] added in increasing b (the 0/1 matrix product, in the
+    order BLAS adds it), out-of-sample sums are total - in-sample. For the `odd` trials
+    the product is written out as Σ_b membership[c, b] sums[b], as BLAS computes it
+    (0 x inf and 0 x NaN are NaN: such a trial is NaN in every split). n* = first index
+    of the largest in-sample Sharpe (np.argmax: a NaN wins at its first index); below /
+    equal = number of trials whose out-of-sample Sharpe is < / == that of n*.
+
+    Returns (winner, below, equal, is_best, oos_best), each [C].
+    """
+    n_splits, depth = chosen.shape
+    n_trials = sums.shape[1]
+    winner = np.empty(n_splits, dtype=np.int64)
+    below = np.empty(n_splits, dtype=np.int64)
+    equal = np.empty(n_splits, dtype=np.int64)
+    is_best = np.empty(n_splits)
+    oos_best = np.empty(n_splits)
+    n = float(rows)
+    for task in numba.prange(n_tasks):
+        lo = task * n_splits // n_tasks
+        hi = (task + 1) * n_splits // n_tasks
+        partial = np.empty((depth, n_trials))  # partial[k]: Σ of the split's first k+1 blocks
+        partial_sq = np.empty((depth, n_trials))
+        is_sr = np.empty(n_trials)
+        oos_sr = np.empty(n_trials)
+        for c in range(lo, hi):
+            # Splits come in lexicographic order: keep the partial sums of the blocks shared
+            # with the previous split, add the rest (same additions, same order, fewer).
+            level = 0
+            if c > lo:
+                while chosen[c, level] == chosen[c - 1, level]:
+                    level += 1
+            if level == 0:
+                first = chosen[c, 0]
+                for j in range(n_trials):
+                    partial[0, j] = sums[first, j]
+                    partial_sq[0, j] = squares[first, j]
+                level = 1
+            for k in range(level, depth):
+                b = chosen[c, k]
+                for j in range(n_trials):
+                    partial[k, j] = partial[k - 1, j] + sums[b, j]
+                    partial_sq[k, j] = partial_sq[k - 1, j] + squares[b, j]
+            is_sum = partial[depth - 1]
+            is_sq = partial_sq[depth - 1]
+            for j in range(n_trials):
+                is_sr[j] = _sharpe_nb(is_sum[j], is_sq[j], n)
+                oos_sr[j] = _sharpe_nb(total[j] - is_sum[j], total_sq[j] - is_sq[j], n)
+            for j in odd:
+                product = 0.0
+                product_sq = 0.0
+                for b in range(membership.shape[1]):
+                    product += membership[c, b] * sums[b, j]
+                    product_sq += membership[c, b] * squares[b, j]
+                is_sr[j] = _sharpe_nb(product, product_sq, n)
+                oos_sr[j] = _sharpe_nb(total[j] - product, total_sq[j] - product_sq, n)
+            best = 0
+            top = is_sr[0]
+            if not np.isnan(top):
+                for j in range(1, n_trials):
+                    v = is_sr[j]
+                    if np.isnan(v):
+                        best = j
+                        break
+                    if v > top:
+                        top = v
+                        best = j
+            target = oos_sr[best]
+            n_below = 0
+            n_equal = 0
+            for j in range(n_trials):
+                v = oos_sr[j]
+                n_below += v < target
+                n_equal += v == target
+            winner[c] = best
+            below[c] = n_below
+            equal[c] = n_equal
+            is_best[c] = is_sr[best]
+            oos_best[c] = target
+    return winner, below, equal, is_best, oos_best
 
 
 def probability_of_overfitting(excess_returns: np.ndarray, subperiods: int = 16) -> dict:
@@ -175,19 +290,28 @@ def probability_of_overfitting(excess_returns: np.ndarray, subperiods: int = 16)
 
     Bailey, Borwein, López de Prado and Zhu (2015), section 2:
     1. the T rows of the [T, N] matrix of trial returns are cut into S equal
-       blocks (the T mod S oldest rows are dropped);
+       blocks of B = T // S rows (the T mod S oldest rows are dropped);
     2. for each of the C(S, S/2) ways of choosing S/2 blocks as the in-sample
        set J (the other half J̄ is out of sample), the trial with the best
-       in-sample Sharpe ratio n* is selected;
+       in-sample Sharpe ratio n* is selected (the first one on a tie);
     3. its out-of-sample Sharpe is ranked among all N trials' out-of-sample
-       Sharpe ratios: relative rank ω = rank / (N + 1) (rank 1 = worst, ties
-       take their average rank), logit λ = ln(ω / (1 - ω));
+       Sharpe ratios: relative rank ω = rank / (N + 1) with
+       rank = #{n: SR̄_n < SR̄_n*} + (#{n: SR̄_n = SR̄_n*} + 1) / 2 (rank 1 = worst,
+       ties take their average rank), logit λ = ln(ω / (1 - ω));
     4. PBO = share of splits with λ <= 0: how often the in-sample winner does
        no better than the median trial out of sample.
 
-    The Sharpe ratios of every split come from per-block sums of r and r²
-    (a split's sums are a 0/1 matrix product), so C(16, 8) = 12,870 splits of
-    thousands of trials take seconds.
+    The per-block sums Σr and Σr² ([S, N]) are computed once. A split's in-sample
+    sums are the 0/1 membership row times them (Σ over its S/2 blocks, added in
+    increasing block order as BLAS adds the product, the partial sums of the blocks
+    shared with the lexicographically previous split reused), its out-of-sample sums
+    the totals minus those, and each Sharpe ratio comes from its
+    sums over n = S/2 B rows: m = Σr / n, SR = m / sqrt(max(Σr² - n m², 0) / (n - 1)),
+    0 for a constant column. One compiled pass over all splits (numba, both cores)
+    does the sums, Sharpe ratios, argmax and rank counts without holding any
+    [splits, N] array: C(16, 8) = 12,870 splits of 2,000 trials take about 0.2 s of CPU
+    (bench/pbo_speed.py; the implementation before, kept in tests/overfitting_reference.py,
+    took 5 s and gives the same output bit for bit).
 
     Returns:
         {"pbo", "subperiods", "splits", "block_rows", "dropped_rows",
@@ -198,6 +322,8 @@ def probability_of_overfitting(excess_returns: np.ndarray, subperiods: int = 16)
     r = np.asarray(excess_returns, dtype=float)
     r = r[:, None] if r.ndim == 1 else r
     n_rows, n_trials = r.shape
+    if n_trials < 1:
+        raise ValueError("no trials: the returns have no column")
     block = n_rows // subperiods
     if block < 2:
         raise ValueError(
@@ -208,32 +334,33 @@ def probability_of_overfitting(excess_returns: np.ndarray, subperiods: int = 16)
     sums, squares = blocks.sum(axis=1), (blocks**2).sum(axis=1)  # [S, N]
     total, total_sq = sums.sum(axis=0), squares.sum(axis=0)
     half = subperiods // 2 * block
-    splits = cscv_splits(subperiods)
-    logits = np.empty(len(splits))
-    is_best = np.empty(len(splits))
-    oos_best = np.empty(len(splits))
-    for start in range(0, len(splits), SPLITS_PER_CHUNK):
-        chosen = splits[start : start + SPLITS_PER_CHUNK].astype(float)
-        is_sum, is_sq = chosen @ sums, chosen @ squares  # [c, N]
-        in_sample = _sharpe_from_sums(is_sum, is_sq, half)
-        out_sample = _sharpe_from_sums(total - is_sum, total_sq - is_sq, half)
-        winner = np.argmax(in_sample, axis=1)
-        rows = np.arange(len(chosen))
-        oos_winner = out_sample[rows, winner]
-        below = np.count_nonzero(out_sample < oos_winner[:, None], axis=1)
-        equal = np.count_nonzero(out_sample == oos_winner[:, None], axis=1)
-        rank = below + (equal + 1) / 2.0  # average rank among ties, 1 = worst
-        omega = rank / (n_trials + 1)
-        logits[start : start + len(chosen)] = np.log(omega / (1.0 - omega))
-        is_best[start : start + len(chosen)] = in_sample[rows, winner]
-        oos_best[start : start + len(chosen)] = oos_winner
+    if subperiods < 2 or subperiods % 2:
+        raise ValueError("the number of sub-periods must be an even number >= 2")
+    chosen = _split_blocks(subperiods)
+    membership = np.zeros((len(chosen), subperiods))
+    membership[np.arange(len(chosen))[:, None], chosen] = 1.0
+    odd = np.flatnonzero(~(np.isfinite(sums).all(axis=0) & np.isfinite(squares).all(axis=0)))
+    _, below, equal, is_best, oos_best = _cscv_nb(
+        chosen,
+        membership,
+        np.ascontiguousarray(sums),
+        np.ascontiguousarray(squares),
+        total,
+        total_sq,
+        half,
+        min(len(chosen), 8 * numba.get_num_threads()),
+        odd,
+    )
+    rank = below + (equal + 1) / 2.0  # average rank among ties, 1 = worst
+    omega = rank / (n_trials + 1)
+    logits = np.log(omega / (1.0 - omega))
     slope = math.nan
     if np.ptp(is_best) > 0:
         slope = float(np.polyfit(is_best, oos_best, 1)[0])
     return {
         "pbo": float(np.mean(logits <= 0)),
         "subperiods": subperiods,
-        "splits": len(splits),
+        "splits": len(chosen),
         "block_rows": block,
         "dropped_rows": dropped,
         "logit_median": float(np.median(logits)),
@@ -246,7 +373,23 @@ def probability_of_overfitting(excess_returns: np.ndarray, subperiods: int = 16)
 # ---------------------------------------------------------------- sweeps
 
 
-MAX_TRIALS = 10_000  # larger grids: the odds are skipped (values would not fit in memory)
+MAX_TRIALS = 10_000  # PBO of larger grids: on a seeded sample of this many combinations
+SAMPLE_SEED = 0
+
+
+def sample_trials(n_trials: int, best: int | None, size: int = MAX_TRIALS, seed: int = 0):
+    """Sorted column indices of a seeded sample of `size` of `n_trials` trials, without
+    replacement, always holding `best` (when given): `best`, plus size - 1 others drawn by
+    numpy's default_rng(seed).choice among the remaining n_trials - 1 columns. All
+    columns when n_trials <= size."""
+    if n_trials <= size:
+        return np.arange(n_trials)
+    rng = np.random.default_rng(seed)
+    if best is None:
+        return np.sort(rng.choice(n_trials, size, replace=False))
+    others = np.delete(np.arange(n_trials), best)
+    picked = others[rng.choice(n_trials - 1, size - 1, replace=False)]
+    return np.sort(np.append(picked, best))
 
 
 def sweep_odds(
@@ -260,27 +403,59 @@ def sweep_odds(
     another metric still has its odds measured on Sharpe, as in the papers).
     Sub-periods that would hold fewer than 2 returns are reduced to the largest
     even number that fits.
+
+    Grids of more than MAX_TRIALS combinations: the deflated Sharpe still uses every
+    combination (N, V[SR_n] and the best over all N: the best was selected among N, so
+    SR0, the best of N zero-skill trials, is the bar it must clear; a sample would
+    lower it). The PBO is measured on a seeded sample of MAX_TRIALS combinations
+    (`sample_trials`, seed SAMPLE_SEED, always holding the best), and says so:
+    `"sampled": MAX_TRIALS, "of": N, "seed"`. It is then the PBO of choosing among
+    those MAX_TRIALS: an estimate for the whole grid, deterministic for a given grid.
     """
     from engine.metrics import stats
 
-    excess = stats.daily_returns(values, initial_cash) - stats.per_period_rate(risk_free, periods)
-    dsr = deflated_sharpe_of_best(excess)
-    usable = min(subperiods, len(excess) // 2)
+    values = np.asarray(values, dtype=float)
+    rate = stats.per_period_rate(risk_free, periods)
+    n_rows, n_trials = values.shape
+
+    def excess(columns) -> np.ndarray:
+        return stats.daily_returns(values[:, columns], initial_cash) - rate
+
+    if n_trials <= MAX_TRIALS:
+        every = excess(slice(None))
+        dsr = deflated_sharpe_of_best(every)
+    else:  # Sharpe ratios by chunks of columns: no second [T, N] array
+        sharpes = np.concatenate(
+            [
+                per_period_sharpes(excess(slice(start, start + MAX_TRIALS)))
+                for start in range(0, n_trials, MAX_TRIALS)
+            ]
+        )
+        dsr = _deflated_sharpe(sharpes, lambda best: excess(best))
+    usable = min(subperiods, n_rows // 2)
     usable -= usable % 2
     odds = {
-        "trials": int(excess.shape[1]),
+        "trials": int(n_trials),
         "periods_per_year": periods,
         "best_by_sharpe": dsr["best"],
         "best_sharpe_annual": dsr.get("sharpe", math.nan) * math.sqrt(periods),
         "expected_max_sharpe_annual": dsr.get("expected_max_sharpe", math.nan) * math.sqrt(periods),
         "deflated_sharpe": dsr,
     }
-    if usable >= 2:
-        pbo = probability_of_overfitting(excess, usable)
-        pbo.pop("logits")
-        odds["pbo"] = pbo
-    else:
+    if usable < 2:
         odds["pbo"] = None
+    elif n_trials <= MAX_TRIALS:
+        odds["pbo"] = probability_of_overfitting(every, usable)
+    else:
+        sample = sample_trials(n_trials, dsr["best"], MAX_TRIALS, SAMPLE_SEED)
+        odds["pbo"] = {
+            **probability_of_overfitting(excess(sample), usable),
+            "sampled": len(sample),
+            "of": int(n_trials),
+            "seed": SAMPLE_SEED,
+        }
+    if odds["pbo"] is not None:
+        odds["pbo"].pop("logits")
     return odds
 
 
@@ -294,9 +469,15 @@ def odds_note(odds: dict) -> str:
     )
     pbo = odds.get("pbo")
     if pbo:
+        text += f"; PBO {pbo['pbo']:.3f}"
+        if "sampled" in pbo:
+            text += (
+                f" (PBO on a seeded sample of {pbo['sampled']:,} of the {pbo['of']:,} "
+                f"combinations, seed {pbo['seed']}, the best included)"
+            )
         text += (
-            f"; PBO {pbo['pbo']:.3f} over {pbo['splits']:,} CSCV splits of {pbo['subperiods']} "
-            f"sub-periods (out-of-sample Sharpe < 0 in {pbo['prob_oos_loss']:.0%} of them)"
+            f" over {pbo['splits']:,} CSCV splits of {pbo['subperiods']} sub-periods "
+            f"(out-of-sample Sharpe < 0 in {pbo['prob_oos_loss']:.0%} of them)"
         )
     return text + "."
 
@@ -304,13 +485,14 @@ def odds_note(odds: dict) -> str:
 def add_to_summary(summary: dict, spec, result, subperiods: int = 16) -> None:
     """Put the odds of a sweep (engine.research.sweep.SweepResult with values) into its summary.
 
-    Grids of more than MAX_TRIALS combinations are run without keeping their
-    values, and the summary says the odds were skipped.
+    A sweep run without keeping its daily values (`run_sweep(keep_values=False)`) gets
+    no odds, and the summary says they were skipped. Grids of more than MAX_TRIALS
+    combinations get their PBO on a seeded sample (see `sweep_odds`).
     """
     if result.values is None:
-        summary["overfitting"] = {"skipped": f"more than {MAX_TRIALS:,} combinations"}
+        summary["overfitting"] = {"skipped": "the daily values of the combinations were not kept"}
         summary["notes"].append(
-            f"Overfitting odds skipped: more than {MAX_TRIALS:,} combinations (shrink the grid)."
+            "Overfitting odds skipped: the daily values of the combinations were not kept."
         )
         return
     from engine.runner import periods_per_year

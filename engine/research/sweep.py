@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,7 @@ from engine import pipeline
 from engine.data import PriceSource, describe
 from engine.metrics import stats
 from engine.metrics.fast_stats import PERFORMANCE, RELATIVE, grid_statistics
+from engine.notices import collected
 from engine.research import grid
 from engine.research.sweep_config import SweepSpec
 from engine.rules import new_month
@@ -46,6 +47,7 @@ class SweepResult:
     dates: pd.DatetimeIndex
     values: np.ndarray | None = None  # [N, G] daily values, only when asked for
     data: dict | None = None  # per-ticker sha256 and range of the prices read (manifest)
+    warnings: list[str] = field(default_factory=list)  # what shaped it (manifest, stderr)
 
 
 def _chunk_size(n_dates: int, n_signals: int, table_bytes: int) -> int:
@@ -90,12 +92,24 @@ def run_sweep(
     progress: Callable[[int, int], None] | None = None,
     keep_values: bool = False,
 ) -> SweepResult:
-    """Evaluate every combination of the grid (see the module docstring).
+    """Evaluate every combination of the grid (see the module docstring); the warnings
+    about what shaped it are kept in `SweepResult.warnings`.
 
     Args:
         keep_values: also return every combination's daily values ([N, G] floats:
             8 bytes x dates x combinations of memory).
     """
+    with collected() as notes:
+        result = _sweep(spec, source, progress, keep_values)
+    return replace(result, warnings=list(notes))
+
+
+def _sweep(
+    spec: SweepSpec,
+    source: PriceSource,
+    progress: Callable[[int, int], None] | None,
+    keep_values: bool,
+) -> SweepResult:
     from engine.sim.fastsim import simulate_grid
 
     config = spec.base
@@ -105,6 +119,7 @@ def run_sweep(
     # Row 0 holds the decision of the calendar date before the first backtest date.
     rows = np.arange(market.rows.start, market.rows.stop)
     decisions = pipeline.prepare_decisions(config, spec.axes, market, rows)
+    pipeline.shaping_warnings(config, market, decisions)
     close, price = (
         np.ascontiguousarray(f.to_numpy())
         for f in pipeline.execution_prices(config, prices, universe, dates)
