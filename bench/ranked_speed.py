@@ -119,7 +119,7 @@ def instrument(phases: dict):
     """
     import engine.metrics.stats as stats
     import engine.pipeline as pipeline
-    import engine.research.sweep as sweep
+    import engine.research.chunks as sweep  # _benchmarks, grid_statistics: a chunk
     import engine.sim.fastsim as fastsim
     import engine.targets as targets
 

@@ -126,7 +126,7 @@ def instrument(phases: dict, captured: dict | None = None):
     """
     import engine.metrics.stats as stats
     import engine.pipeline as pipeline
-    import engine.research.sweep as sweep
+    import engine.research.chunks as sweep  # _benchmarks, grid_statistics: a chunk
     import engine.sim.fastsim as fastsim
 
     in_benchmarks = [False]  # simulate_grid inside _benchmarks counts as the benchmark phase

@@ -134,4 +134,4 @@ def test_run_with_bootstrap_prints_intervals_and_keeps_stats_json(shared_data, t
             "--json",
         ],
     )
-    assert json.loads(c.output)["bootstrap"] == result
+    assert json.loads(c.stdout)["bootstrap"] == result

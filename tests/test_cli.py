@@ -245,7 +245,8 @@ def test_json_prints_exactly_stats_json(json_run):
     printed = json.loads(cli.stdout)
     assert printed == json.loads((json_run["folder"] / "stats.json").read_text("utf-8"))
     assert cli.stdout == (json_run["folder"] / "stats.json").read_text("utf-8")
-    assert "Run folder" not in cli.output and "Total return" not in cli.output
+    assert "Run folder" not in cli.stdout and "Total return" not in cli.output
+    assert f"Run folder: {json_run['folder']}" in cli.stderr  # stdout stays pure JSON
 
 
 def test_two_runs_are_byte_identical(main_run, json_run):

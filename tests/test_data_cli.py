@@ -77,7 +77,7 @@ def test_fetch_then_list_then_clear(yahoo):
     assert cleared.exit_code == 0
     assert "Removed 1 ticker(s)" in cleared.output and "Not in the cache: QQQ" in cleared.output
     assert [r["ticker"] for r in json.loads(invoke("data", "list", "--json").output)] == ["ETH-USD"]
-    assert "Removed 1 ticker(s)" in invoke("data", "clear").output
+    assert "Removed 1 ticker(s)" in invoke("data", "clear", "--yes").output
     assert json.loads(invoke("data", "list", "--json").output) == []
 
 

@@ -15,6 +15,7 @@ from engine.cli import main
 from engine.research import overfitting
 from engine.research.overfitting import (
     add_to_summary,
+    against_benchmark,
     cscv_splits,
     deflated_sharpe,
     deflated_sharpe_of_best,
@@ -174,16 +175,6 @@ def test_one_strategy_with_an_edge_among_noise_gives_pbo_near_zero():
     result = probability_of_overfitting(returns, 16)
     assert result["pbo"] < 0.02
     assert result["prob_oos_loss"] < 0.02
-
-
-def test_pbo_is_fast_for_a_sweep_sized_grid():
-    import time
-
-    probability_of_overfitting(np.zeros((64, 2)), 16)  # numba: load the cached kernel
-    returns = np.random.default_rng(6).normal(0.0, 0.01, (2170, 2000))
-    began = time.perf_counter()
-    probability_of_overfitting(returns, 16)
-    assert time.perf_counter() - began < 3  # ~0.2 s on a 2-core machine (bench/pbo_speed.py)
 
 
 def assert_same_odds(fast: dict, slow: dict) -> None:
@@ -443,3 +434,77 @@ def test_every_sweep_reports_its_overfitting_odds(shared_data, tmp_path):
         ],
     )
     assert bad.exit_code == 2 and "even" in bad.output
+
+
+# ---------------------------------------------------------------- against the benchmark
+
+
+def test_deflated_sharpe_against_the_benchmark_is_psr_at_the_benchmark_plus_sr0():
+    """DSR_b = Φ((SR̂ - SR_b - SR0) sqrt(T-1) / sqrt(1 - γ3 SR̂ + (γ4-1)/4 SR̂²)). By hand with
+    the numbers of `test_hand_computed_dsr` (SR0 = 0.031492) and SR_b = 0.05:
+    z = (0.1 - 0.05 - 0.031492) sqrt(500) / sqrt(0.96) = 0.42239, Φ(z) = 0.66363."""
+    dsr = {
+        "best": 0,
+        "sharpe": 0.1,
+        "expected_max_sharpe": expected_max_sharpe(10, 0.0004),
+        "observations": 501,
+        "skewness": 0.5,
+        "kurtosis": 5.0,
+    }
+    versus = against_benchmark(dsr, 0.05)
+    assert versus["threshold"] == pytest.approx(0.05 + 0.031492, abs=1e-6)
+    assert versus["dsr"] == pytest.approx(0.66363, abs=5e-6)
+    # a benchmark Sharpe of 0 is the zero null: the deflated Sharpe itself
+    assert against_benchmark(dsr, 0.0)["dsr"] == pytest.approx(
+        deflated_sharpe(0.1, 0.0004, 10, 501, 0.5, 5.0)
+    )
+    # a best exactly at the bar is a coin toss; a better benchmark lowers the odds
+    assert against_benchmark(dsr, 0.1 - dsr["expected_max_sharpe"])["dsr"] == pytest.approx(0.5)
+    odds = [against_benchmark(dsr, b)["dsr"] for b in (-0.05, 0.0, 0.05, 0.1)]
+    assert odds == sorted(odds, reverse=True)
+    assert math.isnan(against_benchmark({"best": None}, 0.05)["dsr"])
+
+
+def test_sweep_odds_measure_the_best_against_its_own_benchmark():
+    rng = np.random.default_rng(3)
+    values = 100_000 * np.cumprod(1 + rng.normal(0.0004, 0.01, (500, 12)), axis=0)
+    bench = np.linspace(0.2, 0.9, 12)  # annual, each combination's own
+    odds = sweep_odds(values, 100_000, 0.0, 252, subperiods=8, benchmark_sharpes=bench)
+    best = odds["best_by_sharpe"]
+    versus = odds["deflated_sharpe_vs_benchmark"]
+    assert versus["benchmark_sharpe_annual"] == bench[best]
+    assert versus["benchmark_sharpe"] == pytest.approx(bench[best] / math.sqrt(252))
+    assert versus == {
+        **against_benchmark(odds["deflated_sharpe"], bench[best] / math.sqrt(252)),
+        "benchmark_sharpe_annual": bench[best],
+        "threshold_annual": versus["threshold"] * math.sqrt(252),
+    }
+    note = odds_note(odds)
+    assert f"against the benchmark's Sharpe {bench[best]:.3f} as the null" in note
+    assert "deflated_sharpe_vs_benchmark" not in sweep_odds(values, 100_000, 0.0, 252, 8)
+
+
+def test_the_ready_grid_passes_the_zero_null_but_not_the_benchmark(shared_data, tmp_path):
+    """configs/sweeps/breakout_grid.yaml: no combination beats SPY's Sharpe over the same
+    dates, so the odds against the benchmark's Sharpe stay below one half while the odds
+    against zero are high."""
+    out = tmp_path / "grid"
+    result = CliRunner().invoke(
+        main,
+        [
+            "sweep",
+            str(CONFIGS / "sweeps" / "breakout_grid.yaml"),
+            "--data-dir",
+            str(shared_data),
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    odds = summary["overfitting"]
+    assert odds["deflated_sharpe"]["dsr"] > 0.9
+    assert odds["deflated_sharpe_vs_benchmark"]["dsr"] < 0.5
+    assert summary["beats_benchmark"]["on_metric"] == 0 == summary["beats_benchmark"]["on_cagr"]
+    assert "yet 0 of 2,000 combinations beat the benchmark's Sharpe" in summary["notes"][0]

@@ -180,6 +180,7 @@ def test_sweep_cli_writes_results_heatmap_and_summary(tmp_path, shared_data):
     summary = json.loads(result.output)
     assert summary["combinations"] == 6 * 5 * 3 and summary["metric"] == "calmar"
     assert sorted(p.name for p in out.iterdir()) == [
+        "best_values.csv",
         "heatmap.html",
         "manifest.json",
         "results.csv",
@@ -223,3 +224,96 @@ def test_ready_sweeps_load(shared_data):
     for path in SWEEPS.glob("*.yaml"):
         spec, _ = load_sweep(path, source="csv", dir=str(shared_data))
         assert spec.size > 1
+
+
+# ---------------------------------------------------------------- issue 13: items 3 and 4
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "needle"),
+    [
+        (("signals", "ratio_breakout", "series"), ["IWM/SPY", "QQQ/SPY"], "signals.ratio_breakout"),
+        (("execution", "timing"), ["next_close", "next_open"], "execution"),
+    ],
+)
+def test_a_list_at_a_non_numeric_key_is_one_plain_line(where, value, needle, tmp_path, shared_data):
+    raw = _small_grid(shared_data)
+    grid.set_path(raw, where, value)
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    result = CliRunner().invoke(main, ["sweep", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ")
+    assert f"{needle}.{where[-1]}: only numeric parameters can be swept" in lines[0]
+    assert f"run one config per {where[-1]}, or compare them with rotation compare" in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_list_of_lookbacks_is_still_a_multi_lookback_not_an_axis():
+    raw = yaml.safe_load("""
+signals:
+  m: {type: momentum, series: SPY, lookback: [21, 63], weights: [1, 2]}
+""")
+    assert grid.find_axes(raw) == []
+
+
+def test_sweep_start_and_end_override_the_config_dates(tmp_path, shared_data):
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(_small_grid(shared_data)))
+    out = tmp_path / "sweep"
+    args = ["sweep", str(path), "--start", "2021-01-04", "--end", "2022-06-30", "--json"]
+    result = CliRunner().invoke(main, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    span = json.loads(result.output)["range"]
+    assert (span["start"], span["end"]) == ("2021-01-04", "2022-06-30")
+    bad = CliRunner().invoke(main, [*args[:2], "--start", "1066-10-14", "--out", str(out) + "x"])
+    assert bad.exit_code == 2 and "--start 1066-10-14: must be in the years" in bad.output
+
+
+def test_the_timing_line_says_what_it_covers(tmp_path, shared_data):
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(_small_grid(shared_data)))
+    result = CliRunner().invoke(main, ["sweep", str(path), "--out", str(tmp_path / "s")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "8 combinations in " in text and " s end to end (load " in text
+    for part in ("signals, simulation and statistics", "summary", "odds", "writing"):
+        assert part in text
+    timing = json.loads((tmp_path / "s" / "summary.json").read_text())["timing"]
+    assert set(timing["parts"]) == {"load", "signals, simulation and statistics", "summary", "odds"}
+    assert timing["total"] == pytest.approx(sum(timing["parts"].values()))
+
+
+def test_the_top_table_fits_80_columns_with_nothing_cut(shared_data):
+    """Shortest unambiguous axis names (`eth_risk_on.window` beside `btc_risk_on.window`,
+    on two lines), compact headers, and the least needed columns left out when four axes
+    would not fit: every cell whole at 80 columns."""
+    from rich.console import Console
+
+    from engine.report import sweep_rich
+    from engine.research.sweep_config import SweepOptions, short_names
+    from engine.research.sweep_summary import summarize
+
+    raw = _small_grid(shared_data, fees_bps=[2, 10])
+    raw["signals"]["btc_risk_on"] = {"type": "sma", "series": "BTC-USD", "window": [100, 200]}
+    raw["regimes"][0]["when"] = "ratio_breakout and eth_risk_on and btc_risk_on"
+    spec = sweep_spec(raw, "grid.yaml")
+    source = MemorySource(CsvSource(shared_data).load(spec.base.tickers()))
+    result = run_sweep(spec, source)
+    for metric in ("sharpe", "calmar", "max_drawdown", "time_in_neutral"):
+        table, summary, _ = summarize(spec, SweepOptions(metric=metric, top=10), result, 0.0)
+        short = short_names([a.name for a in spec.axes])
+        assert short["signals.eth_risk_on.window"] == "eth_risk_on.window"
+        for block in summary["scenarios"]:
+            rows = table.loc[[r["row"] for r in block["top"]]]
+            title = f"{block['label']}: top {len(rows)} of {block['combinations']} by {metric}"
+            rendered = sweep_rich(rows, [a.name for a in spec.choices], metric, title, short)
+            console = Console(width=80, record=True)
+            console.print(rendered)
+            text = console.export_text()
+            assert "…" not in text, text
+            assert max(map(len, text.splitlines())) <= 80
+            header = text.splitlines()[1:3]  # the long names on two lines, after their dot
+            assert "eth_risk_on." in header[0] and "btc_risk_on." in header[0]
+            assert header[1].split()[2:4] == ["window", "window"]

@@ -143,7 +143,7 @@ def test_header_trades_and_config_come_from_the_folder(run_folder):
     run = data.read_run(run_folder)
     text = (run_folder / FILENAME).read_text(encoding="utf-8")
     assert run.manifest["config_sha256"] in text
-    assert "2018-01-02 → 2025-06-30 (1,883 trading days)" in text
+    assert "2018-03-01 → 2025-06-30 (1,843 trading days)" in text
     assert "Overweight small caps when IWM/SPY breaks out" in text
     titles = text.replace("\\u002f", "/")  # chart titles sit in the figures' JSON
     assert "ratio_breakout: IWM/SPY breakout channel (entry 120, exit 60)" in titles
@@ -199,7 +199,7 @@ def test_json_output_stays_json_with_the_path_on_stderr(tmp_path, shared_data):
     spy = CONFIGS / "spy.yaml"
     result = invoke("run", spy, "--data-dir", shared_data, "--out", out, "--json", "--tearsheet")
     assert json.loads(result.stdout)["strategy"]["cagr"] > 0
-    assert result.stderr.strip() == f"Tearsheet: {out / FILENAME}"
+    assert result.stderr.splitlines() == [f"Run folder: {out}", f"Tearsheet: {out / FILENAME}"]
     assert "no signals" in (out / FILENAME).read_text(encoding="utf-8")
 
 

@@ -178,7 +178,7 @@ def _screenshot(browser, page: Path, name: str, shots: Path) -> Path:
             ["equity", "signal-0", "rank-0", "rank-1", "weights", "rolling", "monthly", "yearly"],
         ),
         ("compare", ["equity", "drawdowns", "yearly"]),
-        ("sweep", ["heatmap", "histogram"]),
+        ("sweep", ["best", "heatmap", "histogram"]),
     ],
 )
 def test_page_renders_in_a_real_browser(browser, pages, kind, charts, tmp_path_factory, capsys):

@@ -284,3 +284,56 @@ def test_cli_walk_forward(shared_data, tmp_path):
         ],
     )
     assert short.exit_code == 2 and "too short" in short.output
+
+
+# ---------------------------------------------------------------- scenarios (issue 13, item 2)
+
+
+def test_walk_forward_chooses_within_each_fee_level(spec, market, shared_data):
+    """Fees are a scenario: each window picks the best of each fee level on its training
+    dates (never the cheapest fee of the grid), and each fee level gets its own stitched
+    out-of-sample curve, equal to a walk-forward of the sweep run at that fee alone."""
+    raw = small_raw(shared_data)
+    raw["execution"]["fees_bps"] = [0, 25]
+    costly = sweep_spec(raw, "fees.yaml")
+    assert costly.scenarios == ("execution.fees_bps",)
+    wf = parse_spec("train=2y,test=1y")
+    both = walk_forward(costly, MemorySource(market), wf, "sharpe")
+    assert [b["label"] for b in both.summary["scenarios"]] == ["fees_bps=0", "fees_bps=25"]
+    assert list(both.windows["scenario"]) == ["fees_bps=0", "fees_bps=25"] * 3
+    assert list(both.windows["execution.fees_bps"]) == [0, 25] * 3
+    assert set(both.values["scenario"]) == {"fees_bps=0", "fees_bps=25"}
+    for fee, block in zip((0, 25), both.summary["scenarios"], strict=True):
+        raw["execution"]["fees_bps"] = fee
+        alone = walk_forward(sweep_spec(raw, "fee.yaml"), MemorySource(market), wf, "sharpe")
+        mine = both.windows[both.windows["scenario"] == f"fees_bps={fee}"]
+        for name in alone.axes:
+            assert list(mine[name]) == list(alone.windows[name]), name
+        assert block["out_of_sample"] == pytest.approx(alone.summary["out_of_sample"], rel=1e-12)
+        assert block["benchmark_out_of_sample"] == pytest.approx(
+            alone.summary["benchmark_out_of_sample"], rel=1e-12
+        )
+    assert both.summary["out_of_sample"] == both.summary["scenarios"][0]["out_of_sample"]
+
+
+def test_walk_forward_prints_one_out_of_sample_line_per_scenario(shared_data, tmp_path):
+    raw = small_raw(shared_data)
+    raw["execution"]["fees_bps"] = [0, 25]
+    config = tmp_path / "fees.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "wf"
+    args = ["sweep", str(config), "--walk-forward", "train=2y,test=1y", "--out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "chosen within each scenario" in result.output
+    lines = [line for line in result.output.splitlines() if "OOS" in line and "Bench" not in line]
+    assert len([line for line in lines if "%" in line]) == 2  # one out-of-sample line each
+    payload = json.loads((out / "walkforward.json").read_text())
+    assert payload["scenario_axes"] == ["execution.fees_bps"]
+    assert len(payload["per_window"]) == 6
+    assert set(pd.read_csv(out / "oos_values.csv")["scenario"]) == {"fees_bps=0", "fees_bps=25"}
+
+
+def test_a_walk_forward_without_cost_axes_has_no_scenario_columns(result):
+    assert "scenario" not in result.windows and "scenario" not in result.values
+    assert "scenarios" not in result.summary

@@ -14,9 +14,9 @@ from click.testing import CliRunner
 
 from engine.cli import main
 from engine.config import config_from_dict
-from engine.data import MemorySource
+from engine.data import MemorySource, make_source
 from engine.research.sweep import run_sweep
-from engine.research.sweep_config import sweep_spec
+from engine.research.sweep_config import load_sweep, sweep_spec
 from engine.runner import run_backtest
 from tests.conftest import CONFIGS
 from tests.test_no_lookahead import random_bars
@@ -120,10 +120,20 @@ def test_a_sweep_keeps_its_warnings():
     assert line.startswith("signals.late_up is undefined (read as False) on ")
 
 
-@pytest.mark.parametrize("name", ["spy.yaml", "smallcap_breakout.yaml", "taa/gem.yaml"])
-def test_ready_configs_without_late_series_run_without_warnings(name, shared_data):
-    raw = yaml.safe_load((CONFIGS / name).read_text())
-    raw["data"] = {**raw["data"], "source": "csv", "dir": str(shared_data)}
-    from engine.data import CsvSource
+READY = sorted(p.relative_to(CONFIGS).as_posix() for p in CONFIGS.glob("**/*.yaml"))
+READY = [name for name in READY if not name.startswith("sweeps/")]
 
-    assert run_backtest(config_from_dict(raw), CsvSource(shared_data)).warnings == []
+
+@pytest.mark.parametrize("name", READY)
+def test_every_ready_config_runs_without_warnings(name, shared_data):
+    raw = yaml.safe_load((CONFIGS / name).read_text())
+    if raw["data"].get("source") != "synthetic":
+        raw["data"] = {**raw["data"], "source": "csv", "dir": str(shared_data)}
+    config = config_from_dict(raw)
+    assert run_backtest(config, make_source(config.data)).warnings == []
+
+
+@pytest.mark.parametrize("name", ["breakout_grid.yaml", "weights_costs.yaml"])
+def test_the_ready_sweeps_run_without_warnings(name, shared_data):
+    spec, _ = load_sweep(CONFIGS / "sweeps" / name, source="csv", dir=str(shared_data))
+    assert run_sweep(spec, make_source(spec.base.data)).warnings == []

@@ -84,6 +84,7 @@ def run(
     from engine.config import load_config
     from engine.data import make_source
     from engine.report import stats_json, stats_table, write_run_folder
+    from engine.report.folders import link_latest
     from engine.report.provenance import manifest
     from engine.runner import run_backtest
 
@@ -101,10 +102,12 @@ def run(
         manifest(result, str(config_path)),
         extra_json={"bootstrap.json": boot} if boot is not None else None,
     )
+    link_latest(folder)
     page = tearsheet_page(folder, tearsheet)
     if as_json:
         shown = result.stats if boot is None else {**result.stats, "bootstrap": boot}
         click.echo(stats_json(shown), nl=False)
+        click.echo(f"Run folder: {folder}", err=True)
         echo_page(page, err=True)
         return
     from rich.console import Console
@@ -124,6 +127,7 @@ def run(
     "config_paths", metavar="CONFIG...", nargs=-1, required=True, type=click.Path(path_type=Path)
 )
 @data_dir_option
+@window_options
 @click.option(
     "--sort",
     "sort_by",
@@ -137,18 +141,23 @@ def run(
 def compare(
     config_paths: tuple[Path, ...],
     data_dir: Path | None,
+    start,
+    end,
     sort_by: str | None,
     out: Path | None,
     as_json: bool,
     tearsheet: bool,
 ) -> None:
-    """Run several CONFIGs on their common date range, side by side."""
+    """Run several CONFIGs on their common date range, side by side.
+
+    --start/--end set every config's data.start/data.end before the common range is taken."""
     from engine.config import load_config
     from engine.research import compare as comparing
 
     if sort_by is not None:
         comparing.check_metric(sort_by)
-    configs = [load_config(path, **overrides(data_dir)) for path in config_paths]  # all first
+    given = overrides(data_dir, start, end)
+    configs = [load_config(path, **given) for path in config_paths]  # all first
     check_output(out, "compare", "")
 
     from engine.data import describe
@@ -168,6 +177,9 @@ def compare(
         "versions": library_versions(),
     }
     folder = write_comparison(out or default_run_dir("compare"), comparison, table, manifest)
+    from engine.report.folders import link_latest
+
+    link_latest(folder)
     page = tearsheet_page(folder, tearsheet)
     if as_json:
         click.echo((folder / "comparison.json").read_text(), nl=False)
@@ -178,7 +190,8 @@ def compare(
     console = Console()
     span = f"{comparison.start.date()} → {comparison.end.date()}"
     days = len(comparison.results[0].dates)
-    console.print(comparison_rich(table, f"Common range {span} ({days} days)"))
+    title = f"Common range {span} ({days} days)"
+    console.print(comparison_rich(table, title, console.width, comparison.benchmarks()))
     console.print(f"Comparison folder: {folder}")
     echo_page(page)
 

@@ -7,6 +7,7 @@ Only click is imported here at module level (this module is imported by every
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 
 import click
@@ -95,13 +96,16 @@ def _age(fetched: dt.datetime) -> str:
 
 @data_group.command("clear")
 @click.argument("tickers", metavar="[TICKER...]", nargs=-1)
-def clear(tickers: tuple[str, ...]) -> None:
-    """Delete TICKERs from the cache (every ticker when none is given)."""
+@click.option("--yes", is_flag=True, help="Clear every ticker without asking (no TICKER given).")
+def clear(tickers: tuple[str, ...], yes: bool) -> None:
+    """Delete TICKERs from the cache (every ticker, after a confirmation, when none is given)."""
     from engine.data import default_cache_dir
     from engine.data.cache import PriceCache
 
     wanted = _symbols(tickers, "clear")  # before anything is touched
     cache = PriceCache(default_cache_dir(), strict=True)
+    if not wanted and not yes:
+        _confirm_clear_all(cache)
     with cache.locked():
         wanted = wanted or cache.tickers()
         removed = [t for t in wanted if cache.remove(t)]
@@ -112,6 +116,26 @@ def clear(tickers: tuple[str, ...]) -> None:
     )
     if absent:
         click.echo(f"Not in the cache: {', '.join(absent)}")
+
+
+def _confirm_clear_all(cache) -> None:
+    """Ask before clearing every ticker (default No); without a terminal to ask on, refuse."""
+    from engine.errors import RotationError
+
+    where = f"every ticker ({len(cache.tickers())}) from the price cache {cache.directory}"
+    if not _interactive():
+        raise RotationError(
+            f"`rotation data clear` without tickers deletes {where}; nothing was deleted "
+            "(no terminal to confirm on): pass --yes to clear them all"
+        )
+    if not click.confirm(f"Delete {where}?", default=False, err=True):
+        click.echo("Nothing was deleted.", err=True)
+        raise SystemExit(1)
+
+
+def _interactive() -> bool:
+    """Whether stdin is a terminal a confirmation can be asked on."""
+    return sys.stdin is not None and sys.stdin.isatty()
 
 
 def _symbols(tickers: tuple[str, ...], command: str) -> list[str]:

@@ -23,6 +23,7 @@ from engine.cli.options import (
 @click.command()
 @click.argument("sweep_path", metavar="SWEEP_CONFIG", type=click.Path(path_type=Path))
 @data_dir_option
+@window_options
 @click.option(
     "--metric", default=None, help="Rank by this statistic (default: sweep.metric or sharpe)."
 )
@@ -57,10 +58,32 @@ from engine.cli.options import (
     metavar="SPEC",
     help="Walk-forward instead of one sweep: train=3y,test=1y[,step=1y] (units y, m, d).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Run the chunks of combinations on a local Dask cluster of N worker processes.",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="Run them on a running Dask cluster instead (e.g. tcp://10.0.0.5:8786).",
+)
+@click.option(
+    "--resume",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="FOLDER",
+    help="Continue an interrupted sweep from its finished chunks (<out>.partial).",
+)
 @tearsheet_option
 def sweep(
     sweep_path: Path,
     data_dir: Path | None,
+    start,
+    end,
     metric: str | None,
     top: int | None,
     heatmap: tuple[str, str] | None,
@@ -70,13 +93,16 @@ def sweep(
     subperiods: int,
     walk_forward: str | None,
     tearsheet: bool,
+    workers: int | None,
+    scheduler: str | None,
+    resume: Path | None,
 ) -> None:
     """Evaluate every parameter combination of SWEEP_CONFIG in one vectorized pass."""
     from engine.errors import RotationError
     from engine.research.sweep_config import load_sweep
     from engine.research.sweep_summary import check_options
 
-    spec, options = load_sweep(sweep_path, max_combos=max_combos, **overrides(data_dir))
+    spec, options = load_sweep(sweep_path, max_combos=max_combos, **overrides(data_dir, start, end))
     given = {"metric": metric, "top": top, "heatmap": heatmap}
     options = options.model_copy(update={k: v for k, v in given.items() if v is not None})
     check_options(spec, options)  # bad metric or heatmap axis: fail before any work
@@ -90,27 +116,74 @@ def sweep(
 
         parsed = parse_spec(walk_forward)
         check_output(out, spec.base.name, sweep_path, "-walkforward")
-        _walk_forward(spec, options.metric, parsed, manifest, out, as_json)
+        if resume is not None:
+            raise RotationError("--resume: continues a sweep, not a --walk-forward")
+        _walk_forward(
+            spec, options.metric, parsed, manifest, out, as_json, workers, scheduler, tearsheet
+        )
         return
+    if resume is not None and out is None:
+        from engine.research.distributed import resumed_destination
+
+        out = resumed_destination(resume)  # X.partial completes X
     check_output(out, spec.base.name, sweep_path, "-sweep")
-    folder, table, summary = _sweep(spec, options, subperiods, manifest, out, as_json)
+    folder, table, summary = _sweep(
+        spec, options, subperiods, manifest, out, as_json, workers, scheduler, resume
+    )
+    from engine.report.folders import link_latest
+
+    link_latest(folder)
     page = tearsheet_page(folder, tearsheet)
     if as_json:
         click.echo((folder / "summary.json").read_text(), nl=False)
         echo_page(page, err=True)
         return
+    _print_sweep(spec, table, summary)
+    console_print(f"Sweep folder: {folder}")
+    echo_page(page)
+
+
+def console_print(text: str) -> None:
+    from rich.console import Console
+
+    Console().print(text)
+
+
+def _print_sweep(spec, table, summary: dict) -> None:
+    """One table of the best per scenario (headed by the scenario's values), then the notes,
+    then what the time went on."""
     from rich.console import Console
 
     from engine.report import sweep_rich
+    from engine.research.sweep_config import short_names
 
     console = Console()
-    top_rows = table.loc[[row["row"] for row in summary["top"]]]
-    title = f"Top {len(top_rows)} of {spec.size:,} by {summary['metric']}"
-    console.print(sweep_rich(top_rows, [a.name for a in spec.axes], summary["metric"], title))
+    short = short_names([a.name for a in spec.axes])
+    choices = [a.name for a in spec.choices] or [a.name for a in spec.axes]
+    metric = summary["metric"]
+    for block in summary["scenarios"]:
+        rows = table.loc[[row["row"] for row in block["top"]]]
+        title = f"Top {len(rows)} of {block['combinations']:,} by {metric}"
+        if block["label"]:
+            title = f"{block['label']}: {title.lower()}"
+        console.print(sweep_rich(rows, choices, metric, title, short))
+        for line in block.get("notes", []):
+            console.print(line)
+    shown = {line for block in summary["scenarios"] for line in block.get("notes", [])}
     for line in summary["notes"]:
-        console.print(line)
-    console.print(f"Sweep folder: {folder}")
-    echo_page(page)
+        if line not in shown:
+            console.print(line)
+    console.print(timing_line(summary))
+
+
+def timing_line(summary: dict) -> str:
+    """`2,000 combinations in 3.10 s end to end (load 0.40, ...)` from summary["timing"]."""
+    timing = summary["timing"]
+    parts = ", ".join(f"{what} {seconds:.2f}" for what, seconds in timing["parts"].items())
+    return (
+        f"{summary['combinations']:,} combinations in {timing['total']:.2f} s end to end "
+        f"({parts}; numba's compilation included on a first run)."
+    )
 
 
 def _manifest(spec, sweep_path: Path) -> dict:
@@ -128,7 +201,17 @@ KEEP_VALUES = 50_000
 at 2,200 dates); above it the odds are skipped and the summary says so."""
 
 
-def _sweep(spec, options, subperiods: int, manifest: dict, out: Path | None, quiet: bool):
+def _sweep(
+    spec,
+    options,
+    subperiods: int,
+    manifest: dict,
+    out: Path | None,
+    quiet: bool,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: Path | None = None,
+):
     """Run the grid with a progress bar, summarize it, add the overfitting odds, write it."""
     import time
 
@@ -137,48 +220,110 @@ def _sweep(spec, options, subperiods: int, manifest: dict, out: Path | None, qui
 
     from engine.data import make_source
     from engine.report import write_sweep
+    from engine.research.distributed import partial_folder, sweep_grid
     from engine.research.overfitting import add_to_summary
-    from engine.research.sweep import run_sweep
-    from engine.research.sweep_summary import summarize
+    from engine.research.sweep_summary import best_curves, summarize
 
-    began = time.perf_counter()
+    source = _TimedSource(make_source(spec.base.data))
+    clock = time.perf_counter()
     with Progress(console=Console(stderr=True), transient=True, disable=quiet) as bar:
         task = bar.add_task(f"{spec.size:,} combinations", total=spec.size)
-        result = run_sweep(
+        result = sweep_grid(
             spec,
-            make_source(spec.base.data),
+            source,
             progress=lambda done, total: bar.update(task, completed=done),
             keep_values=spec.size <= KEEP_VALUES,  # the odds read the daily returns
+            workers=workers,
+            scheduler=scheduler,
+            resume=resume,
+            store=partial_folder(out or default_run_dir(f"{spec.base.name}-sweep")),
         )
-    table, summary, figure = summarize(spec, options, result, time.perf_counter() - began)
+    swept = time.perf_counter() - clock
+    table, summary, figure = summarize(spec, options, result, swept)
+    best_values = best_curves(spec, summary, result, source.frames)  # loaded already
+    summarized = time.perf_counter() - clock - swept
     manifest = {**manifest, "data": result.data, "warnings": result.warnings}
     add_to_summary(summary, spec, result, subperiods)
+    odds = time.perf_counter() - clock - swept - summarized
+    parts = {
+        "load": source.seconds,
+        "signals, simulation and statistics": swept - source.seconds,
+        "summary": summarized,
+        "odds": odds,
+    }
+    summary["seconds"] = swept + summarized + odds
+    summary["timing"] = {"parts": parts, "total": summary["seconds"]}
     destination = out or default_run_dir(f"{spec.base.name}-sweep")
-    return write_sweep(destination, table, summary, manifest, figure), table, summary
+    folder = write_sweep(destination, table, summary, manifest, figure, best_values)
+    summary["timing"]["parts"]["writing"] = time.perf_counter() - clock - summary["seconds"]
+    summary["timing"]["total"] = time.perf_counter() - clock
+    return folder, table, summary
 
 
-def _walk_forward(spec, metric: str, wf, manifest: dict, out: Path | None, as_json: bool) -> None:
-    """`rotation sweep --walk-forward SPEC`: choose on each training window, test on the next."""
+class _TimedSource:
+    """A price source that remembers what it loaded (a second load of the same tickers is
+    free) and how long loading took (`seconds`), for the sweep's timing line."""
+
+    def __init__(self, source) -> None:
+        self.source, self.seconds, self.frames = source, 0.0, {}
+
+    def load(self, tickers):
+        import time
+
+        missing = [t for t in tickers if t not in self.frames]
+        if missing:
+            began = time.perf_counter()
+            self.frames |= self.source.load(missing)
+            self.seconds += time.perf_counter() - began
+        return {t: self.frames[t] for t in tickers}
+
+
+def _walk_forward(
+    spec,
+    metric: str,
+    wf,
+    manifest: dict,
+    out: Path | None,
+    as_json: bool,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    tearsheet: bool = False,
+) -> None:
+    """`rotation sweep --walk-forward SPEC`: choose on each training window, test on the next;
+    with --tearsheet, the walk-forward page too (engine/report/tearsheet_walkforward.py)."""
     from rich.console import Console
 
     from engine.data import make_source
+    from engine.report.folders import link_latest
+    from engine.research.distributed import walk_forward_on
     from engine.research.walkforward import (
         summary_table,
-        walk_forward,
         windows_table,
         write_walkforward,
     )
 
-    result = walk_forward(spec, make_source(spec.base.data), wf, metric)
+    result = walk_forward_on(spec, make_source(spec.base.data), wf, metric, workers, scheduler)
     destination = out or default_run_dir(f"{spec.base.name}-walkforward")
+    manifest = {  # what the page names: the config, its swept axes, its benchmark
+        **manifest,
+        "name": spec.base.name,
+        "description": spec.base.description,
+        "axes": [axis.name for axis in spec.axes],
+        "benchmark": dict(spec.base.benchmark),
+        "initial_cash": spec.base.portfolio.initial_cash,
+    }
     folder = write_walkforward(destination, result, manifest)
+    link_latest(folder)
+    page = tearsheet_page(folder, tearsheet)
     if as_json:
         click.echo((folder / "walkforward.json").read_text(), nl=False)
+        echo_page(page, err=True)
         return
     console = Console()
     console.print(summary_table(result))
     console.print(windows_table(result))
     console.print(f"Walk-forward folder: {folder}")
+    echo_page(page)
 
 
 @click.command()

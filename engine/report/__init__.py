@@ -182,17 +182,109 @@ def write_run_folder(
     return Path(destination)
 
 
-def comparison_rich(table: pd.DataFrame, title: str):
-    """A rich Table of a comparison: statistics as rows, runs as columns."""
+NAME_WIDTH = 22  # the widest line of a run's name in the comparison tables (wider terminals: 1/5)
+
+
+def comparison_rich(
+    table: pd.DataFrame, title: str, width: int = 80, benchmarks: dict[str, str] | None = None
+):
+    """Rich tables of a comparison that fit `width` columns: one row per config, then one
+    per benchmark (names wrapped at hyphens, never cut), the statistics in as many blocks
+    of columns as the width needs; statistics against the benchmark in blocks of their
+    own, configs only. `benchmarks`: config -> its benchmark's column."""
+    from rich.console import Group
+    from rich.text import Text
+
+    runs = [str(c) for c in table.columns]
+    benchmarks = benchmarks or {c: "" for c in runs if not c.startswith("benchmark")}
+    configs = [c for c in runs if c in benchmarks]
+    cells = {
+        key: {str(c): fmt(_scalar(v), metric(key).format) for c, v in table.loc[key].items()}
+        for key in table.index
+    }
+    relative = [k for k in table.index if metric(k).group == "relative"]
+    own = [k for k in table.index if k not in relative]
+    name_width = min(max(map(len, runs)), max(12, min(max(NAME_WIDTH, width // 5), width // 3)))
+    names = {run: wrap_name(run, name_width) for run in runs}
+    out = []
+    for keys in _stat_blocks(own, cells, width - name_width - 4):
+        out.append(
+            _stat_block(keys, cells, runs, configs, names, name_width, title if not out else None)
+        )
+    against = sorted(set(benchmarks.values()) - {""})
+    heading = f"Against {against[0]}" if len(against) == 1 else "Against each config's benchmark"
+    for i, keys in enumerate(_stat_blocks(relative, cells, width - name_width - 4)):
+        out.append(
+            _stat_block(keys, cells, configs, configs, names, name_width, None if i else heading)
+        )
+    if len(against) > 1:
+        for bench in against:
+            members = ", ".join(c for c in configs if benchmarks[c] == bench)
+            out.append(Text(f"{bench}: the benchmark of {members}"))
+    return Group(*out)
+
+
+def wrap_name(name: str, width: int) -> str:
+    """`name` in lines of at most `width`, broken after a hyphen, underscore or space
+    (a run of more than `width` without one is cut at the width)."""
+    import re
+
+    lines, line = [], ""
+    for piece in re.findall(r"[^-_ ]*[-_ ]|[^-_ ]+$", name):
+        while len(piece) > width:  # nowhere to break: cut it
+            room = width - len(line)
+            lines.append(line + piece[:room])
+            line, piece = "", piece[room:]
+        if len((line + piece).rstrip()) > width:
+            lines.append(line.rstrip())
+            line = ""
+        line += piece
+    lines.append(line.rstrip())
+    return "\n".join(x for x in lines if x)
+
+
+def _column_width(key: str, cells: dict) -> int:
+    """The widest cell of a statistic, or its label's longest word (the header wraps)."""
+    return max(*map(len, cells[key].values()), *map(len, metric(key).label.split()))
+
+
+def _stat_blocks(keys: list[str], cells: dict, room: int) -> list[list[str]]:
+    """`keys` in order, in as few blocks as fit `room` (a column takes its width + 3),
+    filled evenly."""
+    need = [_column_width(key, cells) + 3 for key in keys]
+    fewest = len(_pack(need, room))
+    limit = max([*need, -(-sum(need) // max(fewest, 1))])
+    while len(_pack(need, limit)) > fewest:
+        limit += 1
+    return [[keys[i] for i in block] for block in _pack(need, limit)]
+
+
+def _pack(need: list[int], room: int) -> list[list[int]]:
+    """Greedy: positions of `need` in order, a new block whenever the next would not fit."""
+    blocks: list[list[int]] = []
+    used = room + 1
+    for i, width in enumerate(need):
+        if used + width > room:
+            blocks.append([])
+            used = 0
+        blocks[-1].append(i)
+        used += width
+    return blocks
+
+
+def _stat_block(keys, cells, rows, configs, names, name_width: int, title: str | None):
+    """One rich Table: a row per run in `rows`, a column per statistic in `keys`."""
     from rich.table import Table
 
-    out = Table(title=title)
-    out.add_column("Statistic", no_wrap=True)
-    for column in table.columns:
-        out.add_column(str(column), justify="right")
-    for key in table.index:
-        label, kind = metric(key).label, metric(key).format
-        out.add_row(label, *(fmt(_scalar(v), kind) for v in table.loc[key]))
+    out = Table(title=title, title_justify="left")
+    out.add_column("Config", width=name_width, overflow="fold")
+    for key in keys:
+        out.add_column(
+            metric(key).label, justify="right", width=_column_width(key, cells), overflow="fold"
+        )
+    for i, run in enumerate(rows):
+        end = i + 1 < len(rows) and run in configs and rows[i + 1] not in configs
+        out.add_row(names[run], *(cells[key][run] for key in keys), end_section=end)
     return out
 
 
@@ -212,10 +304,12 @@ def comparison_markdown(table: pd.DataFrame) -> str:
 
 
 def write_comparison(destination: Path, comparison, table: pd.DataFrame, manifest: dict) -> Path:
-    """comparison.csv/.md/.json, values.csv (every run's daily values) and manifest.json."""
+    """comparison.csv/.md/.json, values.csv (every run's daily values) and manifest.json.
+    comparison.json's `benchmarks` names each config's benchmark column."""
     payload = {
         "range": {"start": str(comparison.start.date()), "end": str(comparison.end.date())},
         "columns": list(map(str, table.columns)),
+        "benchmarks": comparison.benchmarks(),
         "statistics": {str(c): table[c].to_dict() for c in table.columns},
         "initial_cash": {
             label: r.config.portfolio.initial_cash
@@ -241,45 +335,93 @@ def write_comparison(destination: Path, comparison, table: pd.DataFrame, manifes
     return Path(destination)
 
 
-def sweep_rich(top: pd.DataFrame, params: list[str], ranked_by: str, title: str):
-    """A rich Table of the best combinations: parameters, the metric and its neighbours."""
+SWEEP_HEADERS = {
+    "neighbour_mean": "nbr\nmean",
+    "neighbour_min": "nbr\nmin",
+    "cagr": "CAGR",
+    "benchmark_cagr": "bench\nCAGR",
+    "max_drawdown": "max\nDD",
+    "trade_dates": "trade\ndates",
+}
+
+
+SWEEP_DROPPED = ("trade_dates", "neighbour_min", "max_drawdown", "benchmark_cagr", "cagr")
+"""Columns of the sweep's top table given up, in this order, when the width is short."""
+
+
+def sweep_rich(
+    top: pd.DataFrame,
+    params: list[str],
+    ranked_by: str,
+    title: str,
+    short: dict[str, str] | None = None,
+    width: int = 80,
+):
+    """A rich Table of the best combinations: parameters (by `short` names, a long one on two
+    lines after its last dot), the metric beside each row's benchmark's, its neighbours, CAGR
+    beside the benchmark's, max drawdown and trade dates. Compact headers, one space between
+    columns; when that still exceeds `width` the columns of SWEEP_DROPPED go, in order, so
+    nothing is ever cut."""
     from rich.table import Table
 
-    out = Table(title=title)
-    shown = [
-        *params,
-        ranked_by,
-        "neighbour_mean",
-        "neighbour_min",
-        "cagr",
-        "max_drawdown",
-        "trade_dates",
-    ]
-    shown = list(dict.fromkeys(shown))  # the ranking metric may already be listed
+    bench = f"benchmark_{ranked_by}"
+    shown = [*params, ranked_by]
+    if bench in top and ranked_by != "cagr":
+        shown.append(bench)
+    shown += ["neighbour_mean", "neighbour_min", "cagr", "benchmark_cagr"]
+    shown += ["max_drawdown", "trade_dates"]
+    shown = list(dict.fromkeys(c for c in shown if c in top))  # the metric may be listed
     metric_format = metric(ranked_by).format
+    short = short or {}
+    label = metric(ranked_by).label if len(metric(ranked_by).label) <= 8 else ranked_by
+    headers = {**SWEEP_HEADERS, ranked_by: label, bench: "bench"}
+    for name in params:
+        text = short.get(name, name)
+        head, dot, tail = text.rpartition(".")
+        headers[name] = f"{head}.\n{tail}" if dot and len(text) > 10 else text
+    cells: dict[str, list[str]] = {}
     for column in shown:
-        out.add_column(column, justify="right")
-    for _, row in top.iterrows():
-        cells = []
-        for column in shown:
-            kind = metric(column).format
-            if column in params:
-                cells.append(f"{row[column]:g}")
-            elif column.startswith("neighbour_"):
-                cells.append(fmt(_scalar(row[column]), metric_format))
-            else:
-                cells.append(fmt(_scalar(row[column]), kind))
-        out.add_row(*cells)
+        if column in params:
+            cells[column] = [f"{v:g}" for v in top[column]]
+        elif column.startswith("neighbour_") or column == bench:
+            cells[column] = [fmt(_scalar(v), metric_format) for v in top[column]]
+        else:
+            kind = metric(column.removeprefix("benchmark_")).format
+            cells[column] = [fmt(_scalar(v), kind) for v in top[column]]
+
+    def needed(columns: list[str]) -> int:
+        wide = [max(map(len, [*headers.get(c, c).split("\n"), *cells[c]])) for c in columns]
+        return sum(wide) + len(columns) - 1
+
+    for column in SWEEP_DROPPED:
+        if needed(shown) <= width:
+            break
+        if column != ranked_by and column in shown:
+            shown.remove(column)
+    out = Table(title=title, box=None, pad_edge=False, padding=(0, 0, 0, 1))
+    for column in shown:
+        out.add_column(headers.get(column, column), justify="right", no_wrap=True)
+    for i in range(len(top)):
+        out.add_row(*(cells[column][i] for column in shown))
     return out
 
 
 def write_sweep(
-    destination: Path, table: pd.DataFrame, summary: dict, manifest: dict, heatmap=None
+    destination: Path,
+    table: pd.DataFrame,
+    summary: dict,
+    manifest: dict,
+    heatmap=None,
+    best_values: pd.DataFrame | None = None,
 ) -> Path:
-    """results.csv/.parquet (one row per combination), summary.json, heatmap.html, manifest."""
+    """results.csv/.parquet (one row per combination), summary.json, heatmap.html, manifest,
+    and best_values.csv (date, scenario, strategy, benchmark: each scenario's best
+    combination and its benchmark, daily) when given."""
     from engine.report.plots import write_html
 
     with atomic_folder(destination) as staging:
+        if best_values is not None:
+            write_csv(best_values, staging / "best_values.csv")
         table.to_csv(staging / "results.csv", index=False, lineterminator="\n")
         table.to_parquet(staging / "results.parquet", index=False)
         write_json(staging / "summary.json", summary)

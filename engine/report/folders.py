@@ -4,12 +4,14 @@
 beside its destination (``.<name>.xxxxxxxx``) and renames it into place when
 complete, so an error or a stop signal leaves no half folder. `check_destination`
 asks the file system, before any work, whether that will be possible.
+`link_latest` points ``runs/latest`` at the newest complete folder under ``runs/``.
 Imports only the standard library and click (the CLI imports it up front).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -21,6 +23,8 @@ from engine.interrupts import deferred
 
 STAGING_RANDOM = 8  # characters tempfile.mkdtemp adds after the prefix
 NAME_MAX = 255  # bytes in one path component on the usual file systems
+RUNS = Path("runs")  # the default parent of run, comparison and sweep folders
+LATEST = "latest"  # the symlink in RUNS to the newest of them
 
 
 @contextmanager
@@ -83,6 +87,35 @@ def check_destination(destination: Path) -> None:
         with deferred():
             for folder in reversed(created):
                 folder.rmdir()
+
+
+def link_latest(folder: Path) -> Path | None:
+    """Point ``runs/latest`` at `folder` (a relative symlink) when `folder` is a complete
+    folder directly under the default ``runs/``; the link's path, else None.
+
+    The link is made under a temporary name and renamed over the old one, so
+    ``runs/latest`` is always whole. Anything at ``runs/latest`` other than a symlink
+    (a run folder named ``latest``, a file) is left alone, and where the file system
+    has no symlinks nothing is written: both silently, the run itself is done.
+    """
+    folder = Path(folder)
+    link = RUNS / LATEST
+    try:
+        if folder.resolve().parent != RUNS.resolve() or folder.name == LATEST:
+            return None
+        if not folder.is_dir() or (link.exists() and not link.is_symlink()):
+            return None
+        with deferred():  # a stop signal leaves no temporary link behind
+            temporary = RUNS / f".{LATEST}.{secrets.token_hex(STAGING_RANDOM // 2)}"
+            os.symlink(folder.name, temporary, target_is_directory=True)
+            try:
+                os.replace(temporary, link)
+            except OSError:  # runs/latest became a folder meanwhile
+                temporary.unlink()
+                return None
+    except (OSError, NotImplementedError):  # no symlinks here (or not allowed)
+        return None
+    return link
 
 
 def name_max(folder: Path) -> int:

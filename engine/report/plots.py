@@ -170,29 +170,103 @@ def histogram_figure(values: np.ndarray, label: str, best: float):
     return figure
 
 
-def heatmap_figure(table: pd.DataFrame, x: str, y: str, metric: str, label: str, params: list[str]):
-    """Heatmap of `metric` over swept parameters `x` and `y` (mean over the other `params`)."""
+RELATIVE_NULLS = {"excess_cagr": 0.0, "alpha": 0.0, "information_ratio": 0.0}
+"""What holding the benchmark scores on the relative statistics with a natural zero."""
+
+
+def heatmap_figure(
+    table: pd.DataFrame,
+    x: str,
+    y: str,
+    metric: str,
+    label: str,
+    params: list[str],
+    scope: str = "",
+):
+    """Heatmap of `metric` over swept parameters `x` and `y` (mean over the other `params`),
+    its diverging colour scale centred on the benchmark's value: green cells beat holding
+    the benchmark over the same dates, red ones do not.
+
+    The benchmark's value is each row's `benchmark_<metric>` (0 for excess CAGR, alpha and
+    the information ratio). When it is one number over the cells (costs fixed) the cells
+    show the metric and the scale's midpoint is that number; when it differs (a cost axis
+    among the rows) each cell shows the mean of metric minus its own benchmark's, centred
+    on 0. A metric the benchmark has no value of (time in a regime, beta, ...) keeps a
+    plain scale, and the title says so. `scope` is appended to the title (which rows).
+    """
     import plotly.graph_objects as go
 
-    pivot = table.pivot_table(index=y, columns=x, values=metric, aggfunc="mean")
+    frame = table[[x, y, metric]].copy()
+    column = f"benchmark_{metric}"
+    if column in table:
+        frame["bench"] = table[column].to_numpy(dtype=float)
+    elif metric in RELATIVE_NULLS:
+        frame["bench"] = RELATIVE_NULLS[metric]
     note = " (mean over the other parameters)" if len(params) > 2 else ""
+    mid, shown, title_label = None, metric, label
+    centre = "No benchmark value to centre the colours on"
+    if "bench" in frame:
+        bench = frame["bench"].to_numpy(dtype=float)
+        if np.nanmax(bench) - np.nanmin(bench) <= 1e-12 * max(1.0, np.nanmax(np.abs(bench))):
+            mid = float(np.nanmean(bench))
+            centre = (
+                f"Colours centred on the benchmark's {label} {mid:.3g}: green beats holding it, "
+                "red does not"
+            )
+        else:
+            frame["excess"] = frame[metric] - frame["bench"]
+            mid, shown, title_label = 0.0, "excess", f"{label} minus the benchmark's"
+            centre = (
+                "Each combination minus its own benchmark (same dates and costs), centred on 0: "
+                "green beats holding it, red does not"
+            )
+    pivot = frame.pivot_table(index=y, columns=x, values=shown, aggfunc="mean")
+    trace = {"zmid": mid} if mid is not None else {}
     figure = go.Figure(
         go.Heatmap(
             z=pivot.to_numpy(),
             x=[str(v) for v in pivot.columns],
             y=[str(v) for v in pivot.index],
             colorscale="RdYlGn",
-            colorbar={"title": label},
-            hovertemplate=f"{x}=%{{x}}<br>{y}=%{{y}}<br>{label}=%{{z:.4f}}<extra></extra>",
+            reversescale=mid is not None and _lower_first(metric),
+            colorbar={"title": title_label},
+            hovertemplate=f"{x}=%{{x}}<br>{y}=%{{y}}<br>{title_label}=%{{z:.4f}}<extra></extra>",
+            **trace,
         )
     )
     figure.update_layout(
-        title=f"{label} by {x} and {y}{note}",
+        title=f"{title_label} by {x} and {y}{note}{scope}<br><sup>{centre}</sup>",
         xaxis_title=x,
         yaxis_title=y,
         template="plotly_white",
     )
     return figure
+
+
+def _lower_first(metric: str) -> bool:
+    from engine.metrics import lower_is_better
+
+    return lower_is_better(metric)
+
+
+def sweep_heatmap(table: pd.DataFrame, summary: dict):
+    """The heatmap of a sweep from its results table and summary: over summary["heatmap"];
+    every row when a heatmap axis is a scenario axis (or there are none), else the first
+    scenario's rows, and the title says which."""
+    from engine.metrics import metric as metric_info
+
+    x, y = summary["heatmap"]
+    metric = summary["metric"]
+    params = [a for a in summary["axes"] if a not in summary.get("scenario_axes", [])]
+    scope = ""
+    scenarios = summary.get("scenarios") or []
+    if len(scenarios) > 1 and not {x, y} & set(summary.get("scenario_axes", [])):
+        first = scenarios[0]["label"]
+        table = table[table["scenario"] == first]
+        scope = f", scenario {first} (the first of {len(scenarios)})"
+    elif len(scenarios) > 1:
+        params = list(summary["axes"])
+    return heatmap_figure(table, x, y, metric, metric_info(metric).label, params, scope)
 
 
 def write_html(figure, path) -> None:

@@ -23,9 +23,12 @@ __all__ = ["FILENAME", "build_page", "folder_kind", "write_tearsheet"]
 
 
 def build_page(folder: Path) -> str:
-    """The HTML text of the tearsheet of a run, comparison or sweep folder."""
+    """The HTML text of the tearsheet of a run, comparison, sweep or walk-forward folder."""
     from engine.report import tearsheet_data as data
+    from engine.report import tearsheet_walkforward as walkforward
 
+    if walkforward.is_walkforward(folder):
+        return walkforward.walkforward_page(walkforward.read_walkforward(folder))
     kind = folder_kind(folder)
     if kind == "run":
         from engine.report.tearsheet_run import run_page

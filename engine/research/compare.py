@@ -55,19 +55,35 @@ class Comparison:
 
     def runs(self) -> dict[str, tuple[dict, pd.Series]]:
         """Column label -> (scalar statistics, daily values): each config, then each
-        distinct benchmark (benchmarks with identical statistics share one column)."""
+        distinct benchmark (`benchmarks`)."""
         runs = {
             label: (_flat(r.stats["strategy"] | r.stats["relative"]), r.strategy.value)
             for label, r in zip(self.labels, self.results, strict=True)
         }
+        benchmarks = self.benchmarks()
         for label, result in zip(self.labels, self.results, strict=True):
-            bench = _flat(result.stats["benchmark"])
-            weights = "+".join(f"{t}:{w:g}" for t, w in result.config.benchmark.items())
-            name = f"benchmark {weights}"
-            if name in runs and runs[name][0] != bench:
-                name = f"{name} ({label})"
-            runs.setdefault(name, (bench, result.benchmark.value))
+            name = benchmarks[label]
+            runs.setdefault(name, (_flat(result.stats["benchmark"]), result.benchmark.value))
         return runs
+
+    def benchmarks(self) -> dict[str, str]:
+        """Config label -> the column of the benchmark it is measured against. Configs whose
+        benchmarks have the same weights, dates, values and statistics share one column,
+        `benchmark SPY:1`; a differing one is suffixed with its first config's label."""
+        out: dict[str, str] = {}
+        seen: dict[str, BacktestResult] = {}  # column -> the first run measured against it
+        for label, result in zip(self.labels, self.results, strict=True):
+            weights = "+".join(f"{t}:{w:g}" for t, w in result.config.benchmark.items())
+            plain = f"benchmark {weights}"
+            same = [
+                name
+                for name, first in seen.items()
+                if name.split(" (")[0] == plain and _same_benchmark(first, result)
+            ]
+            name = same[0] if same else plain if plain not in seen else f"{plain} ({label})"
+            seen.setdefault(name, result)
+            out[label] = name
+        return out
 
     def table(self) -> pd.DataFrame:
         """Statistics (rows) by run (columns)."""
@@ -78,6 +94,16 @@ class Comparison:
         (empty where a run has no date, e.g. a weekend for an equity config)."""
         frame = pd.concat({label: values for label, (_, values) in self.runs().items()}, axis=1)
         return frame.rename_axis("date")
+
+
+def _same_benchmark(a: BacktestResult, b: BacktestResult) -> bool:
+    """Whether two runs' benchmarks are one curve: same dates, values and statistics."""
+    left, right = a.benchmark.value, b.benchmark.value
+    return (
+        left.index.equals(right.index)
+        and bool((left.to_numpy() == right.to_numpy()).all())
+        and _flat(a.stats["benchmark"]) == _flat(b.stats["benchmark"])
+    )
 
 
 def _flat(stats: dict) -> dict:

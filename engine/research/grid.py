@@ -207,6 +207,50 @@ def _sweepable(raw: dict) -> Iterator[tuple[tuple, Any]]:
             yield ("execution", "rebalance", "threshold"), rule["threshold"]
 
 
+TEXT_KEYS = {
+    "signals": ("type", "series", "other"),
+    "scores": ("type", "series"),
+    "rank": ("score", "order", "weighting", "fallback"),
+    "filter": ("type", "other"),
+    "execution": ("timing", "decide", "rebalance"),
+}
+"""Keys whose values are names or choices, not numbers: a list there cannot be an axis."""
+
+
+def _text_lists(raw: dict) -> Iterator[str]:
+    """Dotted names of the places in TEXT_KEYS where a list is written."""
+
+    def lists(node: Any, keys: tuple, where: str) -> Iterator[str]:
+        if isinstance(node, dict):
+            yield from (f"{where}.{k}" for k in keys if isinstance(node.get(k), list))
+
+    for section in ("signals", "scores"):
+        entries = raw.get(section)
+        for name, entry in entries.items() if isinstance(entries, dict) else ():
+            yield from lists(entry, TEXT_KEYS[section], f"{section}.{name}")
+    regimes = raw.get("regimes")
+    for i, regime in enumerate(regimes if isinstance(regimes, list) else ()):
+        rank = regime.get("rank") if isinstance(regime, dict) else None
+        yield from lists(rank, TEXT_KEYS["rank"], f"regimes[{i}].rank")
+        if isinstance(rank, dict):
+            yield from lists(rank.get("filter"), TEXT_KEYS["filter"], f"regimes[{i}].rank.filter")
+    yield from lists(raw.get("execution"), TEXT_KEYS["execution"], "execution")
+
+
+def check_text_lists(raw: dict, origin: str) -> None:
+    """Refuse a list at a non-numeric key (`series: [IWM/SPY, QQQ/SPY]`) in one line.
+
+    Raises:
+        ConfigError: naming the first such key.
+    """
+    for where in _text_lists(raw):
+        what = where.rsplit(".", 1)[-1]
+        raise ConfigError(
+            f"{origin}: {where}: only numeric parameters can be swept (a list here is read as "
+            f"a sweep axis); run one config per {what}, or compare them with rotation compare"
+        )
+
+
 def find_axes(raw: dict, origin: str = "<config>", max_combos: int = MAX_COMBOS) -> list[Axis]:
     """Every swept parameter of a raw (parsed YAML) config, in config order.
 
@@ -214,9 +258,10 @@ def find_axes(raw: dict, origin: str = "<config>", max_combos: int = MAX_COMBOS)
     before anything is expanded, so a huge grid is refused at once.
 
     Raises:
-        ConfigError: a malformed list or range, repeated values, or more than
-            `max_combos` combinations.
+        ConfigError: a list at a non-numeric key (`check_text_lists`), a malformed list
+            or range, repeated values, or more than `max_combos` combinations.
     """
+    check_text_lists(raw, origin)
     found = []
     for path, value in _sweepable(raw):
         where = f"{origin}: " + Axis(path, ()).name

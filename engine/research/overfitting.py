@@ -392,10 +392,54 @@ def sample_trials(n_trials: int, best: int | None, size: int = MAX_TRIALS, seed:
     return np.sort(np.append(picked, best))
 
 
+def against_benchmark(dsr: dict, benchmark_sharpe: float) -> dict:
+    """The deflated Sharpe of the best trial with the benchmark's Sharpe as the null.
+
+    Under the null that every trial's true Sharpe ratio equals the benchmark's, SR_b,
+    the best of N trials would show SR_b + SR0 (the False Strategy theorem shifted by
+    SR_b; SR0 from `expected_max_sharpe`), so the bar is that sum:
+
+        DSR_b = PSR(SR̂, SR_b + SR0)
+              = Φ((SR̂ - SR_b - SR0) sqrt(T - 1) / sqrt(1 - γ3 SR̂ + (γ4 - 1)/4 SR̂²))
+
+    the probability that the best trial's true Sharpe ratio is above the benchmark's
+    once the search is accounted for. Per-period Sharpe ratios; SR_b is the benchmark's
+    over the same dates and costs, taken as a known number (as PSR takes its SR*): its
+    own estimation error is not counted. For a strategy correlated with its benchmark
+    by more than about 0.5 that overstates the noise of the difference SR̂ - SR_b, so
+    the figure errs on the side of caution.
+
+    Args:
+        dsr: `deflated_sharpe_of_best`'s output (with "sharpe", "expected_max_sharpe",
+            "observations", "skewness", "kurtosis").
+        benchmark_sharpe: SR_b, per period.
+
+    Returns:
+        {"benchmark_sharpe": SR_b, "threshold": SR_b + SR0, "dsr": DSR_b}.
+    """
+    if dsr.get("best") is None or not math.isfinite(benchmark_sharpe):
+        return {"benchmark_sharpe": benchmark_sharpe, "threshold": math.nan, "dsr": math.nan}
+    threshold = benchmark_sharpe + dsr["expected_max_sharpe"]
+    value = probabilistic_sharpe(
+        dsr["sharpe"], threshold, dsr["observations"], dsr["skewness"], dsr["kurtosis"]
+    )
+    return {"benchmark_sharpe": benchmark_sharpe, "threshold": threshold, "dsr": value}
+
+
 def sweep_odds(
-    values: np.ndarray, initial_cash: float, risk_free: float, periods: int, subperiods: int = 16
+    values: np.ndarray,
+    initial_cash: float,
+    risk_free: float,
+    periods: int,
+    subperiods: int = 16,
+    benchmark_sharpes: np.ndarray | None = None,
 ) -> dict:
     """Deflated Sharpe of the best combination and PBO of a sweep's daily values [T, N].
+
+    `benchmark_sharpes` [N]: each combination's benchmark's annualised Sharpe ratio (the
+    benchmark depends on costs); when given, the deflated Sharpe of the best is also
+    measured against its own benchmark's Sharpe as the null (`against_benchmark`), under
+    "deflated_sharpe_vs_benchmark".
 
     Returns are `engine.metrics.stats.daily_returns` of the values, in excess of the
     per-period risk-free rate; trials = every combination. The best
@@ -442,6 +486,15 @@ def sweep_odds(
         "expected_max_sharpe_annual": dsr.get("expected_max_sharpe", math.nan) * math.sqrt(periods),
         "deflated_sharpe": dsr,
     }
+    if benchmark_sharpes is not None:
+        best = dsr["best"]
+        annual = math.nan if best is None else float(np.asarray(benchmark_sharpes)[best])
+        versus = against_benchmark(dsr, annual / math.sqrt(periods))
+        odds["deflated_sharpe_vs_benchmark"] = {
+            **versus,
+            "benchmark_sharpe_annual": annual,
+            "threshold_annual": versus["threshold"] * math.sqrt(periods),
+        }
     if usable < 2:
         odds["pbo"] = None
     elif n_trials <= MAX_TRIALS:
@@ -459,14 +512,21 @@ def sweep_odds(
     return odds
 
 
-def odds_note(odds: dict) -> str:
-    """One line for the sweep summary."""
+def odds_note(odds: dict, scenario: str = "") -> str:
+    """One line for the sweep summary (`scenario`: the scenario's label, if any)."""
     dsr = odds["deflated_sharpe"]
+    where = f" within {scenario}" if scenario else ""
     text = (
-        f"Overfitting odds: deflated Sharpe {dsr['dsr']:.3f} for the best Sharpe "
+        f"Overfitting odds{where}: deflated Sharpe {dsr['dsr']:.3f} for the best Sharpe "
         f"{odds['best_sharpe_annual']:.3f} among {odds['trials']:,} trials (the best of as many "
         f"zero-skill trials would show {odds['expected_max_sharpe_annual']:.3f})"
     )
+    versus = odds.get("deflated_sharpe_vs_benchmark")
+    if versus is not None:
+        text += (
+            f"; against the benchmark's Sharpe {versus['benchmark_sharpe_annual']:.3f} as the "
+            f"null (bar {versus['threshold_annual']:.3f}) it is {versus['dsr']:.3f}"
+        )
     pbo = odds.get("pbo")
     if pbo:
         text += f"; PBO {pbo['pbo']:.3f}"
@@ -485,29 +545,53 @@ def odds_note(odds: dict) -> str:
 def add_to_summary(summary: dict, spec, result, subperiods: int = 16) -> None:
     """Put the odds of a sweep (engine.research.sweep.SweepResult with values) into its summary.
 
+    The odds are taken within each scenario (`summary["scenarios"]`, from
+    `engine.research.sweep_summary.summarize`): the trials are the combinations of that
+    scenario only (N = combinations per scenario), since a scenario is not chosen. Each
+    block gets its "overfitting"; the summary's own "overfitting" is the first
+    scenario's (the whole grid's when there are no scenario axes), and one note per
+    scenario is added. The deflated Sharpe is given against zero and against the best
+    combination's own benchmark's Sharpe (`against_benchmark`).
+
     A sweep run without keeping its daily values (`run_sweep(keep_values=False)`) gets
     no odds, and the summary says they were skipped. Grids of more than MAX_TRIALS
     combinations get their PBO on a seeded sample (see `sweep_odds`).
     """
     if result.values is None:
         summary["overfitting"] = {"skipped": "the daily values of the combinations were not kept"}
+        for block in summary.get("scenarios", []):
+            block["overfitting"] = summary["overfitting"]
         summary["notes"].append(
             "Overfitting odds skipped: the daily values of the combinations were not kept."
         )
         return
+    from engine.research.sweep_config import scenario_groups
     from engine.runner import periods_per_year
 
     config = spec.base
-    odds = sweep_odds(
-        result.values,
-        config.portfolio.initial_cash,
-        config.stats.risk_free,
-        periods_per_year(config),
-        subperiods,
-    )
-    best = odds["best_by_sharpe"]
-    if best is not None:
-        row = result.table.iloc[best]
-        odds["best_params"] = {a.name: row[a.name] for a in spec.axes}
-    summary["overfitting"] = odds
-    summary["notes"].append(odds_note(odds))
+    groups = scenario_groups(spec)
+    blocks = summary.setdefault("scenarios", [{} for _ in groups])
+    bench = result.table["benchmark_sharpe"].to_numpy(dtype=float)
+    for k, (group, block) in enumerate(zip(groups, blocks, strict=True)):
+        rows = group.rows
+        odds = sweep_odds(
+            result.values[:, rows],
+            config.portfolio.initial_cash,
+            config.stats.risk_free,
+            periods_per_year(config),
+            subperiods,
+            benchmark_sharpes=bench[rows],
+        )
+        if len(rows) < 2:
+            odds["pbo"] = None  # one trial: nothing was chosen, so nothing can be overfit
+        best = odds["best_by_sharpe"]
+        if best is not None:
+            row = result.table.iloc[int(rows[best])]
+            odds["best_by_sharpe"] = int(rows[best])  # a row of the whole results table
+            odds["best_params"] = {a.name: row[a.name] for a in spec.axes}
+        block["overfitting"] = odds
+        if k == 0:
+            summary["overfitting"] = odds
+        note = odds_note(odds, group.label)
+        summary["notes"].append(note)
+        block.setdefault("notes", []).append(note)

@@ -21,6 +21,12 @@ trade is computed with the engine's no-look-ahead rules, so nothing from the
 test dates reaches the choice (tests/test_walkforward.py proves it by
 perturbation).
 
+With scenario axes (engine.research.sweep_config: costs by default) step 2 picks the
+best within each scenario, and each scenario gets its own stitched curve, statistics
+and rows of the tables (a `scenario` column in walkforward.csv and oos_values.csv;
+walkforward.json's `scenarios`, its top-level statistics being the first scenario's):
+a cost is never chosen.
+
 In-sample statistics are the mean over windows of the chosen combination's
 statistics on its own training range (training ranges overlap when step <
 train, so they are not stitched); out-of-sample statistics are those of the
@@ -42,7 +48,7 @@ from engine.data import MemorySource, PriceSource
 from engine.errors import ConfigError
 from engine.metrics import lower_is_better, stats
 from engine.metrics import metric as metric_info
-from engine.research.sweep_config import SweepSpec
+from engine.research.sweep_config import SweepSpec, scenario_groups, short_names
 
 SHOWN = ("cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar")
 _PART = re.compile(r"^\s*(train|test|step)\s*=\s*(\d+)\s*([ymd])\s*$")
@@ -170,9 +176,19 @@ def _run_metric(run_stats: dict, metric: str):
 
 
 def walk_forward(
-    spec: SweepSpec, source: PriceSource, wf: WalkForwardSpec, metric: str, progress=None
+    spec: SweepSpec,
+    source: PriceSource,
+    wf: WalkForwardSpec,
+    metric: str,
+    progress=None,
+    sweeps=None,
 ) -> WalkForwardResult:
-    """Run the walk-forward analysis (see the module docstring)."""
+    """Run the walk-forward analysis (see the module docstring).
+
+    Args:
+        sweeps: (window specs, prices) -> their SweepResults in window order (default:
+            run_sweep one after another; engine.research.distributed runs them on Dask).
+    """
     from engine.pipeline import backtest_dates
     from engine.research.sweep import run_sweep
     from engine.runner import periods_per_year, run_backtest
@@ -192,59 +208,95 @@ def walk_forward(
     periods = periods_per_year(config)
     shape = tuple(len(a.values) for a in spec.axes)
     names = [a.name for a in spec.axes]
-    rows, segments = [], []
-    level_s = level_b = cash
-    for k, window in enumerate(cuts):
-        trained = run_sweep(_in_range(spec, window.train[0], window.train[-1]), memory)
-        row = best_row(trained.table, metric)
-        position = np.unravel_index(row, shape)
-        values = tuple(axis.values[i] for axis, i in zip(spec.axes, position, strict=True))
-        tested = _in_range(spec, window.test[0], window.test[-1]).config_for(values)
-        result = run_backtest(tested, memory)
-        chosen = trained.table.iloc[row]
-        strategy = result.strategy.value.to_numpy()
-        benchmark = result.benchmark.value.to_numpy()
-        oos = result.stats["strategy"]
-        record = {
-            "window": k + 1,
-            "train_start": window.train[0].date(),
-            "train_end": window.train[-1].date(),
-            "test_start": window.test[0].date(),
-            "test_end": window.test[-1].date(),
-            "train_days": len(window.train),
-            "test_days": len(window.test),
-            **{name: _scalar(v) for name, v in zip(names, values, strict=True)},
-            **{f"is_{key}": float(chosen[key]) for key in SHOWN},
-            **{f"is_benchmark_{key}": float(chosen[f"benchmark_{key}"]) for key in SHOWN},
-            **{f"oos_{key}": _scalar(oos[key]) for key in SHOWN},
-            **{f"oos_benchmark_{key}": _scalar(result.stats["benchmark"][key]) for key in SHOWN},
-        }
-        if metric not in SHOWN:
-            record[f"is_{metric}"] = float(chosen[metric])
-            record[f"oos_{metric}"] = _run_metric(result.stats, metric)
-        rows.append(record)
-        segments.append(
-            pd.DataFrame(
+    groups = scenario_groups(spec)
+    labelled = bool(spec.scenarios)  # scenario axes: choose within each, one curve each
+    rows, segments = [], {group.label: [] for group in groups}
+    levels = {group.label: (cash, cash) for group in groups}
+    specs = [_in_range(spec, window.train[0], window.train[-1]) for window in cuts]
+    trained_all = sweeps(specs, memory) if sweeps else (run_sweep(s, memory) for s in specs)
+    for k, (window, trained) in enumerate(zip(cuts, trained_all, strict=True)):
+        for group in groups:
+            within = trained.table.iloc[group.rows].reset_index(drop=True)
+            row = int(group.rows[best_row(within, metric)])
+            position = np.unravel_index(row, shape)
+            values = tuple(axis.values[i] for axis, i in zip(spec.axes, position, strict=True))
+            tested = _in_range(spec, window.test[0], window.test[-1]).config_for(values)
+            result = run_backtest(tested, memory)
+            chosen = trained.table.iloc[row]
+            strategy = result.strategy.value.to_numpy()
+            benchmark = result.benchmark.value.to_numpy()
+            oos = result.stats["strategy"]
+            bench_oos = result.stats["benchmark"]
+            record = {
+                "window": k + 1,
+                **({"scenario": group.label} if labelled else {}),
+                "train_start": window.train[0].date(),
+                "train_end": window.train[-1].date(),
+                "test_start": window.test[0].date(),
+                "test_end": window.test[-1].date(),
+                "train_days": len(window.train),
+                "test_days": len(window.test),
+                **{name: _scalar(v) for name, v in zip(names, values, strict=True)},
+                **{f"is_{key}": float(chosen[key]) for key in SHOWN},
+                **{f"is_benchmark_{key}": float(chosen[f"benchmark_{key}"]) for key in SHOWN},
+                **{f"oos_{key}": _scalar(oos[key]) for key in SHOWN},
+                **{f"oos_benchmark_{key}": _scalar(bench_oos[key]) for key in SHOWN},
+            }
+            if metric not in SHOWN:
+                record[f"is_{metric}"] = float(chosen[metric])
+                record[f"oos_{metric}"] = _run_metric(result.stats, metric)
+            rows.append(record)
+            level_s, level_b = levels[group.label]
+            segment = pd.DataFrame(
                 {
                     "date": result.dates,
                     "strategy": strategy / cash * level_s,
                     "benchmark": benchmark / cash * level_b,
                     "window": k + 1,
+                    **({"scenario": group.label} if labelled else {}),
                 }
             )
-        )
-        level_s, level_b = segments[-1]["strategy"].iloc[-1], segments[-1]["benchmark"].iloc[-1]
+            segments[group.label].append(segment)
+            levels[group.label] = (segment["strategy"].iloc[-1], segment["benchmark"].iloc[-1])
         if progress:
             progress(k + 1, len(cuts))
     table = pd.DataFrame(rows)
-    stitched = pd.concat(segments, ignore_index=True)
-    oos_dates = pd.DatetimeIndex(stitched["date"])
-    out_strategy = stats.performance(stitched["strategy"].to_numpy(), oos_dates, cash, periods, rf)
-    out_bench = stats.performance(stitched["benchmark"].to_numpy(), oos_dates, cash, periods, rf)
+    blocks = []
+    for group in groups:
+        stitched = pd.concat(segments[group.label], ignore_index=True)
+        part = table[table["scenario"] == group.label] if labelled else table
+        blocks.append(
+            {
+                "label": group.label,
+                "values": group.values,
+                **_side_by_side(stitched, part, cash, periods, rf),
+            }
+        )
+    stitched = pd.concat([s for group in groups for s in segments[group.label]], ignore_index=True)
+    first = {k: v for k, v in blocks[0].items() if k not in ("label", "values")}
     summary = {
         "walk_forward": wf.text,
         "metric": metric,
         "windows": len(cuts),
+        **first,  # the first scenario's (the only one without scenario axes)
+        "in_sample_means": "mean over windows of the chosen combination on its training range",
+        "out_of_sample_from": "the stitched test segments",
+    }
+    if labelled:
+        summary["scenario_axes"] = list(spec.scenarios)
+        summary["scenarios"] = blocks
+    return WalkForwardResult(
+        spec=wf, metric=metric, axes=names, windows=table, values=stitched, summary=summary
+    )
+
+
+def _side_by_side(stitched: pd.DataFrame, table: pd.DataFrame, cash, periods, rf) -> dict:
+    """The out-of-sample range and the in-sample means beside the stitched curve's statistics,
+    the benchmark's likewise (one scenario)."""
+    oos_dates = pd.DatetimeIndex(stitched["date"])
+    out_strategy = stats.performance(stitched["strategy"].to_numpy(), oos_dates, cash, periods, rf)
+    out_bench = stats.performance(stitched["benchmark"].to_numpy(), oos_dates, cash, periods, rf)
+    return {
         "out_of_sample_range": {
             "start": str(oos_dates[0].date()),
             "end": str(oos_dates[-1].date()),
@@ -254,12 +306,7 @@ def walk_forward(
         "out_of_sample": {key: _scalar(out_strategy[key]) for key in SHOWN},
         "benchmark_in_sample": {key: float(table[f"is_benchmark_{key}"].mean()) for key in SHOWN},
         "benchmark_out_of_sample": {key: _scalar(out_bench[key]) for key in SHOWN},
-        "in_sample_means": "mean over windows of the chosen combination on its training range",
-        "out_of_sample_from": "the stitched test segments",
     }
-    return WalkForwardResult(
-        spec=wf, metric=metric, axes=names, windows=table, values=stitched, summary=summary
-    )
 
 
 def write_walkforward(destination: Path, result: WalkForwardResult, manifest: dict) -> Path:
@@ -279,33 +326,35 @@ def write_walkforward(destination: Path, result: WalkForwardResult, manifest: di
     return Path(destination)
 
 
-def short_names(names: list[str]) -> dict[str, str]:
-    """The last part of each axis name (`entry`), or more of it where that is ambiguous."""
-    out = {}
-    for name in names:
-        parts = name.split(".")
-        for size in range(1, len(parts) + 1):
-            short = ".".join(parts[-size:])
-            if sum(n.endswith(short) for n in names) == 1:
-                break
-        out[name] = short
-    return out
-
-
 def summary_table(result: WalkForwardResult):
-    """A rich Table: in-sample (mean of windows) beside out-of-sample (stitched)."""
+    """A rich Table: in-sample (mean of windows) beside out-of-sample (stitched); with scenario
+    axes, one table with an in-sample, an out-of-sample and a benchmark line per scenario."""
     from rich.table import Table
 
     from engine.report import fmt
 
     s = result.summary
     span = s["out_of_sample_range"]
-    table = Table(
-        title=(
-            f"Walk-forward {s['walk_forward']} by {s['metric']}: {s['windows']} windows, "
-            f"out of sample {span['start']} → {span['end']}"
-        )
+    title = (
+        f"Walk-forward {s['walk_forward']} by {s['metric']}: {s['windows']} windows, "
+        f"out of sample {span['start']} → {span['end']}"
     )
+    if s.get("scenarios"):
+        table = Table(title=f"{title}, chosen within each scenario")
+        table.add_column("Scenario", no_wrap=True)
+        table.add_column("", no_wrap=True)
+        for key in SHOWN:
+            table.add_column(metric_info(key).label, justify="right")
+        lines = (("IS (mean)", "in_sample"), ("OOS", "out_of_sample"))
+        lines += (("Bench OOS", "benchmark_out_of_sample"),)
+        for block in s["scenarios"]:
+            for i, (name, part) in enumerate(lines):
+                cells = (fmt(block[part][key], metric_info(key).format) for key in SHOWN)
+                table.add_row(
+                    block["label"] if i == 0 else "", name, *cells, end_section=i == len(lines) - 1
+                )
+        return table
+    table = Table(title=title)
     table.add_column("Statistic", no_wrap=True)
     for column in ("IS (mean)", "OOS", "Bench IS", "Bench OOS"):
         table.add_column(column, justify="right")
@@ -327,25 +376,32 @@ def summary_table(result: WalkForwardResult):
 
 
 def windows_table(result: WalkForwardResult):
-    """A rich Table: one row per window with its ranges, chosen parameters and metric IS / OOS."""
+    """A rich Table: one row per window (and scenario) with its ranges, chosen parameters and
+    metric IS / OOS."""
     from rich.table import Table
 
     from engine.report import fmt
 
     metric = result.metric
     kind = metric_info(metric).format
+    scenarios = result.summary.get("scenario_axes", [])
+    shown = [name for name in result.axes if name not in scenarios]
+    short = short_names(result.axes)
     table = Table(title="Chosen parameters per window (trained just before each test)")
     table.add_column("#", justify="right")
     table.add_column("test", no_wrap=True)
-    for name in result.axes:
-        table.add_column(short_names(result.axes)[name], justify="right")
+    if scenarios:
+        table.add_column("scenario", no_wrap=True)
+    for name in shown:
+        table.add_column(short[name], justify="right")
     table.add_column(f"IS {metric}", justify="right")
     table.add_column(f"OOS {metric}", justify="right")
     for _, row in result.windows.iterrows():
         table.add_row(
             str(row["window"]),
             f"{row['test_start']} → {row['test_end']}",
-            *(f"{row[name]:g}" for name in result.axes),
+            *([row["scenario"]] if scenarios else []),
+            *(f"{row[name]:g}" for name in shown),
             fmt(_scalar(row[f"is_{metric}"]), kind),
             fmt(_scalar(row[f"oos_{metric}"]), kind),
         )

@@ -1,0 +1,459 @@
+"""A sweep as a plan and independent chunks of combinations.
+
+`build_plan` does once what every chunk needs (engine.pipeline: prices, calendar,
+backtest dates, every signal per distinct parameter set, the rank inputs, the
+benchmark simulations and statistics) and holds it in a picklable `SweepPlan`.
+`evaluate_chunk(plan, start, stop)` then decides, simulates (the numba kernel
+engine.sim.fastsim) and measures the combinations [start, stop) of the grid: a pure
+function of its arguments, so the same chunk gives the same bits wherever and
+whenever it runs: in this process (`engine.research.sweep.run_sweep`), on a Dask
+worker (`engine.research.distributed`, the plan sent to each worker once), or read
+back from a chunk store written before an interruption (`ChunkStore`).
+`Assembler` puts the chunks together in combination order, whatever the order in
+which they arrive.
+
+Chunk boundaries depend on the plan alone (memory-sized, or a given size), never
+on the number of workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from engine import pipeline
+from engine.config import Config
+from engine.data import PriceSource, describe
+from engine.errors import RotationError
+from engine.metrics import stats
+from engine.metrics.fast_stats import PERFORMANCE, RELATIVE, grid_statistics
+from engine.research import grid
+from engine.research.sweep_config import SweepSpec
+from engine.rules import new_month
+from engine.runner import periods_per_year
+from engine.targets import chunk_bytes
+
+CHUNK_BYTES = 256 * 2**20  # working memory per chunk of combinations
+
+
+def memory_chunk(n_dates: int, n_signals: int, table_bytes: int) -> int:
+    """Combinations per chunk: signal bools, codes, values and returns per date, plus the
+    combination's target table (engine.targets.chunk_bytes), within CHUNK_BYTES."""
+    per_combo = (n_dates + 1) * (n_signals + 2 * 8 + 8 * 4) + table_bytes
+    return max(1, CHUNK_BYTES // per_combo)
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """Everything a chunk of combinations reads, built once per sweep (picklable).
+
+    Attributes:
+        config, axes: the sweep's base config and axes; `shape` their lengths.
+        size: combinations in the grid; `chunk` combinations per chunk.
+        decisions: schedule, aligned signal tables and rank inputs (engine.pipeline).
+        prior: the first simulated row is the default regime's (no date before the start).
+        close, price: [N, A] adjusted closes and execution prices of the universe.
+        month_starts: [N] first backtest date of each month.
+        regimes: the regime names, in config order.
+        bench_values: [N, U] values of the distinct benchmark settings.
+        bench_keys: [U, 4] the distinct benchmark settings (fees, slippage, threshold,
+            monthly; `_setting_keys`), in the order of bench_values' columns.
+        bench_stats: statistics of each benchmark setting ([U] arrays).
+        dates: the backtest dates; cash, risk_free, periods: the statistics' settings.
+        keep_values: chunks also return their daily values.
+        data: per-ticker sha256 and range of the prices read (manifest, resume key).
+    """
+
+    config: Config
+    axes: list[grid.Axis]
+    shape: tuple[int, ...]
+    size: int
+    chunk: int
+    decisions: pipeline.Decisions
+    prior: bool
+    close: np.ndarray
+    price: np.ndarray
+    month_starts: np.ndarray
+    regimes: list[str]
+    bench_values: np.ndarray
+    bench_keys: np.ndarray
+    bench_stats: dict[str, np.ndarray]
+    dates: pd.DatetimeIndex
+    cash: float
+    risk_free: float
+    periods: int
+    keep_values: bool
+    data: dict
+
+    def chunks(self) -> list[tuple[int, int]]:
+        """(start, stop) of every chunk, in combination order."""
+        return [(s, min(self.size, s + self.chunk)) for s in range(0, self.size, self.chunk)]
+
+
+class Chunk(NamedTuple):
+    """The combinations [start, stop): their statistic columns (name -> [stop - start]
+    array, in table order) and, when the plan keeps them, their daily values [N, g]."""
+
+    start: int
+    stop: int
+    columns: dict[str, np.ndarray]
+    values: np.ndarray | None
+
+
+def _setting_keys(costs: pipeline.Costs) -> np.ndarray:
+    """[G, 4] each combination's benchmark setting: fees, slippage, threshold (-1: none),
+    monthly."""
+    settings = (costs.fees, costs.slippage, costs.threshold, costs.monthly)
+    return np.column_stack([np.nan_to_num(c.astype(float), nan=-1.0) for c in settings])
+
+
+def _bench_column(keys: np.ndarray, bench_keys: np.ndarray) -> np.ndarray:
+    """[g] position in `bench_keys` (sorted, distinct rows) of each row of `keys`."""
+    distinct, inverse = np.unique(keys, axis=0, return_inverse=True)
+    where = {tuple(row): u for u, row in enumerate(bench_keys.tolist())}
+    return np.array([where[tuple(row)] for row in distinct.tolist()], dtype=np.int64)[
+        inverse.ravel()
+    ]
+
+
+def _benchmarks(spec: SweepSpec, prices, dates, month_starts, costs: pipeline.Costs):
+    """Benchmark simulations (GridResult of U columns), one per distinct cost setting, and
+    the settings ([U, 4] keys, sorted)."""
+    from engine.sim.fastsim import simulate_grid
+
+    config = spec.base
+    tickers = list(config.benchmark)
+    close, price = pipeline.execution_prices(config, prices, tickers, dates)
+    unique = np.unique(_setting_keys(costs), axis=0)
+    fees, slip, threshold, monthly = (unique[:, i] for i in range(4))
+    weights = np.tile(np.array(list(config.benchmark.values()), dtype=float), (len(unique), 1, 1))
+    decided = np.zeros((len(dates) + 1, len(unique)), dtype=np.int64, order="F")
+    result = simulate_grid(
+        close.to_numpy(),
+        price.to_numpy(),
+        weights,
+        decided,
+        month_starts,
+        monthly.astype(bool),
+        np.where(threshold < 0, np.nan, threshold),
+        fees,
+        slip,
+        config.portfolio.initial_cash,
+    )
+    return result, unique
+
+
+def build_plan(
+    spec: SweepSpec, source: PriceSource, keep_values: bool = False, chunk: int | None = None
+) -> SweepPlan:
+    """Load and check the market, prepare the decisions, simulate and measure the
+    benchmarks: the once-per-sweep part (`chunk`: combinations per chunk, default
+    memory-sized). Warnings about what shaped the sweep are given here (warn_shaped)."""
+    config = spec.base
+    market = pipeline.load_market(config, source)
+    prices, dates = market.prices, market.dates
+    universe = list(config.universe)
+    # Row 0 holds the decision of the calendar date before the first backtest date.
+    rows = np.arange(market.rows.start, market.rows.stop)
+    decisions = pipeline.prepare_decisions(config, spec.axes, market, rows)
+    pipeline.shaping_warnings(config, market, decisions)
+    close, price = (
+        np.ascontiguousarray(f.to_numpy())
+        for f in pipeline.execution_prices(config, prices, universe, dates)
+    )
+    month_starts = new_month(dates)
+    everything = pipeline.grid_index(spec.axes)
+    costs = pipeline.execution_costs(config, spec.axes, everything)
+    bench_run, bench_keys = _benchmarks(spec, prices, dates, month_starts, costs)
+    cash, rf = config.portfolio.initial_cash, config.stats.risk_free
+    periods = periods_per_year(config)
+    bench_values = bench_run.values
+    bench_stats = stats.performance(bench_values, dates, cash, periods, rf)  # one per setting
+    bench_stats |= stats.trading(
+        bench_values, dates, bench_run.trade_dates, bench_run.fees_paid, bench_run.traded_value
+    )
+    if chunk is None:
+        table_bytes = chunk_bytes(config, len(decisions.schedule.decisions))
+        chunk = memory_chunk(len(dates), len(decisions.signals), table_bytes)
+    return SweepPlan(
+        config=config,
+        axes=list(spec.axes),
+        shape=tuple(len(a.values) for a in spec.axes),
+        size=spec.size,
+        chunk=int(chunk),
+        decisions=decisions,
+        prior=market.first == 0,
+        close=close,
+        price=price,
+        month_starts=month_starts,
+        regimes=[r.name for r in config.parsed_regimes()],
+        bench_values=bench_values,
+        bench_keys=bench_keys,
+        bench_stats=bench_stats,
+        dates=dates,
+        cash=cash,
+        risk_free=rf,
+        periods=periods,
+        keep_values=keep_values,
+        data=describe(prices),
+    )
+
+
+def evaluate_chunk(plan: SweepPlan, start: int, stop: int) -> Chunk:
+    """Decide, simulate and measure the combinations [start, stop) of `plan`'s grid."""
+    from engine.sim.fastsim import simulate_grid
+
+    config, axes = plan.config, plan.axes
+    combos = np.arange(start, stop)
+    index = np.array(np.unravel_index(combos, plan.shape)).reshape(len(axes), -1)
+    by_combo, targets = pipeline.decide_targets(
+        config, plan.decisions, axes, index, prior=plan.prior
+    )
+    decided = by_combo.T  # [rows, g]: regimes, for the switch and time statistics
+    costs = pipeline.execution_costs(config, axes, index)
+    bench_column = _bench_column(_setting_keys(costs), plan.bench_keys)
+    result = simulate_grid(
+        plan.close,
+        plan.price,
+        targets.tables,
+        targets.codes.T,  # [rows, g] view, column-contiguous as the kernel wants
+        plan.month_starts,
+        costs.monthly,
+        costs.threshold,
+        costs.fees,
+        costs.slippage,
+        plan.cash,
+        table_of=targets.table_of,
+    )
+    dates = plan.dates
+    measured = grid_statistics(
+        result.values,
+        plan.bench_values,
+        bench_column,
+        dates,
+        plan.cash,
+        plan.periods,
+        plan.risk_free,
+    )
+    block = {key: measured[key] for key in PERFORMANCE}
+    block |= stats.trading(
+        result.values, dates, result.trade_dates, result.fees_paid, result.traded_value
+    )
+    block["switches"] = stats.switches(decided[1:])
+    for k, share in stats.time_in_regime(decided[1:], range(len(plan.regimes))).items():
+        block[f"time_in_{plan.regimes[k]}"] = share
+    block |= {key: measured[key] for key in RELATIVE}
+    for key, value in plan.bench_stats.items():
+        block[f"benchmark_{key}"] = value[bench_column]
+    columns = {key: np.asarray(value) for key, value in block.items()}
+    values = np.array(result.values) if plan.keep_values else None  # own, not a view
+    return Chunk(start, stop, columns, values)
+
+
+def warm_up() -> None:
+    """Compile, or load from numba's cache, the kernels a chunk runs (tiny inputs)."""
+    from engine.sim.fastsim import simulate_grid
+
+    dates = pd.DatetimeIndex(["2020-01-02", "2020-01-03", "2020-01-06"])
+    ones = np.ones((len(dates), 1))
+    result = simulate_grid(
+        ones,
+        ones,
+        np.ones((1, 1, 1)),
+        np.zeros((len(dates) + 1, 1), dtype=np.int64, order="F"),
+        new_month(dates),
+        np.zeros(1, dtype=bool),
+        np.full(1, np.nan),
+        np.zeros(1),
+        np.zeros(1),
+        1.0,
+        table_of=np.zeros(1, dtype=np.int64),
+    )
+    grid_statistics(result.values, result.values, np.zeros(1, dtype=np.int64), dates, 1.0, 252, 0.0)
+
+
+class Assembler:
+    """Collects chunks in any order; `columns()` and `values` are in combination order."""
+
+    def __init__(self, plan: SweepPlan) -> None:
+        self.plan = plan
+        self.blocks: dict[int, Chunk] = {}
+        self.values = np.empty((len(plan.dates), plan.size)) if plan.keep_values else None
+        self.done = 0  # combinations received
+
+    def add(self, chunk: Chunk) -> None:
+        """Take one chunk (its values go to their place at once: no second copy)."""
+        if self.values is not None:
+            self.values[:, chunk.start : chunk.stop] = chunk.values
+        self.blocks[chunk.start] = chunk._replace(values=None)
+        self.done += chunk.stop - chunk.start
+
+    def table(self) -> pd.DataFrame:
+        """The parameter values, then every statistic, one row per combination."""
+        ordered = [self.blocks[start] for start, _ in self.plan.chunks()]
+        everything = pipeline.grid_index(self.plan.axes)
+        params = {a.name: np.asarray(a.values)[everything[i]] for i, a in enumerate(self.plan.axes)}
+        names = ordered[0].columns if ordered else {}
+        columns = {key: np.concatenate([c.columns[key] for c in ordered]) for key in names}
+        return pd.DataFrame(params | columns)
+
+
+# ---- the chunk store: finished chunks on disk, for --resume -----------------------
+
+PLAN_FILE = "plan.json"
+STORE_FORMAT = 1
+
+
+def sweep_key(spec: SweepSpec, plan: SweepPlan) -> dict[str, Any]:
+    """What must match for stored chunks to be reused: the resolved config and grid, the
+    data's hashes and the chunk size (each as sha256), and whether values are kept."""
+
+    def digest(obj) -> str:
+        blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    config = digest(
+        {"config": spec.base.hash(), "axes": [[a.name, list(a.values)] for a in spec.axes]}
+    )
+    data = digest({t: d["sha256"] for t, d in plan.data.items()})
+    key = digest([config, data, plan.chunk, plan.size, plan.keep_values, STORE_FORMAT])
+    return {
+        "key": key,
+        "config_sha256": config,
+        "data_sha256": data,
+        "chunk_size": plan.chunk,
+        "combinations": plan.size,
+        "keep_values": plan.keep_values,
+    }
+
+
+class ChunkStore:
+    """A folder of finished chunks: `chunk-<start>-<stop>.parquet` (the statistic columns),
+    `chunk-<start>-<stop>.npy` (daily values, when kept) and `plan.json` (the key).
+
+    Each file is written under a temporary name and renamed into place, the parquet
+    file last: a chunk whose parquet file exists is complete.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+
+    # -- reading ---------------------------------------------------------------
+
+    def recorded(self) -> dict[str, Any]:
+        """plan.json of an existing store (RotationError when it is not one)."""
+        path = self.folder / PLAN_FILE
+        if not self.folder.is_dir():
+            raise RotationError(f"--resume {self.folder}: no such folder")
+        try:
+            recorded = json.loads(path.read_text())
+            int(recorded["chunk_size"])
+        except (OSError, ValueError, KeyError, TypeError):
+            raise RotationError(
+                f"--resume {self.folder}: not the chunk folder of an interrupted sweep "
+                f"(no readable {PLAN_FILE})"
+            ) from None
+        return recorded
+
+    def check(self, key: dict[str, Any], recorded: dict[str, Any]) -> None:
+        """Refuse chunks of another sweep (RotationError naming what differs)."""
+        if recorded.get("key") == key["key"]:
+            return
+        differs = [
+            what
+            for what, field in (
+                ("the config or its grid", "config_sha256"),
+                ("the data", "data_sha256"),
+                ("the chunk size", "chunk_size"),
+                ("the grid size", "combinations"),
+            )
+            if recorded.get(field) != key[field]
+        ] or ["the sweep"]
+        raise RotationError(
+            f"--resume {self.folder}: its finished chunks are of another sweep "
+            f"({' and '.join(differs)} changed); run the same config on the same data, "
+            "or start afresh without --resume"
+        )
+
+    def finished(self, plan: SweepPlan) -> Iterator[Chunk]:
+        """The chunks of `plan` already in the store."""
+        for start, stop in plan.chunks():
+            path = self._path(start, stop, ".parquet")
+            if not path.exists():
+                continue
+            frame = pd.read_parquet(path)
+            columns = {name: frame[name].to_numpy() for name in frame.columns}
+            values = np.load(self._path(start, stop, ".npy")) if plan.keep_values else None
+            yield Chunk(start, stop, columns, values)
+
+    # -- writing ---------------------------------------------------------------
+
+    def refuse_existing(self) -> None:
+        """RotationError when the folder exists (an interrupted sweep's, most likely)."""
+        if self.folder.exists():
+            raise RotationError(
+                f"{self.folder}: holds the finished chunks of an interrupted sweep; "
+                f"continue it with --resume {self.folder}, or remove it"
+            )
+
+    def create(self, key: dict[str, Any]) -> None:
+        """Make the folder and write plan.json (refusing an existing one)."""
+        self.refuse_existing()
+        try:
+            self.folder.mkdir(parents=True)
+        except OSError as exc:
+            raise RotationError(f"{self.folder}: cannot create it ({exc.strerror})") from None
+        self._write_text(PLAN_FILE, json.dumps(key, indent=2) + "\n")
+
+    def write(self, chunk: Chunk) -> None:
+        """Store one finished chunk (values first, the parquet file last)."""
+        if chunk.values is not None:
+            target = self._path(chunk.start, chunk.stop, ".npy")
+            temporary = target.with_name(f".{target.name}.tmp")
+            with open(temporary, "wb") as handle:
+                np.save(handle, chunk.values)
+            os.replace(temporary, target)
+        target = self._path(chunk.start, chunk.stop, ".parquet")
+        temporary = target.with_name(f".{target.name}.tmp")
+        # no dictionary encoding: statistics rarely repeat, and it is 4x faster without
+        pd.DataFrame(chunk.columns).to_parquet(temporary, index=False, use_dictionary=False)
+        os.replace(temporary, target)
+
+    def count(self) -> int:
+        """Finished chunks in the folder."""
+        return sum(1 for _ in self.folder.glob("chunk-*-*.parquet")) if self.folder.is_dir() else 0
+
+    def remove(self) -> None:
+        """Delete the files a store holds (its own names only), then the folder if empty."""
+        if not self.folder.is_dir():
+            return
+        for pattern in (
+            "chunk-*-*.parquet",
+            "chunk-*-*.npy",
+            ".chunk-*-*.tmp",
+            PLAN_FILE,
+            f".{PLAN_FILE}.tmp",
+        ):
+            for path in self.folder.glob(pattern):
+                path.unlink(missing_ok=True)
+        try:
+            self.folder.rmdir()
+        except OSError:
+            pass  # something else was put there: leave it
+
+    def _path(self, start: int, stop: int, suffix: str) -> Path:
+        return self.folder / f"chunk-{start}-{stop}{suffix}"
+
+    def _write_text(self, name: str, text: str) -> None:
+        target = self.folder / name
+        temporary = target.with_name(f".{name}.tmp")
+        temporary.write_text(text)
+        os.replace(temporary, target)

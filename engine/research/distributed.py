@@ -1,0 +1,349 @@
+"""`rotation sweep` on a Dask cluster, and resumable sweeps.
+
+`sweep_grid` is what the command runs. It builds the sweep's plan once
+(engine.research.chunks.build_plan) and evaluates its chunks of combinations:
+
+- in this process, as `run_sweep` does (neither --workers nor --scheduler);
+- on a local Dask cluster of N worker processes (`--workers N`) or an existing one
+  (`--scheduler tcp://host:8786`): the plan (prices, aligned signals, rank inputs,
+  benchmark) is sent to every worker once (`Client.scatter(broadcast=True)`), each
+  task is a (start, stop) pair, and a worker plugin loads the numba kernels from
+  their cache once per worker before its first task;
+- each finished chunk is written to a chunk store, `<out>.partial/`, as it arrives;
+  after an interruption, `--resume <out>.partial` reuses the finished chunks and
+  computes the rest. The chunks are assembled in combination order, so the table is
+  identical, bit for bit, whatever the number of workers, the order in which chunks
+  finish, or how often the sweep was interrupted. The store is removed when the
+  sweep is complete.
+
+Walk-forward (`walk_forward_on`) sends each window's whole sweep to a worker as one
+task, the prices to every worker once.
+
+Workers of an existing cluster need this package installed, the same version.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine.data import PriceSource
+from engine.errors import RotationError
+from engine.interrupts import deferred
+from engine.notices import collected
+from engine.research.chunks import (
+    Assembler,
+    Chunk,
+    ChunkStore,
+    SweepPlan,
+    build_plan,
+    evaluate_chunk,
+    sweep_key,
+    warm_up,
+)
+from engine.research.sweep import SweepResult, result_of
+from engine.research.sweep_config import SweepSpec
+
+CONNECT_SECONDS = 5  # how long --scheduler waits for the scheduler to answer
+CHUNK_ENV = "ROTATION_SWEEP_CHUNK"  # combinations per chunk (default: memory-sized)
+PARTIAL = ".partial"  # suffix of the chunk store beside the sweep folder
+
+
+def partial_folder(destination: Path) -> Path:
+    """The chunk store of the sweep folder `destination`: `<destination>.partial`."""
+    destination = Path(destination)
+    return destination.with_name(destination.name + PARTIAL)
+
+
+def resumed_destination(resume: Path) -> Path:
+    """The sweep folder a `--resume <out>.partial` writes when no --out is given."""
+    resume = Path(resume)
+    if not resume.name.endswith(PARTIAL) or resume.name == PARTIAL:
+        raise RotationError(
+            f"--resume {resume}: not named <folder>{PARTIAL}; pass --out for the sweep folder"
+        )
+    return resume.with_name(resume.name[: -len(PARTIAL)])
+
+
+def chunk_size_from_env() -> int | None:
+    """Combinations per chunk from ROTATION_SWEEP_CHUNK (None: memory-sized)."""
+    text = os.environ.get(CHUNK_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        size = int(text)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise RotationError(f"{CHUNK_ENV}={text!r}: must be a whole number >= 1")
+    return size
+
+
+# ---- the cluster -------------------------------------------------------------------
+
+
+try:
+    from distributed import WorkerPlugin as _PluginBase
+except ImportError:  # pragma: no cover - dask[distributed] is a dependency
+    _PluginBase = object
+
+
+class WarmKernels(_PluginBase):
+    """Worker plugin: load (or compile) the numba kernels once per worker, at start."""
+
+    name = "rotation-warm-kernels"
+
+    def setup(self, worker) -> None:
+        warm_up()
+
+
+@contextmanager
+def connect(workers: int | None = None, scheduler: str | None = None) -> Iterator[Any]:
+    """A Dask Client: of a new local cluster of `workers` processes (one thread each,
+    localhost only) or of the scheduler at `scheduler`; None when neither is given.
+
+    Raises:
+        RotationError: both given, dask missing, or no scheduler answered within
+            CONNECT_SECONDS (one line).
+    """
+    if workers is None and scheduler is None:
+        yield None
+        return
+    if workers is not None and scheduler is not None:
+        raise RotationError(
+            "--workers and --scheduler: give one (a local cluster or a running one)"
+        )
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise RotationError(
+            "--workers/--scheduler need Dask: pip install 'dask[distributed]'"
+        ) from None
+    warm_up()  # fill numba's cache here first, so workers only load it
+    cluster = None
+    try:
+        if workers is not None:
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                # its health/metrics HTTP server on a free localhost port, not 8787
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                silence_logs=logging.ERROR,
+            )
+            client = Client(cluster, set_as_default=False)
+        else:
+            client = _client_of(scheduler)
+    except BaseException:
+        with deferred():
+            if cluster is not None:
+                cluster.close()
+        raise
+    try:
+        client.register_plugin(WarmKernels())
+        yield client
+    finally:
+        with deferred():  # a second Ctrl-C does not leave worker processes behind
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def _client_of(address: str):
+    """A Client of the running scheduler at `address` (RotationError within a few
+    seconds when none answers)."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
+    except Exception as exc:  # OSError (timeout, refused), ValueError (bad address), ...
+        why = " ".join(str(exc).split()) or type(exc).__name__
+        if len(why) > 120:
+            why = why[:117] + "..."
+        raise RotationError(
+            f"--scheduler {address}: no Dask scheduler answered within {CONNECT_SECONDS} s "
+            f"({why}); check the address, or use --workers N for a local cluster"
+        ) from None
+
+
+def _on_cluster(client, plan: SweepPlan, todo: Sequence[tuple[int, int]]) -> Iterator[Chunk]:
+    """Evaluate the chunks `todo` on the cluster; yield them as they finish. Cancels
+    what is still running when the caller stops (an error, Ctrl-C)."""
+    from distributed import as_completed
+
+    if not todo:
+        return
+    shared = client.scatter(plan, broadcast=True, hash=False)
+    futures = client.map(
+        evaluate_chunk,
+        [shared] * len(todo),
+        [start for start, _ in todo],
+        [stop for _, stop in todo],
+        pure=False,
+    )
+    try:
+        for future in as_completed(futures, loop=client.loop):
+            chunk = future.result()
+            future.release()
+            yield chunk
+    finally:
+        with deferred():
+            client.cancel(futures)
+            client.cancel([shared])
+
+
+def _in_process(plan: SweepPlan, todo: Sequence[tuple[int, int]]) -> Iterator[Chunk]:
+    for start, stop in todo:
+        yield evaluate_chunk(plan, start, stop)
+
+
+# ---- the sweep ---------------------------------------------------------------------
+
+
+def sweep_grid(
+    spec: SweepSpec,
+    source: PriceSource,
+    progress: Callable[[int, int], None] | None = None,
+    keep_values: bool = False,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: Path | None = None,
+    store: Path | None = None,
+    chunk_size: int | None = None,
+) -> SweepResult:
+    """`run_sweep`, on a cluster when asked, keeping finished chunks for --resume.
+
+    Args:
+        progress, keep_values: as for run_sweep (progress gets combinations done).
+        workers: start a local Dask cluster of this many worker processes.
+        scheduler: address of a running Dask scheduler (tcp://host:8786).
+        resume: a chunk store left by an interrupted sweep: its finished chunks are
+            reused (RotationError when they are of another config, grid or data).
+        store: where to keep finished chunks (a new folder; None, or a grid of one
+            chunk: keep none). With `resume`, the resumed folder is the store.
+        chunk_size: combinations per chunk (default ROTATION_SWEEP_CHUNK, else
+            memory-sized); a resumed sweep keeps its own.
+
+    The result is identical to run_sweep's, whatever the workers and interruptions.
+    The store is removed once every chunk is in; on an error or a stop signal it is
+    kept (if it holds a finished chunk) and its path printed on stderr.
+    """
+    if chunk_size is None:
+        chunk_size = chunk_size_from_env()
+    chunks: ChunkStore | None = None
+    recorded = None
+    if resume is not None:
+        chunks = ChunkStore(resume)
+        recorded = chunks.recorded()
+        chunk_size = int(recorded["chunk_size"])
+    elif store is not None:
+        chunks = ChunkStore(store)
+        chunks.refuse_existing()  # before any work
+    created = started = False
+    try:
+        with connect(workers, scheduler) as client, collected() as notes:
+            plan = build_plan(spec, source, keep_values, chunk_size)
+            if recorded is None and len(plan.chunks()) == 1:
+                chunks = None  # one chunk: nothing to resume part of
+            if chunks is not None:
+                key = sweep_key(spec, plan)
+                if recorded is not None:
+                    chunks.check(key, recorded)
+                else:
+                    chunks.create(key)
+                    created = True
+            started = True  # from here on, an error or a stop keeps the finished chunks
+            assembler = Assembler(plan)
+            if recorded is not None:
+                for chunk in chunks.finished(plan):
+                    assembler.add(chunk)
+                if progress:
+                    progress(assembler.done, plan.size)
+            todo = [c for c in plan.chunks() if c[0] not in assembler.blocks]
+            run = _in_process(plan, todo) if client is None else _on_cluster(client, plan, todo)
+            with closing(run):  # a stop in this loop cancels the futures before disconnecting
+                for chunk in run:
+                    if chunks is not None:
+                        chunks.write(chunk)
+                    assembler.add(chunk)
+                    if progress:
+                        progress(assembler.done, plan.size)
+            result = result_of(plan, assembler, notes)
+    except BaseException:
+        if chunks is not None and started:
+            _keep_or_drop(chunks, created)
+        raise
+    if chunks is not None:
+        with deferred():
+            chunks.remove()
+    return result
+
+
+def _keep_or_drop(chunks: ChunkStore, created: bool) -> None:
+    """After an error or a stop: keep a store with finished chunks (and say how to resume);
+    drop one this run created that holds none."""
+    with deferred():
+        held = chunks.count()
+        if held:
+            click.echo(
+                f"{held} finished chunk(s) kept in {chunks.folder}; continue with "
+                f"`rotation sweep CONFIG --resume {chunks.folder}`",
+                err=True,
+            )
+        elif created:
+            chunks.remove()
+
+
+# ---- walk-forward ------------------------------------------------------------------
+
+
+def walk_forward_on(
+    spec: SweepSpec,
+    source: PriceSource,
+    wf,
+    metric: str,
+    workers: int | None = None,
+    scheduler: str | None = None,
+):
+    """`engine.research.walkforward.walk_forward`, its windows' sweeps on a cluster when
+    asked (one task per window; the prices sent to every worker once)."""
+    from engine.research.walkforward import walk_forward
+
+    if workers is None and scheduler is None:
+        return walk_forward(spec, source, wf, metric)
+    with connect(workers, scheduler) as client, ExitStack() as running:
+
+        def sweeps(specs: Sequence[SweepSpec], memory: PriceSource) -> Iterator[SweepResult]:
+            # closed (its futures cancelled) before the client, even on a stop
+            return running.enter_context(closing(_window_sweeps(client, specs, memory)))
+
+        return walk_forward(spec, source, wf, metric, sweeps=sweeps)
+
+
+def _window_sweeps(client, specs: Sequence[SweepSpec], memory: PriceSource):
+    """Each window's sweep on the cluster, yielded in window order."""
+    from engine.notices import warn
+    from engine.research.sweep import run_sweep
+
+    shared = client.scatter(memory, broadcast=True, hash=False)
+    futures = [client.submit(run_sweep, s, shared, pure=False) for s in specs]
+    try:
+        for future in futures:
+            result = future.result()
+            future.release()
+            for note in result.warnings:  # given on the worker: repeat them here
+                warn(note)
+            yield result
+    finally:
+        with deferred():
+            client.cancel(futures)
+            client.cancel([shared])

@@ -1,0 +1,335 @@
+"""Sweeps on a Dask cluster and resumable sweeps: the same bits as one in-process sweep.
+
+Everything runs on localhost: a LocalCluster of two worker processes, and
+subprocesses of the CLI that are killed or interrupted halfway.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from engine.cli import main
+from engine.data import CsvSource, MemorySource
+from engine.research import chunks as chunk_module
+from engine.research import distributed
+from engine.research.chunks import Assembler, build_plan, evaluate_chunk
+from engine.research.distributed import partial_folder, sweep_grid
+from engine.research.sweep import result_of, run_sweep
+from engine.research.sweep_config import load_sweep
+from tests.conftest import CONFIGS, REPO
+
+pytest.importorskip("distributed")
+
+CHUNK = 20  # combinations per chunk: the 200-combination grid is 10 chunks
+
+
+def _write_grid(folder: Path, data_dir: Path, **execution) -> Path:
+    """A 200-combination breakout sweep (10 entries x 5 exits x 4 windows) on csv data."""
+    raw = yaml.safe_load((CONFIGS / "sweeps" / "breakout_grid.yaml").read_text())
+    raw["data"] |= {"source": "csv", "dir": str(data_dir)}
+    raw["data"] |= {"start": "2019-06-03", "end": "2024-12-31"}
+    raw["signals"]["ratio_breakout"]["entry"] = {"start": 20, "stop": 200, "step": 20}
+    raw["signals"]["ratio_breakout"]["exit"] = [20, 40, 60, 80, 100]
+    raw["signals"]["eth_risk_on"]["window"] = [50, 100, 150, 200]
+    raw["execution"] |= execution
+    path = folder / "grid.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.fixture()
+def grid_path(tmp_path, shared_data) -> Path:
+    return _write_grid(tmp_path, shared_data)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Two worker processes, one thread each, listening on localhost only."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+    ) as running:
+        yield running
+
+
+def _sweep_cli(*args: str) -> list[str]:
+    return ["sweep", *args, "--json"]
+
+
+# ---- in process, on a cluster, in any order -----------------------------------------
+
+
+def test_two_worker_cluster_sweep_equals_the_in_process_sweep_bit_for_bit(
+    cluster, grid_path, shared_data
+):
+    spec, _ = load_sweep(grid_path)
+    source = MemorySource(CsvSource(shared_data).load(spec.base.tickers()))
+    alone = run_sweep(spec, source, keep_values=True)  # one memory-sized chunk
+    done = []
+    spread = sweep_grid(
+        spec,
+        source,
+        progress=lambda n, total: done.append(n),
+        keep_values=True,
+        scheduler=cluster.scheduler_address,
+        chunk_size=CHUNK,
+    )
+    assert len(done) == spec.size // CHUNK and done[-1] == spec.size  # several chunks
+    pd.testing.assert_frame_equal(alone.table, spread.table, check_exact=True)
+    assert alone.values.tobytes() == spread.values.tobytes()
+    assert alone.data == spread.data and alone.warnings == spread.warnings
+
+
+def test_chunks_assembled_in_any_order_give_the_same_table(grid_path):
+    spec, _ = load_sweep(grid_path)
+    plan = build_plan(spec, CsvSource(Path(spec.base.data.dir)), keep_values=True, chunk=CHUNK)
+    finished = [evaluate_chunk(plan, start, stop) for start, stop in plan.chunks()]
+    tables = []
+    for order in (finished, finished[::-1], finished[1::2] + finished[::2]):
+        assembler = Assembler(plan)
+        for chunk in order:
+            assembler.add(chunk)
+        tables.append(result_of(plan, assembler, []))
+    for other in tables[1:]:
+        pd.testing.assert_frame_equal(tables[0].table, other.table, check_exact=True)
+        assert tables[0].values.tobytes() == other.values.tobytes()
+
+
+def test_walk_forward_on_a_cluster_chooses_and_scores_as_in_process(cluster, grid_path):
+    from engine.research.walkforward import parse_spec, walk_forward
+
+    spec, _ = load_sweep(grid_path)
+    source = CsvSource(Path(spec.base.data.dir))
+    wf = parse_spec("train=2y,test=1y")
+    alone = walk_forward(spec, source, wf, "sharpe")
+    spread = distributed.walk_forward_on(
+        spec, source, wf, "sharpe", scheduler=cluster.scheduler_address
+    )
+    pd.testing.assert_frame_equal(alone.windows, spread.windows, check_exact=True)
+    pd.testing.assert_frame_equal(alone.values, spread.values, check_exact=True)
+    assert alone.summary == spread.summary
+
+
+def test_cli_workers_2_writes_the_same_results_as_in_process(grid_path, tmp_path, monkeypatch):
+    monkeypatch.setenv(distributed.CHUNK_ENV, str(CHUNK))
+    runner = CliRunner()
+    alone, spread = tmp_path / "alone", tmp_path / "spread"
+    first = runner.invoke(main, _sweep_cli(str(grid_path), "--out", str(alone)))
+    second = runner.invoke(main, _sweep_cli(str(grid_path), "--out", str(spread), "--workers", "2"))
+    assert first.exit_code == 0 and second.exit_code == 0, second.output
+    for name in ("results.parquet", "results.csv"):
+        assert (alone / name).read_bytes() == (spread / name).read_bytes(), name
+    summaries = [json.loads((f / "summary.json").read_text()) for f in (alone, spread)]
+    for summary in summaries:  # wall-clock times are the only difference
+        summary.pop("seconds", None), summary.pop("timing", None)
+    assert summaries[0] == summaries[1]
+    assert not partial_folder(alone).exists() and not partial_folder(spread).exists()
+
+
+# ---- killed, interrupted, resumed ---------------------------------------------------
+
+SLOW_CLI = """
+import sys, time
+import engine.research.chunks as chunks
+
+real = chunks.evaluate_chunk
+
+
+def slow(plan, start, stop):
+    time.sleep(0.1)
+    return real(plan, start, stop)
+
+
+chunks.evaluate_chunk = slow  # before engine.research.distributed imports it
+
+if __name__ == "__main__":
+    from engine.cli import main
+
+    sys.argv[0] = "rotation"
+    main()
+"""
+
+
+def _start_slow_sweep(tmp_path: Path, grid_path: Path, out: Path, *extra: str):
+    """The CLI in a subprocess, each chunk 0.1 s slower, small chunks."""
+    script = tmp_path / "slow_rotation.py"
+    script.write_text(SLOW_CLI)
+    env = os.environ | {distributed.CHUNK_ENV: str(CHUNK), "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(
+        [sys.executable, str(script), *_sweep_cli(str(grid_path), "--out", str(out), *extra)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for_chunks(store: Path, at_least: int, process, seconds: float = 60) -> int:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        held = len(list(store.glob("chunk-*.parquet"))) if store.is_dir() else 0
+        if held >= at_least:
+            return held
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.02)
+    raise AssertionError(f"no {at_least} chunks in {store} after {seconds} s")
+
+
+def test_a_killed_sweep_resumes_to_the_same_results_parquet(grid_path, tmp_path, monkeypatch):
+    out = tmp_path / "sweep"
+    store = partial_folder(out)
+    process = _start_slow_sweep(tmp_path, grid_path, out)
+    _wait_for_chunks(store, 3, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    finished = sorted(p.name for p in store.glob("chunk-*.parquet"))
+    assert not out.exists() and 3 <= len(finished) < 10 and (store / "plan.json").is_file()
+
+    evaluated = []
+    real = distributed.evaluate_chunk
+
+    def counted(plan, start, stop):
+        evaluated.append(f"chunk-{start}-{stop}.parquet")
+        return real(plan, start, stop)
+
+    monkeypatch.setattr(distributed, "evaluate_chunk", counted)
+    monkeypatch.setenv(distributed.CHUNK_ENV, "7")  # a resumed sweep keeps its own chunks
+    resumed = CliRunner().invoke(main, _sweep_cli(str(grid_path), "--resume", str(store)))
+    assert resumed.exit_code == 0, resumed.output
+    assert not set(evaluated) & set(finished) and len(evaluated) + len(finished) == 10
+    assert not store.exists()  # complete: the chunks are gone, the folder is `out`
+
+    monkeypatch.setattr(distributed, "evaluate_chunk", real)
+    monkeypatch.setenv(distributed.CHUNK_ENV, str(CHUNK))
+    whole = tmp_path / "whole"
+    straight = CliRunner().invoke(main, _sweep_cli(str(grid_path), "--out", str(whole)))
+    assert straight.exit_code == 0, straight.output
+    for name in ("results.parquet", "results.csv"):
+        assert (out / name).read_bytes() == (whole / name).read_bytes(), name
+
+
+def test_ctrl_c_on_a_cluster_sweep_leaves_no_sweep_folder_and_keeps_the_chunks(grid_path, tmp_path):
+    out = tmp_path / "sweep"
+    store = partial_folder(out)
+    process = _start_slow_sweep(tmp_path, grid_path, out, "--workers", "2")
+    _wait_for_chunks(store, 1, process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert not out.exists() and not list(tmp_path.glob(".sweep.*"))  # no half folder
+    assert f"--resume {store}" in stderr and (store / "plan.json").is_file()
+    assert "Traceback" not in stderr
+
+
+def _interrupted_store(grid_path: Path, store: Path) -> None:
+    """A chunk store holding the first chunks of the grid, as a stop signal leaves it."""
+    spec, _ = load_sweep(grid_path)
+
+    def stop_after_two(done: int, total: int) -> None:
+        if done >= 2 * CHUNK:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sweep_grid(
+            spec,
+            CsvSource(Path(spec.base.data.dir)),
+            progress=stop_after_two,
+            store=store,
+            chunk_size=CHUNK,
+        )
+    assert len(list(store.glob("chunk-*.parquet"))) == 2
+
+
+def test_resume_refuses_chunks_of_another_config(grid_path, tmp_path, shared_data):
+    store = tmp_path / "sweep.partial"
+    _interrupted_store(grid_path, store)
+    (tmp_path / "other").mkdir()
+    other = _write_grid(tmp_path / "other", shared_data, fees_bps=5)
+    result = CliRunner().invoke(main, _sweep_cli(str(other), "--resume", str(store)))
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("Error: --resume") and result.output.count("\n") == 1
+    assert "(the config or its grid changed)" in result.output
+    assert store.is_dir() and not (tmp_path / "sweep").exists()  # nothing lost, nothing written
+
+
+def test_resume_refuses_chunks_of_other_data(grid_path, tmp_path, shared_data):
+    store = tmp_path / "sweep.partial"
+    _interrupted_store(grid_path, store)
+    changed = tmp_path / "data"
+    changed.mkdir()
+    for name in ("IWM.csv", "SPY.csv", "ETH-USD.csv"):
+        lines = (shared_data / name).read_text().splitlines(keepends=True)
+        if name == "SPY.csv":
+            del lines[1]  # one row fewer, long before the sweep starts
+        (changed / name).write_text("".join(lines))
+    result = CliRunner().invoke(
+        main, _sweep_cli(str(grid_path), "--data-dir", str(changed), "--resume", str(store))
+    )
+    assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1 and "(the data changed)" in result.output
+
+
+def test_a_sweep_refuses_to_overwrite_the_chunks_of_an_interrupted_one(grid_path, tmp_path):
+    store = tmp_path / "sweep.partial"
+    _interrupted_store(grid_path, store)
+    result = CliRunner().invoke(main, _sweep_cli(str(grid_path), "--out", str(tmp_path / "sweep")))
+    assert result.exit_code == 2 and f"--resume {store}" in result.output, result.output
+
+
+# ---- an unreachable scheduler -------------------------------------------------------
+
+
+def test_an_unreachable_scheduler_is_a_one_line_error_within_seconds(grid_path, tmp_path):
+    with socket.socket() as probe:  # a localhost port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    began = time.monotonic()
+    result = CliRunner().invoke(
+        main,
+        _sweep_cli(
+            str(grid_path), "--out", str(tmp_path / "x"), "--scheduler", f"tcp://127.0.0.1:{port}"
+        ),
+    )
+    elapsed = time.monotonic() - began
+    assert result.exit_code == 2 and elapsed < distributed.CONNECT_SECONDS + 5, elapsed
+    assert result.output.startswith(f"Error: --scheduler tcp://127.0.0.1:{port}: no Dask")
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
+    assert not (tmp_path / "x").exists() and not partial_folder(tmp_path / "x").exists()
+
+
+def test_stored_chunks_read_back_bit_for_bit(grid_path, tmp_path):
+    spec, _ = load_sweep(grid_path)
+    plan = build_plan(spec, CsvSource(Path(spec.base.data.dir)), keep_values=True, chunk=CHUNK)
+    store = chunk_module.ChunkStore(tmp_path / "store.partial")
+    store.create(chunk_module.sweep_key(spec, plan))
+    written = evaluate_chunk(plan, CHUNK, 2 * CHUNK)
+    store.write(written)
+    (read,) = store.finished(plan)
+    assert (read.start, read.stop) == (CHUNK, 2 * CHUNK)
+    assert list(read.columns) == list(written.columns)
+    for name, column in written.columns.items():
+        assert read.columns[name].dtype == column.dtype
+        assert read.columns[name].tobytes() == column.tobytes(), name
+    assert read.values.tobytes() == written.values.tobytes()
+    (store.folder / "notes.txt").write_text("mine")
+    store.remove()  # removes only its own files: the folder stays for notes.txt
+    assert [p.name for p in store.folder.iterdir()] == ["notes.txt"]
