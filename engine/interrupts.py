@@ -42,7 +42,7 @@ class Interrupted(KeyboardInterrupt):
     @property
     def message(self) -> str:
         name = signal.Signals(self.signum).name
-        return f"Interrupted by {name}: stopped; no partial output was left."
+        return f"Interrupted by {name}: stopped; no half-written output folder was left."
 
 
 class _State:

@@ -111,7 +111,8 @@ def test_signal_during_run_write_removes_the_staging_folder(tmp_path, shared_dat
     done = stop_while_writing(args, parent, signum)
     assert done.returncode == 128 + signum, done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
-        f"Interrupted by {signal.Signals(signum).name}: stopped; no partial output was left."
+        f"Interrupted by {signal.Signals(signum).name}: stopped; "
+        "no half-written output folder was left."
     )
     assert "Traceback" not in done.stderr
     assert list(parent.iterdir()) == []

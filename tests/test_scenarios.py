@@ -61,7 +61,7 @@ def summarized(raw, source, metric="sharpe", scenarios=None):
     spec = sweep_spec(raw, "grid.yaml", scenarios=scenarios)
     result = run_sweep(spec, source, keep_values=True)
     options = SweepOptions(metric=metric, top=3)
-    table, summary, _ = summarize(spec, options, result, 0.0)
+    table, summary = summarize(spec, options, result)
     add_to_summary(summary, spec, result, subperiods=8)
     return spec, result, table, summary
 

@@ -337,3 +337,20 @@ def test_walk_forward_prints_one_out_of_sample_line_per_scenario(shared_data, tm
 def test_a_walk_forward_without_cost_axes_has_no_scenario_columns(result):
     assert "scenario" not in result.windows and "scenario" not in result.values
     assert "scenarios" not in result.summary
+
+
+def test_the_walk_forward_tables_fit_80_columns_with_scenarios(shared_data, market):
+    from rich.console import Console
+
+    from engine.research.walkforward import summary_table, windows_table
+
+    raw = small_raw(shared_data)
+    raw["execution"]["fees_bps"] = [0, 10, 25]  # a scenario axis: a wider table
+    spec = sweep_spec(raw, "small.yaml")
+    result = walk_forward(spec, MemorySource(market), parse_spec("train=2y,test=1y"), "sharpe")
+    console = Console(width=80, record=True)
+    console.print(summary_table(result))
+    console.print(windows_table(result))
+    text = console.export_text()
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
+    assert "fees_bps=25" in text and "2021-01-04" in text  # a scenario, a test start

@@ -78,6 +78,14 @@ from engine.cli.options import (
     metavar="FOLDER",
     help="Continue an interrupted sweep from its finished chunks (<out>.partial).",
 )
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Combinations per chunk (a task on a cluster); default: sized to memory, or "
+    "$ROTATION_SWEEP_CHUNK.",
+)
 @tearsheet_option
 def sweep(
     sweep_path: Path,
@@ -96,6 +104,7 @@ def sweep(
     workers: int | None,
     scheduler: str | None,
     resume: Path | None,
+    chunk_size: int | None,
 ) -> None:
     """Evaluate every parameter combination of SWEEP_CONFIG in one vectorized pass."""
     from engine.errors import RotationError
@@ -127,8 +136,8 @@ def sweep(
 
         out = resumed_destination(resume)  # X.partial completes X
     check_output(out, spec.base.name, sweep_path, "-sweep")
-    folder, table, summary = _sweep(
-        spec, options, subperiods, manifest, out, as_json, workers, scheduler, resume
+    folder, table, summary, timing = _sweep(
+        spec, options, subperiods, manifest, out, as_json, workers, scheduler, resume, chunk_size
     )
     from engine.report.folders import link_latest
 
@@ -138,7 +147,7 @@ def sweep(
         click.echo((folder / "summary.json").read_text(), nl=False)
         echo_page(page, err=True)
         return
-    _print_sweep(spec, table, summary)
+    _print_sweep(spec, table, summary, timing)
     console_print(f"Sweep folder: {folder}")
     echo_page(page)
 
@@ -149,7 +158,7 @@ def console_print(text: str) -> None:
     Console().print(text)
 
 
-def _print_sweep(spec, table, summary: dict) -> None:
+def _print_sweep(spec, table, summary: dict, timing: dict) -> None:
     """One table of the best per scenario (headed by the scenario's values), then the notes,
     then what the time went on."""
     from rich.console import Console
@@ -173,15 +182,14 @@ def _print_sweep(spec, table, summary: dict) -> None:
     for line in summary["notes"]:
         if line not in shown:
             console.print(line)
-    console.print(timing_line(summary))
+    console.print(timing_line(summary["combinations"], timing))
 
 
-def timing_line(summary: dict) -> str:
-    """`2,000 combinations in 3.10 s end to end (load 0.40, ...)` from summary["timing"]."""
-    timing = summary["timing"]
+def timing_line(combinations: int, timing: dict) -> str:
+    """`2,000 combinations in 3.10 s end to end (load 0.40, ...)`."""
     parts = ", ".join(f"{what} {seconds:.2f}" for what, seconds in timing["parts"].items())
     return (
-        f"{summary['combinations']:,} combinations in {timing['total']:.2f} s end to end "
+        f"{combinations:,} combinations in {timing['total']:.2f} s end to end "
         f"({parts}; numba's compilation included on a first run)."
     )
 
@@ -211,6 +219,7 @@ def _sweep(
     workers: int | None = None,
     scheduler: str | None = None,
     resume: Path | None = None,
+    chunk_size: int | None = None,
 ):
     """Run the grid with a progress bar, summarize it, add the overfitting odds, write it."""
     import time
@@ -237,9 +246,10 @@ def _sweep(
             scheduler=scheduler,
             resume=resume,
             store=partial_folder(out or default_run_dir(f"{spec.base.name}-sweep")),
+            chunk_size=chunk_size,
         )
     swept = time.perf_counter() - clock
-    table, summary, figure = summarize(spec, options, result, swept)
+    table, summary = summarize(spec, options, result)
     best_values = best_curves(spec, summary, result, source.frames)  # loaded already
     summarized = time.perf_counter() - clock - swept
     manifest = {**manifest, "data": result.data, "warnings": result.warnings}
@@ -251,13 +261,14 @@ def _sweep(
         "summary": summarized,
         "odds": odds,
     }
-    summary["seconds"] = swept + summarized + odds
-    summary["timing"] = {"parts": parts, "total": summary["seconds"]}
+    # Wall-clock times go to the manifest (summary.json stays byte-identical run to run).
+    timing = {"parts": parts, "total": swept + summarized + odds}
+    manifest["timing"] = {"parts": dict(parts), "total": timing["total"]}
     destination = out or default_run_dir(f"{spec.base.name}-sweep")
-    folder = write_sweep(destination, table, summary, manifest, figure, best_values)
-    summary["timing"]["parts"]["writing"] = time.perf_counter() - clock - summary["seconds"]
-    summary["timing"]["total"] = time.perf_counter() - clock
-    return folder, table, summary
+    folder = write_sweep(destination, table, summary, manifest, best_values)
+    parts["writing"] = time.perf_counter() - clock - timing["total"]
+    timing["total"] = time.perf_counter() - clock
+    return folder, table, summary, timing
 
 
 class _TimedSource:

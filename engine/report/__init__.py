@@ -411,14 +411,11 @@ def write_sweep(
     table: pd.DataFrame,
     summary: dict,
     manifest: dict,
-    heatmap=None,
     best_values: pd.DataFrame | None = None,
 ) -> Path:
-    """results.csv/.parquet (one row per combination), summary.json, heatmap.html, manifest,
-    and best_values.csv (date, scenario, strategy, benchmark: each scenario's best
-    combination and its benchmark, daily) when given."""
-    from engine.report.plots import write_html
-
+    """results.csv/.parquet (one row per combination), summary.json, manifest, and
+    best_values.csv (date, scenario, strategy, benchmark: each scenario's best combination
+    and its benchmark, daily) when given. The heatmap is drawn by the tearsheet."""
     with atomic_folder(destination) as staging:
         if best_values is not None:
             write_csv(best_values, staging / "best_values.csv")
@@ -426,6 +423,4 @@ def write_sweep(
         table.to_parquet(staging / "results.parquet", index=False)
         write_json(staging / "summary.json", summary)
         write_json(staging / "manifest.json", manifest)
-        if heatmap is not None:
-            write_html(heatmap, staging / "heatmap.html")
     return Path(destination)

@@ -269,11 +269,6 @@ def sweep_heatmap(table: pd.DataFrame, summary: dict):
     return heatmap_figure(table, x, y, metric, metric_info(metric).label, params, scope)
 
 
-def write_html(figure, path) -> None:
-    """A self-contained page: plotly.js inlined so it opens offline."""
-    figure.write_html(str(path), include_plotlyjs=True, full_html=True)
-
-
 def axis_figure(x: Sequence, y: np.ndarray, axis: str, label: str):
     """A sweep's metric along its only axis."""
     import plotly.graph_objects as go

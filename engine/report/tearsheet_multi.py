@@ -250,6 +250,12 @@ def _kind(metric: str) -> str:
     return metric_info(metric).format
 
 
+def _combinations(summary: dict, manifest: dict) -> str:
+    """'2,000' and, when the manifest recorded it, 'in 1.42 s'."""
+    total = (manifest.get("timing") or {}).get("total") or summary.get("seconds")
+    return f"{summary['combinations']:,}" + (f" in {total:.2f} s" if total else "")
+
+
 def sweep_page(folder: data.SweepFolder) -> str:
     """A sweep's page: each scenario's best against the benchmark (equity curves), the
     heatmap (colours centred on the benchmark), the top combinations per scenario, the
@@ -271,7 +277,7 @@ def sweep_page(folder: data.SweepFolder) -> str:
     span = summary["range"]
     rows = [
         ("Range", h.esc(f"{span['start']} → {span['end']} ({span['days']:,} trading days)")),
-        ("Combinations", h.esc(f"{summary['combinations']:,} in {summary['seconds']:.2f} s")),
+        ("Combinations", h.esc(_combinations(summary, folder.manifest))),
         (
             "Ranked by",
             h.esc(f"{metric} ({'lower' if summary['lower_is_better'] else 'higher'} is better)"),

@@ -88,19 +88,6 @@ def chunk_size_from_env() -> int | None:
 # ---- the cluster -------------------------------------------------------------------
 
 
-try:
-    from distributed import WorkerPlugin as _PluginBase
-except ImportError:  # pragma: no cover - dask[distributed] is a dependency
-    _PluginBase = object
-
-
-class WarmKernels(_PluginBase):
-    """Worker plugin: load (or compile) the numba kernels once per worker, at start."""
-
-    name = "rotation-warm-kernels"
-
-    def setup(self, worker) -> None:
-        warm_up()
 
 
 @contextmanager
@@ -147,6 +134,8 @@ def connect(workers: int | None = None, scheduler: str | None = None) -> Iterato
             if cluster is not None:
                 cluster.close()
         raise
+    from engine.research.worker_plugin import WarmKernels
+
     try:
         client.register_plugin(WarmKernels())
         yield client
@@ -295,8 +284,8 @@ def _keep_or_drop(chunks: ChunkStore, created: bool) -> None:
         held = chunks.count()
         if held:
             click.echo(
-                f"{held} finished chunk(s) kept in {chunks.folder}; continue with "
-                f"`rotation sweep CONFIG --resume {chunks.folder}`",
+                f"{held} finished chunk(s) kept for a resume in {chunks.folder}; continue "
+                f"with `rotation sweep CONFIG --resume {chunks.folder}`",
                 err=True,
             )
         elif created:

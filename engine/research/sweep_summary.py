@@ -137,8 +137,10 @@ def _stability(result: SweepResult, spec: SweepSpec, group: Scenario, metric: st
     return frame, axis_sensitivity(sub, metric)
 
 
-def summarize(spec: SweepSpec, options: SweepOptions, result: SweepResult, seconds: float):
-    """(table with neighbour columns, summary dict, heatmap figure or None).
+def summarize(spec: SweepSpec, options: SweepOptions, result: SweepResult):
+    """(table with neighbour columns, summary dict). The heatmap over summary["heatmap"]
+    is drawn by the tearsheet (engine.report.plots.sweep_heatmap), not here: building it
+    costs more than the rest of a 2,000-combination sweep's summary.
 
     summary["scenarios"] holds one block per scenario: its "label" and "values", the
     number of "combinations", the "top" rows (each with its "row" in the results table),
@@ -211,10 +213,9 @@ def summarize(spec: SweepSpec, options: SweepOptions, result: SweepResult, secon
         "beats_benchmark": blocks[0]["beats_benchmark"],
         "scenarios": blocks,
         "heatmap": heatmap_axes(spec, options),
-        "seconds": seconds,
         "notes": notes,
     }
-    return table, summary, _heatmap(table, summary)
+    return table, summary
 
 
 def _best_note(group, sub, best, metric, choices, short, counts) -> str:
@@ -248,14 +249,6 @@ def heatmap_axes(spec: SweepSpec, options: SweepOptions) -> tuple[str, str] | No
     if len(names) < 2:
         names = [a.name for a in spec.axes]
     return (names[0], names[1]) if len(names) >= 2 else None
-
-
-def _heatmap(table: pd.DataFrame, summary: dict):
-    if summary["heatmap"] is None:
-        return None
-    from engine.report.plots import sweep_heatmap
-
-    return sweep_heatmap(table, summary)
 
 
 def best_curves(spec: SweepSpec, summary: dict, result: SweepResult, prices) -> pd.DataFrame:

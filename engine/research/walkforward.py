@@ -51,6 +51,9 @@ from engine.metrics import metric as metric_info
 from engine.research.sweep_config import SweepSpec, scenario_groups, short_names
 
 SHOWN = ("cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar")
+SCENARIO_SHOWN = ("cagr", "volatility", "sharpe", "max_drawdown", "calmar")
+SHORT_LABELS = {"cagr": "CAGR", "volatility": "Vol", "sharpe": "Sharpe", "max_drawdown": "MaxDD"}
+SHORT_LABELS |= {"calmar": "Calmar", "sortino": "Sortino"}
 _PART = re.compile(r"^\s*(train|test|step)\s*=\s*(\d+)\s*([ymd])\s*$")
 _UNITS = {"y": "years", "m": "months", "d": "days"}
 
@@ -329,6 +332,7 @@ def write_walkforward(destination: Path, result: WalkForwardResult, manifest: di
 def summary_table(result: WalkForwardResult):
     """A rich Table: in-sample (mean of windows) beside out-of-sample (stitched); with scenario
     axes, one table with an in-sample, an out-of-sample and a benchmark line per scenario."""
+    from rich import box
     from rich.table import Table
 
     from engine.report import fmt
@@ -340,16 +344,17 @@ def summary_table(result: WalkForwardResult):
         f"out of sample {span['start']} → {span['end']}"
     )
     if s.get("scenarios"):
-        table = Table(title=f"{title}, chosen within each scenario")
+        # 80 columns: light borders, short headers, Sortino left to walkforward.json
+        table = Table(title=f"{title}, chosen within each scenario", box=box.SIMPLE_HEAD)
         table.add_column("Scenario", no_wrap=True)
         table.add_column("", no_wrap=True)
-        for key in SHOWN:
-            table.add_column(metric_info(key).label, justify="right")
+        for key in SCENARIO_SHOWN:
+            table.add_column(SHORT_LABELS[key], justify="right", no_wrap=True)
         lines = (("IS (mean)", "in_sample"), ("OOS", "out_of_sample"))
         lines += (("Bench OOS", "benchmark_out_of_sample"),)
         for block in s["scenarios"]:
             for i, (name, part) in enumerate(lines):
-                cells = (fmt(block[part][key], metric_info(key).format) for key in SHOWN)
+                cells = (fmt(block[part][key], metric_info(key).format) for key in SCENARIO_SHOWN)
                 table.add_row(
                     block["label"] if i == 0 else "", name, *cells, end_section=i == len(lines) - 1
                 )
@@ -378,6 +383,7 @@ def summary_table(result: WalkForwardResult):
 def windows_table(result: WalkForwardResult):
     """A rich Table: one row per window (and scenario) with its ranges, chosen parameters and
     metric IS / OOS."""
+    from rich import box
     from rich.table import Table
 
     from engine.report import fmt
@@ -387,21 +393,20 @@ def windows_table(result: WalkForwardResult):
     scenarios = result.summary.get("scenario_axes", [])
     shown = [name for name in result.axes if name not in scenarios]
     short = short_names(result.axes)
-    table = Table(title="Chosen parameters per window (trained just before each test)")
-    table.add_column("#", justify="right")
-    table.add_column("test", no_wrap=True)
-    if scenarios:
-        table.add_column("scenario", no_wrap=True)
-    for name in shown:
-        table.add_column(short[name], justify="right")
-    table.add_column(f"IS {metric}", justify="right")
-    table.add_column(f"OOS {metric}", justify="right")
+    table = Table(
+        title="Chosen parameters per window (trained just before each test)", box=box.SIMPLE_HEAD
+    )
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("test from", no_wrap=True)  # each test runs to the next one's start
+    for name in (*scenarios, *shown):  # the scenario's values first, then the chosen ones
+        table.add_column(short[name], justify="right", no_wrap=True)
+    table.add_column(f"IS {metric}", justify="right", no_wrap=True)
+    table.add_column(f"OOS {metric}", justify="right", no_wrap=True)
     for _, row in result.windows.iterrows():
         table.add_row(
             str(row["window"]),
-            f"{row['test_start']} → {row['test_end']}",
-            *([row["scenario"]] if scenarios else []),
-            *(f"{row[name]:g}" for name in shown),
+            str(row["test_start"]),
+            *(f"{row[name]:g}" for name in (*scenarios, *shown)),
             fmt(_scalar(row[f"is_{metric}"]), kind),
             fmt(_scalar(row[f"oos_{metric}"]), kind),
         )
