@@ -88,8 +88,6 @@ def chunk_size_from_env() -> int | None:
 # ---- the cluster -------------------------------------------------------------------
 
 
-
-
 @contextmanager
 def connect(workers: int | None = None, scheduler: str | None = None) -> Iterator[Any]:
     """A Dask Client: of a new local cluster of `workers` processes (one thread each,
