@@ -228,7 +228,7 @@ def signal_command(config_path: Path, data_dir: Path | None, as_json: bool, refr
 @main.command("tearsheet")
 @click.argument("folder", metavar="FOLDER", type=click.Path(path_type=Path))
 def tearsheet_command(folder: Path) -> None:
-    """Rebuild FOLDER/tearsheet.html from a run, comparison or sweep folder (no backtest)."""
+    """Rebuild FOLDER/tearsheet.html from a run, comparison, sweep or walk-forward folder."""
     echo_page(tearsheet_page(folder, True))
 
 
