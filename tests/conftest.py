@@ -25,3 +25,32 @@ def shared_data() -> Path:
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """No test reads or writes the user's real price cache."""
     monkeypatch.setenv("ROTATION_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+STOP_SIGNALS = ("SIGHUP", "SIGINT", "SIGTERM")
+
+
+def deliver_stop_signals() -> None:
+    """Give SIGHUP, SIGINT and SIGTERM their default dispositions. Under `nohup` or in a
+    background job they arrive ignored, and the commands rightly keep an ignored signal
+    ignored; tests that stop a command with one need it delivered. Used in-process and as
+    a subprocess's preexec_fn."""
+    import signal
+
+    for name in STOP_SIGNALS:
+        signum = getattr(signal, name)
+        if signal.getsignal(signum) is signal.SIG_IGN:
+            default = signal.default_int_handler if name == "SIGINT" else signal.SIG_DFL
+            signal.signal(signum, default)
+
+
+@pytest.fixture
+def stop_signals_delivered():
+    """`deliver_stop_signals` for one test, the dispositions restored after it."""
+    import signal
+
+    saved = {name: signal.getsignal(getattr(signal, name)) for name in STOP_SIGNALS}
+    deliver_stop_signals()
+    yield
+    for name, handler in saved.items():
+        signal.signal(getattr(signal, name), handler)

@@ -27,7 +27,7 @@ from engine.research.chunks import Assembler, build_plan, evaluate_chunk
 from engine.research.distributed import partial_folder, sweep_grid
 from engine.research.sweep import result_of, run_sweep
 from engine.research.sweep_config import load_sweep
-from tests.conftest import CONFIGS, REPO
+from tests.conftest import CONFIGS, REPO, deliver_stop_signals
 
 pytest.importorskip("distributed")
 
@@ -174,6 +174,7 @@ def _start_slow_sweep(tmp_path: Path, grid_path: Path, out: Path, *extra: str):
         [sys.executable, str(script), *_sweep_cli(str(grid_path), "--out", str(out), *extra)],
         cwd=tmp_path,
         env=env,
+        preexec_fn=deliver_stop_signals,  # a background job would ignore SIGINT
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

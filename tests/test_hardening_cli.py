@@ -34,6 +34,7 @@ from engine.cli import main
 from engine.errors import DataError
 from engine.interrupts import deferred, handled_signals
 from engine.report.folders import atomic_folder, check_destination
+from tests.conftest import deliver_stop_signals
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -85,6 +86,7 @@ def stop_while_writing(args: list, parent: Path, signum: int) -> subprocess.Comp
     process = subprocess.Popen(
         [sys.executable, "-c", SLOW_WRITES, *map(str, args)],
         cwd=parent.parent,
+        preexec_fn=deliver_stop_signals,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -148,7 +150,9 @@ def assert_interrupted(result, signum: int) -> None:
     assert "Traceback" not in result.output
 
 
-def test_compare_stopped_by_sighup_leaves_no_folder(tmp_path, shared_data, monkeypatch):
+def test_compare_stopped_by_sighup_leaves_no_folder(
+    tmp_path, shared_data, monkeypatch, stop_signals_delivered
+):
     real = engine.report.write_csv
 
     def write_then_hang_up(frame, path):
