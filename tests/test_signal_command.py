@@ -165,12 +165,11 @@ def test_monthly_rebalance_trades_when_the_next_session_starts_a_month(tmp_path)
     assert state["trade"] == {"needed": True, "reasons": ["monthly rebalance"], "orders": {}}
 
 
-def test_sentences_name_each_signal_the_regime_and_the_holdings(jump_market, tmp_path):
+def test_sentences_name_each_signal_the_regime_and_the_holdings(jump_market, tmp_path, monkeypatch):
     path, _ = jump_market
-    runner = CliRunner()
-    with runner.isolated_filesystem(temp_dir=tmp_path) as cwd:
-        cli = runner.invoke(main, ["signal", str(path)])
-        assert not (Path(cwd) / "runs").exists()  # no run folder
+    monkeypatch.chdir(tmp_path)
+    cli = CliRunner().invoke(main, ["signal", str(path)])
+    assert not (tmp_path / "runs").exists()  # no run folder
     assert cli.exit_code == 0, cli.output
     lines = cli.stdout.splitlines()
     assert lines[0] == "hand-made at the close of 2024-03-27:"
