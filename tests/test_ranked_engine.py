@@ -325,3 +325,23 @@ def test_a_score_reading_one_bar_ahead_is_caught_by_the_audit(shared_data, monke
     )
     assert result.exit_code == 1, result.output
     assert "LEAKS" in result.output
+
+
+def test_a_score_peek_too_small_to_change_a_selection_is_caught_in_the_ranks(
+    shared_data, monkeypatch
+):
+    # 1e-9 of tomorrow's price: the selection and targets stay the same, the scores do not
+    honest = SCORE_KINDS["momentum"]
+
+    class Peeking(type(honest)):
+        def values(self, close, params_list):
+            tomorrow = close.shift(-1).ffill().to_numpy()[:, None]
+            return super().values(close, params_list) + 1e-9 * tomorrow
+
+    monkeypatch.setitem(SCORE_KINDS, "momentum", Peeking())
+    result = CliRunner().invoke(
+        main,
+        ["audit", str(CONFIGS / "taa" / "gem.yaml"), "--data-dir", str(shared_data), "--cuts", "3"],
+    )
+    assert result.exit_code == 1, result.output
+    assert "ranks" in result.output

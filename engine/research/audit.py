@@ -171,6 +171,8 @@ def compare_upto(
         ("regime", base.regimes, changed.regimes),
         ("targets", base.targets, changed.targets),
         ("orders", base.orders, changed.orders),
+        # ranked regimes: every candidate's score, eligibility, rank and weight, by date
+        ("ranks", base.ranks.set_index("date"), changed.ranks.set_index("date")),
     ):
         when = _first_difference(a, b, t)
         if when is not None:
