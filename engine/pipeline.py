@@ -38,7 +38,6 @@ from engine.targets import (
     Schedule,
     Targets,
     build_targets,
-    check_rank_history,
     decision_schedule,
     rank_plans,
     scheduled,
@@ -127,15 +126,16 @@ def check_benchmark(prices: dict, tickers: Sequence[str], dates: pd.DatetimeInde
 
 
 def load_market(config: Config, source: PriceSource) -> Market:
-    """Load every ticker once and run every data check (step 1 of the module docstring)."""
-    for i, regime in enumerate(config.regimes):  # a threshold ticker is named by its field
-        threshold = regime.rank.min_score if regime.rank is not None else None
-        if isinstance(threshold, str):
+    """Load every ticker once and run every data check (step 1 of the module docstring).
+    A ticker read only as a min_score threshold is loaded on its own, so that its error
+    names that field."""
+    prices = source.load(config.tickers(thresholds=False))
+    for ticker, field in config.thresholds().items():
+        if ticker not in prices:
             try:
-                source.load([threshold])
+                prices |= source.load([ticker])
             except DataError as exc:
-                raise DataError(f"regimes[{i}].rank.min_score: {exc}") from None
-    prices = source.load(config.tickers())
+                raise DataError(f"{field}: {exc}") from None
     cal, instants = calendar.trading_calendar(
         prices, list(config.universe), config.data.close_times
     )
@@ -339,7 +339,6 @@ def prepare_decisions(
     plans = rank_plans(config, axes)
     inputs = None
     if plans:
-        check_rank_history(config, market.prices)
         inputs = RankInputs(market.prices, config, market.instants[schedule.decisions])
     return Decisions(schedule, signals, columns, plans, inputs)
 

@@ -27,7 +27,6 @@ import pandas as pd
 
 from engine import calendar
 from engine.config import Config, RankConfig
-from engine.errors import DataError
 from engine.research.grid import Axis, combinations
 from strategies.ranking import Ranking, rank_assets
 from strategies.registry import switch
@@ -215,18 +214,6 @@ class RankInputs:
                 self._cache[key] = calendar.align_asof(on, own, self.instants)
             columns.append(self._cache[key])
         return np.column_stack(columns).reshape(len(self.instants), len(tickers))
-
-
-def check_rank_history(config: Config, prices: Mapping[str, pd.DataFrame]) -> None:
-    """A min_score ticker must have prices (the threshold would be undefined throughout)."""
-    for i, regime in enumerate(config.regimes):
-        rank = regime.rank
-        if rank is not None and isinstance(rank.min_score, str):
-            if prices[rank.min_score]["Close"].dropna().empty:
-                raise DataError(
-                    f"regimes[{i}].rank.min_score: {rank.min_score} has no prices; "
-                    "use another threshold ticker or a number"
-                )
 
 
 def rank_set(plan: RankPlan, chosen: RankSet, inputs: RankInputs) -> Ranking:

@@ -211,7 +211,7 @@ def test_beats_benchmark_compares_each_combination_with_its_own_benchmark(shared
 
 def test_best_curves_equal_a_run_of_each_scenarios_best(shared_data, source):
     spec, result, _, summary = summarized(grid_raw(shared_data, fees=FEES), source)
-    curves = best_curves(spec, summary, result, source.load(spec.base.tickers()))
+    curves = best_curves(spec, summary, result)
     assert list(curves.columns) == ["date", "scenario", "strategy", "benchmark"]
     for block in summary["scenarios"]:
         best = block["top"][0]

@@ -250,7 +250,7 @@ def _sweep(
         )
     swept = time.perf_counter() - clock
     table, summary = summarize(spec, options, result)
-    best_values = best_curves(spec, summary, result, source.frames)  # loaded already
+    best_values = best_curves(spec, summary, result)
     summarized = time.perf_counter() - clock - swept
     manifest = {**manifest, "data": result.data, "warnings": result.warnings}
     add_to_summary(summary, spec, result, subperiods)

@@ -232,8 +232,17 @@ class Config(_Model):
             for r in self.regimes
         ]
 
-    def tickers(self) -> list[str]:
-        """Every ticker the run needs: universe, signal series legs, benchmark (sorted)."""
+    def thresholds(self) -> dict[str, str]:
+        """Tickers whose score is a ranked allocation's min_score -> that field's name."""
+        return {
+            regime.rank.min_score: f"regimes[{i}].rank.min_score"
+            for i, regime in enumerate(self.regimes)
+            if regime.rank is not None and isinstance(regime.rank.min_score, str)
+        }
+
+    def tickers(self, thresholds: bool = True) -> list[str]:
+        """Every ticker the run needs (sorted): universe, signal series legs, benchmark, ranked
+        assets, filter legs and, unless `thresholds` is False, min_score tickers."""
         needed = set(self.universe) | set(self.benchmark)
         for signal in self.signals.values():
             needed.update(SIGNAL_KINDS[signal.type].legs(signal))
@@ -242,7 +251,7 @@ class Config(_Model):
             if rank is None:
                 continue
             needed.update(rank.assets)
-            if isinstance(rank.min_score, str):
+            if thresholds and isinstance(rank.min_score, str):
                 needed.add(rank.min_score)
             if rank.filter is not None:
                 for asset in rank.assets:

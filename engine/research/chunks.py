@@ -115,6 +115,14 @@ def _setting_keys(costs: pipeline.Costs) -> np.ndarray:
     return np.column_stack([np.nan_to_num(c.astype(float), nan=-1.0) for c in settings])
 
 
+def benchmark_of(
+    config: Config, axes: list[grid.Axis], index: np.ndarray, bench_keys: np.ndarray
+) -> np.ndarray:
+    """[g] column, among the distinct benchmark settings `bench_keys`, of the benchmark of
+    each combination of `index` ([axes, g]): its costs and rebalance rule."""
+    return _bench_column(_setting_keys(pipeline.execution_costs(config, axes, index)), bench_keys)
+
+
 def _bench_column(keys: np.ndarray, bench_keys: np.ndarray) -> np.ndarray:
     """[g] position in `bench_keys` (sorted, distinct rows) of each row of `keys`."""
     distinct, inverse = np.unique(keys, axis=0, return_inverse=True)

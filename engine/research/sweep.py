@@ -52,6 +52,8 @@ class SweepResult:
     values: np.ndarray | None = None  # [N, G] daily values, only when asked for
     data: dict | None = None  # per-ticker sha256 and range of the prices read (manifest)
     warnings: list[str] = field(default_factory=list)  # what shaped it (manifest, stderr)
+    bench_values: np.ndarray | None = None  # [N, U] each distinct benchmark setting's values
+    bench_keys: np.ndarray | None = None  # [U, 4] those settings (chunks.benchmark_of reads)
 
 
 def run_sweep(
@@ -90,6 +92,8 @@ def result_of(plan: SweepPlan, assembler: Assembler, notes: list[str]) -> SweepR
         values=assembler.values,
         data=plan.data,
         warnings=list(notes),
+        bench_values=plan.bench_values,
+        bench_keys=plan.bench_keys,
     )
 
 

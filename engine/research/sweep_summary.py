@@ -251,38 +251,22 @@ def heatmap_axes(spec: SweepSpec, options: SweepOptions) -> tuple[str, str] | No
     return (names[0], names[1]) if len(names) >= 2 else None
 
 
-def best_curves(spec: SweepSpec, summary: dict, result: SweepResult, prices) -> pd.DataFrame:
+def best_curves(spec: SweepSpec, summary: dict, result: SweepResult) -> pd.DataFrame:
     """Daily values of each scenario's best combination and of its own benchmark: date,
     scenario (label), strategy, benchmark; None when the sweep kept no daily values.
 
-    The strategy's are the sweep's own (`result.values`); the benchmark is simulated with
-    the combination's costs and rebalance rule by the same kernel as the sweep's benchmarks
-    (engine.sim.fastsim.simulate_grid on `engine.pipeline.execution_prices`), so both
-    equal `rotation run` of that combination (tests/test_scenarios.py). `prices`: the
-    loaded frames ({ticker: DataFrame}, at least the benchmark's tickers)."""
-    if result.values is None:
+    Both are the sweep's own: `result.values` for the strategy and, for the benchmark, the
+    simulation of the combination's cost and rebalance setting among `result.bench_values`
+    (tests/test_scenarios.py checks both against `rotation run` of that combination)."""
+    if result.values is None or result.bench_values is None:
         return None
     from engine import pipeline
-    from engine.rules import new_month
-    from engine.sim.fastsim import simulate_grid
+    from engine.research.chunks import benchmark_of
 
-    config, dates = spec.base, result.dates
+    dates = result.dates
     rows = [int(block["top"][0]["row"]) for block in summary["scenarios"]]
-    close, price = pipeline.execution_prices(config, prices, list(config.benchmark), dates)
-    costs = pipeline.execution_costs(config, spec.axes, pipeline.grid_index(spec.axes)[:, rows])
-    weights = np.tile(np.array(list(config.benchmark.values()), dtype=float), (len(rows), 1, 1))
-    bench = simulate_grid(
-        np.ascontiguousarray(close.to_numpy()),
-        np.ascontiguousarray(price.to_numpy()),
-        weights,
-        np.zeros((len(dates) + 1, len(rows)), dtype=np.int64, order="F"),
-        new_month(dates),
-        np.asarray(costs.monthly, dtype=bool),
-        np.asarray(costs.threshold, dtype=float),
-        np.asarray(costs.fees, dtype=float),
-        np.asarray(costs.slippage, dtype=float),
-        config.portfolio.initial_cash,
-    ).values
+    index = pipeline.grid_index(spec.axes)[:, rows]
+    bench = result.bench_values[:, benchmark_of(spec.base, spec.axes, index, result.bench_keys)]
     day = dates.strftime("%Y-%m-%d")
     frames = [
         pd.DataFrame(
