@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import functools
 import io
 import json
 import os
@@ -34,7 +33,6 @@ import statistics
 import sys
 import time
 from collections import defaultdict
-from contextlib import contextmanager
 from pathlib import Path
 
 import numba
@@ -42,7 +40,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sweep_speed import Stage, repeat, timed, trade_to  # noqa: E402  (memory and timing helpers)
+from sweep_speed import Stage, repeat, timed, trade_to  # noqa: E402  (memory, timing helpers)
+from sweep_speed import instrument as sweep_instrument  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -111,58 +110,24 @@ def build(n_assets: int, years: int, axes: dict, seed: int):
     return spec, frames, made_s
 
 
-@contextmanager
 def instrument(phases: dict):
-    """Time the functions run_sweep calls (wrapped, not replaced); label -> seconds.
-
-    Nested labels ("  ...") are parts of the label above them.
-    """
-    import engine.metrics.stats as stats
+    """Time the functions run_sweep calls (sweep_speed.instrument): the ranked stages,
+    then the benchmark, the kernel and the statistics; label -> seconds. Nested labels
+    ("  ...") are parts of the label above them."""
     import engine.pipeline as pipeline
-    import engine.research.chunks as sweep  # _benchmarks, grid_statistics: a chunk
-    import engine.sim.fastsim as fastsim
     import engine.targets as targets
 
-    in_benchmarks = [False]  # simulate_grid inside _benchmarks counts as the benchmark phase
-    originals = []
-
-    def wrap(owner, attr, label):
-        original = getattr(owner, attr)
-
-        @functools.wraps(original)
-        def wrapper(*args, **kwargs):
-            if attr == "simulate_grid" and in_benchmarks[0]:
-                return original(*args, **kwargs)
-            in_benchmarks[0] = attr == "_benchmarks"
-            start = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                phases[label] += time.perf_counter() - start
-                in_benchmarks[0] = False
-
-        originals.append((owner, attr, original))
-        setattr(owner, attr, wrapper)
-
-    wrap(pipeline, "load_market", LOAD)
-    wrap(pipeline, "prepare_decisions", "prepare_decisions (schedule, signals)")
-    wrap(pipeline, "decide_codes", "decide_codes (regimes)")
-    wrap(pipeline, "build_targets", "build_targets (rankings -> tables)")
-    if hasattr(targets.RankInputs, "prefetch"):  # all sets of a ticker at once (since 12)
-        wrap(targets.RankInputs, "prefetch", "  RankInputs.prefetch (scores, vols, align)")
-    wrap(targets.RankInputs, "score", "  RankInputs.score (scores, vols, align)")
-    wrap(targets, "rank_assets", "  rank_assets (eligible, sort, weights)")
-    wrap(targets, "ranked_weights", "  ranked_weights (onto the universe)")
-    wrap(sweep, "_benchmarks", "benchmark simulation")
-    wrap(fastsim, "simulate_grid", "simulate_grid (strategies)")
-    wrap(sweep, "grid_statistics", "statistics")
-    for name in ("performance", "trading", "relative", "switches", "time_in_regime"):
-        wrap(stats, name, "statistics")
-    try:
-        yield
-    finally:
-        for owner, attr, original in reversed(originals):
-            setattr(owner, attr, original)
+    stages = [
+        (pipeline, "load_market", LOAD),
+        (pipeline, "prepare_decisions", "prepare_decisions (schedule, signals)"),
+        (pipeline, "decide_codes", "decide_codes (regimes)"),
+        (pipeline, "build_targets", "build_targets (rankings -> tables)"),
+        (targets.RankInputs, "prefetch", "  RankInputs.prefetch (scores, vols, align)"),
+        (targets.RankInputs, "score", "  RankInputs.score (scores, vols, align)"),
+        (targets, "rank_assets", "  rank_assets (eligible, sort, weights)"),
+        (targets, "ranked_weights", "  ranked_weights (onto the universe)"),
+    ]
+    return sweep_instrument(phases, stages=stages)
 
 
 def engine_phases(spec, source, runs: int) -> tuple[dict, float]:

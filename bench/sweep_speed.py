@@ -118,11 +118,14 @@ def repeat(fn, times: int) -> list[float]:
 
 
 @contextmanager
-def instrument(phases: dict, captured: dict | None = None):
+def instrument(phases: dict, captured: dict | None = None, stages=None):
     """Time the functions run_sweep calls (wrapped, not replaced) and keep their inputs.
 
     phases: label -> seconds. captured["kernel"]: the (args, kwargs) of each strategy
     chunk's simulate_grid call; captured["signals"]: the aligned signal tables.
+    stages: (owner, attribute, label) of the stages before the simulation to time, instead
+    of the signals and regimes of a signal sweep (labels starting with a space are parts
+    of the one above); the benchmark, the kernel and the statistics are always timed.
     """
     import engine.metrics.stats as stats
     import engine.pipeline as pipeline
@@ -132,8 +135,8 @@ def instrument(phases: dict, captured: dict | None = None):
     in_benchmarks = [False]  # simulate_grid inside _benchmarks counts as the benchmark phase
     originals = []
 
-    def wrap(module, attr, label, keep=None):
-        original = getattr(module, attr)
+    def wrap(owner, attr, label, keep=None):
+        original = getattr(owner, attr)
 
         @functools.wraps(original)
         def wrapper(*args, **kwargs):
@@ -150,8 +153,8 @@ def instrument(phases: dict, captured: dict | None = None):
                 keep(args, kwargs, out)
             return out
 
-        originals.append((module, attr, original))
-        setattr(module, attr, wrapper)
+        originals.append((owner, attr, original))
+        setattr(owner, attr, wrapper)
 
     def keep_signals(args, kwargs, out):
         captured["signals"] = out
@@ -159,8 +162,11 @@ def instrument(phases: dict, captured: dict | None = None):
     def keep_kernel(args, kwargs, out):
         captured.setdefault("kernel", []).append((args, kwargs))
 
-    wrap(pipeline, "signal_tables", "signals (compute + align)", keep_signals)
-    wrap(pipeline, "decide_codes", "decide regimes")
+    if stages is None:
+        wrap(pipeline, "signal_tables", "signals (compute + align)", keep_signals)
+        wrap(pipeline, "decide_codes", "decide regimes")
+    for owner, attr, label in stages or ():
+        wrap(owner, attr, label)
     wrap(sweep, "_benchmarks", "benchmark simulation")
     wrap(fastsim, "simulate_grid", "simulate_grid (strategies)", keep_kernel)
     wrap(sweep, "grid_statistics", "statistics")  # the numba pass over the combinations
@@ -169,8 +175,8 @@ def instrument(phases: dict, captured: dict | None = None):
     try:
         yield
     finally:
-        for module, attr, original in reversed(originals):
-            setattr(module, attr, original)
+        for owner, attr, original in reversed(originals):
+            setattr(owner, attr, original)
 
 
 def bench_engine(args, report: dict):
