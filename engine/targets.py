@@ -47,6 +47,13 @@ class Schedule:
     decisions: np.ndarray
     source: np.ndarray
 
+    @property
+    def every_row(self) -> bool:
+        """Each row is its own decision date (`decide: daily`): codes need no gathering."""
+        return len(self.decisions) == len(self.source) and bool(
+            np.array_equal(self.source, np.arange(len(self.source)))
+        )
+
 
 def decision_schedule(calendar_dates: pd.DatetimeIndex, decide: str, rows: np.ndarray) -> Schedule:
     """The schedule of `rows` (positions in C) under `execution.decide`: decision dates
@@ -64,6 +71,8 @@ def scheduled(codes: np.ndarray, schedule: Schedule, default: int) -> np.ndarray
     default regime before the first (`codes`: [G, P] on the decision dates)."""
     if codes.shape[1] == 0:
         return np.full((codes.shape[0], len(schedule.source)), default, dtype=np.int64)
+    if schedule.every_row:
+        return codes
     taken = codes[:, np.maximum(schedule.source, 0)]
     return np.where(schedule.source >= 0, taken, default)
 
@@ -280,6 +289,8 @@ def target_codes(
     """[G, rows] table row of each combination's target (`regimes`: its decided regime
     per row; `source`: each row's decision date, -1 before the first; `ranked`: regime
     position -> ranked index r)."""
+    if not ranked:
+        return regimes  # fixed weights only: row k of the table is regime k
     codes = regimes.astype(np.int64, copy=True)
     for k, r in ranked.items():
         hit = (regimes == k) & (source >= 0)
