@@ -555,6 +555,10 @@ def load_config(path: str | Path, **overrides: Any) -> Config:
     Args:
         path: the YAML file.
         overrides: `data` fields given on the CLI (source, dir, start, end); None means "not given".
+
+    Raises:
+        ConfigError: every problem at once; or one line when the file is a sweep (or
+            blend) config, naming the command that runs it (engine/config/kinds.py).
     """
     path = Path(path)
     raw = read_yaml(path)
