@@ -19,6 +19,19 @@ class RotationError(click.ClickException):
 class ConfigError(RotationError):
     """The YAML config is missing, malformed or invalid."""
 
+    MAX_LISTED = 30  # problems listed one per line; the rest are counted
+
+    @classmethod
+    def listing(cls, origin: str, problems: list[str]) -> ConfigError:
+        """One problem: one line. Several: a one-line header naming the file, then one
+        problem per line (the first MAX_LISTED, then how many more)."""
+        if len(problems) == 1:
+            return cls(f"{origin}: 1 problem: {problems[0]}")
+        if len(problems) > cls.MAX_LISTED:
+            more = len(problems) - cls.MAX_LISTED
+            problems = [*problems[: cls.MAX_LISTED], f"... and {more} more of the same kinds"]
+        return cls(f"{origin}: {len(problems)} problems:\n" + "\n".join(f"  {p}" for p in problems))
+
 
 class DataError(RotationError):
     """Prices are missing, too short or unusable for the config."""

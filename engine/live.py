@@ -22,20 +22,27 @@ its calendar C (`latest(config)` drops `data.end`) and says, at the close of `as
   or month, **estimated** from the market calendar (NYSE holidays; weekdays for other
   markets; every day for an all-crypto universe).
 * per signal: `on` (as aligned at `as_of`), the latest bar of its own calendar final by
-  then (`date`, `value`, `upper`, `lower`) and `distance`, the percent change of
-  `value` that flips it: to fall below `lower` when on (negative), to rise above
-  `upper` when off. It reads today's bounds, so for kinds whose bounds move with the
-  value (sma includes today's bar; donchian's channel shifts tomorrow) it is a
-  first-order reading.
+  then (`date`, `value`, `upper`, `lower`) and `to_flip`, how far `value` must move to
+  flip it, in the value's own units (a price, a return, RSI points, a correlation):
+  `value - lower` when on (a fall of more than that turns it off), `upper - value` when
+  off (a rise of more than that turns it on). It reads today's bounds, so for kinds
+  whose bounds move with the value (sma includes today's bar; donchian's channel shifts
+  tomorrow) it is a first-order reading.
+* `today`, `sessions_behind`, `stale`: how many sessions of the market calendar lie
+  between `as_of` and today's date (engine/freshness.py), and whether any does;
+  `warnings`: the traded assets or min_score thresholds whose latest bar lags the
+  others' (the answer is then for the latest date all have: `freshness.run_latest`).
 * `ranking`: per ranked regime, the candidates at `decided_on`: score, rank,
   selected, failed, weight.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import textwrap
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -43,7 +50,8 @@ import pandas as pd
 
 from engine import calendar
 from engine.config import Config, ThresholdRule
-from engine.data.market_calendar import calendar_kind, sessions
+from engine.data.market_calendar import sessions
+from engine.freshness import market_kind, sessions_behind, today
 from engine.rules import same_target
 from strategies.signals import SIGNAL_KINDS
 
@@ -59,11 +67,9 @@ def latest(config: Config) -> Config:
 
 def future_sessions(universe: list[str], after: pd.Timestamp) -> pd.DatetimeIndex:
     """Estimated dates of C after `after`: every day for an all-crypto universe, NYSE
-    sessions when a US ticker is traded, else weekdays."""
-    kinds = {calendar_kind(t) for t in universe}
-    kind = "crypto" if kinds == {"crypto"} else "nyse" if "nyse" in kinds else "weekdays"
+    sessions when a US ticker is traded, else weekdays (`freshness.market_kind`)."""
     start = after + pd.Timedelta(days=1)
-    return sessions(kind, start, after + pd.Timedelta(days=LOOKAHEAD_DAYS))
+    return sessions(market_kind(universe), start, after + pd.Timedelta(days=LOOKAHEAD_DAYS))
 
 
 def schedule_ahead(
@@ -99,16 +105,16 @@ def signal_state(result, name: str, instant: np.ndarray) -> dict[str, Any]:
     position = int(np.searchsorted(own, instant[0], side="right")) - 1
     on = bool(result.signals[name].iloc[-1])
     state: dict[str, Any] = {"on": on, "value": None, "upper": None, "lower": None}
-    state |= {"distance": None, "date": None}
+    state |= {"to_flip": None, "date": None}
     if position < 0:
         return state
     row = frame.iloc[position]
     value, upper, lower = (_number(row[c]) for c in ("value", "upper", "lower"))
     bound = lower if on else upper
-    distance = None
-    if value is not None and bound is not None and value != 0:
-        distance = (bound - value) / abs(value) * 100
-    state |= {"value": value, "upper": upper, "lower": lower, "distance": distance}
+    to_flip = None
+    if value is not None and bound is not None:
+        to_flip = value - bound if on else bound - value
+    state |= {"value": value, "upper": upper, "lower": lower, "to_flip": to_flip}
     state["date"] = frame.index[position].date().isoformat()
     return state
 
@@ -194,8 +200,16 @@ def _trade(
     return {"needed": bool(reasons), "reasons": reasons, "orders": orders}
 
 
-def current_state(result) -> dict[str, Any]:
-    """The state at the latest close of a run (keys and rules: the module docstring)."""
+def current_state(
+    result, on: dt.date | None = None, warnings: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The state at the latest close of a run (keys and rules: the module docstring).
+
+    Args:
+        result: the run to the latest date of its data (`freshness.run_latest`).
+        on: today's date (default: `freshness.today()`, the machine's or $ROTATION_TODAY).
+        warnings: what shaped the answer (`freshness.run_latest`'s lagging tickers).
+    """
     config = result.config
     universe = list(config.universe)
     cal = result.calendar
@@ -220,9 +234,15 @@ def current_state(result) -> dict[str, Any]:
     sim = result.strategy
     held = sim.held_weights().iloc[-1].reindex(universe).to_numpy(dtype=float)
     cash = float(sim.cash.iloc[-1] / sim.value.iloc[-1])
+    on = today() if on is None else on
+    behind = sessions_behind(as_of, on, market_kind(universe))
     return {
         "name": config.name,
         "as_of": as_of.date().isoformat(),
+        "today": on.isoformat(),
+        "stale": behind > 0,
+        "sessions_behind": behind,
+        "warnings": list(warnings),
         "decide": decide,
         "decided_on": decided_on.date().isoformat() if decided_on is not None else None,
         "regime": regime,
@@ -238,11 +258,27 @@ def current_state(result) -> dict[str, Any]:
 # ---- output ---------------------------------------------------------------------
 
 
+DIGITS = 12  # significant digits of a JSON number: no float dust (0.1 + 0.2)
+
+
+def _tidy(value: Any) -> Any:
+    """Floats rounded to DIGITS significant digits, recursively (0.30000000000000004 -> 0.3;
+    prices and returns keep far more digits than the data carries)."""
+    if isinstance(value, dict):
+        return {k: _tidy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_tidy(v) for v in value]
+    if isinstance(value, float):
+        return float(f"{value:.{DIGITS}g}")
+    return value
+
+
 def state_json(state: dict[str, Any]) -> str:
-    """The state as JSON text: keys in a fixed order, dates ISO, floats plain."""
+    """The state as JSON text: keys in a fixed order, dates ISO, floats plain and rounded
+    to DIGITS significant digits."""
     from engine.report import clean_json
 
-    return json.dumps(clean_json(state), indent=2, allow_nan=False) + "\n"
+    return json.dumps(_tidy(clean_json(state)), indent=2, allow_nan=False) + "\n"
 
 
 def _num(value: float) -> str:
@@ -263,7 +299,8 @@ def _bound_text(label: str | None, bound: float) -> str:
 
 
 def signal_sentence(config: Config, name: str, state: dict[str, Any]) -> str:
-    """'ratio_breakout: IWM/SPY 0.3512 is 4.1% below high of prior 120 (0.3662): off'."""
+    """'ratio_breakout: IWM/SPY 0.3512 is 0.015 below high of prior 120 (0.3662): off':
+    the gap to the bound that flips the signal (`to_flip`), in the value's own units."""
     spec = config.signals[name]
     labels = SIGNAL_KINDS[spec.type].labels(spec)
     word = "on" if state["on"] else "off"
@@ -277,7 +314,7 @@ def signal_sentence(config: Config, name: str, state: dict[str, Any]) -> str:
     if bound is None:
         return f"{head}: {word}"
     where = "at" if value == bound else "above" if value > bound else "below"
-    gap = "" if state["distance"] is None or where == "at" else f"{abs(state['distance']):.1f}% "
+    gap = "" if where == "at" else f"{_num(abs(value - bound))} "
     return f"{head} is {gap}{where} {_bound_text(label, bound)}: {word}"
 
 
@@ -290,6 +327,13 @@ def state_lines(config: Config, state: dict[str, Any]) -> list[str]:
     """The terminal form: a header, one sentence per signal, the regime and what to do."""
     decided = state["decided_on"]
     lines = [f"{state['name']} at the close of {state['as_of']}:"]
+    if state["stale"]:
+        behind = state["sessions_behind"]
+        lines.append(
+            f"stale: the data misses {behind} session{'s' if behind != 1 else ''} before "
+            f"today ({state['today']}); refresh it"
+        )
+    lines += [f"warning: {warning}" for warning in state["warnings"]]
     for name, signal in state["signals"].items():
         lines.append(signal_sentence(config, name, signal))
     target = dict(state["target"])

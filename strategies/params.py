@@ -24,16 +24,42 @@ def plain_number(value: Any) -> Any:
             "bool_not_number", "must be a number, not {value}", {"value": str(value).lower()}
         )
     if isinstance(value, str):
-        raise PydanticCustomError(
-            "text_not_number",
-            "must be a number, not the text {value} (write it without quotes)",
-            {"value": repr(value[:30])},
-        )
+        raise _text_problem(value)
     if isinstance(value, (float, np.floating)) and not math.isfinite(value):
         raise PydanticCustomError(
             "not_finite", "must be a finite number, not {value}", {"value": str(value)}
         )
     return value
+
+
+def _number_text(text: str) -> float | None:
+    try:
+        number = float(text.strip().replace("_", ""))
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _text_problem(text: str) -> PydanticCustomError:
+    """Why a text is not a number: quotes around a number ('50'), a percent sign (80%,
+    which YAML reads as text: there were no quotes), or no number at all."""
+    quoted = repr(text[:30])
+    if _number_text(text) is not None:
+        return PydanticCustomError(
+            "text_not_number",
+            "must be a number, not the text {value} (write it without quotes)",
+            {"value": quoted},
+        )
+    number = _number_text(text.strip().removesuffix("%")) if text.strip().endswith("%") else None
+    if number is not None:
+        return PydanticCustomError(
+            "percent_not_number",
+            "must be a number, not {value} (a percent sign): write the number without it",
+            {"value": quoted, "fraction": f"{number / 100:.12g}"},
+        )
+    return PydanticCustomError(
+        "text_not_number", "must be a number, not the text {value}", {"value": quoted}
+    )
 
 
 def whole_number(value: Any) -> Any:
@@ -68,6 +94,7 @@ def within(
             )
         return value
 
+    check.upper = high  # read by the config's messages (engine/config/words.py)
     return AfterValidator(check)
 
 

@@ -334,7 +334,7 @@ def test_nine_mistakes_are_reported_at_once_one_per_line_in_our_words():
     assert header.endswith("9 problems:") and len(lines) == 9
     for fragment in (
         "execution.fees_bps: must be at least 0",
-        "execution.timing: must be 'next_close' or 'next_open'",
+        "execution.timing: must be next_close or next_open, not 'next_week'",
         "data.sorce: unknown key",
         "signals.ratio_breakout.type: unknown signal type 'donchain' (did you mean 'donchian'?)",
         "signals.eth_risk_on.window: must be at least 1",
@@ -350,7 +350,7 @@ def test_nine_mistakes_are_reported_at_once_one_per_line_in_our_words():
 def test_a_piece_removed_for_the_second_look_raises_no_problem_of_its_own():
     # Without its one ticker the benchmark would be empty: that is not the user's mistake.
     message = rejected(raw(benchmark={"SPY": 2.0}))
-    assert message.endswith("1 problem: benchmark.SPY: must be at most 1")
+    assert message.endswith("1 problem: benchmark.SPY: must be at most 1, not 2.0")
 
 
 # ---------------------------------------------------------------- loading files

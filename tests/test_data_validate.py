@@ -308,7 +308,7 @@ def test_data_settings_reach_the_checks():
     [
         ({"max_fill_days": -1}, "data.max_fill_days: must be at least 0"),
         ({"allow_jumps": ["spy"]}, "data.allow_jumps: write 'spy' in capitals"),
-        ({"source": "quandl"}, "data.source: must be 'yfinance', 'csv' or 'synthetic'"),
+        ({"source": "quandl"}, "data.source: must be yfinance, csv or synthetic, not 'quandl'"),
         ({"seed": -2}, "data.seed: must be at least 0"),
     ],
 )

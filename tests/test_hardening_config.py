@@ -316,7 +316,7 @@ def test_a_huge_grid_is_refused_before_it_is_expanded(tmp_path, out_parent, old,
 )
 def test_a_bad_range_or_list_is_refused(tmp_path, out_parent, new, message):
     line = refused(tmp_path, out_parent, variant("entry: 20", f"entry: {new}"), command="sweep")
-    assert f"c.yaml: {message}" in line
+    assert f"c.yaml: 1 problem: {message}" in line
 
 
 def test_a_range_that_repeats_once_rounded_is_refused(tmp_path, out_parent):

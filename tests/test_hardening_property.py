@@ -1,11 +1,17 @@
-"""Property: no mutation of a valid config makes `rotation run` crash.
+"""Property: no mutation of a valid config makes `rotation run` or `rotation check` crash.
 
 Starting from configs/smallcap_breakout_eth.yaml, hypothesis deletes a key,
 replaces a value by one of another type (None, a bool, a huge, negative or
 non-finite number, a long string, a list, a nested mapping), renames a key or
 duplicates a list entry, and runs the result on the reference prices over one
 year. Whatever the input, the command either succeeds or prints one `Error:`
-line and exits 2: never a traceback, never a half-written or hidden folder.
+line (or a header and one config problem per line) and exits 2, in our words (no
+pydantic phrase), never a traceback, never a half-written or hidden folder.
+
+The same mutations of the sweep configs in configs/sweeps/ go through `rotation check`
+(no prices needed): `ok: FILE (sweep config, N combinations)` with N the size of the
+grid, or the file's problems one per line in our words and exit 2; and `rotation run`
+on any file that is still a sweep config says, in one line, to use `rotation sweep`.
 """
 
 from __future__ import annotations
@@ -22,9 +28,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.cli import main
+from engine.config.kinds import config_kind
+from engine.config.words import LEAKS
+from engine.research.sweep_config import load_sweep
 
 BASE_PATH = Path(__file__).resolve().parents[1] / "configs" / "smallcap_breakout_eth.yaml"
 BASE = yaml.safe_load(BASE_PATH.read_text(encoding="utf-8"))
+SWEEPS = sorted((BASE_PATH.parent / "sweeps").glob("*.yaml"))
 WINDOW = ["--start", "2023-01-03", "--end", "2023-12-29"]
 
 ODD_VALUES = st.sampled_from(
@@ -64,30 +74,24 @@ def paths(node: Any, prefix: tuple = ()) -> list[tuple]:
     return found
 
 
-PATHS = paths(BASE)
-
-
 def get(node: Any, path: tuple) -> Any:
     for key in path:
         node = node[key]
     return node
 
 
-def container_paths(kind: type) -> list[tuple]:
-    return [p for p in PATHS if isinstance(get(BASE, p), kind)]
-
-
 @st.composite
-def mutated(draw: st.DrawFn) -> tuple[str, dict]:
-    """A deep copy of the base config with one mutation, and its description."""
-    config = yaml.safe_load(yaml.safe_dump(BASE))
+def mutated(draw: st.DrawFn, base: dict = BASE) -> tuple[str, dict]:
+    """A deep copy of `base` with one mutation, and its description."""
+    config = yaml.safe_load(yaml.safe_dump(base))
     kind = draw(st.sampled_from(["delete", "replace", "rename", "duplicate"]))
-    if kind == "duplicate":
-        path = draw(st.sampled_from(container_paths(list)))
+    lists = [p for p in paths(base) if isinstance(get(base, p), list)]
+    if kind == "duplicate" and lists:
+        path = draw(st.sampled_from(lists))
         target = get(config, path)
         target.append(draw(st.sampled_from(target)))
         return f"duplicate an entry of {path}", config
-    path = draw(st.sampled_from(PATHS))
+    path = draw(st.sampled_from(paths(base)))
     parent, key = get(config, path[:-1]), path[-1]
     if kind == "delete":
         del parent[key]
@@ -157,3 +161,48 @@ def test_a_mutated_config_never_crashes(case, shared_data, runner):
             # after it, only the config problems listed one per line (indented)
             assert all(line.startswith("  ") for line in lines[errors[0] + 1 :]), what
             assert all(line.startswith("Warning: ") for line in lines[: errors[0]]), what
+            assert_in_our_words(result.stderr, what)
+
+
+def assert_in_our_words(text: str, what: str) -> None:
+    """No pydantic phrasing and no traceback in `text`."""
+    leaked = [phrase for phrase in LEAKS if phrase in text]
+    assert not leaked and "Traceback" not in text, (what, leaked, text)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_a_mutated_sweep_config_is_checked_in_our_words(data, tmp_path_factory):
+    source = data.draw(st.sampled_from(SWEEPS), label="sweep config")
+    base = yaml.safe_load(source.read_text(encoding="utf-8"))
+    what, config = data.draw(mutated(base), label="mutation")
+    path = tmp_path_factory.mktemp("sweep") / "sweep.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        what,
+        repr(result.exception),
+    )
+    assert_in_our_words(result.output, what)
+    if result.exit_code == 0 and config_kind(config) == "sweep":
+        size = load_sweep(path)[0].size
+        shown = f"sweep config, {size:,} combination{'s' if size != 1 else ''}"
+        assert result.stdout == f"ok: {path} ({shown})\n", what
+    elif result.exit_code == 0:
+        assert result.stdout == f"ok: {path} (config)\n", what
+    else:
+        assert result.exit_code == 2, (what, result.output)
+        assert result.stderr == "Error: 1 of 1 config files have problems\n", what
+        header, *lines = result.stdout.splitlines()
+        assert header.startswith(f"{path}: "), what
+        assert all(line.startswith("  ") and line.strip() for line in lines), what
+    if config_kind(config) == "sweep":  # `run` names the command to use, in one line
+        ran = CliRunner().invoke(main, ["run", str(path), "--out", str(path.parent / "o")])
+        assert ran.exit_code == 2 and ran.stdout == "", (what, ran.output)
+        (line,) = ran.stderr.splitlines()
+        assert line.startswith(f"Error: {path}: a sweep config (") and "rotation sweep" in line

@@ -1,12 +1,14 @@
 """`rotation signal CONFIG`: the state at the latest close (engine/live.py) through CliRunner.
 
 On ../shared/data the JSON's regime and target are the last row of the same config's run;
-on small hand-made CSV markets (NYSE sessions, known closes) the distances, the trade,
-the sentences and the decision schedule have answers worked out by hand.
+on small hand-made CSV markets (NYSE sessions, known closes) the gaps to flip, the trade,
+the sentences, the decision schedule and the staleness have answers worked out by hand.
+"Today" is always given ($ROTATION_TODAY), never read from the clock.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -25,12 +27,13 @@ from engine.runner import run_backtest
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
-KEYS = ["name", "as_of", "decide", "decided_on", "regime", "target", "held", "trade"]
-KEYS += ["next_decision", "signals", "ranking"]
+KEYS = ["name", "as_of", "today", "stale", "sessions_behind", "warnings", "decide"]
+KEYS += ["decided_on", "regime", "target", "held", "trade", "next_decision", "signals", "ranking"]
 
 
-def invoke(*args):
-    return CliRunner().invoke(main, ["signal", *map(str, args)])
+def invoke(*args, today: str = "2024-03-28"):
+    """`rotation signal ARGS` on the given date (the day after the hand-made markets end)."""
+    return CliRunner(env={"ROTATION_TODAY": today}).invoke(main, ["signal", *map(str, args)])
 
 
 def run_latest(path: Path, data_dir: Path):
@@ -44,17 +47,18 @@ def run_latest(path: Path, data_dir: Path):
 
 def test_json_regime_and_target_equal_the_last_row_of_the_run(shared_data):
     path = CONFIGS / "smallcap_breakout_eth.yaml"
-    cli = invoke(path, "--data-dir", shared_data, "--json")
+    cli = invoke(path, "--data-dir", shared_data, "--json", today="2026-08-24")
     assert cli.exit_code == 0, cli.output
     state = json.loads(cli.stdout)
     assert list(state) == KEYS
+    assert state["stale"] is False and state["sessions_behind"] == 0 and not state["warnings"]
     result = run_latest(path, shared_data)
     assert state["as_of"] == result.calendar[-1].date().isoformat()
     assert state["regime"] == result.regimes.iloc[-1]
     assert state["target"] == pytest.approx(result.targets.iloc[-1].to_dict(), abs=1e-12)
     assert list(state["signals"]) == ["ratio_breakout", "eth_risk_on"]
     for name, signal in state["signals"].items():
-        assert set(signal) == {"on", "value", "upper", "lower", "distance", "date"}
+        assert set(signal) == {"on", "value", "upper", "lower", "to_flip", "date"}
         assert signal["on"] == bool(result.signals[name].iloc[-1])
 
 
@@ -124,15 +128,15 @@ def jump_market(tmp_path):
     return write_config(data, str(dates[10].date())), dates
 
 
-def test_distance_is_the_percent_move_that_flips_each_signal(jump_market):
+def test_to_flip_is_the_move_that_flips_each_signal_in_its_own_units(jump_market):
     path, dates = jump_market
     state = json.loads(invoke(path, "--json").stdout)
     a_up, b_up = state["signals"]["a_up"], state["signals"]["b_up"]
-    # a_up is on at 120: it turns off below 90, a fall of 25%.
+    # a_up is on at 120: it turns off below 90, a fall of more than 30.
     assert a_up == {"on": True, "value": 120.0, "upper": 110.0, "lower": 90.0,
-                    "distance": pytest.approx(-25.0), "date": "2024-03-27"}  # fmt: skip
-    # b_up is off at 40: it turns on above 50, a rise of 25%.
-    assert b_up["on"] is False and b_up["distance"] == pytest.approx(25.0)
+                    "to_flip": 30.0, "date": "2024-03-27"}  # fmt: skip
+    # b_up is off at 40: it turns on above 50, a rise of more than 10.
+    assert b_up["on"] is False and b_up["to_flip"] == 10.0
 
 
 def test_a_new_target_is_a_trade_of_target_minus_held(jump_market):
@@ -168,13 +172,13 @@ def test_monthly_rebalance_trades_when_the_next_session_starts_a_month(tmp_path)
 def test_sentences_name_each_signal_the_regime_and_the_holdings(jump_market, tmp_path, monkeypatch):
     path, _ = jump_market
     monkeypatch.chdir(tmp_path)
-    cli = CliRunner().invoke(main, ["signal", str(path)])
+    cli = invoke(path)
     assert not (tmp_path / "runs").exists()  # no run folder
     assert cli.exit_code == 0, cli.output
     lines = cli.stdout.splitlines()
     assert lines[0] == "hand-made at the close of 2024-03-27:"
-    assert lines[1] == "a_up: AAA 120.00 is 25.0% above 90: on"
-    assert lines[2] == "b_up: BBB 40 is 25.0% below 50: off"
+    assert lines[1] == "a_up: AAA 120.00 is 30 above 90: on"
+    assert lines[2] == "b_up: BBB 40 is 10 below 50: off"
     assert lines[3] == "regime up; hold AAA 60% BBB 40%"
     assert lines[4] == "trade (target changed): buy AAA +36.9%, sell BBB -36.9%"
     assert lines[5] == "held at the close: AAA 23.1% BBB 76.9%"
@@ -271,7 +275,7 @@ def test_missing_data_is_one_error_line_and_exit_2(jump_market, tmp_path):
 def test_current_state_reads_held_weights_after_the_last_close(jump_market):
     path, _ = jump_market
     result = run_backtest(latest(load_config(path)), CsvSource(path.parent))
-    state = current_state(result)
+    state = current_state(result, dt.date(2024, 3, 28))
     held = result.strategy.held_weights().iloc[-1]
     assert np.allclose([state["held"][t] for t in ("AAA", "BBB")], held.to_numpy())
     assert state["held"]["cash"] == pytest.approx(0.0, abs=1e-12)

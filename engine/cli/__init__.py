@@ -205,14 +205,18 @@ def signal_command(config_path: Path, data_dir: Path | None, as_json: bool, refr
     """The state of CONFIG at the latest close in the data: regime, target, trade, signals.
 
     Runs CONFIG to the latest date of its data (data.end is ignored; yfinance fetches the
-    latest bars first) and writes no run folder (engine/live.py)."""
+    latest bars first) and writes no run folder (engine/live.py). Says when the data is
+    stale (sessions missing before today, or $ROTATION_TODAY) and when a traded asset or
+    threshold ticker lags the others (the answer is then for the latest date all have)."""
     from engine.config import load_config
     from engine.data import make_source
+    from engine.freshness import run_latest, today
     from engine.live import current_state, latest, ranking_table, state_json, state_lines
-    from engine.runner import run_backtest
 
+    on = today()  # a bad $ROTATION_TODAY fails before any work
     config = latest(load_config(config_path, **overrides(data_dir)))
-    state = current_state(run_backtest(config, make_source(config.data, refresh=refresh)))
+    result, warnings = run_latest(config, make_source(config.data, refresh=refresh))
+    state = current_state(result, on, warnings)
     if as_json:
         click.echo(state_json(state), nl=False)
         return
@@ -223,6 +227,32 @@ def signal_command(config_path: Path, data_dir: Path | None, as_json: bool, refr
         from rich.console import Console
 
         Console().print(table)
+
+
+@main.command("check")
+@click.argument(
+    "config_paths", metavar="CONFIG...", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
+@data_dir_option
+def check_command(config_paths: tuple[Path, ...], data_dir: Path | None) -> None:
+    """Validate CONFIGs (plain or sweep) without running them or loading prices.
+
+    One line per valid file (`ok: FILE (config)`, `ok: FILE (sweep config, N
+    combinations)`), every problem of the others; exit code 0 when all are valid, else 2."""
+    from engine.checking import check_file
+    from engine.errors import RotationError
+
+    failed = 0
+    for path in config_paths:
+        try:
+            what = check_file(path, **overrides(data_dir))
+        except RotationError as exc:
+            failed += 1
+            click.echo(exc.message)
+        else:
+            click.echo(f"ok: {path} ({what})")
+    if failed:
+        raise RotationError(f"{failed} of {len(config_paths)} config files have problems")
 
 
 @main.command("tearsheet")

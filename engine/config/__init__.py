@@ -3,16 +3,14 @@
 Validation has two parts: the pydantic schema (types, ranges, unknown keys
 rejected) and one small named function per cross-field rule. Every problem is
 reported in one pass: when the schema fails, the broken pieces are removed or
-stood in for (`_repair`) and the cross-field rules still run on the rest, leaving
-out what the removal itself would cause. One problem is one line; several are a
-header naming the file, then one problem per line, in the project's words
-(`_in_our_words`), with did-you-mean where a name is close.
+stood in for and the cross-field rules still run on the rest, leaving out what
+the repair itself would cause (engine/config/repair.py). One problem is one line;
+several are a header naming the file, then one problem per line, in the project's
+words (engine/config/words.py), with did-you-mean for names and keys.
 """
 
 from __future__ import annotations
 
-import copy
-import difflib
 import hashlib
 import json
 import re
@@ -22,11 +20,15 @@ from typing import Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine import limits
 from engine.config import strict_yaml
+from engine.config.kinds import refuse_other_kinds
+from engine.config.repair import validate
 from engine.config.types import Date, Number, Weight, Whole
+from engine.config.walk import CheckedBy
+from engine.config.words import shown, suggest
 from engine.errors import ConfigError
 from engine.limits import is_series, is_symbol
 from strategies.params import whole_at_least
@@ -117,6 +119,13 @@ ScoreConfig = Annotated[
 ]
 
 
+def _filter_model(raw: dict) -> type[BaseModel] | None:
+    """The model of a rank filter's signal kind (for its keys' messages), by `type`."""
+    tag = raw.get("type")
+    kind = SIGNAL_KINDS.get(tag) if isinstance(tag, str) else None
+    return kind.model if kind is not None else None
+
+
 class RankConfig(_Model):
     """A ranked allocation (docs/scores.md): the top `top` of `assets` by `score`."""
 
@@ -127,7 +136,7 @@ class RankConfig(_Model):
     weighting: Literal["equal", "inverse_vol"] = "equal"
     vol_window: whole_at_least(2) | None = None
     min_score: Number | str | None = None
-    filter: dict[str, Any] | None = None
+    filter: Annotated[dict[str, Any] | None, CheckedBy(_filter_model)] = None
     fallback: str | None = None
     exposure: Number = Field(default=1.0, gt=0.0, le=1.0)
 
@@ -147,12 +156,14 @@ class RankConfig(_Model):
             return None
         if "series" in value:
             raise ValueError("a filter has no `series`: it runs on each ranked asset's own price")
-        kind = SIGNAL_KINDS.get(value.get("type"))
+        tag = value.get("type")
+        kind = SIGNAL_KINDS.get(tag) if isinstance(tag, str) else None
         if kind is None:
             kinds = sorted(SIGNAL_KINDS)
-            tag = value.get("type")
             if tag is None:
                 raise ValueError(f"needs a `type` (one of {kinds})")
+            if not isinstance(tag, str):
+                raise ValueError(f"its `type` must be one of {kinds}, not {shown(tag)}")
             raise ValueError(
                 f"unknown signal type {tag!r}{suggest(str(tag), kinds)}; kinds are {kinds}"
             )
@@ -272,12 +283,6 @@ class Config(_Model):
 
 
 # ---- phase 2: cross-field rules, each returning a list of "field: problem" ----
-
-
-def suggest(name: str, choices: list[str]) -> str:
-    """' (did you mean 'x'?)' for the closest choice, or '' when none is close."""
-    close = difflib.get_close_matches(name, choices, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _check_regime_order(config: Config) -> list[str]:
@@ -479,175 +484,11 @@ RULES: tuple[Callable[[Config], list[str]], ...] = (
 )
 
 
-def _format_pydantic(error: ValidationError) -> list[str]:
-    problems = []
-    for item in error.errors():
-        # Discriminated unions put the tag in the path (signals.x.donchian.entry): drop it.
-        tags = (*SIGNAL_KINDS, *SCORE_KINDS, "ThresholdRule")
-        loc = [p for p in item["loc"] if p not in tags]
-        where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc)
-        where = where.replace(".[", "[")
-        message = _in_our_words(item["msg"])
-        if item["type"] == "string_type" and isinstance(item.get("input"), bool):
-            message = (
-                f"must be text, not {str(item['input']).lower()}: YAML reads unquoted "
-                "yes/no/on/off/true/false as a boolean; quote it ('on')"
-            )
-        elif item["type"] == "extra_forbidden":
-            message = "unknown key (remove it or check its spelling)"
-        elif item["type"] == "missing":
-            message = "required field is missing"
-        elif item["type"] in ("union_tag_invalid", "union_tag_not_found") and loc[:1] in (
-            ["signals"],
-            ["scores"],
-        ):
-            what, registry = (
-                ("signal", SIGNAL_KINDS) if loc[0] == "signals" else ("score", SCORE_KINDS)
-            )
-            kinds = sorted(registry)
-            where = f"{where}.type"
-            if item["type"] == "union_tag_not_found":
-                message = f"required field is missing (one of {kinds})"
-            else:
-                tag = str(item["ctx"]["tag"])
-                message = f"unknown {what} type {tag!r}{suggest(tag, kinds)}; kinds are {kinds}"
-        problems.append(f"{where or '(top level)'}: {message}")
-    return problems
-
-
-def _in_our_words(message: str) -> str:
-    """pydantic's phrasing -> ours: 'Input should be x' -> 'must be x'; no 'Value error, '."""
-    for prefix in ("Value error, ", "Assertion failed, "):
-        message = message.removeprefix(prefix)
-    if message.startswith("Input should be "):
-        message = "must be " + message.removeprefix("Input should be ")
-    for theirs, ours in (
-        ("a valid integer", "a whole number"),
-        ("a valid dictionary", "a mapping (key: value)"),
-        ("a valid string", "text"),
-        ("a valid list", "a list"),
-        ("greater than or equal to", "at least"),
-        ("less than or equal to", "at most"),
-        ("greater than", "above"),
-        ("less than", "below"),
-    ):
-        message = message.replace(theirs, ours)
-    return message
-
-
-MAX_LISTED = 30  # problems listed one per line; the rest are counted
-
-
-def _raise(origin: str, problems: list[str]) -> None:
-    """One problem: one line. Several: a one-line header naming the file, then one problem
-    per line."""
-    if len(problems) == 1:
-        raise ConfigError(f"{origin}: 1 problem: {problems[0]}")
-    if len(problems) > MAX_LISTED:
-        more = len(problems) - MAX_LISTED
-        problems = [*problems[:MAX_LISTED], f"... and {more} more of the same kinds"]
-    raise ConfigError(
-        f"{origin}: {len(problems)} problems:\n" + "\n".join(f"  {p}" for p in problems)
-    )
-
-
-PLACEHOLDERS: dict[str, Callable[[dict], Any]] = {
-    "signals": lambda raw: {"type": "level", "series": "SPY", "above": 0.0},
-    "scores": lambda raw: {"type": "momentum", "lookback": 1},
-}
-"""Stand-ins for a broken named entry, so the rest of the config can still be checked
-(the entry's name stays defined: `when` and `rank.score` references still resolve)."""
-
-STRUCTURAL = ("name", "data", "universe", "regimes", "benchmark")
-"""Top-level sections the cross-field rules cannot do without: when one of them is broken,
-only the schema problems are reported."""
-
-
-def _repair(raw: dict, errors: list[dict]) -> tuple[dict | None, list[tuple]]:
-    """A copy of `raw` with each schema error's piece removed (a key with a default) or
-    replaced (a named signal or score entry), and the repaired paths; None when a
-    structural section is broken."""
-    fixed = copy.deepcopy(raw)
-    repaired = []
-    for error in errors:
-        loc = tuple(
-            p for p in error["loc"] if p not in (*SIGNAL_KINDS, *SCORE_KINDS, "ThresholdRule")
-        )
-        if not loc or (loc[0] in STRUCTURAL and len(loc) <= 1):
-            return None, []
-        if loc[0] in PLACEHOLDERS and len(loc) >= 2:
-            entries = fixed.get(loc[0])
-            if isinstance(entries, dict) and loc[1] in entries:
-                entries[loc[1]] = PLACEHOLDERS[loc[0]](fixed)
-                repaired.append(loc[:2])
-                continue
-        if loc[0] == "regimes" and len(loc) >= 3 and isinstance(loc[1], int):
-            regime = fixed["regimes"][loc[1]] if isinstance(fixed.get("regimes"), list) else None
-            if isinstance(regime, dict) and loc[2] in ("weights", "rank", "when"):
-                regime.pop(loc[2], None)
-                if loc[2] != "when" and "weights" not in regime and "rank" not in regime:
-                    regime["weights"] = {}
-                repaired.append(loc[:3])
-                continue
-        if error["type"] == "missing":
-            return None, []
-        if loc[0] == "regimes" and len(loc) == 3 and loc[2] == "name":
-            fixed["regimes"][loc[1]]["name"] = f"regime_{loc[1]}"  # keep the regime
-            repaired.append(loc)
-            continue
-        parent = fixed
-        for part in loc[:-1]:
-            try:
-                parent = parent[part]
-            except (KeyError, IndexError, TypeError):
-                return None, []
-        if isinstance(parent, dict) and loc[-1] in parent:
-            del parent[loc[-1]]
-            repaired.append(loc)
-        else:
-            return None, []
-    return fixed, repaired
-
-
-def _field_of(problem: str) -> str:
-    return problem.split(":", 1)[0]
-
-
-def _under(field: str, repaired: list[tuple]) -> bool:
-    """True when the cross-field problem `field` is about a piece the repair changed."""
-    for loc in repaired:
-        name = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
-        if field == name or field.startswith(name + ".") or field.startswith(name + "["):
-            return True
-        if name.startswith(field + ".") or name.startswith(field + "["):
-            return True  # a rule about the container of a removed piece
-        if loc[0] == "regimes" and field.startswith(f"regimes[{loc[1]}]"):
-            return True
-    return False
-
-
-def _schema_and_rules(raw: dict) -> tuple[Config | None, list[str]]:
-    """Every problem of the config at once: schema problems, then the cross-field problems
-    of the rest (after standing in for the broken pieces, up to three rounds)."""
-    try:
-        config = Config.model_validate(raw)
-    except ValidationError as exc:
-        problems = _format_pydantic(exc)
-        current, repaired, errors = raw, [], exc.errors()
-        for _ in range(3):
-            current, more = _repair(current, errors)
-            if current is None:
-                return None, problems
-            repaired += more
-            try:
-                config = Config.model_validate(current)
-            except ValidationError as again:
-                errors = again.errors()
-                continue
-            rules = [p for rule in RULES for p in rule(config)]
-            return None, problems + [p for p in rules if not _under(_field_of(p), repaired)]
-        return None, problems
-    return config, [problem for rule in RULES for problem in rule(config)]
+def check_config(raw: dict) -> tuple[Config | None, list[str]]:
+    """(the config, []) when `raw` is valid, else (None, every problem at once): the
+    schema's and the cross-field rules' together, one line each (engine/config/repair.py)."""
+    config, problems = validate(raw, Config, RULES)
+    return (config, []) if not problems else (None, problems)
 
 
 def config_from_dict(raw: Any, origin: str = "<config>") -> Config:
@@ -658,9 +499,9 @@ def config_from_dict(raw: Any, origin: str = "<config>") -> Config:
     """
     if not isinstance(raw, dict):
         raise ConfigError(f"{origin}: the top level must be a mapping of keys (name:, data:, ...)")
-    config, problems = _schema_and_rules(raw)
+    config, problems = check_config(raw)
     if problems:
-        _raise(origin, problems)
+        raise ConfigError.listing(origin, problems)
     return config
 
 
@@ -714,6 +555,12 @@ def load_config(path: str | Path, **overrides: Any) -> Config:
     Args:
         path: the YAML file.
         overrides: `data` fields given on the CLI (source, dir, start, end); None means "not given".
+
+    Raises:
+        ConfigError: every problem at once; or one line when the file is a sweep (or
+            blend) config, naming the command that runs it (engine/config/kinds.py).
     """
     path = Path(path)
-    return config_from_dict(with_overrides(read_yaml(path), path, **overrides), str(path))
+    raw = read_yaml(path)
+    refuse_other_kinds(raw, str(path))  # a sweep config points to `rotation sweep`
+    return config_from_dict(with_overrides(raw, path, **overrides), str(path))

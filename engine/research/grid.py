@@ -158,6 +158,13 @@ def _whole(raw: dict, path: tuple) -> bool:
     return False
 
 
+def _kind(registry: dict, entry: Any) -> Any:
+    """The registered kind of a raw entry by its `type`, or None (not a mapping, no
+    `type`, or one that is not a registered name)."""
+    tag = entry.get("type") if isinstance(entry, dict) else None
+    return registry.get(tag) if isinstance(tag, str) else None
+
+
 def _rank_sweepable(i: int, rank: Any) -> Iterator[tuple[tuple, Any]]:
     """(path, value) of the numeric keys of regime i's ranked allocation and its filter."""
     if not isinstance(rank, dict):
@@ -166,7 +173,7 @@ def _rank_sweepable(i: int, rank: Any) -> Iterator[tuple[tuple, Any]]:
         if key in rank:
             yield ("regimes", i, "rank", key), rank[key]
     spec = rank.get("filter")
-    kind = SIGNAL_KINDS.get(spec.get("type")) if isinstance(spec, dict) else None
+    kind = _kind(SIGNAL_KINDS, spec)
     if kind is not None:
         for key in kind.sweep_keys(spec):
             if key in spec:
@@ -178,14 +185,14 @@ def _sweepable(raw: dict) -> Iterator[tuple[tuple, Any]]:
     are skipped here (the schema names them when the base config is validated)."""
     signals = raw.get("signals")
     for name, signal in signals.items() if isinstance(signals, dict) else ():
-        kind = SIGNAL_KINDS.get(signal.get("type")) if isinstance(signal, dict) else None
+        kind = _kind(SIGNAL_KINDS, signal)
         if kind is not None:  # an unknown type is named when the base config is validated
             for key in kind.sweep_keys(signal):
                 if key in signal:
                     yield ("signals", name, key), signal[key]
     scores = raw.get("scores")
     for name, score in scores.items() if isinstance(scores, dict) else ():
-        kind = SCORE_KINDS.get(score.get("type")) if isinstance(score, dict) else None
+        kind = _kind(SCORE_KINDS, score)
         if kind is not None:
             for key in kind.sweep_keys(score):
                 if key in score:
@@ -237,48 +244,84 @@ def _text_lists(raw: dict) -> Iterator[str]:
     yield from lists(raw.get("execution"), TEXT_KEYS["execution"], "execution")
 
 
-def check_text_lists(raw: dict, origin: str) -> None:
-    """Refuse a list at a non-numeric key (`series: [IWM/SPY, QQQ/SPY]`) in one line.
-
-    Raises:
-        ConfigError: naming the first such key.
-    """
-    for where in _text_lists(raw):
-        what = where.rsplit(".", 1)[-1]
-        raise ConfigError(
-            f"{origin}: {where}: only numeric parameters can be swept (a list here is read as "
-            f"a sweep axis); run one config per {what}, or compare them with rotation compare"
+def text_list_problems(raw: dict) -> list[tuple[str, str]]:
+    """(field, problem) for each list at a non-numeric key (`series: [IWM/SPY, QQQ/SPY]`)."""
+    return [
+        (
+            where,
+            "only numeric parameters can be swept (a list here is read as a sweep axis); "
+            f"run one config per {where.rsplit('.', 1)[-1]}, or compare them with "
+            "rotation compare",
         )
+        for where in _text_lists(raw)
+    ]
 
 
-def find_axes(raw: dict, origin: str = "<config>", max_combos: int = MAX_COMBOS) -> list[Axis]:
-    """Every swept parameter of a raw (parsed YAML) config, in config order.
+def swept(raw: dict) -> list[str]:
+    """Dotted names of the parameters written as a list or a range (well formed or not),
+    and of the lists at non-numeric keys: what makes a config a sweep config."""
+    named = [
+        Axis(path, ()).name
+        for path, value in _sweepable(raw)
+        if isinstance(value, list) or (isinstance(value, dict) and set(value) & set(RANGE_KEYS))
+    ]
+    return named + [where for where, _ in text_list_problems(raw)]
+
+
+def scan_axes(raw: dict, max_combos: int = MAX_COMBOS) -> tuple[list[Axis], list[str], list[str]]:
+    """Every swept parameter of a raw (parsed YAML) config, in config order, with every
+    problem of the grid at once.
 
     The grid's size is counted from the lists' lengths and the ranges' arithmetic
-    before anything is expanded, so a huge grid is refused at once.
+    before anything is expanded, so a huge grid is refused at once (no axes then).
 
-    Raises:
-        ConfigError: a list at a non-numeric key (`check_text_lists`), a malformed list
-            or range, repeated values, or more than `max_combos` combinations.
+    Returns:
+        (axes, problems `field: message`, dotted names of the malformed places): a list at
+        a non-numeric key, a malformed list or range, repeated values.
     """
-    check_text_lists(raw, origin)
+    problems, broken = [], []
+    for where, problem in text_list_problems(raw):
+        problems.append(f"{where}: {problem}")
+        broken.append(where)
     found = []
     for path, value in _sweepable(raw):
-        where = f"{origin}: " + Axis(path, ()).name
-        count = _axis_count(value, where)
+        where = Axis(path, ()).name
+        try:
+            count = _axis_count(value, where)
+        except ConfigError as exc:
+            problems.append(exc.message)
+            broken.append(where)
+            continue
         if count is not None:
             found.append((path, value, count, where))
     size = math.prod(count for _, _, count, _ in found)
     if size > max_combos:
         shape = " x ".join(f"{_shown(count)} {Axis(path, ()).name}" for path, _, count, _ in found)
-        raise ConfigError(
-            f"{origin}: the grid has {_shown(size)} combinations ({shape}), over the limit "
+        problems.append(
+            f"the grid has {_shown(size)} combinations ({shape}), over the limit "
             f"of {max_combos:,}; shrink an axis or raise --max-combos"
         )
-    return [
-        Axis(path, _axis_values(value, count, _whole(raw, path), where))
-        for path, value, count, where in found
-    ]
+        return [], problems, broken
+    axes = []
+    for path, value, count, where in found:
+        try:
+            axes.append(Axis(path, _axis_values(value, count, _whole(raw, path), where)))
+        except ConfigError as exc:
+            problems.append(exc.message)
+            broken.append(where)
+    return axes, problems, broken
+
+
+def find_axes(raw: dict, origin: str = "<config>", max_combos: int = MAX_COMBOS) -> list[Axis]:
+    """The axes of `scan_axes`.
+
+    Raises:
+        ConfigError: listing every problem of the grid (`scan_axes`).
+    """
+    axes, problems, _ = scan_axes(raw, max_combos)
+    if problems:
+        raise ConfigError.listing(origin, problems)
+    return axes
 
 
 def grid_size(axes: list[Axis]) -> int:

@@ -12,17 +12,22 @@ default (`COST_AXES`, when swept); `scenarios: []` makes every axis a choice.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import itertools
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from engine.config import Config, config_from_dict, read_yaml, with_overrides
+from engine.config import Config, check_config, config_from_dict, read_yaml, with_overrides
+from engine.config.repair import touches, validate
 from engine.config.types import Whole
+from engine.config.words import shown
 from engine.errors import ConfigError
 from engine.limits import MAX_COMBOS as DEFAULT_MAX_COMBOS
 from engine.research import grid
@@ -72,70 +77,142 @@ def sweep_spec(
     origin: str,
     max_combos: int = DEFAULT_MAX_COMBOS,
     scenarios: list[str] | None = None,
+    problems: Sequence[str] = (),
 ) -> SweepSpec:
     """Find the axes (the grid size is checked before they are expanded), and
     validate every axis value. `scenarios`: the scenario axes by full or trailing
     name (`resolve_axis`); None for the default, every swept axis of COST_AXES.
+    `problems`: found before (in the `sweep:` section), reported with the others.
 
     Raises:
-        ConfigError: no axis, a grid over `max_combos`, an invalid value, or a
-            scenario that is not a swept parameter.
+        ConfigError: every problem at once: no axis, a grid over `max_combos`, a
+            malformed axis, a config problem of the base combination or of any axis
+            value (saying which), or a scenario that is not a swept parameter.
     """
-    axes = grid.find_axes(raw, origin, max_combos)
-    if not axes:
-        raise ConfigError(
-            f"{origin}: nothing to sweep; write a numeric parameter as a list "
-            "([60, 120]) or a range ({start: 20, stop: 260, step: 20})"
+    axes, found, broken = grid.scan_axes(raw, max_combos)
+    problems = [*problems, *found]
+    if not axes and not found:
+        problems.append(
+            "nothing to sweep; write a numeric parameter as a list ([60, 120]) or a range "
+            "({start: 20, stop: 260, step: 20})"
         )
-    first = tuple(a.values[0] for a in axes)
-    base = config_from_dict(grid.with_values(raw, axes, first), origin)
-    for i, axis in enumerate(axes):  # each value once, others at their first value
-        for value in axis.values[1:]:
-            config_from_dict(
-                grid.with_values(raw, axes, first[:i] + (value,) + first[i + 1 :]), origin
-            )
-    heaviest = tuple(max(a.values) if a.path[0] == "regimes" else a.values[0] for a in axes)
-    config_from_dict(grid.with_values(raw, axes, heaviest), origin)  # largest weight sums
-    spec = SweepSpec(raw=raw, base=base, axes=axes, origin=origin)
+    base = _combination_problems(raw, axes, broken, problems)
     names = [a.name for a in axes]
     if scenarios is None:
         chosen = {n for n in names if n in COST_AXES}
     else:
-        chosen = {resolve_axis(spec, name, "scenarios") for name in scenarios}
+        chosen = set()
+        for name in scenarios:
+            full = axis_named(names, name)
+            if full is None:
+                problems.append(f"sweep.scenarios: {_not_an_axis(name, names)}")
+            chosen.add(full)
+    if problems or base is None:
+        raise ConfigError.listing(origin, problems)
+    spec = SweepSpec(raw=raw, base=base, axes=axes, origin=origin)
     return dataclasses.replace(spec, scenarios=tuple(n for n in names if n in chosen))
+
+
+def _combination_problems(
+    raw: dict, axes: list[grid.Axis], broken: list[str], problems: list[str]
+) -> Config | None:
+    """Validate the base combination (every axis at its first value), each other value of
+    each axis (the others at their first) and the heaviest combination (regime axes at
+    their largest); add each new problem to `problems`, saying which value gives it.
+    Returns the base config, or None when it has problems."""
+    plain = copy.deepcopy(raw)
+    for name in broken:  # a malformed axis is reported by the grid; check the rest
+        path = _path(plain, name)
+        if path is not None:
+            grid.set_path(plain, path, None)
+    first = tuple(a.values[0] for a in axes)
+    base, seen = check_config(grid.with_values(plain, axes, first))
+    problems += [p for p in seen if not touches(p.split(":", 1)[0], broken)]
+    seen = set(seen)
+    variants = [
+        (first[:i] + (value,) + first[i + 1 :], f"with {axis.name} = {value:g}")
+        for i, axis in enumerate(axes)
+        for value in axis.values[1:]
+    ]
+    heaviest = tuple(max(a.values) if a.path[0] == "regimes" else a.values[0] for a in axes)
+    if heaviest != first:
+        variants.append((heaviest, "with the swept regime values at their largest"))
+    for values, which in variants:
+        for problem in check_config(grid.with_values(plain, axes, values))[1]:
+            if problem not in seen and not touches(problem.split(":", 1)[0], broken):
+                seen.add(problem)
+                problems.append(f"{problem} ({which})")
+    return base
+
+
+def _path(raw: dict, name: str) -> tuple | None:
+    """The path of a dotted name (`regimes[0].weights.IWM`) in `raw`, or None."""
+    node, path = raw, []
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", name):
+        key: Any = int(part[1:-1]) if part.startswith("[") else part
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+        path.append(key)
+    return tuple(path)
+
+
+def axis_named(names: list[str], name: str) -> str | None:
+    """The full axis name of a full or unambiguous trailing part (`entry` for
+    `signals.x.entry`), or None."""
+    if name in names:
+        return name
+    matches = [n for n in names if n.endswith("." + name)]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _not_an_axis(name: str, names: list[str]) -> str:
+    return f"{name!r} is not one of the swept parameters {names} (or is ambiguous)"
 
 
 def resolve_axis(spec: SweepSpec, name: str, what: str = "") -> str:
     """Full axis name from a full or unambiguous trailing part (`entry` for `signals.x.entry`);
     `what` names the option in the error (`scenarios`, `heatmap`)."""
     names = [a.name for a in spec.axes]
-    if name in names:
-        return name
-    matches = [n for n in names if n.endswith("." + name)]
-    if len(matches) == 1:
-        return matches[0]
+    full = axis_named(names, name)
+    if full is not None:
+        return full
     where = f"sweep.{what}: " if what else ""
-    raise ConfigError(
-        f"{spec.origin}: {where}{name!r} is not one of the swept parameters {names} "
-        "(or is ambiguous)"
-    )
+    raise ConfigError(f"{spec.origin}: {where}{_not_an_axis(name, names)}")
 
 
 def load_sweep(
     path: str | Path, max_combos: int = DEFAULT_MAX_COMBOS, **overrides: Any
 ) -> tuple[SweepSpec, SweepOptions]:
-    """Read a sweep YAML file; `overrides` replace `data.*` keys as in `load_config`."""
+    """Read a sweep YAML file; `overrides` replace `data.*` keys as in `load_config`.
+
+    Raises:
+        ConfigError: every problem at once, the `sweep:` section's with the others.
+    """
     path = Path(path)
     raw = read_yaml(path)
-    try:
-        options = SweepOptions.model_validate(raw.pop("sweep", None) or {})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = "".join(f".{p}" for p in first["loc"])
-        message = first["msg"].replace(" or instance of SweepOptions", "")
-        raise ConfigError(f"{path}: sweep{where}: {message}") from None
+    raw_section = raw.pop("sweep", None)
+    options, problems = sweep_options(raw_section)
     raw = with_overrides(raw, path, **overrides)
-    return sweep_spec(raw, str(path), max_combos, options.scenarios), options
+    if options is not None:
+        scenarios = options.scenarios
+    else:  # a broken section: its scenario names are still checked when they are names
+        given = raw_section.get("scenarios") if isinstance(raw_section, dict) else None
+        names = isinstance(given, list) and all(isinstance(n, str) for n in given)
+        scenarios = given if names else None
+    spec = sweep_spec(raw, str(path), max_combos, scenarios, problems)
+    return spec, options
+
+
+def sweep_options(section: Any) -> tuple[SweepOptions | None, list[str]]:
+    """The `sweep:` section (absent: the defaults), or None and its problems in our words."""
+    if section is None:
+        return SweepOptions(), []
+    if not isinstance(section, dict):
+        return None, [f"sweep: must be a mapping (metric:, top:, ...), not {shown(section)}"]
+    options, problems = validate(section, SweepOptions, ())
+    return options, [f"sweep.{p}" for p in problems]
 
 
 def short_names(names: list[str]) -> dict[str, str]:
