@@ -43,7 +43,7 @@ import pandas as pd
 
 from engine import calendar
 from engine.config import Config, ThresholdRule
-from engine.data.market_calendar import calendar_kind, sessions
+from engine.data.market_calendar import sessions, universe_kind
 from engine.rules import same_target
 from strategies.signals import SIGNAL_KINDS
 
@@ -60,10 +60,8 @@ def latest(config: Config) -> Config:
 def future_sessions(universe: list[str], after: pd.Timestamp) -> pd.DatetimeIndex:
     """Estimated dates of C after `after`: every day for an all-crypto universe, NYSE
     sessions when a US ticker is traded, else weekdays."""
-    kinds = {calendar_kind(t) for t in universe}
-    kind = "crypto" if kinds == {"crypto"} else "nyse" if "nyse" in kinds else "weekdays"
     start = after + pd.Timedelta(days=1)
-    return sessions(kind, start, after + pd.Timedelta(days=LOOKAHEAD_DAYS))
+    return sessions(universe_kind(universe), start, after + pd.Timedelta(days=LOOKAHEAD_DAYS))
 
 
 def schedule_ahead(
