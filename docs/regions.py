@@ -10,10 +10,11 @@ Three kinds of marker (HTML comments, invisible once rendered):
     <!-- claim: NAME -->...<!-- /claim -->       prose whose conclusion the registry tests:
                                                  never rewritten, reported when false
 
-Commands run through click's test runner in a scratch folder laid out like a checkout
-(`configs/` and `../shared/data` are links to the real ones), with `COLUMNS=80` so rich
-tables render the same everywhere; folders they write stay in the scratch folder, so
-the paths they print are relative (`runs/...`).
+Markers are found anywhere, code spans included: write about them without their full
+syntax. Commands run through click's test runner in a scratch folder laid out like a
+checkout (`configs/` and `../shared/data` are links to the real ones), with `COLUMNS=80`
+so rich tables render the same everywhere; folders they write stay in the scratch
+folder, so the paths they print are relative (`runs/...`).
 """
 
 from __future__ import annotations
@@ -141,7 +142,8 @@ class Runner:
                 result = CliRunner().invoke(main, args, env=self.env)
             if result.exit_code != 0:
                 command = " ".join(argv)
-                raise FigureError(f"rotation {command}: exit {result.exit_code}\n{result.output}")
+                why = result.output or repr(result.exception)
+                raise FigureError(f"rotation {command}: exit {result.exit_code}\n{why}")
             out = args[args.index("--out") + 1] if "--out" in args else "."
             self.cache[key] = (result.stdout, self.work / out)
         return self.cache[key]
