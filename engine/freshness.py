@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -48,13 +48,6 @@ def today(environ: Mapping[str, str] | None = None) -> dt.date:
             f"{TODAY_ENV}={given[:40]!r}: must be a date written YYYY-MM-DD, or unset for "
             "the machine's date"
         ) from None
-
-
-def market_kind(tickers: Iterable[str]) -> str:
-    """The calendar of a set of traded tickers: `crypto` when all are crypto pairs, `nyse`
-    when one is a US ticker, else `weekdays`."""
-    kinds = {calendar_kind(t) for t in tickers}
-    return "crypto" if kinds == {"crypto"} else "nyse" if "nyse" in kinds else "weekdays"
 
 
 def sessions_behind(as_of: pd.Timestamp, on: dt.date, kind: str) -> int:

@@ -50,8 +50,8 @@ import pandas as pd
 
 from engine import calendar
 from engine.config import Config, ThresholdRule
-from engine.data.market_calendar import sessions
-from engine.freshness import market_kind, sessions_behind, today
+from engine.data.market_calendar import sessions, universe_kind
+from engine.freshness import sessions_behind, today
 from engine.rules import same_target
 from strategies.signals import SIGNAL_KINDS
 
@@ -67,9 +67,9 @@ def latest(config: Config) -> Config:
 
 def future_sessions(universe: list[str], after: pd.Timestamp) -> pd.DatetimeIndex:
     """Estimated dates of C after `after`: every day for an all-crypto universe, NYSE
-    sessions when a US ticker is traded, else weekdays (`freshness.market_kind`)."""
+    sessions when a US ticker is traded, else weekdays."""
     start = after + pd.Timedelta(days=1)
-    return sessions(market_kind(universe), start, after + pd.Timedelta(days=LOOKAHEAD_DAYS))
+    return sessions(universe_kind(universe), start, after + pd.Timedelta(days=LOOKAHEAD_DAYS))
 
 
 def schedule_ahead(
@@ -235,7 +235,7 @@ def current_state(
     held = sim.held_weights().iloc[-1].reindex(universe).to_numpy(dtype=float)
     cash = float(sim.cash.iloc[-1] / sim.value.iloc[-1])
     on = today() if on is None else on
-    behind = sessions_behind(as_of, on, market_kind(universe))
+    behind = sessions_behind(as_of, on, universe_kind(universe))
     return {
         "name": config.name,
         "as_of": as_of.date().isoformat(),

@@ -21,6 +21,8 @@ Conventions of the expected values (dates are 'YYYY-MM-DD' strings):
 - ``decision_dates``: the decision dates among the backtest dates.
 - ``trade_dates``: the backtest dates on which the strategy places an order.
 - ``values``: the strategy's daily value on every backtest date (no costs).
+  These three are required: every scenario is checked against the engine's schedule,
+  trades and values, not only its targets.
 - ``thresholds[date]``: the min_score threshold on that decision date (NaN when
   undefined).
 """
@@ -44,11 +46,11 @@ class Scenario:
     config: dict
     frames: dict[str, pd.DataFrame]
     targets: dict[str, dict[str, float]]
+    decision_dates: list[str]
+    trade_dates: list[str]
+    values: list[float]
     regimes: dict[str, str] = field(default_factory=dict)
     ranks: dict[str, dict[str, tuple]] = field(default_factory=dict)
-    decision_dates: list[str] | None = None
-    trade_dates: list[str] | None = None
-    values: list[float] | None = None
     thresholds: dict[str, float] = field(default_factory=dict)
 
     def inputs(self) -> tuple[dict, dict[str, pd.DataFrame]]:
@@ -205,6 +207,9 @@ def scenario_fewer_eligible() -> Scenario:
         # d2 is the first date of C: it trades to cash (ranked default), no order;
         # d3 trades to the d2 decision; d4 to the d3 decision (the same): no trade
         trade_dates=[d[3]],
+        # d2 cash; d3 buys AAA 100000/3/12 and BBB 100000/3/22 at d3's closes (value
+        # 100000); d4: AAA 12 -> 12, BBB 22 -> 22, a third in cash: still 100000
+        values=[INITIAL_CASH] * 3,
     )
 
 
@@ -247,6 +252,11 @@ def scenario_inverse_vol() -> Scenario:
         frames={"AAA": frame(d, aaa), "BBB": frame(d, bbb), "CCC": frame(d, ccc)},
         targets={d[0]: {}, d[1]: {}, d[2]: {}, d[3]: {"AAA": w_a, "BBB": w_b}},
         ranks={d[3]: {"AAA": (1, []), "BBB": (2, []), "CCC": (None, None)}},
+        decision_dates=list(d),  # daily
+        # d0 trades to cash (ranked default); d1..d3 to the cash decided on d0..d2; the
+        # d3 decision would trade on a d4 beyond the data: no order, all cash throughout
+        trade_dates=[],
+        values=[INITIAL_CASH] * 4,
     )
 
 
@@ -292,6 +302,12 @@ def scenario_min_score_number() -> Scenario:
             d[3]: {"CCC": (1, ["min_score"]), "AAA": (2, ["min_score"]), "BBB": (3, None)},
         },
         thresholds={d[1]: 0.0, d[2]: 0.0},
+        decision_dates=list(d),  # daily
+        # d0: no earlier decision, cash. d1 buys SAFE 100000/50 = 2000 at 50 (d0's target).
+        # d2: SAFE still 50 (value 100000); trades to d1's {AAA .5, SAFE .5}: AAA
+        # 50000/11 at 11, SAFE down to 1000. d3: AAA 11 -> 10.45 (-5%): 47500 + 50000.
+        trade_dates=[d[1], d[2], d[3]],
+        values=[INITIAL_CASH, INITIAL_CASH, INITIAL_CASH, 50000 / 11 * 10.45 + 1000 * 50.0],
     )
 
 
@@ -353,6 +369,12 @@ def scenario_min_score_ticker() -> Scenario:
             d[4]: {"BBB": (1, ["min_score"]), "AAA": (2, None)},
         },
         thresholds={d[0]: NAN, d[1]: NAN, d[2]: thr_d2, d[3]: thr_d2, d[4]: thr_d4},
+        decision_dates=list(d),  # daily
+        # d1 buys SAFE 2000 at 50 (d0's target); d2 keeps it (d1's target is the same);
+        # d3 sells SAFE at 50 and buys AAA 100000/10.251 (d2's target); d4: AAA
+        # 10.251 -> 10.45602 (+2%), then BBB (d3's target)
+        trade_dates=[d[1], d[3], d[4]],
+        values=[INITIAL_CASH] * 4 + [INITIAL_CASH / aaa[3] * aaa[4]],
     )
 
 
@@ -402,6 +424,10 @@ def scenario_filter_fail() -> Scenario:
             d[2]: {"AAA": (1, []), "BBB": (2, ["filter"]), "CCC": (3, None)},
             d[3]: {"CCC": (1, []), "AAA": (2, []), "BBB": (3, None)},
         },
+        decision_dates=list(d),  # daily
+        # cash (decided d0, d1) until d3 buys AAA 50000/12.6 at d3's close (d2's target)
+        trade_dates=[d[3]],
+        values=[INITIAL_CASH] * 4,
     )
 
 
@@ -436,6 +462,9 @@ def scenario_fallback_selected() -> Scenario:
             d[1]: {"SAFE": third + third, "BBB": third},
         },
         ranks={d[1]: {"SAFE": (1, []), "BBB": (2, []), "AAA": (3, ["min_score"])}},
+        decision_dates=list(d),  # daily
+        trade_dates=[d[1]],  # d1 buys SAFE 100000/50.5 at its close (d0's target, SAFE 1)
+        values=[INITIAL_CASH, INITIAL_CASH],
     )
 
 
@@ -475,6 +504,11 @@ def scenario_exposure() -> Scenario:
             d[2]: {"AAA": E / k, "SAFE": E / k},  # CCC (rank 2, exactly 0) fails
         },
         ranks={d[2]: {"AAA": (1, []), "CCC": (2, ["min_score"]), "BBB": (3, None)}},
+        decision_dates=list(d),  # daily
+        # d1 buys SAFE 0.6 x 100000 / 50 = 1200 at 50, 40000 stays cash (d0's target);
+        # d2: SAFE still 50 (value 100000), trades to d1's {AAA .3, BBB .3} at d2's closes
+        trade_dates=[d[1], d[2]],
+        values=[INITIAL_CASH] * 3,
     )
 
 
@@ -524,6 +558,11 @@ def scenario_order_lowest() -> Scenario:
             d[2]: {"AAA": (1, ["min_score"]), "CCC": (2, []), "BBB": (3, None)},
             d[3]: {"AAA": (1, ["min_score"]), "BBB": (2, []), "CCC": (3, None)},
         },
+        decision_dates=list(d),  # daily
+        # d1 buys SAFE 2000 at 50 (d0's target); d2 keeps it (d1's target is the same);
+        # d3: SAFE still 50, sells 1000 and buys CCC 50000/12 at d3's close (d2's target)
+        trade_dates=[d[1], d[3]],
+        values=[INITIAL_CASH] * 4,
     )
 
 

@@ -73,18 +73,15 @@ def test_engine_targets_equal_the_hand_computed_ones(scenario_result):
 
 def test_engine_trades_values_and_decision_dates_equal_the_hand_computed_ones(scenario_result):
     scenario, raw, result, _ = scenario_result
-    if scenario.values is not None:
-        np.testing.assert_allclose(result.strategy.value.to_numpy(), scenario.values, rtol=1e-12)
-    if scenario.trade_dates is not None:
-        traded = sorted({_day(d) for d in result.strategy.trades["date"]})
-        assert traded == scenario.trade_dates, scenario.name
-    if scenario.decision_dates is not None:
-        decide = raw.get("execution", {}).get("decide", "daily")
-        mask = decision_mask(result.calendar, decide)
-        on_dates = [_day(d) for d, m in zip(result.calendar, mask, strict=True) if m]
-        assert [d for d in on_dates if d in {_day(x) for x in result.dates}] == (
-            scenario.decision_dates
-        )
+    np.testing.assert_allclose(result.strategy.value.to_numpy(), scenario.values, rtol=1e-12)
+    traded = sorted({_day(d) for d in result.strategy.trades["date"]})
+    assert traded == scenario.trade_dates, scenario.name
+    decide = raw.get("execution", {}).get("decide", "daily")
+    mask = decision_mask(result.calendar, decide)
+    on_dates = [_day(d) for d, m in zip(result.calendar, mask, strict=True) if m]
+    assert [d for d in on_dates if d in {_day(x) for x in result.dates}] == (
+        scenario.decision_dates
+    )
 
 
 def test_engine_ranks_equal_the_hand_computed_ones(scenario_result):

@@ -109,14 +109,11 @@ def test_regimes_ranks_and_thresholds(scenario_run):
 
 def test_schedule_trades_and_values(scenario_run):
     scenario, res = scenario_run
-    if scenario.decision_dates is not None:
-        got = [_day(t["date"]) for t in res["targets"] if t["decision"]]
-        assert got == scenario.decision_dates
-    if scenario.trade_dates is not None:
-        strat = [t for t in res["trades"] if t["portfolio"] == "strategy"]
-        assert sorted({_day(t["date"]) for t in strat}) == scenario.trade_dates
-    if scenario.values is not None:
-        np.testing.assert_allclose(res["strategy"], scenario.values, rtol=1e-12)
+    got = [_day(t["date"]) for t in res["targets"] if t["decision"]]
+    assert got == scenario.decision_dates
+    strat = [t for t in res["trades"] if t["portfolio"] == "strategy"]
+    assert sorted({_day(t["date"]) for t in strat}) == scenario.trade_dates
+    np.testing.assert_allclose(res["strategy"], scenario.values, rtol=1e-12)
 
 
 # ---------------------------------------------------------------- arithmetic written out here

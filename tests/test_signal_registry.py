@@ -2,10 +2,11 @@
 
 A walk over `SIGNAL_KINDS`: for each kind a small example entry on the real prices
 (universe [IWM, SPY], 2023) whose regimes use it must be (a) accepted by the config,
-(b) sweepable along each parameter its kind lets a sweep vary, (c) written to
-signals.csv and drawn in the tearsheet under its title, and (d) clean in the
-look-ahead audit. Then bad entries: each refused by `rotation run` with one
-`Error:` line naming the field, exit code 2, no traceback and no run folder.
+(b) sweepable along each parameter its kind lets a sweep vary, each combination equal
+to `rotation run` of its own config, (c) written to signals.csv and drawn in the
+tearsheet under its title, and (d) clean in the look-ahead audit. Then bad entries:
+each refused by `rotation run` with one `Error:` line naming the field, exit code 2,
+no traceback and no run folder.
 """
 
 from __future__ import annotations
@@ -23,7 +24,11 @@ from click.testing import CliRunner
 
 from engine.cli import main
 from engine.config import config_from_dict
+from engine.data import CsvSource, MemorySource
+from engine.research.sweep import run_sweep
+from engine.research.sweep_config import sweep_spec
 from strategies.signals import SIGNAL_KINDS
+from tests.test_sweep import assert_rows_equal_single_runs
 
 NAME = "probe"  # the example signal's name in every config below
 SIGNALS_COLUMNS = ["signal", "date", "x", "value", "upper", "lower", "on"]
@@ -190,6 +195,12 @@ def test_each_sweepable_parameter_sweeps_through_the_cli(kind, key, isolated, sh
     assert len(table) == 2
     column = f"signals.{NAME}.{key}"
     assert sorted(table[column].tolist()) == pytest.approx(sorted(swept(values)))
+    # and each combination is `rotation run` of its own config: values, statistics to 1e-9
+    spec = sweep_spec(raw_config(entry(kind, **{key: values}), shared_data), "sweep.yaml")
+    source = MemorySource(CsvSource(shared_data).load(spec.base.tickers()))
+    result = run_sweep(spec, source, keep_values=True)
+    assert_rows_equal_single_runs(spec, source, result, range(spec.size))
+    np.testing.assert_allclose(table["sharpe"], result.table["sharpe"], rtol=1e-12)
 
 
 def test_the_run_exits_0(ran):

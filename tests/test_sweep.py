@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -219,7 +220,9 @@ def test_sweep_cli_rejects_bad_options_before_any_work(args, needle, tmp_path, s
 
 
 def test_ready_sweeps_load(shared_data):
-    for path in SWEEPS.glob("*.yaml"):
+    ready = sorted(SWEEPS.glob("*.yaml"))
+    assert {"breakout_grid.yaml", "weights_costs.yaml"} <= {p.name for p in ready}
+    for path in ready:
         spec, _ = load_sweep(path, source="csv", dir=str(shared_data))
         assert spec.size > 1
 
@@ -275,14 +278,21 @@ def test_the_timing_line_says_what_it_covers(tmp_path, shared_data):
     result = CliRunner().invoke(main, ["sweep", str(path), "--out", str(tmp_path / "s")])
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
-    assert "8 combinations in " in text and " s end to end (load " in text
-    for part in ("signals, simulation and statistics", "summary", "odds", "writing"):
-        assert part in text
+    line = re.search(r"8 combinations in ([0-9.]+) s end to end \((.*?); numba", text)
+    assert line, text
+    names = ("load", "signals, simulation and statistics", "summary", "odds", "writing")
+    printed = dict(re.findall(rf"({'|'.join(names)}) ([0-9.]+)", line.group(2)))
+    assert list(printed) == list(names)
+    # the line adds up: its total is its parts' sum (each rounded to 0.01 s)
+    total = float(line.group(1))
+    assert total == pytest.approx(sum(map(float, printed.values())), abs=0.005 * 6)
     # wall-clock times are in the manifest, so summary.json is the same on every run
     assert "timing" not in json.loads((tmp_path / "s" / "summary.json").read_text())
     timing = json.loads((tmp_path / "s" / "manifest.json").read_text())["timing"]
-    assert set(timing["parts"]) == {"load", "signals, simulation and statistics", "summary", "odds"}
-    assert timing["total"] == pytest.approx(sum(timing["parts"].values()))
+    assert list(timing["parts"]) == list(names[:-1])  # writing the manifest ends before it
+    for name, seconds in timing["parts"].items():
+        assert printed[name] == f"{seconds:.2f}" and seconds >= 0, name
+    assert timing["total"] <= total + 0.005
 
 
 def test_the_top_table_fits_80_columns_with_nothing_cut(shared_data):

@@ -342,7 +342,7 @@ def test_a_walk_forward_without_cost_axes_has_no_scenario_columns(result):
 def test_the_walk_forward_tables_fit_80_columns_with_scenarios(shared_data, market):
     from rich.console import Console
 
-    from engine.research.walkforward import summary_table, windows_table
+    from engine.report.walkforward_tables import summary_table, windows_table
 
     raw = small_raw(shared_data)
     raw["execution"]["fees_bps"] = [0, 10, 25]  # a scenario axis: a wider table
@@ -354,3 +354,80 @@ def test_the_walk_forward_tables_fit_80_columns_with_scenarios(shared_data, mark
     text = console.export_text()
     assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
     assert "fees_bps=25" in text and "2021-01-04" in text  # a scenario, a test start
+
+
+# ---------------------------------------------------------------- a partial last window
+
+
+def test_the_last_window_is_partial_when_the_dates_end_before_its_test_does():
+    wf = parse_spec("train=2y,test=1y")
+    cut = windows(pd.bdate_range("2018-01-01", "2023-06-30"), wf)
+    assert [w.partial for w in cut] == [False, False, False, True]  # 2023: half a year
+    # dates to Fri 2022-12-30; the last test runs to 2023-01-01 (exclusive): whole
+    whole = windows(pd.bdate_range("2018-01-01", "2022-12-30"), wf)
+    assert [w.partial for w in whole] == [False, False, False]
+    # to 2023-01-03 (exclusive): NYSE is closed on Monday 2023-01-02, weekdays are not
+    dates = pd.bdate_range("2018-01-03", "2022-12-30")
+    assert windows(dates, wf, "nyse")[-1].partial is False
+    assert windows(dates, wf, "weekdays")[-1].partial is True
+
+
+@pytest.fixture(scope="module")
+def partial_run(shared_data, tmp_path_factory):
+    """`rotation sweep --walk-forward train=2y,test=1y --tearsheet` on 2019-01-02 ..
+    2023-09-29: window 3 tests 2023-01-03 .. 2023-09-29, 187 NYSE sessions of about 250."""
+    folder = tmp_path_factory.mktemp("partial")
+    raw = small_raw(shared_data)
+    raw["data"]["end"] = "2023-09-29"
+    config = folder / "partial.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    out = folder / "wf"
+    args = ["sweep", str(config), "--walk-forward", "train=2y,test=1y", "--out", str(out)]
+    result = CliRunner().invoke(main, [*args, "--tearsheet"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    return result, out, raw
+
+
+def test_a_partial_window_gives_its_total_return_not_annualised_statistics(partial_run, market):
+    _, out, raw = partial_run
+    payload = json.loads((out / "walkforward.json").read_text())
+    assert payload["partial_window"] == {"window": 3, "test_days": 187, "in_out_of_sample": True}
+    first, last = payload["per_window"][0], payload["per_window"][-1]
+    assert [w["partial"] for w in payload["per_window"]] == [False, False, True]
+    for key in ("cagr", "volatility", "sharpe", "sortino", "calmar"):
+        assert last[f"oos_{key}"] is None and last[f"oos_benchmark_{key}"] is None, key
+        assert isinstance(first[f"oos_{key}"], float), key
+    spec = sweep_spec(raw, "partial.yaml")
+    chosen = tuple(last[a.name] for a in spec.axes)
+    test = _in_range(spec, pd.Timestamp(last["test_start"]), pd.Timestamp(last["test_end"]))
+    run = run_backtest(test.config_for(chosen), MemorySource(market))
+    assert len(run.dates) == 187
+    strategy, benchmark = run.stats["strategy"], run.stats["benchmark"]
+    assert last["oos_total_return"] == pytest.approx(strategy["total_return"], rel=1e-12)
+    assert last["oos_benchmark_total_return"] == pytest.approx(benchmark["total_return"], rel=1e-12)
+    assert last["oos_max_drawdown"] == pytest.approx(strategy["max_drawdown"], rel=1e-12)
+    # the stitched out-of-sample statistics include the partial window's days
+    values = pd.read_csv(out / "oos_values.csv")
+    assert payload["out_of_sample_range"]["end"] == "2023-09-29"
+    assert (values["window"] == 3).sum() == 187
+
+
+def test_the_tables_flag_the_partial_window_and_say_the_stitched_line_includes_it(partial_run):
+    result, out, _ = partial_run
+    text = " ".join(result.output.split())
+    assert "the partial window 3 (187 trading days) included" in text
+    assert "Window 3 is partial: the dates end 187 trading days into its test" in text
+    assert "so its sharpe, an annualised figure, is left out" in text
+    rows = [line.split() for line in result.output.splitlines() if line.strip()[:2] == "3 "]
+    assert rows and rows[0][1:4] == ["2023-01-03", "2023-09-29", "187"]
+    assert rows[0][-1] == "partial"
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    from engine.report import fmt
+    from tests.test_tearsheet import parse
+
+    cells = {key: value for _, key, value in parse(out / "tearsheet.html", "chosen").cells if key}
+    assert cells["3|test_days"] == "187 (partial)" and cells["3|oos_sharpe"] == "partial"
+    whole = json.loads((out / "walkforward.json").read_text())["per_window"][1]
+    assert cells["2|test_days"] == str(whole["test_days"]) and whole["test_days"] > 240
+    assert cells["2|oos_sharpe"] == fmt(whole["oos_sharpe"], "num")
+    assert "Window 3 is partial" in (out / "tearsheet.html").read_text(encoding="utf-8")

@@ -132,8 +132,8 @@ def test_each_cost_scenario_gets_its_rows_and_its_curve(tmp_path, shared_data):
     spec = grid(tmp_path, shared_data, fees=[0, 25])
     invoke("sweep", spec, "--walk-forward", "train=3y,test=1y", "--out", out, "--tearsheet")
     summary = json.loads((out / "walkforward.json").read_text())
-    if not summary.get("scenarios"):
-        pytest.skip("this walk-forward treats costs as a choice, not a scenario")
+    # a swept fee is a scenario by default (README, Scenario axes): its absence is a bug
+    assert [b["label"] for b in summary.get("scenarios", [])] == ["fees_bps=0", "fees_bps=25"]
     shown = {key: text for _, key, text in parse(out / FILENAME, "summary").cells if key}
     for i, block in enumerate(summary["scenarios"]):
         for part in wf.PARTS:

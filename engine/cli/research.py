@@ -306,12 +306,9 @@ def _walk_forward(
 
     from engine.data import make_source
     from engine.report.folders import link_latest
+    from engine.report.walkforward_tables import summary_table, windows_table
     from engine.research.distributed import walk_forward_on
-    from engine.research.walkforward import (
-        summary_table,
-        windows_table,
-        write_walkforward,
-    )
+    from engine.research.walkforward import write_walkforward
 
     result = walk_forward_on(spec, make_source(spec.base.data), wf, metric, workers, scheduler)
     destination = out or default_run_dir(f"{spec.base.name}-walkforward")

@@ -99,6 +99,13 @@ def calendar_kind(ticker: str) -> str:
     return "nyse"
 
 
+def universe_kind(tickers) -> str:
+    """The calendar of a portfolio of `tickers`: ``crypto`` when every one is crypto,
+    ``nyse`` when any trades on the NYSE calendar, else ``weekdays``."""
+    kinds = {calendar_kind(t) for t in tickers}
+    return "crypto" if kinds == {"crypto"} else "nyse" if "nyse" in kinds else "weekdays"
+
+
 @lru_cache(maxsize=64)
 def _nyse_closed(first_year: int, last_year: int) -> pd.DatetimeIndex:
     start, end = pd.Timestamp(first_year, 1, 1), pd.Timestamp(last_year, 12, 31)

@@ -25,6 +25,8 @@ class Metric:
         format: pct (0.1234 -> 12.34%), num (3 decimals), int, money.
         higher_is_better: direction used by every ranking.
         group: "performance" (per portfolio) or "relative" (strategy against benchmark).
+        annualised: a yearly rate extrapolated from the period (CAGR, Sharpe, ...): read
+            over a few weeks it says little, and a partial walk-forward window omits it.
     """
 
     key: str
@@ -32,14 +34,15 @@ class Metric:
     format: Format
     higher_is_better: bool = True
     group: Literal["performance", "relative"] = "performance"
+    annualised: bool = False
 
 
 _ALL = (
     Metric("total_return", "Total return", "pct"),
-    Metric("cagr", "CAGR", "pct"),
-    Metric("volatility", "Volatility (ann.)", "pct", higher_is_better=False),
-    Metric("sharpe", "Sharpe", "num"),
-    Metric("sortino", "Sortino", "num"),
+    Metric("cagr", "CAGR", "pct", annualised=True),
+    Metric("volatility", "Volatility (ann.)", "pct", higher_is_better=False, annualised=True),
+    Metric("sharpe", "Sharpe", "num", annualised=True),
+    Metric("sortino", "Sortino", "num", annualised=True),
     Metric("max_drawdown", "Max drawdown", "pct"),  # negative: closer to 0 is higher
     Metric(
         "max_drawdown_duration_days",
@@ -53,23 +56,24 @@ _ALL = (
         "int",
         higher_is_better=False,
     ),
-    Metric("calmar", "Calmar", "num"),
+    Metric("calmar", "Calmar", "num", annualised=True),
     Metric("final_value", "Final value", "money"),
     Metric("trade_dates", "Trade dates", "int", higher_is_better=False),
     Metric("fees_paid", "Fees paid", "money", higher_is_better=False),
-    Metric("turnover", "Turnover (one-way, ann.)", "pct", higher_is_better=False),
+    Metric("turnover", "Turnover (one-way, ann.)", "pct", higher_is_better=False, annualised=True),
     Metric("switches", "Regime switches", "int", higher_is_better=False),
-    Metric("excess_cagr", "Excess CAGR", "pct", group="relative"),
+    Metric("excess_cagr", "Excess CAGR", "pct", group="relative", annualised=True),
     Metric("beta", "Beta", "num", group="relative"),
-    Metric("alpha", "Alpha (ann.)", "pct", group="relative"),
+    Metric("alpha", "Alpha (ann.)", "pct", group="relative", annualised=True),
     Metric(
         "tracking_error",
         "Tracking error (ann.)",
         "pct",
         higher_is_better=False,
         group="relative",
+        annualised=True,
     ),
-    Metric("information_ratio", "Information ratio", "num", group="relative"),
+    Metric("information_ratio", "Information ratio", "num", group="relative", annualised=True),
     Metric("correlation", "Correlation", "num", group="relative"),
 )
 

@@ -168,6 +168,13 @@ def _summary_table(folder: WalkForwardFolder) -> str:
         "stitched). Out of sample: the statistics of the test segments chained into one "
         "curve, each starting where the previous one ended. The benchmark likewise.</p>"
     )
+    partial = folder.summary.get("partial_window")
+    if partial:
+        note += (
+            f'<p class="note">The last window, {partial["window"]}, is partial: the dates end '
+            f"{partial['test_days']} trading days into its test. Its days are part of the "
+            "out-of-sample curve and statistics.</p>"
+        )
     scenarios = folder.scenarios()
     keys = list(folder.summary["in_sample"])
     if len(scenarios) == 1 and not scenarios[0].label:
@@ -273,7 +280,7 @@ def stitched_figure(folder: WalkForwardFolder):
 def _chosen(folder: WalkForwardFolder) -> str:
     """The per-window table (ranges, scenario, chosen parameters, the metric in and out of
     sample) and a chart of each parameter's choice over the windows."""
-    from engine.research.walkforward import short_names
+    from engine.research.sweep_config import short_names
 
     metric = folder.summary["metric"]
     kind = metric_info(metric).format
@@ -284,23 +291,45 @@ def _chosen(folder: WalkForwardFolder) -> str:
     for w in folder.windows:
         n = w["window"]
         key = f"{n}|{w['scenario']}" if labelled else f"{n}"
+        partial = bool(w.get("partial"))
+        days = f"{w.get('test_days', '')}" + (" (partial)" if partial else "")
         cells = [f'<td class="num">{h.esc(n)}</td>']
         cells += [f"<td>{h.esc(w['train_start'])} → {h.esc(w['train_end'])}</td>"]
         cells += [f"<td>{h.esc(w['test_start'])} → {h.esc(w['test_end'])}</td>"]
+        cells += [f'<td class="num" data-key="{key}|test_days">{h.esc(days)}</td>']
         cells += [f"<td>{h.esc(w['scenario'])}</td>"] if labelled else []
         cells += [f'<td class="num" data-key="{key}|{h.esc(a)}">{_param(w[a])}</td>' for a in axes]
+        cells += [h.cell(w.get(f"is_{metric}"), kind, f"{key}|is_{metric}")]
+        for part in ("oos_", "oos_benchmark_"):
+            if partial and metric_info(metric).annualised:
+                cells += [f'<td class="num" data-key="{key}|{part}{metric}">partial</td>']
+            else:
+                cells += [h.cell(w.get(f"{part}{metric}"), kind, f"{key}|{part}{metric}")]
         cells += [
-            h.cell(w.get(f"{part}{metric}"), kind, f"{key}|{part}{metric}")
-            for part in ("is_", "oos_", "oos_benchmark_")
+            h.cell(w.get(f"{part}total_return"), "pct", f"{key}|{part}total_return")
+            for part in ("oos_", "oos_benchmark_")
         ]
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    headers = ["#", "Trained on", "Tested on", *(["Scenario"] if labelled else [])]
+    headers = ["#", "Trained on", "Tested on", "Test days", *(["Scenario"] if labelled else [])]
     headers += [short[a] for a in axes]
     headers += [f"{metric} in sample", f"{metric} out of sample", f"benchmark {metric} out"]
-    table = h.table(headers, rows, "chosen", scroll=len(rows) > 16)
+    headers += ["return out of sample", "benchmark return out"]
+    table = _partial_note(folder) + h.table(headers, rows, "chosen", scroll=len(rows) > 16)
     if not axes:
         return table
     return table + h.chart(parameters_figure(folder, axes, short), "parameters")
+
+
+def _partial_note(folder: WalkForwardFolder) -> str:
+    """Why a partial window's annualised metric is not shown (empty without one)."""
+    partial = folder.summary.get("partial_window")
+    if not partial:
+        return ""
+    return (
+        f'<p class="note">Window {partial["window"]} is partial: the dates end '
+        f"{partial['test_days']} trading days into its test, so its annualised statistics "
+        "are left out and its total return is shown instead.</p>"
+    )
 
 
 def _param(value) -> str:
@@ -361,7 +390,10 @@ def _per_window(folder: WalkForwardFolder) -> str:
     label, kind = metric_info(metric).label, metric_info(metric).format
     scenarios = folder.scenarios()
     first = scenarios[0].windows
-    x = [f"W{w['window']} {w['test_start'][:7]}" for w in first]
+    x = [
+        f"W{w['window']} {w['test_start'][:7]}" + (" (partial)" if w.get("partial") else "")
+        for w in first
+    ]
     bars = []
     if len(scenarios) == 1:
         bars.append((f"is_{metric}", "in sample (training dates)", "#9ecae1", first))

@@ -33,12 +33,17 @@ def stationary_indices(
     the index after the previous one (wrapping from n-1 to 0). Block lengths
     are thus geometric with mean `mean_block`, and the resampled series is
     stationary.
+
+    Both draws of a position come from one uniform pair, resample after resample
+    (row-major), so drawing B resamples at once or in chunks of any size gives the
+    same indices from the same generator state.
     """
     if mean_block < 1:
         raise ValueError("the mean block length must be at least 1")
-    new_block = rng.random((resamples, n)) < 1.0 / mean_block
+    uniform = rng.random((resamples, n, 2))
+    new_block = uniform[:, :, 0] < 1.0 / mean_block
     new_block[:, 0] = True
-    starts = rng.integers(0, n, size=(resamples, n))
+    starts = np.minimum((uniform[:, :, 1] * n).astype(np.int64), n - 1)
     position = np.broadcast_to(np.arange(n), (resamples, n))
     block_began = np.maximum.accumulate(np.where(new_block, position, 0), axis=1)
     first = np.take_along_axis(starts, block_began, axis=1)

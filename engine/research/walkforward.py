@@ -31,6 +31,12 @@ In-sample statistics are the mean over windows of the chosen combination's
 statistics on its own training range (training ranges overlap when step <
 train, so they are not stitched); out-of-sample statistics are those of the
 stitched curve (`engine.metrics.stats.performance`).
+
+The last window is *partial* when the dates end before its test does (a session of the
+portfolio's market falls after the last date and before the window's nominal end): its
+annualised out-of-sample statistics (CAGR, Sharpe, Calmar, ...: `Metric.annualised`),
+extrapolated from a few weeks, are left empty in its row, which gives its total return
+instead; the stitched curve includes it, and the summary's `partial_window` says so.
 """
 
 from __future__ import annotations
@@ -45,15 +51,13 @@ import pandas as pd
 
 from engine import calendar
 from engine.data import MemorySource, PriceSource
+from engine.data.market_calendar import sessions, universe_kind
 from engine.errors import ConfigError
 from engine.metrics import lower_is_better, stats
 from engine.metrics import metric as metric_info
-from engine.research.sweep_config import SweepSpec, scenario_groups, short_names
+from engine.research.sweep_config import SweepSpec, scenario_groups
 
 SHOWN = ("cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar")
-SCENARIO_SHOWN = ("cagr", "volatility", "sharpe", "max_drawdown", "calmar")
-SHORT_LABELS = {"cagr": "CAGR", "volatility": "Vol", "sharpe": "Sharpe", "max_drawdown": "MaxDD"}
-SHORT_LABELS |= {"calmar": "Calmar", "sortino": "Sortino"}
 _PART = re.compile(r"^\s*(train|test|step)\s*=\s*(\d+)\s*([ymd])\s*$")
 _UNITS = {"y": "years", "m": "months", "d": "days"}
 
@@ -109,14 +113,25 @@ def parse_spec(text: str) -> WalkForwardSpec:
 
 @dataclass(frozen=True)
 class Window:
-    """Training and test dates of one window (backtest dates of the calendar)."""
+    """Training and test dates of one window (backtest dates of the calendar); `partial`
+    when the dates end before its test window does."""
 
     train: pd.DatetimeIndex
     test: pd.DatetimeIndex
+    partial: bool = False
 
 
-def windows(dates: pd.DatetimeIndex, spec: WalkForwardSpec) -> list[Window]:
-    """The windows over `dates` (see the module docstring); test segments of < 2 dates end it."""
+def _cut_short(end: pd.Timestamp, last: pd.Timestamp, kind: str) -> bool:
+    """Whether a test window ending before `end` (exclusive) lost sessions of the `kind`
+    market (engine.data.market_calendar) because the dates stop at `last`."""
+    if end <= last + pd.Timedelta(days=1):
+        return False
+    return len(sessions(kind, last + pd.Timedelta(days=1), end - pd.Timedelta(days=1))) > 0
+
+
+def windows(dates: pd.DatetimeIndex, spec: WalkForwardSpec, kind: str = "weekdays") -> list[Window]:
+    """The windows over `dates` (see the module docstring); test segments of < 2 dates end it.
+    `kind` is the market calendar of the dates, which tells a partial last window."""
     out = []
     k = 0
     while True:
@@ -128,7 +143,8 @@ def windows(dates: pd.DatetimeIndex, spec: WalkForwardSpec) -> list[Window]:
         if len(test) < 2:
             break
         if len(train) >= 2:
-            out.append(Window(train=train, test=test))
+            partial = _cut_short(test_end, dates[-1], kind)
+            out.append(Window(train=train, test=test, partial=partial))
         k += 1
     return out
 
@@ -201,7 +217,7 @@ def walk_forward(
     memory = MemorySource(prices)
     cal, _ = calendar.trading_calendar(prices, list(config.universe), config.data.close_times)
     dates = backtest_dates(config, prices, cal)
-    cuts = windows(dates, wf)
+    cuts = windows(dates, wf, universe_kind(config.universe))
     if not cuts:
         raise ConfigError(
             f"{spec.origin}: {dates[0].date()} to {dates[-1].date()} is too short for "
@@ -228,8 +244,8 @@ def walk_forward(
             chosen = trained.table.iloc[row]
             strategy = result.strategy.value.to_numpy()
             benchmark = result.benchmark.value.to_numpy()
-            oos = result.stats["strategy"]
-            bench_oos = result.stats["benchmark"]
+            oos = _whole_only(result.stats["strategy"], window.partial)
+            bench_oos = _whole_only(result.stats["benchmark"], window.partial)
             record = {
                 "window": k + 1,
                 **({"scenario": group.label} if labelled else {}),
@@ -239,15 +255,20 @@ def walk_forward(
                 "test_end": window.test[-1].date(),
                 "train_days": len(window.train),
                 "test_days": len(window.test),
+                "partial": window.partial,
                 **{name: _scalar(v) for name, v in zip(names, values, strict=True)},
                 **{f"is_{key}": float(chosen[key]) for key in SHOWN},
                 **{f"is_benchmark_{key}": float(chosen[f"benchmark_{key}"]) for key in SHOWN},
                 **{f"oos_{key}": _scalar(oos[key]) for key in SHOWN},
                 **{f"oos_benchmark_{key}": _scalar(bench_oos[key]) for key in SHOWN},
+                "oos_total_return": _scalar(oos["total_return"]),
+                "oos_benchmark_total_return": _scalar(bench_oos["total_return"]),
             }
             if metric not in SHOWN:
                 record[f"is_{metric}"] = float(chosen[metric])
-                record[f"oos_{metric}"] = _run_metric(result.stats, metric)
+                shown = _run_metric(result.stats, metric)
+                whole = not (window.partial and metric_info(metric).annualised)
+                record[f"oos_{metric}"] = shown if whole else float("nan")
             rows.append(record)
             level_s, level_b = levels[group.label]
             segment = pd.DataFrame(
@@ -277,10 +298,16 @@ def walk_forward(
         )
     stitched = pd.concat([s for group in groups for s in segments[group.label]], ignore_index=True)
     first = {k: v for k, v in blocks[0].items() if k not in ("label", "values")}
+    partial = [k + 1 for k, window in enumerate(cuts) if window.partial]
     summary = {
         "walk_forward": wf.text,
         "metric": metric,
         "windows": len(cuts),
+        "partial_window": (
+            {"window": partial[0], "test_days": len(cuts[-1].test), "in_out_of_sample": True}
+            if partial
+            else None
+        ),
         **first,  # the first scenario's (the only one without scenario axes)
         "in_sample_means": "mean over windows of the chosen combination on its training range",
         "out_of_sample_from": "the stitched test segments",
@@ -291,6 +318,17 @@ def walk_forward(
     return WalkForwardResult(
         spec=wf, metric=metric, axes=names, windows=table, values=stitched, summary=summary
     )
+
+
+def _whole_only(period_stats: dict, partial: bool) -> dict:
+    """A window's statistics; for a partial window the annualised ones (Metric.annualised)
+    are NaN: a CAGR or Calmar extrapolated from a few weeks would read as a year's."""
+    if not partial:
+        return period_stats
+    return {
+        key: float("nan") if metric_info(key).annualised else value
+        for key, value in period_stats.items()
+    }
 
 
 def _side_by_side(stitched: pd.DataFrame, table: pd.DataFrame, cash, periods, rf) -> dict:
@@ -327,87 +365,3 @@ def write_walkforward(destination: Path, result: WalkForwardResult, manifest: di
         write_csv(result.values, staging / "oos_values.csv")
         write_json(staging / "manifest.json", manifest)
     return Path(destination)
-
-
-def summary_table(result: WalkForwardResult):
-    """A rich Table: in-sample (mean of windows) beside out-of-sample (stitched); with scenario
-    axes, one table with an in-sample, an out-of-sample and a benchmark line per scenario."""
-    from rich import box
-    from rich.table import Table
-
-    from engine.report import fmt
-
-    s = result.summary
-    span = s["out_of_sample_range"]
-    title = (
-        f"Walk-forward {s['walk_forward']} by {s['metric']}: {s['windows']} windows, "
-        f"out of sample {span['start']} → {span['end']}"
-    )
-    if s.get("scenarios"):
-        # 80 columns: light borders, short headers, Sortino left to walkforward.json
-        table = Table(title=f"{title}, chosen within each scenario", box=box.SIMPLE_HEAD)
-        table.add_column("Scenario", no_wrap=True)
-        table.add_column("", no_wrap=True)
-        for key in SCENARIO_SHOWN:
-            table.add_column(SHORT_LABELS[key], justify="right", no_wrap=True)
-        lines = (("IS (mean)", "in_sample"), ("OOS", "out_of_sample"))
-        lines += (("Bench OOS", "benchmark_out_of_sample"),)
-        for block in s["scenarios"]:
-            for i, (name, part) in enumerate(lines):
-                cells = (fmt(block[part][key], metric_info(key).format) for key in SCENARIO_SHOWN)
-                table.add_row(
-                    block["label"] if i == 0 else "", name, *cells, end_section=i == len(lines) - 1
-                )
-        return table
-    table = Table(title=title)
-    table.add_column("Statistic", no_wrap=True)
-    for column in ("IS (mean)", "OOS", "Bench IS", "Bench OOS"):
-        table.add_column(column, justify="right")
-    for key in SHOWN:
-        label, kind = metric_info(key).label, metric_info(key).format
-        table.add_row(
-            label,
-            *(
-                fmt(s[part][key], kind)
-                for part in (
-                    "in_sample",
-                    "out_of_sample",
-                    "benchmark_in_sample",
-                    "benchmark_out_of_sample",
-                )
-            ),
-        )
-    return table
-
-
-def windows_table(result: WalkForwardResult):
-    """A rich Table: one row per window (and scenario) with its ranges, chosen parameters and
-    metric IS / OOS."""
-    from rich import box
-    from rich.table import Table
-
-    from engine.report import fmt
-
-    metric = result.metric
-    kind = metric_info(metric).format
-    scenarios = result.summary.get("scenario_axes", [])
-    shown = [name for name in result.axes if name not in scenarios]
-    short = short_names(result.axes)
-    table = Table(
-        title="Chosen parameters per window (trained just before each test)", box=box.SIMPLE_HEAD
-    )
-    table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("test from", no_wrap=True)  # each test runs to the next one's start
-    for name in (*scenarios, *shown):  # the scenario's values first, then the chosen ones
-        table.add_column(short[name], justify="right", no_wrap=True)
-    table.add_column(f"IS {metric}", justify="right", no_wrap=True)
-    table.add_column(f"OOS {metric}", justify="right", no_wrap=True)
-    for _, row in result.windows.iterrows():
-        table.add_row(
-            str(row["window"]),
-            str(row["test_start"]),
-            *(f"{row[name]:g}" for name in (*scenarios, *shown)),
-            fmt(_scalar(row[f"is_{metric}"]), kind),
-            fmt(_scalar(row[f"oos_{metric}"]), kind),
-        )
-    return table
