@@ -80,6 +80,9 @@ def regions(path: Path, text: str | None = None) -> list[Region]:
     return sorted(found, key=lambda region: region.start)
 
 
+TODAY = "2026-08-24"  # the session after the last shared equity price (2026-08-21)
+
+
 class Runner:
     """Runs `rotation` commands and Python snippets in a scratch checkout, once each."""
 
@@ -96,6 +99,9 @@ class Runner:
             "LINES": "50",
             "FORCE_COLOR": None,
             "ROTATION_CACHE_DIR": str(self.root / "cache"),
+            # `rotation signal` measures staleness against today's date: the figures are
+            # as of TODAY, the first session after the shared prices end, not the clock's.
+            "ROTATION_TODAY": TODAY,
         }
 
     def close(self) -> None:
