@@ -81,6 +81,11 @@ EXAMPLES: dict[str, Example] = {
         {"window": [20, 40], "above": [0.3, 0.4], "below": [0.0, 0.1]},
         bounds=(0.3, 0.1),
     ),
+    "crossover": Example(
+        {"series": "SPY", "fast": 20, "slow": 50, "average": "ema", "band": 0.01},
+        {"fast": [10, 20], "slow": [50, 100], "band": [0.0, 0.01]},
+        bounds=(0.01, -0.01),
+    ),
 }
 KINDS = sorted(SIGNAL_KINDS)
 SWEEPS = [
@@ -250,6 +255,10 @@ BAD = {
     "momentum weights not one per lookback": (
         {"type": "momentum", "series": "SPY", "lookback": [21, 63], "weights": [1, 2, 3]},
         ["signals.probe.weights", "lookback"],
+    ),
+    "crossover slow not above fast": (
+        {"type": "crossover", "series": "SPY", "fast": 50, "slow": 20},
+        ["signals.probe.slow", "fast (50)"],
     ),
     "correlation with itself": (
         {"type": "correlation", "series": "SPY", "other": "SPY", "window": 20, "above": 0.3},

@@ -28,6 +28,7 @@ import numpy as np
 
 from strategies.registry import Input, Lines, SignalKind, SignalModel, hysteresis, switch
 from strategies.signals.correlation import CORRELATION
+from strategies.signals.crossover import CROSSOVER
 from strategies.signals.donchian import DONCHIAN, donchian
 from strategies.signals.level import LEVEL
 from strategies.signals.momentum import MOMENTUM
@@ -35,7 +36,7 @@ from strategies.signals.rsi import RSI
 from strategies.signals.sma import SMA, sma
 
 BUILT_IN: Mapping[str, SignalKind] = MappingProxyType(
-    {kind.name: kind for kind in (DONCHIAN, SMA, MOMENTUM, RSI, LEVEL, CORRELATION)}
+    {kind.name: kind for kind in (DONCHIAN, SMA, MOMENTUM, RSI, LEVEL, CORRELATION, CROSSOVER)}
 )
 """The kinds shipped in this package, read-only."""
 
