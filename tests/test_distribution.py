@@ -183,3 +183,15 @@ def test_compare_lists_the_second_block_for_each_config_and_benchmark(shared_dat
     assert len(statistics) == 3  # two configs and their shared benchmark
     for column in statistics.values():
         assert set(DISTRIBUTION_KEYS) <= set(column)
+
+
+def test_a_sweep_ranked_by_a_run_only_statistic_is_one_error_line(shared_data, tmp_path):
+    result = CliRunner().invoke(
+        main,
+        ["sweep", str(CONFIGS / "sweeps" / "breakout_grid.yaml"), "--metric", "tail_ratio"]
+        + ["--data-dir", str(shared_data), "--out", str(tmp_path / "sweep")],
+    )
+    assert result.exit_code == 2
+    (line,) = [x for x in result.output.splitlines() if x.startswith("Error:")]
+    assert "'tail_ratio' is computed for a single run only" in line
+    assert not (tmp_path / "sweep").exists()

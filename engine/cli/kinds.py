@@ -6,7 +6,6 @@ inside the command.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -15,6 +14,8 @@ from engine.cli.options import json_option
 
 
 def _default(field: dict[str, Any]) -> str:
+    import json
+
     if field["required"]:
         return "required"
     return "default " + ("none" if field["default"] is None else json.dumps(field["default"]))
@@ -58,6 +59,8 @@ def catalog_lines(found: dict[str, list[dict[str, Any]]]) -> list[str]:
 def kinds_command(as_json: bool) -> None:
     """List every signal kind and score kind (built-in and from installed plug-ins) with
     its fields, defaults and which a sweep may vary."""
+    import json
+
     from strategies.catalog import catalog
 
     found = catalog()
