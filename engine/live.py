@@ -19,8 +19,9 @@ its calendar C (`latest(config)` drops `data.end`) and says, at the close of `as
   decided at `as_of`. `orders` are target minus held weight, per ticker, where that
   exceeds `ORDER_TOLERANCE` (empty when no trade).
 * `next_decision`: the next session (daily) or the next session that ends its ISO week
-  or month, **estimated** from the market calendar (NYSE holidays; weekdays for other
-  markets; every day for an all-crypto universe).
+  or month, **estimated** from the market calendar (NYSE sessions of exchange_calendars;
+  weekdays for other markets; every day for an all-crypto universe). When the next NYSE
+  session closes early, the terminal form says so in a last line.
 * per signal: `on` (as aligned at `as_of`), the latest bar of its own calendar final by
   then (`date`, `value`, `upper`, `lower`) and `to_flip`, how far `value` must move to
   flip it, in the value's own units (a price, a return, RSI points, a correlation):
@@ -50,7 +51,7 @@ import pandas as pd
 
 from engine import calendar
 from engine.config import Config, ThresholdRule
-from engine.data.market_calendar import sessions, universe_kind
+from engine.data.market_calendar import calendar_kind, early_closes, sessions, universe_kind
 from engine.freshness import sessions_behind, today
 from engine.rules import same_target
 from strategies.signals import SIGNAL_KINDS
@@ -360,7 +361,22 @@ def state_lines(config: Config, state: dict[str, Any]) -> list[str]:
             f"decided {when} ({state['decide']}); "
             f"next decision: {state['next_decision']} (estimated)"
         )
+    lines += _early_close_note(config, state)
     return [textwrap.fill(line, WIDTH, subsequent_indent="  ") for line in lines]
+
+
+def _early_close_note(config: Config, state: dict[str, Any]) -> list[str]:
+    """A line when the next session of a US universe closes early (13:00 New York after
+    Thanksgiving, ...): a `next_close` order fills at that earlier close."""
+    after = pd.Timestamp(state["as_of"])
+    ahead = future_sessions(list(config.universe), after)
+    if {calendar_kind(t) for t in config.universe} == {"crypto"} or not len(ahead):
+        return []
+    early = early_closes(ahead[0], ahead[0])
+    if early.empty:
+        return []
+    clock = early.iloc[0].tz_convert("America/New_York").strftime("%H:%M")
+    return [f"note: the NYSE closes early on {ahead[0].date()} ({clock} New York)"]
 
 
 def ranking_table(state: dict[str, Any]):

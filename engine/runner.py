@@ -5,7 +5,7 @@
 5. Turn targets into orders on the backtest dates (one-date lag, rebalance rule:
    engine.sim.schedule).
 6. Simulate the strategy and the fixed-weight benchmark with vectorbt (engine.sim.portfolio).
-7. Compute the statistics (engine.metrics.stats).
+7. Compute the statistics (engine.metrics.stats, engine.metrics.distribution).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from engine import calendar, pipeline
 from engine.config import Config, ThresholdRule
 from engine.data import PriceSource
 from engine.metrics import stats
+from engine.metrics.distribution import distribution
 from engine.notices import collected
 from engine.sim import schedule
 from engine.sim.portfolio import Simulation, simulate
@@ -138,6 +139,8 @@ def compute_stats(
     benchmark = stats.performance(b_values, dates, cash, periods, rf) | _activity(bench, dates)
     benchmark["switches"] = 0
     benchmark["time_in_regime"] = {}
+    strategy |= distribution(s_values, dates, cash)  # the second block (quantstats' keys)
+    benchmark |= distribution(b_values, dates, cash)
     relative = stats.relative(s_values, b_values, dates, cash, periods, rf)
     info = {
         "start": str(dates[0].date()),

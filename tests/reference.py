@@ -402,6 +402,37 @@ def correlation(x, z, window, above, below=None) -> list[bool]:
     return bounds_rule(correlation_values(x, z, window), a, c)
 
 
+def moving_average_values(x: list[float], n: int, average: str) -> list:
+    """The `average` of x over n bars, None before bar n-1. sma: mean of the last n values.
+    ema: alpha = 2/(n+1), E_{n-1} = mean(x_0 .. x_{n-1}), E_t = E_{t-1} + alpha (x_t - E_{t-1})."""
+    out: list = []
+    previous = None
+    for t in range(len(x)):
+        if t < n - 1:
+            out.append(None)
+        elif average == "sma" or t == n - 1:
+            out.append(math.fsum(x[t - n + 1 : t + 1]) / n)
+        else:
+            out.append(previous + 2.0 / (n + 1) * (x[t] - previous))
+        previous = out[-1]
+    return out
+
+
+def crossover_values(x: list[float], fast: int, slow: int, average: str = "sma") -> list:
+    """y_t = F_t / S_t - 1 (SPEC 8 `crossover`); None before bar slow-1."""
+    f, s = int(fast), int(slow)
+    if not 1 <= f < s or average not in ("sma", "ema"):
+        raise ValueError("crossover: needs 1 <= fast < slow and average sma or ema")
+    fast_line = moving_average_values(x, f, average)
+    slow_line = moving_average_values(x, s, average)
+    return [None if b is None else a / b - 1.0 for a, b in zip(fast_line, slow_line, strict=True)]
+
+
+def crossover(x, fast, slow, average="sma", band=0.0) -> list[bool]:
+    b = float(band)
+    return bounds_rule(crossover_values(x, fast, slow, average), b, -b)
+
+
 def _correlation_signal(spec: dict, data: Data):
     """(close instants, booleans) on D; each bar final at the later leg's close time."""
     first, other = str(spec["series"]), str(spec["other"])
@@ -439,6 +470,14 @@ def compute_signal(spec: dict, data: Data):
         values = rsi(series.close, spec["window"], spec["enter"], spec.get("exit"))
     elif kind == "level":
         values = level(series.close, spec["above"], spec.get("below"))
+    elif kind == "crossover":
+        values = crossover(
+            series.close,
+            spec["fast"],
+            spec["slow"],
+            spec.get("average", "sma"),
+            spec.get("band", 0.0),
+        )
     else:
         raise ValueError(f"unknown signal type {kind!r}")
     return series.close_ts, values

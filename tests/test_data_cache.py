@@ -109,6 +109,18 @@ def test_freshness_rule():
     )  # MLK day: the session before
 
 
+def test_a_bar_of_an_early_close_is_final_an_hour_after_13_new_york():
+    # Friday 2024-11-29 closes at 13:00 New York (18:00 UTC); final with SETTLE at 19:00 UTC
+    assert freshness.wanted_last("SPY", None, at("2024-11-29T18:30")) == pd.Timestamp("2024-11-27")
+    assert freshness.wanted_last("SPY", None, at("2024-11-29T19:00")) == pd.Timestamp("2024-11-29")
+    days = pd.DatetimeIndex(["2024-11-27", "2024-11-29"])
+    assert [str(t) for t in freshness.close_instants("SPY", days)] == [
+        "2024-11-27 21:00:00+00:00",  # a full session: 16:00 New York
+        "2024-11-29 18:00:00+00:00",  # the early close
+    ]
+    assert freshness.close_instants("ETH-USD", days)[1] == pd.Timestamp("2024-11-30", tz="UTC")
+
+
 def test_a_run_past_the_cached_end_fetches_only_the_tail(tmp_path):
     make_source(
         tmp_path, FakeYahoo(upto(histories(), "2024-01-19")), now=at("2024-01-20T12:00")

@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 
 from engine.data import CsvSource, DataError, MemorySource
-from engine.data.market_calendar import calendar_kind, missing_between, nyse_holidays, sessions
+from engine.data.market_calendar import (
+    calendar_kind,
+    early_closes,
+    missing_between,
+    nyse_holidays,
+    sessions,
+)
 from engine.data.validate import Checks, clean, split_name
 
 JANUARY = sessions("nyse", "2024-01-02", "2024-02-29")  # MLK 01-15, Presidents' Day 02-19
@@ -260,6 +266,34 @@ def test_nyse_holidays_of_2024_and_2025():
 )
 def test_nyse_special_rules(day, closed):
     assert (pd.Timestamp(day) in nyse_holidays(day, day)) is closed
+
+
+def test_early_closes_of_2024_are_the_eves_at_13_new_york():
+    closes = early_closes("2024-01-01", "2024-12-31")
+    assert [str(d.date()) for d in closes.index] == ["2024-07-03", "2024-11-29", "2024-12-24"]
+    local = closes.dt.tz_convert("America/New_York")
+    assert [t.strftime("%H:%M") for t in local] == ["13:00"] * 3
+    assert set(closes.index) <= set(sessions("nyse", "2024-01-01", "2024-12-31"))  # open days
+
+
+def test_the_nyse_calendar_reaches_from_1900_to_years_ahead():
+    # exchange_calendars' own default starts 20 years back: the engine asks for 1900 on
+    early = sessions("nyse", "1900-01-01", "1900-01-31")
+    assert len(early) > 20 and early[0] >= pd.Timestamp("1900-01-01")
+    assert str(sessions("nyse", "1993-01-29", "1993-02-05")[0].date()) == "1993-01-29"
+    ahead = pd.Timestamp.today().normalize() + pd.Timedelta(days=500)
+    days = sessions("nyse", ahead, ahead + pd.Timedelta(days=14))
+    assert len(days) >= 8 and (days.day_of_week < 5).all()
+
+
+def test_every_nyse_file_has_exactly_the_calendars_sessions_from_1976(shared_data):
+    # the exchange calendar against the real prices: not one session missing or extra
+    for path in sorted(shared_data.glob("*.csv")):
+        if calendar_kind(path.stem) != "nyse":
+            continue
+        dates = pd.DatetimeIndex(pd.read_csv(path, usecols=["Date"])["Date"])
+        dates = dates[dates >= pd.Timestamp("1976-01-01")]
+        assert dates.equals(sessions("nyse", dates[0], dates[-1]).rename(None)), path.stem
 
 
 def test_missing_between_reports_positions_and_sessions():

@@ -212,6 +212,24 @@ def test_a_close_that_ends_the_week_is_decided_now_as_the_run_does_a_session_lat
     assert without.regimes.iloc[-1] == "flat"  # the run alone still holds last week's
 
 
+def test_the_day_before_an_early_close_says_when_the_nyse_closes(tmp_path):
+    # Wednesday 2024-11-27: Thursday is Thanksgiving, Friday 11-29 closes at 13:00 New York
+    data = tmp_path / "data"
+    dates = write_market(data, {"AAA": [100.0] * 60, "BBB": [40.0] * 60}, "2024-11-27")
+    cli = invoke(write_config(data, str(dates[10].date())))
+    assert cli.exit_code == 0, cli.output
+    lines = cli.stdout.splitlines()
+    assert "next session: 2024-11-29 (estimated)" in lines
+    assert lines[-1] == "note: the NYSE closes early on 2024-11-29 (13:00 New York)"
+    state = json.loads(invoke(write_config(data, str(dates[10].date())), "--json").stdout)
+    assert list(state) == KEYS  # the JSON keeps its keys
+
+
+def test_an_ordinary_next_session_has_no_early_close_note(jump_market):
+    path, _ = jump_market
+    assert "early" not in invoke(path).stdout
+
+
 @pytest.mark.parametrize(
     ("as_of", "decide", "due_now", "following"),
     [

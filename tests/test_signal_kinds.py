@@ -37,6 +37,9 @@ REFERENCE_VALUES = {
     "momentum": lambda x, p: reference.momentum_values(x, p["lookback"], p.get("weights")),
     "rsi": lambda x, p: reference.rsi_values(x, p["window"]),
     "level": lambda x, p: list(x),
+    "crossover": lambda x, p: reference.crossover_values(
+        x, p["fast"], p["slow"], p.get("average", "sma")
+    ),
 }
 REFERENCE_SIGNALS = {
     "momentum": lambda x, p: reference.momentum(
@@ -44,6 +47,9 @@ REFERENCE_SIGNALS = {
     ),
     "rsi": lambda x, p: reference.rsi(x, p["window"], p["enter"], p.get("exit")),
     "level": lambda x, p: reference.level(x, p["above"], p.get("below")),
+    "crossover": lambda x, p: reference.crossover(
+        x, p["fast"], p["slow"], p.get("average", "sma"), p.get("band", 0.0)
+    ),
 }
 
 
@@ -171,6 +177,52 @@ def test_level_hysteresis_between_below_and_above(impl):
     check_table(impl, "level", rows, {"above": 25.0, "below": 20.0})
 
 
+# ---------------------------------------------------------------- crossover
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_crossover_of_simple_averages_with_a_band(impl):
+    # fast 2, slow 3, sma, band 0.01: y = F/S - 1 with F = mean of 2, S = mean of 3;
+    # on above 0.01, off below -0.01
+    rows = [
+        (10.0, U, F),  # t0: no average yet
+        (10.0, U, F),  # t1: F = 10, S needs 3 bars
+        (10.0, 0.0, F),  # t2: F = 10, S = 10: 0, inside the band                  -> False
+        (13.0, 11.5 / 11 - 1, T),  # t3: F = 11.5, S = 11: 0.0455 > 0.01           -> True
+        (11.0, 12 / (34 / 3) - 1, T),  # t4: F = 12, S = 11.33: 0.0588             -> True
+        (9.0, 10 / 11 - 1, F),  # t5: F = 10, S = 11: -0.0909 < -0.01              -> False
+        (10.0, 9.5 / 10 - 1, F),  # t6: F = 9.5, S = 10: -0.05                      -> False
+        (10.5, 10.25 / (29.5 / 3) - 1, T),  # t7: F = 10.25, S = 9.833: 0.0424    -> True
+        (10.0, 10.25 / (30.5 / 3) - 1, T),  # t8: F = 10.25, S = 10.167: 0.0082     -> hold True
+    ]
+    check_table(impl, "crossover", rows, {"fast": 2, "slow": 3, "band": 0.01})
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_crossover_of_exponential_averages_seeded_with_the_mean(impl):
+    # fast 1 (alpha 1: F = x), slow 3 (alpha 0.5), ema, band 0: S_2 = mean(x_0..x_2), then
+    # S_t = S_{t-1} + 0.5 (x_t - S_{t-1}); y = x / S - 1
+    rows = [
+        (8.0, U, F),  # t0: S not defined
+        (10.0, U, F),  # t1: S not defined
+        (12.0, 12 / 10 - 1, T),  # t2: S = (8+10+12)/3 = 10: 0.2 > 0               -> True
+        (10.0, 10 / 10 - 1, T),  # t3: S = 10 + 0.5 (10 - 10) = 10: 0, not below 0 -> hold True
+        (6.0, 6 / 8 - 1, F),  # t4: S = 10 + 0.5 (6 - 10) = 8: -0.25                -> False
+        (9.0, 9 / 8.5 - 1, T),  # t5: S = 8 + 0.5 (9 - 8) = 8.5: 0.0588             -> True
+        (8.5, 8.5 / 8.5 - 1, T),  # t6: S = 8.5 + 0.5 (8.5 - 8.5) = 8.5: 0          -> hold True
+    ]
+    check_table(impl, "crossover", rows, {"fast": 1, "slow": 3, "average": "ema"})
+
+
+def test_crossover_ema_differs_from_sma_past_the_seed():
+    x = series([8.0, 10.0, 12.0, 10.0, 6.0, 9.0])
+    kind = SIGNAL_KINDS["crossover"]
+    ema = kind.lines(x, [{"fast": 1, "slow": 3, "average": "ema"}]).value[:, 0]
+    sma = kind.lines(x, [{"fast": 1, "slow": 3, "average": "sma"}]).value[:, 0]
+    assert ema[2] == sma[2] == pytest.approx(0.2)  # the seed is the simple mean
+    assert ema[4] == pytest.approx(6 / 8 - 1) and sma[4] == pytest.approx(6 / (28 / 3) - 1)
+
+
 # ---------------------------------------------------------------- correlation
 
 EQUITY, CRYPTO = "SPY", "BTC-USD"
@@ -270,8 +322,9 @@ EXAMPLES = {  # one valid entry per kind; a new kind must add one here
         "window": 60,
         "above": 0.3,
     },
+    "crossover": {"type": "crossover", "series": "IWM/SPY", "fast": 50, "slow": 200},
 }
-PRICE_AXIS = {"donchian", "sma", "level"}
+PRICE_AXIS = {"donchian", "sma", "level"}  # crossover draws y on its own axis
 
 
 def draw_params(draw, kind: str) -> dict:
@@ -295,6 +348,14 @@ def draw_params(draw, kind: str) -> dict:
         return {"window": draw(small), "enter": 60.0, "exit": draw(st.sampled_from([None, 40.0]))}
     if kind == "level":
         return {"above": 1.0, "below": draw(st.sampled_from([None, 0.95]))}
+    if kind == "crossover":
+        fast = draw(small)
+        return {
+            "fast": fast,
+            "slow": fast + draw(small),
+            "average": draw(st.sampled_from(["sma", "ema"])),
+            "band": draw(st.sampled_from([0.0, 0.01])),
+        }
     return {"window": draw(st.integers(2, 12)), "above": 0.2, "below": -0.2}
 
 
@@ -308,8 +369,10 @@ def random_input(kind: str, seed: int, length: int):
     return pd.Series(walks[:, 0], index=index, name="A")
 
 
-def test_the_registry_holds_the_six_kinds_each_with_an_example():
-    assert set(SIGNAL_KINDS) == set(EXAMPLES) == set(signals.BUILT_IN)
+def test_the_registry_holds_the_built_in_kinds_each_with_an_example():
+    # plug-ins of installed packages may come on top (tests/test_plugins.py)
+    assert set(EXAMPLES) == set(signals.BUILT_IN) <= set(SIGNAL_KINDS)
+    assert all(SIGNAL_KINDS[name] is kind for name, kind in signals.BUILT_IN.items())
     assert all(
         isinstance(kind, SignalKind) and kind.name == name for name, kind in SIGNAL_KINDS.items()
     )
@@ -366,7 +429,7 @@ def test_sources_a_ratio_and_a_correlation_pair_on_common_dates():
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())
 def test_bars_needed_is_the_first_bar_with_a_defined_value(data):
-    name = data.draw(st.sampled_from(sorted(SIGNAL_KINDS)))
+    name = data.draw(st.sampled_from(sorted(signals.BUILT_IN)))
     kind = SIGNAL_KINDS[name]
     params = draw_params(data.draw, name)
     needed = kind.bars_needed(params)
@@ -382,7 +445,7 @@ def test_bars_needed_is_the_first_bar_with_a_defined_value(data):
 @settings(max_examples=40, deadline=None)
 @given(data=st.data())
 def test_the_grid_form_equals_the_single_form_column_by_column(data):
-    name = data.draw(st.sampled_from(sorted(SIGNAL_KINDS)))
+    name = data.draw(st.sampled_from(sorted(signals.BUILT_IN)))
     kind = SIGNAL_KINDS[name]
     sets = [draw_params(data.draw, name) for _ in range(data.draw(st.integers(2, 5)))]
     x = random_input(name, data.draw(st.integers(0, 2**32 - 1)), 60)
@@ -433,6 +496,12 @@ BAD = [  # (kind, changes to its example, field named in the error, words of the
     ("sma", {"band": 1.0}, "band", "below 1"),
     ("sma", {"band": NAN}, "band", "finite"),
     ("sma", {"windw": 20}, "windw", "Extra inputs"),
+    ("crossover", {"fast": 200, "slow": 50}, "slow", "must be more than fast (200)"),
+    ("crossover", {"fast": 50, "slow": 50}, "slow", "must be more than fast (50)"),
+    ("crossover", {"fast": 0}, "fast", "at least 1"),
+    ("crossover", {"average": "wma"}, "average", "'sma' or 'ema'"),
+    ("crossover", {"band": -0.01}, "band", "at least 0"),
+    ("crossover", {"slow": 20.5}, "slow", "whole number"),
 ]
 
 
@@ -489,6 +558,9 @@ REAL = [  # entries run on ../shared/data, registry against the reference
     {"type": "level", "series": "^VIX", "above": 25, "below": 20},
     {"type": "donchian", "series": "IWM/SPY", "entry": 120, "exit": 60},
     {"type": "sma", "series": "ETH-USD", "window": 100, "band": 0.02},
+    {"type": "crossover", "series": "SPY", "fast": 50, "slow": 200},
+    {"type": "crossover", "series": "IWM/SPY", "fast": 20, "slow": 100, "average": "ema"},
+    {"type": "crossover", "series": "BTC-USD", "fast": 10, "slow": 40, "band": 0.02},
 ]
 
 

@@ -1,12 +1,12 @@
 """Every registered signal kind works end to end through the CLI (issue 11).
 
-A walk over `SIGNAL_KINDS`: for each kind a small example entry on the real prices
-(universe [IWM, SPY], 2023) whose regimes use it must be (a) accepted by the config,
-(b) sweepable along each parameter its kind lets a sweep vary, each combination equal
-to `rotation run` of its own config, (c) written to signals.csv and drawn in the
-tearsheet under its title, and (d) clean in the look-ahead audit. Then bad entries:
-each refused by `rotation run` with one `Error:` line naming the field, exit code 2,
-no traceback and no run folder.
+A walk over the built-in kinds of `SIGNAL_KINDS` (plug-ins: tests/test_plugins.py): for
+each kind a small example entry on the real prices (universe [IWM, SPY], 2023) whose
+regimes use it must be (a) accepted by the config, (b) sweepable along each parameter
+its kind lets a sweep vary, each combination equal to `rotation run` of its own config,
+(c) written to signals.csv and drawn in the tearsheet under its title, and (d) clean in
+the look-ahead audit. Then bad entries: each refused by `rotation run` with one `Error:`
+line naming the field, exit code 2, no traceback and no run folder.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from engine.config import config_from_dict
 from engine.data import CsvSource, MemorySource
 from engine.research.sweep import run_sweep
 from engine.research.sweep_config import sweep_spec
-from strategies.signals import SIGNAL_KINDS
+from strategies.signals import BUILT_IN, SIGNAL_KINDS
 from tests.test_sweep import assert_rows_equal_single_runs
 
 NAME = "probe"  # the example signal's name in every config below
@@ -86,8 +86,13 @@ EXAMPLES: dict[str, Example] = {
         {"window": [20, 40], "above": [0.3, 0.4], "below": [0.0, 0.1]},
         bounds=(0.3, 0.1),
     ),
+    "crossover": Example(
+        {"series": "SPY", "fast": 20, "slow": 50, "average": "ema", "band": 0.01},
+        {"fast": [10, 20], "slow": [50, 100], "band": [0.0, 0.01]},
+        bounds=(0.01, -0.01),
+    ),
 }
-KINDS = sorted(SIGNAL_KINDS)
+KINDS = sorted(BUILT_IN)  # the plug-ins' walk is in tests/test_plugins.py
 SWEEPS = [
     (kind, key)
     for kind in KINDS
@@ -165,7 +170,7 @@ def ran(request, isolated, shared_data):
 
 
 def test_every_registered_kind_has_an_example_sweeping_each_sweepable_parameter():
-    assert set(EXAMPLES) == set(SIGNAL_KINDS)
+    assert set(EXAMPLES) == set(BUILT_IN)
     for kind, ex in EXAMPLES.items():
         assert tuple(ex.sweeps) == tuple(SIGNAL_KINDS[kind].sweep_keys(entry(kind))), kind
         for key, values in ex.sweeps.items():
@@ -261,6 +266,10 @@ BAD = {
     "momentum weights not one per lookback": (
         {"type": "momentum", "series": "SPY", "lookback": [21, 63], "weights": [1, 2, 3]},
         ["signals.probe.weights", "lookback"],
+    ),
+    "crossover slow not above fast": (
+        {"type": "crossover", "series": "SPY", "fast": 50, "slow": 20},
+        ["signals.probe.slow", "fast (50)"],
     ),
     "correlation with itself": (
         {"type": "correlation", "series": "SPY", "other": "SPY", "window": 20, "above": 0.3},

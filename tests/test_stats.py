@@ -140,7 +140,8 @@ def test_matches_vectorbt_returns_accessor_with_252_day_year():
     st.floats(0.0, 0.05),
 )
 def test_numba_grid_statistics_equal_the_numpy_formulas(steps, flat_columns, risk_free):
-    from engine.metrics.fast_stats import PERFORMANCE, RELATIVE, grid_statistics
+    from engine.metrics.distribution import distribution
+    from engine.metrics.fast_stats import DISTRIBUTION, PERFORMANCE, RELATIVE, grid_statistics
 
     n = len(steps)
     rng = np.random.default_rng(n)
@@ -155,7 +156,8 @@ def test_numba_grid_statistics_equal_the_numpy_formulas(steps, flat_columns, ris
     for g in range(values.shape[1]):
         slow = stats.performance(values[:, g], dates, 100.0, 252, risk_free)
         slow |= stats.relative(values[:, g], bench[:, which[g]], dates, 100.0, 252, risk_free)
-        for key in (*PERFORMANCE, *RELATIVE):
+        slow |= distribution(values[:, g], dates, 100.0)
+        for key in (*PERFORMANCE, *RELATIVE, *DISTRIBUTION):
             np.testing.assert_allclose(
                 fast[key][g], slow[key], rtol=1e-9, atol=1e-12, err_msg=f"{key} column {g}"
             )

@@ -15,7 +15,7 @@ import yaml
 from click.testing import CliRunner
 
 from engine.cli import main
-from engine.metrics import METRICS, PERFORMANCE_KEYS, RELATIVE_KEYS
+from engine.metrics import DISTRIBUTION_KEYS, METRICS, PERFORMANCE_KEYS, RELATIVE_KEYS
 from engine.report import fmt
 from engine.report import tearsheet_data as data
 from engine.report import tearsheet_figures as figures
@@ -104,7 +104,7 @@ def expected_run_cells(stats: dict) -> dict[str, str]:
     """Every statistic of stats.json, formatted as the terminal table formats it."""
     out = {}
     for section in ("strategy", "benchmark"):
-        for key in PERFORMANCE_KEYS:
+        for key in (*PERFORMANCE_KEYS, *DISTRIBUTION_KEYS):
             out[f"{section}.{key}"] = fmt(stats[section].get(key), METRICS[key].format)
     for key in RELATIVE_KEYS:
         out[f"relative.{key}"] = fmt(stats["relative"].get(key), METRICS[key].format)

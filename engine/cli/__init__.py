@@ -3,7 +3,8 @@
 User mistakes are raised as RotationError (exit code 2, one line, no traceback);
 output folders are checked before any backtest. Ctrl-C, SIGTERM and SIGHUP stop a
 command cleanly (exit code 128 + the signal number; engine/interrupts.py).
-`sweep` and `audit` live in engine/cli/research.py, `data` in engine/cli/data.py.
+`sweep` and `audit` live in engine/cli/research.py, `data` in engine/cli/data.py, `kinds`
+in engine/cli/kinds.py.
 """
 
 from __future__ import annotations
@@ -264,9 +265,10 @@ def tearsheet_command(folder: Path) -> None:
 
 def _register() -> None:
     from engine.cli.data import data_group
+    from engine.cli.kinds import kinds_command
     from engine.cli.research import audit, sweep
 
-    for command in (sweep, audit, data_group):
+    for command in (sweep, audit, data_group, kinds_command):
         main.add_command(command)
 
 

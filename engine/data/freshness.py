@@ -1,8 +1,9 @@
 """When a cached series is up to date, and how a fetched tail joins it (no network).
 
 * A bar is **final** `SETTLE` after its close time (engine.calendar's defaults:
-  16:00 New York for equities, 00:00 UTC of the next day for ``*-USD``). Bars
-  not final when fetched (today's bar during the session) are never stored.
+  16:00 New York for equities, or the session's early close, 13:00 on the day after
+  Thanksgiving; 00:00 UTC of the next day for ``*-USD``). Bars not final when
+  fetched (today's bar during the session) are never stored.
 * The **wanted last session** of a ticker is the latest session of its market
   (engine.data.market_calendar) on or before ``data.end`` (or today when ``end`` is
   None, "latest") whose bar is final now.
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from engine.data.cache import Meta
-from engine.data.market_calendar import calendar_kind, sessions
+from engine.data.market_calendar import calendar_kind, early_closes, sessions
 
 SETTLE = pd.Timedelta(hours=1)
 OVERLAP_DAYS = 10
@@ -33,11 +34,22 @@ COMPARED = ["Open", "High", "Low", "Close"]
 
 
 def close_instants(ticker: str, dates: pd.DatetimeIndex) -> pd.DatetimeIndex:
-    """UTC instants at which the bars labelled `dates` become final (engine defaults)."""
+    """UTC instants at which the bars labelled `dates` (sorted) become final: the engine's
+    default close time, or an NYSE session's early close (13:00 New York on the day after
+    Thanksgiving, ...). Only here: knowing a bar is final sooner changes no decision, whose
+    alignment keeps the contract's 16:00 (engine.data.market_calendar)."""
     from engine.calendar import close_instants as instants
     from engine.calendar import default_close_time
 
-    return pd.DatetimeIndex(instants(dates, default_close_time(ticker)), tz="UTC")
+    final = pd.DatetimeIndex(instants(dates, default_close_time(ticker)), tz="UTC")
+    if calendar_kind(ticker) != "nyse" or not len(dates):
+        return final
+    early = early_closes(dates[0], dates[-1])
+    hit = dates.isin(early.index)
+    if not hit.any():
+        return final
+    utc = early.reindex(dates).dt.tz_convert(None).to_numpy("datetime64[ns]")
+    return pd.DatetimeIndex(np.where(hit, utc, final.tz_convert(None).to_numpy()), tz="UTC")
 
 
 def final_rows(frame: pd.DataFrame, ticker: str, now: dt.datetime) -> pd.DataFrame:

@@ -1,79 +1,43 @@
 """Which days a market is open: NYSE sessions, crypto's every day, plain weekdays.
 
 Used to tell a real gap in a price series from a weekend or a holiday, to
-place synthetic bars, and to decide whether a cached series is up to date.
-No network, no exchange-calendar package: the NYSE rules are written out with
-pandas' holiday machinery.
+place synthetic bars, to decide whether a cached series is up to date and to
+estimate the sessions `rotation signal` looks ahead to. No network.
 
-* ``nyse`` (US equities and ETFs, ``^`` indexes): Monday to Friday less the
-  NYSE full-day holidays (New Year's Day, Martin Luther King Jr. Day from 1998,
-  Washington's Birthday, Good Friday, Memorial Day, Juneteenth from 2022,
-  Independence Day, Labor Day, Thanksgiving, Christmas; a Sunday holiday is
-  kept on Monday, a Saturday one on Friday except New Year's Day) and the
-  special closures listed in `SPECIAL_CLOSURES`. The rules hold from
-  `NYSE_RULES_FROM` (1976) on; earlier history is not gap-checked.
+* ``nyse`` (US equities and ETFs, ``^`` indexes): the sessions of exchange_calendars'
+  ``XNYS`` calendar (its holiday rules, observances and special closures, kept by
+  that project), built from `FIRST_DAY` (the data layer's earliest accepted date:
+  exchange_calendars' own default starts only 20 years back) to a few years ahead.
+  Gaps are checked from `NYSE_RULES_FROM` (1976) on: Yahoo's older index history
+  (^GSPC from 1927) follows closures the calendar does not list.
+  Early closes (13:00 New York on the day after Thanksgiving, Christmas Eve, ...)
+  are known (`early_closes`); the engine still dates every US equity bar at the
+  contract's 16:00 New York close for alignment (docs/semantics.md §2), and uses the
+  early close only to know that a bar is already final (cache freshness, engine.data.
+  freshness), where an earlier instant cannot feed a decision.
 * ``crypto`` (Yahoo pairs such as ``BTC-USD``, ``ETH-EUR``; see `is_crypto`): every
   calendar day.
 * ``weekdays`` (other markets, ``VOD.L``, ``EURUSD=X``, ``GC=F``): Monday to
   Friday; their holidays are unknown here, so gaps are judged loosely.
+
+exchange_calendars is imported inside the functions that need it (CLI start-up
+stays lean); the calendar is built once per process.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from functools import lru_cache
 
 import pandas as pd
-from pandas.tseries.holiday import (
-    MO,
-    TH,
-    AbstractHolidayCalendar,
-    DateOffset,
-    GoodFriday,
-    Holiday,
-    nearest_workday,
-    sunday_to_monday,
-)
+
+from engine.limits import FIRST_YEAR
 
 NYSE_RULES_FROM = pd.Timestamp("1976-01-01")
-
-SPECIAL_CLOSURES = pd.DatetimeIndex(
-    [
-        "1976-11-02",  # election day (a holiday until 1980)
-        "1977-07-14",  # New York City blackout
-        "1980-11-04",  # election day
-        "1985-09-27",  # Hurricane Gloria
-        "1994-04-27",  # President Nixon's funeral
-        "2001-09-11",
-        "2001-09-12",
-        "2001-09-13",
-        "2001-09-14",  # September 11
-        "2004-06-11",  # President Reagan's funeral
-        "2007-01-02",  # President Ford's funeral
-        "2012-10-29",
-        "2012-10-30",  # Hurricane Sandy
-        "2018-12-05",  # President G. H. W. Bush's funeral
-        "2025-01-09",  # President Carter's funeral
-    ]
-)
-
-
-class NYSEHolidays(AbstractHolidayCalendar):
-    """NYSE full-day holidays (the recurring rules; special closures are added apart)."""
-
-    rules = [
-        Holiday("New Year's Day", month=1, day=1, observance=sunday_to_monday),
-        Holiday("MLK Day", month=1, day=1, offset=DateOffset(weekday=MO(3)), start_date="1998"),
-        Holiday("Washington's Birthday", month=2, day=1, offset=DateOffset(weekday=MO(3))),
-        GoodFriday,
-        Holiday("Memorial Day", month=5, day=31, offset=DateOffset(weekday=MO(-1))),
-        Holiday("Juneteenth", month=6, day=19, observance=nearest_workday, start_date="2022"),
-        Holiday("Independence Day", month=7, day=4, observance=nearest_workday),
-        Holiday("Labor Day", month=9, day=1, offset=DateOffset(weekday=MO(1))),
-        Holiday("Thanksgiving", month=11, day=1, offset=DateOffset(weekday=TH(4))),
-        Holiday("Christmas", month=12, day=25, observance=nearest_workday),
-    ]
-
+FIRST_DAY = pd.Timestamp(FIRST_YEAR, 1, 1)
+AHEAD_YEARS = 2  # the calendar reaches at least this many years past today
+NEW_YORK = "America/New_York"
 
 # Quote currencies of Yahoo's crypto pairs (BTC-USD, ETH-EUR, SOL-USDT, ETH-BTC). A share
 # class (BRK-B, BF-A) has a one-letter suffix, so it never matches.
@@ -106,20 +70,52 @@ def universe_kind(tickers) -> str:
     return "crypto" if kinds == {"crypto"} else "nyse" if "nyse" in kinds else "weekdays"
 
 
-@lru_cache(maxsize=64)
-def _nyse_closed(first_year: int, last_year: int) -> pd.DatetimeIndex:
-    start, end = pd.Timestamp(first_year, 1, 1), pd.Timestamp(last_year, 12, 31)
-    holidays = NYSEHolidays().holidays(start, end)
-    special = SPECIAL_CLOSURES[(SPECIAL_CLOSURES >= start) & (SPECIAL_CLOSURES <= end)]
-    return holidays.union(special).as_unit("ns")
+def _last_year(year: int) -> int:
+    """The calendar's last year for a request reaching `year`: at least `AHEAD_YEARS`
+    past today, rounded up to a decade so later requests reuse the same calendar."""
+    wanted = max(year, dt.date.today().year + AHEAD_YEARS)
+    return -(-wanted // 10) * 10
+
+
+@lru_cache(maxsize=4)
+def _xnys(last_year: int):
+    """exchange_calendars' XNYS from `FIRST_DAY` to the end of `last_year`."""
+    import exchange_calendars
+
+    with warnings.catch_warnings():  # its own use of a pandas API that pandas deprecates
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return exchange_calendars.get_calendar(
+            "XNYS", start=FIRST_DAY.date().isoformat(), end=f"{last_year}-12-31"
+        )
+
+
+def _nyse_sessions(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
+    """XNYS sessions from `start` to `end` (weekdays before `FIRST_DAY`, which no
+    accepted data reaches)."""
+    days = _xnys(_last_year(end.year)).sessions
+    inside = days[(days >= start) & (days <= end)]
+    if start < FIRST_DAY:
+        inside = pd.bdate_range(start, min(end, FIRST_DAY - pd.Timedelta(days=1))).append(inside)
+    return inside
 
 
 def nyse_holidays(start: dt.date | str, end: dt.date | str) -> pd.DatetimeIndex:
     """Weekday NYSE closures from `start` to `end` (inclusive)."""
-    start, end = pd.Timestamp(start), pd.Timestamp(end)
-    closed = _nyse_closed(start.year, end.year)
-    closed = closed[(closed >= start) & (closed <= end) & (closed.day_of_week < 5)]
-    return closed
+    start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+    weekdays = pd.bdate_range(start, end)
+    return weekdays.difference(_nyse_sessions(start, end)).as_unit("ns")
+
+
+def early_closes(start: dt.date | str, end: dt.date | str) -> pd.Series:
+    """NYSE sessions from `start` to `end` that close before 16:00 New York: session date
+    (tz-naive) -> close instant (UTC), e.g. 2024-11-29 -> 13:00 New York."""
+    start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+    calendar = _xnys(_last_year(end.year))
+    closes = calendar.closes
+    closes = closes[(closes.index >= start) & (closes.index <= end)]
+    local = closes.dt.tz_convert(NEW_YORK)
+    early = (local.dt.hour * 60 + local.dt.minute) < 16 * 60
+    return closes[early.to_numpy()].rename("close")
 
 
 def sessions(kind: str, start: dt.date | str, end: dt.date | str) -> pd.DatetimeIndex:
@@ -131,10 +127,10 @@ def sessions(kind: str, start: dt.date | str, end: dt.date | str) -> pd.Datetime
 def _sessions(kind: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
     if kind == "crypto":
         days = pd.date_range(start, end, freq="D")
+    elif kind == "nyse" and start <= end:
+        days = pd.DatetimeIndex(_nyse_sessions(start, end).to_numpy())
     else:
         days = pd.bdate_range(start, end)
-        if kind == "nyse" and len(days):
-            days = days.difference(nyse_holidays(start, end))
     return pd.DatetimeIndex(days, name="date").as_unit("ns")
 
 
@@ -149,7 +145,7 @@ def missing_between(kind: str, dates: pd.DatetimeIndex) -> list[tuple[int, pd.Da
 
     Returns:
         (position of the row after the gap, the missing sessions) for each gap.
-        For ``nyse`` only gaps after `NYSE_RULES_FROM` count (older rules are not modelled).
+        For ``nyse`` only gaps after `NYSE_RULES_FROM` count (see the module docstring).
     """
     if len(dates) < 2:
         return []

@@ -3,8 +3,10 @@
 Every table (run, compare, sweep, walk-forward, bootstrap, tearsheets) reads
 labels and formats here, and every ranking (`--sort`, the sweep's metric, the
 walk-forward choice) reads the direction here. The formulas themselves live in
-engine.metrics.stats (one combination) and engine.metrics.fast_stats (a grid); this module
-only says how to show and order their results.
+engine.metrics.stats (one combination), engine.metrics.distribution (the second
+block of the run table: what quantstats users read first) and
+engine.metrics.fast_stats (a grid); this module only says how to show and order
+their results.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ class Metric:
         label: display label.
         format: pct (0.1234 -> 12.34%), num (3 decimals), int, money.
         higher_is_better: direction used by every ranking.
-        group: "performance" (per portfolio) or "relative" (strategy against benchmark).
+        group: "performance" (per portfolio), "relative" (strategy against benchmark) or
+            "distribution" (per portfolio, the second block: engine.metrics.distribution).
         annualised: a yearly rate extrapolated from the period (CAGR, Sharpe, ...): read
             over a few weeks it says little, and a partial walk-forward window omits it.
     """
@@ -33,7 +36,7 @@ class Metric:
     label: str
     format: Format
     higher_is_better: bool = True
-    group: Literal["performance", "relative"] = "performance"
+    group: Literal["performance", "relative", "distribution"] = "performance"
     annualised: bool = False
 
 
@@ -77,9 +80,46 @@ _ALL = (
     Metric("correlation", "Correlation", "num", group="relative"),
 )
 
-METRICS: dict[str, Metric] = {m.key: m for m in _ALL}
+
+def _shape(key: str, label: str, fmt: Format, higher_is_better: bool = True) -> Metric:
+    return Metric(key, label, fmt, higher_is_better, group="distribution")
+
+
+# What quantstats users read first (engine/metrics/distribution.py: formulas and units).
+_DISTRIBUTION = (
+    _shape("skew", "Skew", "num"),
+    _shape("kurtosis", "Kurtosis (excess)", "num", higher_is_better=False),
+    _shape("value_at_risk", "Daily VaR (95%, normal)", "pct"),  # negative: closer to 0 is higher
+    _shape("cvar", "Daily CVaR (95%, normal)", "pct"),
+    _shape("best_day", "Best day", "pct"),
+    _shape("worst_day", "Worst day", "pct"),
+    _shape("best_month", "Best month", "pct"),
+    _shape("worst_month", "Worst month", "pct"),
+    _shape("best_year", "Best year", "pct"),
+    _shape("worst_year", "Worst year", "pct"),
+    _shape("win_rate", "Win rate (days)", "pct"),
+    _shape("win_rate_months", "Win rate (months)", "pct"),
+    _shape("ulcer_index", "Ulcer index", "num", higher_is_better=False),
+    _shape("tail_ratio", "Tail ratio (95/5)", "num"),
+    _shape("recovery_factor", "Recovery factor", "num"),
+)
+
+METRICS: dict[str, Metric] = {m.key: m for m in (*_ALL, *_DISTRIBUTION)}
 PERFORMANCE_KEYS = tuple(m.key for m in _ALL if m.group == "performance")
 RELATIVE_KEYS = tuple(m.key for m in _ALL if m.group == "relative")
+DISTRIBUTION_KEYS = tuple(m.key for m in _DISTRIBUTION)
+"""The second block of the run table, in its order."""
+
+
+def second_block(stats: dict) -> tuple[str, ...]:
+    """The keys of the second block shown for a portfolio's `stats`: the distribution keys,
+    then `avg_exposure` when the stats have it and the first block does not show it."""
+    extra = (
+        ("avg_exposure",)
+        if "avg_exposure" in stats and "avg_exposure" not in PERFORMANCE_KEYS
+        else ()
+    )
+    return DISTRIBUTION_KEYS + extra
 
 
 def metric(key: str) -> Metric:

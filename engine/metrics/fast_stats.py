@@ -1,10 +1,13 @@
 """docs/semantics.md §11 statistics of many portfolios in one numba pass (for sweeps).
 
-The same formulas as `engine.metrics.stats` (whose docstrings state them), computed
-column by column in a single compiled loop instead of many whole-array numpy
-passes: a sweep's statistics would otherwise cost ten times its simulation.
-tests/test_sweep.py holds the two implementations to 1e-9 of each other on
+The same formulas as `engine.metrics.stats` and `engine.metrics.distribution` (whose
+docstrings state them), computed column by column in a single compiled loop instead of
+many whole-array numpy passes: a sweep's statistics would otherwise cost ten times its
+simulation. tests/test_sweep.py holds the two implementations to 1e-9 of each other on
 every run (each combination's statistics against a single `rotation run`).
+
+`RUN_ONLY` statistics are left out of sweeps: the tail ratio needs two quantiles of
+each combination's returns, a sort that would cost more than the rest together.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import numba
 import numpy as np
 import pandas as pd
 
+from engine.metrics.distribution import CONFIDENCE, PHI_Z, Z
 from engine.metrics.stats import per_period_rate, years_between
 
 PERFORMANCE = (
@@ -30,6 +34,24 @@ PERFORMANCE = (
     "final_value",
 )
 RELATIVE = ("excess_cagr", "beta", "alpha", "tracking_error", "information_ratio", "correlation")
+DISTRIBUTION = (
+    "skew",
+    "kurtosis",
+    "value_at_risk",
+    "cvar",
+    "best_day",
+    "worst_day",
+    "best_month",
+    "worst_month",
+    "best_year",
+    "worst_year",
+    "win_rate",
+    "win_rate_months",
+    "ulcer_index",
+    "recovery_factor",
+)
+RUN_ONLY = ("tail_ratio",)
+"""engine.metrics.distribution statistics that a sweep does not compute (see above)."""
 _INTEGER = {"max_drawdown_duration_days", "max_drawdown_duration_calendar_days"}
 
 
@@ -60,10 +82,11 @@ def _mean(x):
 
 @numba.njit(cache=True)
 def _drawdown_nb(values, cash, day):
-    """(max drawdown, longest stretch in steps, in calendar days) on W = (cash, V_1..V_N)."""
+    """(max drawdown, longest stretch in steps, in calendar days, sum of squared drawdowns
+    of V_1..V_N) on W = (cash, V_1..V_N)."""
     n = values.shape[0]
     peak_value, peak_at = cash, 0  # W_0 = cash at position 0, dated day[0]
-    deepest, steps, days = 0.0, 0, 0
+    deepest, steps, days, squares = 0.0, 0, 0, 0.0
     for i in range(1, n + 1):
         w = values[i - 1]
         if w >= peak_value:
@@ -72,16 +95,73 @@ def _drawdown_nb(values, cash, day):
                 days = max(days, day[i - 1] - (day[0] if peak_at == 0 else day[peak_at - 1]))
             peak_value, peak_at = w, i
         else:
-            deepest = min(deepest, w / peak_value - 1.0)
+            drawdown = w / peak_value - 1.0
+            deepest = min(deepest, drawdown)
+            squares += drawdown * drawdown
     if n > peak_at:  # still under water at the end
         steps = max(steps, n - peak_at)
         days = max(days, day[n - 1] - (day[0] if peak_at == 0 else day[peak_at - 1]))
-    return deepest, steps, days
+    return deepest, steps, days, squares
 
 
 @numba.njit(cache=True)
-def _columns_nb(values, bench, bench_col, cash, rf_d, periods, years, day, perf, rel):
-    """Fill perf [G, 10] and rel [G, 6] (orders of PERFORMANCE and RELATIVE)."""
+def _periods_nb(r, label, out):
+    """Compounded returns of each run of equal `label`s (a calendar month or year): fills
+    out[0..3] with (best, worst, positive count, non-zero count)."""
+    growth, best, worst, wins, nonzero = 1.0, -np.inf, np.inf, 0, 0
+    n = r.shape[0]
+    for t in range(n):
+        growth *= 1.0 + r[t]
+        if t == n - 1 or label[t + 1] != label[t]:
+            period = growth - 1.0
+            best, worst = max(best, period), min(worst, period)
+            wins += period > 0
+            nonzero += period != 0
+            growth = 1.0
+    out[0], out[1], out[2], out[3] = best, worst, wins, nonzero
+
+
+@numba.njit(cache=True)
+def _shape_nb(r, mean_r, ss_r, squares, deepest, month, year, z, phi_z, alpha, out):
+    """The DISTRIBUTION statistics of one column's returns (engine.metrics.distribution)."""
+    n = r.shape[0]
+    m3 = m4 = total = 0.0
+    best, worst, wins, nonzero = -np.inf, np.inf, 0, 0
+    for t in range(n):
+        d = r[t] - mean_r
+        d2 = d * d
+        m3 += d2 * d
+        m4 += d2 * d2
+        total += r[t]
+        best, worst = max(best, r[t]), min(worst, r[t])
+        wins += r[t] > 0
+        nonzero += r[t] != 0
+    std = math.sqrt(ss_r / (n - 1)) if n >= 2 else np.nan
+    out[0] = (
+        _ratio(m3, ss_r * math.sqrt(ss_r)) * (n * math.sqrt(n - 1) / (n - 2)) if n >= 3 else np.nan
+    )
+    inner = n * (n + 1) * _ratio(m4, ss_r * ss_r) - 3.0 * (n - 1)
+    out[1] = inner * ((n - 1) / ((n - 2) * (n - 3))) if n >= 4 else np.nan
+    out[2] = mean_r + z * std if std > 0 else np.nan
+    out[3] = mean_r if std == 0 or np.isnan(std) else mean_r - std * phi_z / alpha
+    out[4], out[5] = best, worst
+    periods = np.empty(4)
+    _periods_nb(r, month, periods)
+    out[6], out[7] = periods[0], periods[1]
+    out[10] = wins / nonzero if nonzero > 0 else 0.0
+    out[11] = periods[2] / periods[3] if periods[3] > 0 else 0.0
+    _periods_nb(r, year, periods)
+    out[8], out[9] = periods[0], periods[1]
+    out[12] = math.sqrt(_ratio(squares, n - 1.0))
+    out[13] = abs(_ratio(total, deepest))
+
+
+@numba.njit(cache=True)
+def _columns_nb(
+    values, bench, bench_col, cash, rf_d, periods, years, day, month, year, perf, rel, shape
+):
+    """Fill perf [G, 10], rel [G, 6] and shape [G, 14] (orders of PERFORMANCE, RELATIVE and
+    DISTRIBUTION)."""
     n_combos, n = values.shape
     root = math.sqrt(periods)
     r = np.empty(n)
@@ -107,7 +187,10 @@ def _columns_nb(values, bench, bench_col, cash, rf_d, periods, years, day, perf,
             e = r[t] - rf_d
             if e < 0:
                 down += e * e
-        deepest, steps, days = _drawdown_nb(values[g], cash, day)
+        deepest, steps, days, squares = _drawdown_nb(values[g], cash, day)
+        _shape_nb(
+            r, mean_r, ss_r, squares, deepest, month, year, Z, PHI_Z, 1 - CONFIDENCE, shape[g]
+        )
         many = n >= 2
         std_r = math.sqrt(ss_r / (n - 1)) if many else np.nan
         std_b = math.sqrt(ss_b / (n - 1)) if many else np.nan
@@ -140,7 +223,8 @@ def grid_statistics(
     periods: int,
     risk_free: float,
 ) -> dict[str, np.ndarray]:
-    """`stats.performance` and `stats.relative` of every column, in one pass.
+    """`stats.performance`, `stats.relative` and `distribution.distribution` (less
+    `RUN_ONLY`) of every column, in one pass.
 
     Args:
         values: [N, G] daily values of the combinations.
@@ -153,6 +237,7 @@ def grid_statistics(
     years = years_between(dates)
     perf = np.empty((rows.shape[0], len(PERFORMANCE)))
     rel = np.empty((rows.shape[0], len(RELATIVE)))
+    shape = np.empty((rows.shape[0], len(DISTRIBUTION)))
     _columns_nb(
         rows,
         bench_rows,
@@ -162,11 +247,15 @@ def grid_statistics(
         float(periods),
         years,
         day,
+        np.asarray(dates.year * 100 + dates.month, dtype=np.int64),
+        np.asarray(dates.year, dtype=np.int64),
         perf,
         rel,
+        shape,
     )
     out = {
         k: perf[:, i].astype(np.int64) if k in _INTEGER else perf[:, i]
         for i, k in enumerate(PERFORMANCE)
     }
-    return out | {k: rel[:, i] for i, k in enumerate(RELATIVE)}
+    out |= {k: rel[:, i] for i, k in enumerate(RELATIVE)}
+    return out | {k: shape[:, i] for i, k in enumerate(DISTRIBUTION)}

@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from engine.metrics import METRICS, PERFORMANCE_KEYS, RELATIVE_KEYS, metric
+from engine.metrics import METRICS, PERFORMANCE_KEYS, RELATIVE_KEYS, metric, second_block
 from engine.report.folders import atomic_folder
 
 
@@ -61,7 +61,8 @@ def stats_json(stats: dict) -> str:
 
 
 def stats_table(stats: dict, title: str):
-    """A rich Table: statistics of the strategy beside its benchmark, then relative ones."""
+    """A rich Table: statistics of the strategy beside its benchmark (the performance block,
+    then the distribution block), then relative ones."""
     from rich.table import Table
 
     period = stats["period"]
@@ -71,6 +72,12 @@ def stats_table(stats: dict, title: str):
     table.add_column("Benchmark", justify="right")
     for key in PERFORMANCE_KEYS:
         label, kind = METRICS[key].label, METRICS[key].format
+        table.add_row(
+            label, fmt(stats["strategy"].get(key), kind), fmt(stats["benchmark"].get(key), kind)
+        )
+    table.add_section()
+    for key in second_block(stats["strategy"]):
+        label, kind = metric(key).label, metric(key).format
         table.add_row(
             label, fmt(stats["strategy"].get(key), kind), fmt(stats["benchmark"].get(key), kind)
         )

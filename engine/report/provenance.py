@@ -13,13 +13,20 @@ LIBRARIES = ("rotation", "vectorbt", "numba", "numpy", "pandas", "yfinance", "py
 
 
 def library_versions() -> dict[str, str]:
-    """Installed version of each library the numbers depend on (and Python)."""
+    """Installed version of each library the numbers depend on (and Python), then of each
+    package that brought a plug-in kind (strategies/plugins.py; none: nothing added)."""
+    from strategies.scores import SCORE_KINDS
+    from strategies.signals import SIGNAL_KINDS
+
     versions = {"python": platform.python_version()}
     for name in LIBRARIES:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
+    for registry in (SIGNAL_KINDS, SCORE_KINDS):
+        for origin in sorted(registry.plugins().values(), key=str):
+            versions[origin.package] = origin.version
     return versions
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
-from engine.metrics import METRICS, PERFORMANCE_KEYS, RELATIVE_KEYS
+from engine.metrics import METRICS, PERFORMANCE_KEYS, RELATIVE_KEYS, metric, second_block
 from engine.report import fmt
 
 CSS = """
@@ -130,6 +130,14 @@ def stats_rows(stats: dict) -> list[str]:
     rows = []
     for key in PERFORMANCE_KEYS:
         label, kind = METRICS[key].label, METRICS[key].format
+        rows.append(
+            f"<tr><td>{esc(label)}</td>"
+            + cell(stats["strategy"].get(key), kind, f"strategy.{key}")
+            + cell(stats["benchmark"].get(key), kind, f"benchmark.{key}")
+            + "</tr>"
+        )
+    for key in second_block(stats["strategy"]):
+        label, kind = metric(key).label, metric(key).format
         rows.append(
             f"<tr><td>{esc(label)}</td>"
             + cell(stats["strategy"].get(key), kind, f"strategy.{key}")

@@ -34,7 +34,8 @@ from engine.config import Config
 from engine.data import PriceSource, describe
 from engine.errors import RotationError
 from engine.metrics import stats
-from engine.metrics.fast_stats import PERFORMANCE, RELATIVE, grid_statistics
+from engine.metrics.distribution import distribution
+from engine.metrics.fast_stats import DISTRIBUTION, PERFORMANCE, RELATIVE, RUN_ONLY, grid_statistics
 from engine.research import grid
 from engine.research.sweep_config import SweepSpec
 from engine.rules import new_month
@@ -185,6 +186,8 @@ def build_plan(
     periods = periods_per_year(config)
     bench_values = bench_run.values
     bench_stats = stats.performance(bench_values, dates, cash, periods, rf)  # one per setting
+    shape = distribution(bench_values, dates, cash)
+    bench_stats |= {key: value for key, value in shape.items() if key not in RUN_ONLY}
     bench_stats |= stats.trading(
         bench_values, dates, bench_run.trade_dates, bench_run.fees_paid, bench_run.traded_value
     )
@@ -258,7 +261,7 @@ def evaluate_chunk(plan: SweepPlan, start: int, stop: int) -> Chunk:
     block["switches"] = stats.switches(decided[1:])
     for k, share in stats.time_in_regime(decided[1:], range(len(plan.regimes))).items():
         block[f"time_in_{plan.regimes[k]}"] = share
-    block |= {key: measured[key] for key in RELATIVE}
+    block |= {key: measured[key] for key in (*RELATIVE, *DISTRIBUTION)}
     for key, value in plan.bench_stats.items():
         block[f"benchmark_{key}"] = value[bench_column]
     columns = {key: np.asarray(value) for key, value in block.items()}

@@ -19,6 +19,7 @@ from engine.config import suggest
 from engine.errors import ConfigError
 from engine.metrics import METRICS, lower_is_better
 from engine.metrics import metric as metric_info
+from engine.metrics.fast_stats import RUN_ONLY
 from engine.report.plots import RELATIVE_NULLS  # the benchmark's own excess CAGR, alpha, IR
 from engine.research.sweep import SweepResult, axis_sensitivity, neighbour_stability
 from engine.research.sweep_config import (
@@ -32,13 +33,19 @@ from engine.research.sweep_config import (
 
 
 def ranking_metrics(spec: SweepSpec) -> list[str]:
-    """Statistics a sweep can rank by."""
-    return [*METRICS, *(f"time_in_{r.name}" for r in spec.base.regimes)]
+    """Statistics a sweep can rank by (all but the run-only ones, fast_stats.RUN_ONLY)."""
+    measured = [key for key in METRICS if key not in RUN_ONLY]
+    return [*measured, *(f"time_in_{r.name}" for r in spec.base.regimes)]
 
 
 def check_options(spec: SweepSpec, options: SweepOptions) -> None:
     """Reject an unknown metric or heatmap axis before any work is done."""
     known = ranking_metrics(spec)
+    if options.metric in RUN_ONLY:
+        raise ConfigError(
+            f"{spec.origin}: metric {options.metric!r} is computed for a single run only, not "
+            "for each combination of a sweep (docs/semantics.md §11); rank by another statistic"
+        )
     if options.metric not in known:
         hint = suggest(options.metric, known)
         raise ConfigError(

@@ -1,6 +1,8 @@
 """Signal kinds (docs/semantics.md §4-5) as plug-ins: one module per kind, one registry.
 
-`SIGNAL_KINDS` maps each YAML `type` to its `SignalKind` (strategies/registry.py):
+`SIGNAL_KINDS` maps each YAML `type` to its `SignalKind` (strategies/registry.py), the
+built-in kinds and those of installed packages (entry points `rotation.signals`,
+strategies/plugins.py):
 its config model, sweep keys, input legs and source, bars needed, lines
 (value, upper, lower) and tearsheet labels. Every kind shares one rule:
 
@@ -26,8 +28,10 @@ from typing import Any
 
 import numpy as np
 
+from strategies.plugins import Group, Registry
 from strategies.registry import Input, Lines, SignalKind, SignalModel, hysteresis, switch
 from strategies.signals.correlation import CORRELATION
+from strategies.signals.crossover import CROSSOVER
 from strategies.signals.donchian import DONCHIAN, donchian
 from strategies.signals.level import LEVEL
 from strategies.signals.momentum import MOMENTUM
@@ -35,12 +39,16 @@ from strategies.signals.rsi import RSI
 from strategies.signals.sma import SMA, sma
 
 BUILT_IN: Mapping[str, SignalKind] = MappingProxyType(
-    {kind.name: kind for kind in (DONCHIAN, SMA, MOMENTUM, RSI, LEVEL, CORRELATION)}
+    {kind.name: kind for kind in (DONCHIAN, SMA, MOMENTUM, RSI, LEVEL, CORRELATION, CROSSOVER)}
 )
 """The kinds shipped in this package, read-only."""
 
-SIGNAL_KINDS: dict[str, SignalKind] = dict(BUILT_IN)
-"""The registry: YAML `type` -> kind. Add a kind by adding an entry."""
+SIGNALS = Group("rotation.signals", "signal kind", SignalKind, SignalModel, ("type", "series"))
+"""The entry-point group of plug-in signal kinds (strategies/plugins.py)."""
+
+SIGNAL_KINDS: Registry[SignalKind] = Registry(SIGNALS, BUILT_IN)
+"""The registry: YAML `type` -> kind, the built-in kinds and then the installed plug-ins
+(read at the first lookup, strategies/plugins.py)."""
 
 
 def signal_grid(
@@ -54,6 +62,7 @@ def signal_grid(
 
 __all__ = [
     "BUILT_IN",
+    "SIGNALS",
     "SIGNAL_KINDS",
     "Input",
     "Lines",
