@@ -140,6 +140,16 @@ def _link_outside(name: str) -> Callable[[Path], None]:
     return link
 
 
+def _link_loop(name: str) -> Callable[[Path], None]:
+    def loop(folder: Path) -> None:
+        (folder / name).unlink()
+        (folder / "a").symlink_to("b")
+        (folder / "b").symlink_to("a")
+        (folder / name).symlink_to("a")
+
+    return loop
+
+
 def _set(path: list, value) -> Callable[[dict], None]:
     def change(payload: dict) -> None:
         for key in path[:-1]:
@@ -175,6 +185,8 @@ CASES = [  # (kind, shape, tamper, file named, words of the message)
      "values.csv", "row 2: date '"),
     ("run", "bad YAML", _text("config.yaml", "name: [unclosed\n"), "config.yaml",
      "not valid YAML"),
+    ("run", "a key twice", _text("config.yaml", "name: a\nname: b\n"), "config.yaml",
+     "not valid YAML at line 2"),
     ("run", "invalid config", _text("config.yaml", "name: 3\n"), "config.yaml",
      "not a config this version reads"),
     ("run", "dates disagree", _csv("weights.csv", lambda f: f.iloc[:-5]), "weights.csv",
@@ -187,6 +199,8 @@ CASES = [  # (kind, shape, tamper, file named, words of the message)
      "is a folder, not a regular file"),
     ("run", "symlink outside", _link_outside("values.csv"), "values.csv",
      "a symbolic link to outside-values.csv, outside the folder"),
+    ("run", "a loop of symlinks", _link_loop("trades.csv"), "trades.csv",
+     "a symbolic link that leads to no file"),
     ("comparison", "missing file", _remove("values.csv"), "values.csv", "missing"),
     ("comparison", "bad JSON", _cut("comparison.json"), "comparison.json", "not valid JSON"),
     ("comparison", "wrong type",

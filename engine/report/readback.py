@@ -124,7 +124,10 @@ def file_bytes(folder: Path, name: str, optional: bool = False) -> bytes | None:
             return None
         raise Problem("missing")
     if path.is_symlink():
-        target = path.resolve()
+        try:
+            target = path.resolve(strict=True)
+        except (OSError, RuntimeError):  # dangling, or a loop of links
+            raise Problem("a symbolic link that leads to no file") from None
         if folder.resolve() not in target.parents:
             raise Problem(f"a symbolic link to {target.name}, outside the folder")
     try:
@@ -158,15 +161,21 @@ def _parsed(blob: bytes, name: str) -> Any:
             return json.loads(text)
         except ValueError as exc:  # JSONDecodeError, and numbers too long to convert
             raise Problem(f"not valid JSON ({exc})") from None
-    if name.endswith(".yaml"):
+    if name.endswith(".yaml"):  # a config: read as strictly as `rotation run` reads one
         import yaml
 
+        from engine.config import strict_yaml
+        from engine.limits import MAX_CONFIG_BYTES
+
+        if len(blob) > MAX_CONFIG_BYTES:
+            raise Problem(f"larger than the {MAX_CONFIG_BYTES >> 20} MiB a config may be")
         try:
-            return yaml.safe_load(text)
+            return strict_yaml.load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark else ""
-            raise Problem(f"not valid YAML{where}") from None
+            problem = getattr(exc, "problem", None)
+            raise Problem(f"not valid YAML{where}" + (f": {problem}" if problem else "")) from None
     return text
 
 
