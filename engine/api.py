@@ -35,6 +35,12 @@ ConfigLike = Union["Config", str, Path, Mapping[str, Any]]
 __all__ = ["Run", "load", "run", "sweep"]
 
 
+def __dir__() -> list[str]:
+    """The API alone (PEP 562): `dir(engine.api)` and tab completion show what `__all__`
+    lists, not the names its annotations import."""
+    return sorted(__all__)
+
+
 def load(
     config: ConfigLike, data_dir: str | Path | None = None, start: Day = None, end: Day = None
 ) -> Config:
@@ -75,6 +81,7 @@ def run(
     from engine.data import make_source
     from engine.runner import run_backtest
 
+    _check_source(source)
     loaded = load(config, data_dir, start, end)
     prices = source if source is not None else make_source(loaded.data, refresh=refresh)
     return Run(run_backtest(loaded, prices))
@@ -95,6 +102,11 @@ def sweep(
 
     ``table.attrs`` holds ``axes`` (the swept parameters' names, the first columns) and
     ``warnings`` (what shaped the result). A ``sweep:`` section is ignored.
+
+    Args:
+        source: prices to use instead of the config's (an `engine.data` source).
+        max_combos: refuse a grid of more combinations (a whole number >= 1; default
+            `engine.limits.MAX_COMBOS`, as ``rotation sweep --max-combos``).
     """
     from engine.config import read_yaml, with_overrides
     from engine.data import make_source
@@ -102,6 +114,8 @@ def sweep(
     from engine.research.sweep import run_sweep
     from engine.research.sweep_config import sweep_spec
 
+    _check_source(source)
+    _check_max_combos(max_combos)
     if isinstance(config, Mapping):
         raw, where, origin = dict(config), Path("."), "<sweep>"
     else:
@@ -109,7 +123,7 @@ def sweep(
         raw, origin = read_yaml(where), str(where)
     raw.pop("sweep", None)
     raw = with_overrides(raw, where, **_overrides(data_dir, start, end))
-    spec = sweep_spec(raw, origin, max_combos or MAX_COMBOS)
+    spec = sweep_spec(raw, origin, MAX_COMBOS if max_combos is None else max_combos)
     prices = source if source is not None else make_source(spec.base.data)
     result = run_sweep(spec, prices)
     table = result.table
@@ -201,6 +215,35 @@ class Run:
     def warnings(self) -> list[str]:
         """What silently shaped the result (an end cut short, a signal still undefined)."""
         return self.result.warnings
+
+
+def _check_source(source: object) -> None:
+    """A `source` that is not a price source (something with a ``load(tickers)``) is one
+    RotationError naming the argument, not an AttributeError deep in a run."""
+    if source is not None and not callable(getattr(source, "load", None)):
+        from engine.errors import RotationError
+
+        raise RotationError(
+            f"source: expected a price source with a load(tickers) method, such as "
+            f"engine.data.MemorySource(frames); got {type(source).__name__} {_shown(source)}"
+        )
+
+
+def _check_max_combos(max_combos: object) -> None:
+    if max_combos is None:
+        return
+    if isinstance(max_combos, bool) or not isinstance(max_combos, int) or max_combos < 1:
+        from engine.errors import RotationError
+
+        raise RotationError(
+            f"max_combos: must be a whole number >= 1 (or None for the default); got "
+            f"{_shown(max_combos)}"
+        )
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _overrides(data_dir: str | Path | None, start: Day, end: Day) -> dict[str, Any]:

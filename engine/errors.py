@@ -11,9 +11,16 @@ import click
 
 
 class RotationError(click.ClickException):
-    """Base class of the errors a user can fix."""
+    """Base class of the errors a user can fix. Its message reaches the terminal with its
+    control characters made visible (engine.terminal.printable): a name quoted in it
+    cannot recolour or rewrite the screen."""
 
     exit_code = 2
+
+    def format_message(self) -> str:
+        from engine.terminal import printable
+
+        return printable(self.message, newlines=True)
 
 
 class ConfigError(RotationError):

@@ -19,7 +19,9 @@ LOGGER = logging.getLogger("rotation.data")
 
 def warn(message: str) -> None:
     """Report one problem that was worked around (one line, no newline inside)."""
-    LOGGER.warning("Warning: %s", message.replace("\n", " "))
+    from engine.terminal import printable
+
+    LOGGER.warning("Warning: %s", printable(message.replace("\n", " ")))
 
 
 _collectors: list[list[str]] = []

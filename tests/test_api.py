@@ -12,7 +12,7 @@ import yaml
 from engine import api
 from engine.config import load_config
 from engine.data import CsvSource, make_source
-from engine.errors import ConfigError
+from engine.errors import ConfigError, RotationError
 from engine.research.sweep import run_sweep
 from engine.research.sweep_config import load_sweep
 from engine.runner import run_backtest
@@ -148,3 +148,35 @@ def test_sweep_takes_a_dict_and_ignores_its_sweep_section():
     assert list(table["signals.ratio_breakout.entry"]) == [100, 120]
     single = api.run(raw(DEMO), end="2020-12-31")
     assert table.loc[1, "sharpe"] == pytest.approx(single.stats["strategy"]["sharpe"], abs=1e-9)
+
+
+def test_dir_of_the_api_shows_the_api_and_nothing_its_annotations_import():
+    assert dir(api) == sorted(api.__all__) == ["Run", "load", "run", "sweep"]
+    assert all(callable(getattr(api, name)) for name in api.__all__)
+
+
+@pytest.mark.parametrize("call", [api.run, api.sweep])
+@pytest.mark.parametrize("source", ["x", 3, CONFIGS])
+def test_a_source_that_is_not_a_price_source_is_one_error_naming_the_argument(call, source):
+    with pytest.raises(RotationError) as error:
+        call(raw(DEMO), source=source)
+    message = error.value.format_message()
+    assert message.startswith("source: expected a price source with a load(tickers) method")
+    assert f"got {type(source).__name__} " in message and "\n" not in message
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True, "10"])
+def test_max_combos_below_one_is_refused_before_any_work(bad, monkeypatch):
+    def no_sweep(*_args, **_kwargs):
+        raise AssertionError("the grid ran")
+
+    monkeypatch.setattr("engine.research.sweep.run_sweep", no_sweep)
+    with pytest.raises(RotationError, match=r"^max_combos: must be a whole number >= 1"):
+        api.sweep(raw(DEMO), max_combos=bad)
+
+
+def test_max_combos_one_refuses_a_grid_of_two():
+    grid = raw(DEMO)
+    grid["signals"]["ratio_breakout"]["entry"] = [100, 120]
+    with pytest.raises(ConfigError, match="the grid has 2 combinations .* over the limit of 1"):
+        api.sweep(grid, max_combos=1)

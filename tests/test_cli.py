@@ -27,7 +27,7 @@ from click.testing import CliRunner
 import engine.report
 import engine.runner
 from engine.cli import main
-from engine.config import config_from_dict, load_config
+from engine.config import load_config
 from engine.data import CsvSource, data_hash
 
 REPO = Path(__file__).resolve().parents[1]
@@ -213,10 +213,17 @@ def test_weights_regimes_and_trades_csv(main_run, stats):
 
 
 def test_config_yaml_is_the_resolved_config(main_run, shared_data):
-    saved = yaml.safe_load((main_run["folder"] / "config.yaml").read_text(encoding="utf-8"))
+    """Without the price folder's place (outside the working folder here: never an absolute
+    path in a run folder), which --data-dir gives back."""
+    text = (main_run["folder"] / "config.yaml").read_text(encoding="utf-8")
+    assert text.startswith("# data.dir is left out") and "--data-dir DIR" in text
+    saved = yaml.safe_load(text)
     expected = load_config(ETH_CONFIG, source="csv", dir=shared_data)
-    assert saved == expected.resolved()
-    assert config_from_dict(saved).hash() == expected.hash()
+    resolved = expected.resolved()
+    assert "dir" not in saved["data"] and resolved["data"].pop("dir") == str(shared_data)
+    assert saved == resolved
+    again = load_config(main_run["folder"] / "config.yaml", dir=shared_data)
+    assert again == expected and again.hash() == expected.hash()
 
 
 def test_manifest(main_run, shared_data):

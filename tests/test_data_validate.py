@@ -16,7 +16,7 @@ from engine.data.market_calendar import (
     nyse_holidays,
     sessions,
 )
-from engine.data.validate import Checks, clean, split_name
+from engine.data.validate import MAX_PRICE, MIN_PRICE, Checks, clean, split_name
 
 JANUARY = sessions("nyse", "2024-01-02", "2024-02-29")  # MLK 01-15, Presidents' Day 02-19
 
@@ -70,6 +70,73 @@ def test_a_non_positive_close_is_an_error(value):
     frame.iloc[4, frame.columns.get_loc("Close")] = value
     with pytest.raises(DataError, match=r"^SPY from test: non-positive close on 2024-01-08"):
         checked(frame)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown", "side"),
+    [
+        (1e-300, "1e-300", "below the 1e-08"),
+        (5e-9, "5e-09", "below the 1e-08"),
+        (2e9, "2e+09", "above the 1e+09"),
+        (1e300, "1e+300", "above the 1e+09"),
+    ],
+)
+def test_a_close_too_small_or_too_large_to_simulate_is_refused(value, shown, side):
+    frame = bars(JANUARY)
+    frame.iloc[4, frame.columns.get_loc("Close")] = value
+    with pytest.raises(DataError) as error:
+        checked(frame)
+    assert str(error.value.message) == (
+        f"SPY from test: close on 2024-01-08 is {shown}, {side} a simulation can price "
+        "exactly (prices from 1e-08 to 1e+09); fix the data"
+    )
+
+
+def test_an_open_too_small_to_simulate_becomes_the_close(caplog):
+    frame = bars(JANUARY)
+    frame.iloc[2, frame.columns.get_loc("Open")] = 1e-300
+    out = checked(frame)
+    assert out["Open"].iloc[2] == out["Close"].iloc[2]
+    assert "outside the prices a simulation takes on 1 day(s)" in warnings_in(caplog)[0]
+
+
+@pytest.mark.parametrize("bound", ["lowest", "highest"])
+def test_prices_at_the_bounds_simulate_like_the_same_prices_near_one(bound):
+    """Scaling a ticker's prices changes no weight, return or statistic: with each
+    ticker's lowest close at twice MIN_PRICE, or its highest at half MAX_PRICE, both
+    simulations (vectorbt for a run, the numba kernel for a sweep) give what they give
+    on the market's own prices, to 1e-9 (the simulations' own tolerance)."""
+    import yaml
+
+    from engine import api
+    from engine.data import make_source
+    from tests.conftest import CONFIGS
+
+    raw = yaml.safe_load((CONFIGS / "demo_synthetic.yaml").read_text())
+    raw["data"] |= {"start": "2019-01-02", "end": "2020-12-31"}
+    raw["signals"]["ratio_breakout"] |= {"entry": 40, "exit": 20}
+    raw["signals"]["eth_risk_on"] |= {"window": 20}
+    frames = make_source("synthetic").load(["IWM", "SPY", "ETH-USD"])  # the demo's market
+    near_one = MemorySource(frames)
+    at_bound = MemorySource({t: _at_bound(f, bound) for t, f in frames.items()})
+    plain, bound = api.run(raw, source=near_one), api.run(raw, source=at_bound)
+    assert bound.stats["strategy"]["trade_dates"] == plain.stats["strategy"]["trade_dates"] > 2
+    for side in ("strategy", "benchmark"):
+        for key in ("total_return", "sharpe", "max_drawdown", "fees_paid"):
+            assert bound.stats[side][key] == pytest.approx(plain.stats[side][key], rel=1e-9)
+    raw["signals"]["ratio_breakout"]["entry"] = [40, 60]
+    grid_plain, grid_bound = api.sweep(raw, source=near_one), api.sweep(raw, source=at_bound)
+    for key in ("total_return", "sharpe", "fees_paid"):
+        assert grid_bound[key].to_numpy() == pytest.approx(grid_plain[key].to_numpy(), rel=1e-9)
+
+
+def _at_bound(frame: pd.DataFrame, bound: str) -> pd.DataFrame:
+    prices = ["Open", "High", "Low", "Close"]
+    if bound == "lowest":
+        scale = 2 * MIN_PRICE / frame[prices].min().min()
+    else:
+        scale = MAX_PRICE / 2 / frame[prices].max().max()
+    return frame.assign(**{c: frame[c] * scale for c in prices})
 
 
 def test_a_missing_or_non_positive_open_high_low_becomes_the_close(caplog):

@@ -388,4 +388,6 @@ def test_a_yfinance_reply_with_an_infinite_open_is_set_to_the_close(caplog):
     frame = make_source(cache_dir(), FakeYahoo(data), now=AFTER_JANUARY).load(["SPY"])["SPY"]
     assert np.isfinite(frame[["Open", "High", "Low"]].to_numpy()).all()
     assert frame["Open"].iloc[3] == frame["Close"].iloc[3]
-    assert "open/high/low infinite or huge on 1 day(s)" in caplog.text
+    assert "open/high/low infinite or outside the prices a simulation takes on 1 day(s)" in (
+        caplog.text
+    )

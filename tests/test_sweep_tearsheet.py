@@ -59,3 +59,34 @@ def test_the_top_table_says_how_many_beat_the_benchmark(folder):
     expected = f"{counts['on_metric']:,} of 12 combinations beat the benchmark's Sharpe"
     assert html.escape(expected) in page
     assert "Benchmark Sharpe" in page and "Benchmark CAGR" in page
+
+
+def test_the_benchmark_line_lies_inside_the_distribution_range(folder):
+    """Every combination's Sharpe lies below the benchmark's here: the x range is widened
+    to hold its line (plotly's own range would end at the bars and hide it)."""
+    from engine.report.tearsheet_multi import distribution_figure
+
+    results = pd.read_parquet(folder / "results.parquet")
+    bench = results["benchmark_sharpe"].iloc[0]
+    assert results["sharpe"].max() < bench  # the case this test is about
+    figure = distribution_figure(results, results["sharpe"].max(), "sharpe", "Sharpe")
+    low, high = figure.layout.xaxis.range
+    assert low < results["sharpe"].min() and high > bench
+
+
+def test_a_benchmark_inside_the_bars_leaves_the_range_to_plotly():
+    from engine.report.tearsheet_multi import distribution_figure
+
+    table = pd.DataFrame({"sharpe": [0.2, 0.5, 0.9], "benchmark_sharpe": [0.6, 0.6, 0.6]})
+    assert distribution_figure(table, 0.9, "sharpe", "Sharpe").layout.xaxis.range is None
+    below = table.assign(benchmark_sharpe=[-0.4, -0.3, -0.35])  # a band, below every bar
+    low, high = distribution_figure(below, 0.9, "sharpe", "Sharpe").layout.xaxis.range
+    assert low < -0.4 and 0.9 < high < 1.1
+
+
+def test_the_top_table_names_the_parameters_by_their_short_names(folder):
+    page = (folder / "tearsheet.html").read_text(encoding="utf-8")
+    head = page[page.index('<table id="top">') :].split("</thead>")[0]
+    assert "<th>window</th><th>entry</th><th>exit</th>" in head  # the axes in the order swept
+    assert "signals.ratio_breakout.entry" not in head
+    assert "signals.ratio_breakout.entry: 40, 120, 250" in page  # the header says the full name

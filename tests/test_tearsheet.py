@@ -15,6 +15,7 @@ import yaml
 from click.testing import CliRunner
 
 from engine.cli import main
+from engine.errors import RotationError
 from engine.metrics import DISTRIBUTION_KEYS, METRICS, PERFORMANCE_KEYS, RELATIVE_KEYS
 from engine.report import fmt
 from engine.report import tearsheet_data as data
@@ -45,7 +46,9 @@ def spy_from_2005(folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory, shared_data) -> Path:
     out = tmp_path_factory.mktemp("tearsheet") / "run"
-    result = invoke("run", READY, "--data-dir", shared_data, "--out", out, "--tearsheet")
+    result = invoke(
+        "run", READY, "--data-dir", shared_data, "--out", out, "--tearsheet", "--bootstrap", 40
+    )
     assert f"Tearsheet: {out / FILENAME}" in result.output
     return out
 
@@ -220,15 +223,40 @@ def test_a_folder_made_before_signals_csv_still_gets_a_page(run_folder, tmp_path
     assert "has no signals.csv" in text and 'id="chart-signal-aligned"' in text
 
 
+def test_the_bootstrap_intervals_are_bootstrap_json_formatted(run_folder, long_folder):
+    import json
+
+    boot = json.loads((run_folder / "bootstrap.json").read_text(encoding="utf-8"))
+    shown = parse(run_folder / FILENAME).keyed
+    expected = {"bootstrap.beats_benchmark": fmt(boot["beats_benchmark"], "pct")}
+    for side in ("strategy", "benchmark"):
+        for key in ("cagr", "sharpe", "max_drawdown", "total_return"):
+            for q in ("p05", "p50", "p95"):
+                value = fmt(boot[side][key][q], METRICS[key].format)
+                expected[f"bootstrap.{side}.{key}.{q}"] = value
+    assert {k: v for k, v in shown.items() if k.startswith("bootstrap.")} == expected
+    assert 'href="#bootstrap"' in (run_folder / FILENAME).read_text(encoding="utf-8")
+    assert not (long_folder / "bootstrap.json").exists()  # without --bootstrap: no section
+    assert 'id="bootstrap"' not in (long_folder / FILENAME).read_text(encoding="utf-8")
+
+
 def test_a_folder_of_no_known_kind_is_a_one_line_error(tmp_path):
-    (tmp_path / "stats.json").write_text("{}")  # a file of a run, not a run folder
-    cases = {tmp_path: "not a run, comparison or sweep folder", tmp_path / "nope": "no such folder"}
+    (tmp_path / "notes.txt").write_text("not a run")
+    (tmp_path / "lone").mkdir()
+    (tmp_path / "lone" / "stats.json").write_text("{}")  # a run's marker and nothing else
+    cases = {
+        tmp_path: "not a folder rotation wrote",
+        tmp_path / "nope": "no such folder",
+        tmp_path / "notes.txt": "is a file, not a folder",
+        tmp_path / "lone": "stats.json: strategy: missing; the run folder was changed",
+    }
     for folder, says in cases.items():
         result = CliRunner().invoke(main, ["tearsheet", str(folder)])
         assert result.exit_code == 2
         lines = result.output.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith(f"Error: {folder}: {says}")
-    assert not (tmp_path / FILENAME).exists()
+        assert len(lines) == 1 and lines[0].startswith(f"Error: {folder}{'/' * (says[0] == 's')}")
+        assert says in lines[0]
+    assert not (tmp_path / FILENAME).exists() and not (tmp_path / "lone" / FILENAME).exists()
 
 
 def test_a_failed_write_leaves_the_old_page_and_no_temp_file(run_folder, tmp_path, monkeypatch):
@@ -239,7 +267,7 @@ def test_a_failed_write_leaves_the_old_page_and_no_temp_file(run_folder, tmp_pat
         raise OSError("disk full")
 
     monkeypatch.setattr("engine.report.tearsheet.os.replace", broken)
-    with pytest.raises(OSError):
+    with pytest.raises(RotationError, match="tearsheet.html: cannot write it \\(disk full\\)"):
         write_tearsheet(copy)
     assert (copy / FILENAME).read_bytes() == before
     assert sorted(p.name for p in copy.iterdir()) == sorted(p.name for p in run_folder.iterdir())

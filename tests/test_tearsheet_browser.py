@@ -140,7 +140,9 @@ def pages(tmp_path_factory, shared_data) -> dict[str, Path]:
     _invoke("compare", ready, spy, "--out", root / "compare", *data)
     grid = CONFIGS / "sweeps" / "weights_costs.yaml"
     _invoke("sweep", grid, "--out", root / "sweep", *data)
-    kinds = ("run", "run20", "ranked", "compare", "sweep")
+    wide = CONFIGS / "sweeps" / "breakout_grid.yaml"  # three long parameter names
+    _invoke("sweep", wide, "--out", root / "sweep-wide", *data)
+    kinds = ("run", "run20", "ranked", "compare", "sweep", "sweep-wide")
     return {kind: root / kind / FILENAME for kind in kinds}
 
 
@@ -219,3 +221,18 @@ def test_log_button_switches_the_equity_axis(browser, pages):
     time.sleep(0.2)
     assert browser.execute_script(layout) == "log"
     assert browser.execute_script("return window.__errors") == []
+
+
+@pytest.mark.parametrize("kind", ["sweep", "sweep-wide"])
+def test_the_sweep_top_table_fits_a_1400_pixel_window(browser, pages, kind):
+    """The top combinations table ends inside the 1400-pixel window and the page never
+    scrolls sideways (long parameter names are shown by their short names)."""
+    _open(browser, pages[kind])
+    box = browser.execute_script(
+        "const tables = Array.from(document.querySelectorAll('table[id^=top]'));"
+        "const d = document.documentElement;"
+        "return {right: Math.max(...tables.map(t => t.getBoundingClientRect().right)),"
+        "        tables: tables.length, client: d.clientWidth, scroll: d.scrollWidth};"
+    )
+    assert box["tables"] >= 1 and box["client"] <= 1400
+    assert box["right"] <= box["client"] and box["scroll"] <= box["client"], box

@@ -163,6 +163,7 @@ def compare(
 
     from engine.data import describe
     from engine.report import comparison_rich, write_comparison
+    from engine.report.paths import shown_path
     from engine.report.provenance import library_versions
 
     comparison = comparing.compare(configs)
@@ -171,7 +172,7 @@ def compare(
         table = comparing.sort_columns(table, comparison.labels, sort_by)
     manifest = {
         "configs": {
-            label: {"path": str(path), "config_sha256": config.hash()}
+            label: {"path": shown_path(path), "config_sha256": config.hash()}
             for label, path, config in zip(comparison.labels, config_paths, configs, strict=True)
         },
         "data": describe({t: f for r in comparison.results for t, f in r.prices.items()}),

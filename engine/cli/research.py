@@ -195,10 +195,11 @@ def timing_line(combinations: int, timing: dict) -> str:
 
 
 def _manifest(spec, sweep_path: Path) -> dict:
+    from engine.report.paths import shown_path
     from engine.report.provenance import library_versions
 
     return {
-        "sweep_path": str(sweep_path),
+        "sweep_path": shown_path(sweep_path),
         "config_sha256": spec.base.hash(),
         "versions": library_versions(),
     }
@@ -229,6 +230,7 @@ def _sweep(
 
     from engine.data import make_source
     from engine.report import write_sweep
+    from engine.report.paths import scrub
     from engine.research.distributed import partial_folder, sweep_grid
     from engine.research.overfitting import add_to_summary
     from engine.research.sweep_summary import best_curves, summarize
@@ -252,7 +254,7 @@ def _sweep(
     table, summary = summarize(spec, options, result)
     best_values = best_curves(spec, summary, result)
     summarized = time.perf_counter() - clock - swept
-    manifest = {**manifest, "data": result.data, "warnings": result.warnings}
+    manifest = {**manifest, "data": result.data, "warnings": scrub(result.warnings)}
     add_to_summary(summary, spec, result, subperiods)
     odds = time.perf_counter() - clock - swept - summarized
     parts = {

@@ -9,10 +9,12 @@ Outcomes, in the order applied (README "Bad data" has the same table):
 2. no rows left: error "no data for 'T' from ORIGIN: check the symbol";
 3. dates out of order: sorted, with a warning;
 4. a date twice: error;
-5. a close that is zero, negative, infinite or above `MAX_PRICE`: error (so is a date
-   outside the years `YEARS`);
-6. an open/high/low missing, zero, negative, infinite or above `MAX_PRICE`: set to that
-   day's close, with a warning (``next_open`` fills are always finite);
+5. a close that is zero, negative, infinite, or outside [`MIN_PRICE`, `MAX_PRICE`] (the
+   prices a simulation takes exactly: see there): error naming the date and the value
+   (so is a date outside the years `YEARS`);
+6. an open/high/low missing, zero, negative, infinite or outside [`MIN_PRICE`,
+   `MAX_PRICE`]: set to that day's close, with a warning (``next_open`` fills are
+   always finite);
 7. (calendar checks) a one-day close ratio within 2% of 2, 3, 4, 5, 10 or their
    inverses on a non-crypto ticker not in ``data.allow_jumps``: error, it looks
    like an unadjusted split;
@@ -40,7 +42,24 @@ PRICE_COLUMNS = ["Open", "High", "Low", "Close", "Volume"]
 SPLIT_FACTORS = (2, 3, 4, 5, 10)
 SPLIT_TOLERANCE = 0.02  # relative distance of a close ratio from a split factor
 WEEKDAY_SLACK = 10  # missing weekdays tolerated where the holidays are unknown
-MAX_PRICE = 1e12  # above any real quote (engine.data.csvfiles refuses such cells with their line)
+MIN_PRICE = 1e-8
+MAX_PRICE = 1e9
+"""The prices the simulation can take exactly, in the data's currency units (one share).
+
+A close outside [MIN_PRICE, MAX_PRICE] is refused; an open, high or low outside it is
+set to the close. Why these bounds: both simulations (vectorbt and engine.sim.fastsim)
+count a price, a cash amount or a share position within 1e-12 of zero as zero, and
+refuse to size an order at a price they count as zero (vectorbt raises for a close of
+1e-12). At MIN_PRICE a price is 10,000 times that tolerance, so no fill or valuation
+price is ever taken for zero; at MAX_PRICE the 1e-12 shares that count as none are
+worth at most 0.001 currency units, so no position of a tenth of a cent is dropped.
+Between them, every ratio of two prices (returns, signal ratios such as IWM/SPY) is
+within 1e17, position sizes stay below 1e23 shares at the largest initial cash
+(engine.limits.MAX_INITIAL_CASH), and returns, fees and values stay finite. Real quotes
+lie well inside: the smallest crypto tokens trade near 1e-8 (quote them per thousand
+or per million units below it), the dearest stocks near 1e6. engine.data.csvfiles also
+refuses cells above 1e12 with their line number.
+"""
 
 
 @dataclass(frozen=True)
@@ -124,12 +143,13 @@ def _reject_bad_closes(frame: pd.DataFrame, ticker: str, origin: str) -> None:
             f"{ticker} from {origin}: non-positive close on {day} ({close[bad][0]:g}); "
             + _fix(origin)
         )
-    huge = close > MAX_PRICE
-    if huge.any():
-        day = frame.index[huge][0].date()
+    outside = (close > MAX_PRICE) | (close < MIN_PRICE)
+    if outside.any():
+        day, value = frame.index[outside][0].date(), close[outside][0]
+        side = f"above the {MAX_PRICE:g}" if value > MAX_PRICE else f"below the {MIN_PRICE:g}"
         raise DataError(
-            f"{ticker} from {origin}: close on {day} is {close[huge][0]:g}, above the "
-            f"{MAX_PRICE:g} any real price stays under; " + _fix(origin)
+            f"{ticker} from {origin}: close on {day} is {value:g}, {side} a simulation "
+            f"can price exactly (prices from {MIN_PRICE:g} to {MAX_PRICE:g}); " + _fix(origin)
         )
 
 
@@ -144,7 +164,7 @@ def _repair_open_high_low(frame: pd.DataFrame, ticker: str, origin: str) -> pd.D
     are always finite)."""
     parts = frame[["Open", "High", "Low"]]
     blank, negative = parts.isna(), parts <= 0
-    wild = ~blank & ~(parts.abs() <= MAX_PRICE)  # infinite or beyond any real price
+    wild = ~blank & ~negative & ~((parts >= MIN_PRICE) & (parts <= MAX_PRICE))  # or infinite
     bad = blank | negative | wild
     if not bad.any().any():
         return frame
@@ -157,7 +177,7 @@ def _repair_open_high_low(frame: pd.DataFrame, ticker: str, origin: str) -> pd.D
         for label, mask in (
             ("missing", blank),
             ("non-positive", negative),
-            ("infinite or huge", wild),
+            ("infinite or outside the prices a simulation takes", wild),
         )
         if mask.any().any()
     ]

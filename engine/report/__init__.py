@@ -9,7 +9,8 @@ A run folder holds:
   signals.csv    signal,date,x,value,upper,lower,on: each signal on its own calendar
   ranks.csv      (ranked configs) date,regime,active,asset,score,eligible,rank,selected,
                  failed,weight,fallback,fallback_weight: each decision date's ranking
-  config.yaml    the resolved config (every default filled in)
+  config.yaml    the resolved config (every default filled in; data.dir relative to the
+                 folder, or left out: engine.report.paths)
   manifest.json  config hash, data hashes and ranges, library versions, time of the run
 The folder is built under a temporary name beside its destination and renamed
 into place when complete, so an interrupted run leaves no half folder.
@@ -23,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from engine.metrics import METRICS, PERFORMANCE_KEYS, RELATIVE_KEYS, metric, second_block
 from engine.report.folders import atomic_folder
+from engine.report.paths import saved_config_text
 
 
 def fmt(value: Any, kind: str) -> str:
@@ -66,7 +67,9 @@ def stats_table(stats: dict, title: str):
     from rich.table import Table
 
     period = stats["period"]
-    table = Table(title=f"{title}  {period['start']} → {period['end']} ({period['days']} days)")
+    table = Table(
+        title=plain(f"{title}  {period['start']} → {period['end']} ({period['days']} days)")
+    )
     table.add_column("Statistic", no_wrap=True)
     table.add_column("Strategy", justify="right")
     table.add_column("Benchmark", justify="right")
@@ -87,8 +90,19 @@ def stats_table(stats: dict, title: str):
         table.add_row(label, fmt(stats["relative"].get(key), kind), "")
     table.add_section()
     for regime, share in stats["strategy"].get("time_in_regime", {}).items():
-        table.add_row(f"Time in {regime}", fmt(share, "pct"), "")
+        table.add_row(plain(f"Time in {regime}"), fmt(share, "pct"), "")
     return table
+
+
+def plain(text: str):
+    """A rich Text of `text` as it is: no markup read in it, its control characters but
+    line breaks made visible (engine.terminal.printable), so a user's name cannot restyle
+    or rewrite the terminal."""
+    from rich.text import Text
+
+    from engine.terminal import printable
+
+    return Text(printable(text, newlines=True))
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -181,8 +195,8 @@ def write_run_folder(
         (staging / "stats.json").write_text(stats_json(result.stats), encoding="utf-8")
         for name, frame in run_frames(result).items():
             write_csv(frame, staging / name)
-        resolved = yaml.safe_dump(result.config.resolved(), sort_keys=False)
-        (staging / "config.yaml").write_text(resolved, encoding="utf-8")
+        saved = saved_config_text(result.config.resolved(), Path(destination))
+        (staging / "config.yaml").write_text(saved, encoding="utf-8")
         write_json(staging / "manifest.json", manifest)
         for name, payload in (extra_json or {}).items():
             write_json(staging / name, payload)
@@ -200,7 +214,6 @@ def comparison_rich(
     of columns as the width needs; statistics against the benchmark in blocks of their
     own, configs only. `benchmarks`: config -> its benchmark's column."""
     from rich.console import Group
-    from rich.text import Text
 
     runs = [str(c) for c in table.columns]
     benchmarks = benchmarks or {c: "" for c in runs if not c.startswith("benchmark")}
@@ -212,7 +225,7 @@ def comparison_rich(
     relative = [k for k in table.index if metric(k).group == "relative"]
     own = [k for k in table.index if k not in relative]
     name_width = min(max(map(len, runs)), max(12, min(max(NAME_WIDTH, width // 5), width // 3)))
-    names = {run: wrap_name(run, name_width) for run in runs}
+    names = {run: plain(wrap_name(run, name_width)) for run in runs}
     out = []
     for keys in _stat_blocks(own, cells, width - name_width - 4):
         out.append(
@@ -227,7 +240,7 @@ def comparison_rich(
     if len(against) > 1:
         for bench in against:
             members = ", ".join(c for c in configs if benchmarks[c] == bench)
-            out.append(Text(f"{bench}: the benchmark of {members}"))
+            out.append(plain(f"{bench}: the benchmark of {members}"))
     return Group(*out)
 
 
@@ -283,11 +296,14 @@ def _stat_block(keys, cells, rows, configs, names, name_width: int, title: str |
     """One rich Table: a row per run in `rows`, a column per statistic in `keys`."""
     from rich.table import Table
 
-    out = Table(title=title, title_justify="left")
+    out = Table(title=None if title is None else plain(title), title_justify="left")
     out.add_column("Config", width=name_width, overflow="fold")
     for key in keys:
         out.add_column(
-            metric(key).label, justify="right", width=_column_width(key, cells), overflow="fold"
+            plain(metric(key).label),
+            justify="right",
+            width=_column_width(key, cells),
+            overflow="fold",
         )
     for i, run in enumerate(rows):
         end = i + 1 < len(rows) and run in configs and rows[i + 1] not in configs
@@ -405,9 +421,9 @@ def sweep_rich(
             break
         if column != ranked_by and column in shown:
             shown.remove(column)
-    out = Table(title=title, box=None, pad_edge=False, padding=(0, 0, 0, 1))
+    out = Table(title=plain(title), box=None, pad_edge=False, padding=(0, 0, 0, 1))
     for column in shown:
-        out.add_column(headers.get(column, column), justify="right", no_wrap=True)
+        out.add_column(plain(headers.get(column, column)), justify="right", no_wrap=True)
     for i in range(len(top)):
         out.add_row(*(cells[column][i] for column in shown))
     return out

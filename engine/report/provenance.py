@@ -6,8 +6,10 @@ import datetime as dt
 import hashlib
 import platform
 from importlib import metadata
+from pathlib import Path
 
 from engine.data import describe
+from engine.report.paths import data_origin, scrub, shown_path
 
 LIBRARIES = ("rotation", "vectorbt", "numba", "numpy", "pandas", "yfinance", "pydantic", "pyarrow")
 
@@ -30,24 +32,21 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def data_origin(data) -> str:
-    """Where prices came from, for the record: csv:<dir>, synthetic:seed=<n> or yfinance."""
-    if data.source == "csv":
-        return f"csv:{data.dir}"
-    if data.source == "synthetic":
-        return f"synthetic:seed={data.seed or 0}"
-    return "yfinance"
+def combined_sha256(data: dict[str, dict]) -> str:
+    """One hash of the prices `describe` described: sha256 of their sha256s in order."""
+    return hashlib.sha256("".join(d["sha256"] for d in data.values()).encode()).hexdigest()
 
 
-def manifest(result, config_path: str | None) -> dict:
-    """The manifest of a BacktestResult (the only artifact that records wall-clock time)."""
+def manifest(result, config_path: str | Path | None) -> dict:
+    """The manifest of a BacktestResult (the only artifact that records wall-clock time).
+    Paths are recorded as engine.report.paths says: never absolute."""
     data = describe(result.prices)
-    combined = hashlib.sha256("".join(d["sha256"] for d in data.values()).encode()).hexdigest()
+    combined = combined_sha256(data)
     return {
         "name": result.config.name,
-        "config_path": config_path,
+        "config_path": shown_path(config_path),
         "config_sha256": result.config.hash(),
-        "data_source": data_origin(result.config.data),
+        "data_source": data_origin(result.config.data, combined),
         "data_sha256": combined,
         "data": data,
         "backtest": {
@@ -55,7 +54,7 @@ def manifest(result, config_path: str | None) -> dict:
             "end": str(result.dates[-1].date()),
             "days": len(result.dates),
         },
-        "warnings": list(getattr(result, "warnings", [])),
+        "warnings": scrub(list(getattr(result, "warnings", []))),
         "versions": library_versions(),
         "created_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }

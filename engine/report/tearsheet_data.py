@@ -1,73 +1,37 @@
 """What a tearsheet shows, read from a folder's files: nothing is backtested again.
 
-Statistics are read from stats.json / comparison.json / results.parquet as they
-are. The only numbers worked out here are series for display (drawdown curve,
-rolling one-year statistics, monthly and yearly returns), each through the
-formulas of engine.metrics.stats applied to the daily values of values.csv.
+The files come checked from engine.report.readback. Statistics are read from
+stats.json / comparison.json / results.parquet as they are. The only numbers worked
+out here are series for display (drawdown curve, rolling one-year statistics, monthly
+and yearly returns), each through the formulas of engine.metrics.stats applied to the
+daily values of values.csv.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 from numpy.lib.stride_tricks import sliding_window_view
 
-from engine.errors import RotationError
 from engine.metrics import stats
+from engine.report.readback import read_folder
 
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-KINDS = {  # folder kind -> the files that make it one
-    "run": ("stats.json", "values.csv", "config.yaml"),
-    "comparison": ("comparison.json", "values.csv"),
-    "sweep": ("summary.json", "results.parquet"),
-}
-
-
-def folder_kind(folder: Path) -> str:
-    """'run', 'comparison' or 'sweep', from the files the folder holds."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise RotationError(f"{folder}: no such folder; give a run, comparison or sweep folder")
-    for kind, files in KINDS.items():
-        if all((folder / name).is_file() for name in files):
-            return kind
-    wanted = "; ".join(f"{kind}: {', '.join(files)}" for kind, files in KINDS.items())
-    raise RotationError(
-        f"{folder}: not a run, comparison or sweep folder (expected the files of one: {wanted})"
-    )
-
-
-def _read(folder: Path, name: str, optional: bool = False):
-    path = folder / name
-    if not path.is_file():
-        if optional:
-            return None
-        raise RotationError(f"{path}: missing; the folder is incomplete, run it again")
-    try:
-        if name.endswith(".json"):
-            return json.loads(path.read_text(encoding="utf-8"))
-        if name.endswith(".yaml"):
-            return yaml.safe_load(path.read_text(encoding="utf-8"))
-        if name.endswith(".parquet"):
-            return pd.read_parquet(path)
-        return pd.read_csv(path)
-    except (ValueError, yaml.YAMLError, OSError) as error:
-        raise RotationError(f"{path}: unreadable ({error}); run it again") from None
 
 
 def _dated(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.set_index(pd.DatetimeIndex(pd.to_datetime(frame.pop("date")), name="date"))
+    """The frame indexed by its date column (YYYY-MM-DD text)."""
+    index = pd.DatetimeIndex(pd.to_datetime(frame["date"], format="%Y-%m-%d"), name="date")
+    return frame.drop(columns="date").set_index(index)
 
 
 @dataclass(frozen=True)
 class RunFolder:
     """The files of a run folder (signals is None for folders made before signals.csv;
-    ranks is None without ranked regimes)."""
+    ranks is None without ranked regimes, bootstrap without --bootstrap)."""
 
     path: Path
     stats: dict
@@ -80,6 +44,7 @@ class RunFolder:
     trades: pd.DataFrame
     signals: pd.DataFrame | None
     ranks: pd.DataFrame | None = None
+    bootstrap: dict | None = None  # bootstrap.json, written by `rotation run --bootstrap`
 
     @property
     def ranked(self) -> bool:
@@ -104,19 +69,21 @@ class RunFolder:
 
 
 def read_run(folder: Path) -> RunFolder:
-    folder = Path(folder)
+    """A run folder, its files read and checked by engine.report.readback."""
+    files = read_folder(folder, "run")
     return RunFolder(
-        path=folder,
-        stats=_read(folder, "stats.json"),
-        config=_read(folder, "config.yaml"),
-        config_text=(folder / "config.yaml").read_text(encoding="utf-8"),
-        manifest=_read(folder, "manifest.json", optional=True) or {},
-        values=_dated(_read(folder, "values.csv")),
-        weights=_dated(_read(folder, "weights.csv")),
-        regimes=_dated(_read(folder, "regimes.csv")),
-        trades=_read(folder, "trades.csv"),
-        signals=_read(folder, "signals.csv", optional=True),
-        ranks=_read(folder, "ranks.csv", optional=True),
+        path=files.path,
+        stats=files["stats.json"],
+        config=files["config.yaml"],
+        config_text=files.texts["config.yaml"],
+        manifest=files["manifest.json"] or {},
+        values=_dated(files["values.csv"]),
+        weights=_dated(files["weights.csv"]),
+        regimes=_dated(files["regimes.csv"]),
+        trades=files["trades.csv"],
+        signals=files["signals.csv"],
+        ranks=files["ranks.csv"],
+        bootstrap=files["bootstrap.json"],
     )
 
 
@@ -129,12 +96,12 @@ class ComparisonFolder:
 
 
 def read_comparison(folder: Path) -> ComparisonFolder:
-    folder = Path(folder)
+    files = read_folder(folder, "comparison")
     return ComparisonFolder(
-        path=folder,
-        comparison=_read(folder, "comparison.json"),
-        manifest=_read(folder, "manifest.json", optional=True) or {},
-        values=_dated(_read(folder, "values.csv")),
+        path=files.path,
+        comparison=files["comparison.json"],
+        manifest=files["manifest.json"] or {},
+        values=_dated(files["values.csv"]),
     )
 
 
@@ -144,15 +111,17 @@ class SweepFolder:
     summary: dict
     manifest: dict
     results: pd.DataFrame
+    best_values: pd.DataFrame | None = None  # absent in folders made before it
 
 
 def read_sweep(folder: Path) -> SweepFolder:
-    folder = Path(folder)
+    files = read_folder(folder, "sweep")
     return SweepFolder(
-        path=folder,
-        summary=_read(folder, "summary.json"),
-        manifest=_read(folder, "manifest.json", optional=True) or {},
-        results=_read(folder, "results.parquet"),
+        path=files.path,
+        summary=files["summary.json"],
+        manifest=files["manifest.json"] or {},
+        results=files["results.parquet"],
+        best_values=files["best_values.csv"],
     )
 
 

@@ -35,6 +35,7 @@ table { border-collapse: collapse; background: #fff; font-size: 13px; }
 th, td { padding: 3px 10px; border-bottom: 1px solid #eee; }
 th { text-align: left; background: #f0f1f4; position: sticky; top: 0; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.wide { max-width: 100%; overflow-x: auto; }
 .scroll { max-height: 420px; overflow: auto; border: 1px solid #e2e4e8; display: inline-block; }
 pre { background: #fff; border: 1px solid #e2e4e8; padding: 10px; font-size: 12px;
       overflow: auto; }
@@ -99,15 +100,20 @@ def _plain(value):
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
-def table(headers: Sequence[str], rows: Iterable[str], table_id: str, scroll=False) -> str:
-    """rows: already-built <tr> strings."""
+def table(
+    headers: Sequence[str], rows: Iterable[str], table_id: str, scroll=False, wide=False
+) -> str:
+    """rows: already-built <tr> strings. `scroll`: in a box of limited height; `wide`: in a
+    box that scrolls sideways rather than widen the page when the window is narrow."""
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     body = "\n".join(rows)
     out = (
         f'<table id="{esc(table_id)}">\n<thead><tr>{head}</tr></thead>\n'
         f"<tbody>\n{body}\n</tbody></table>"
     )
-    return f'<div class="scroll">{out}</div>' if scroll else out
+    if scroll:
+        return f'<div class="scroll">{out}</div>'
+    return f'<div class="wide">{out}</div>' if wide else out
 
 
 def headline_cards(stats: dict, bench_label: str) -> str:

@@ -57,7 +57,7 @@ def comparison_page(folder: data.ComparisonFolder) -> str:
         for label, c in configs.items()
     ]
     rows.append(("Benchmarks", h.esc(_benchmark_note(benchmarks))))
-    rows.append(("Folder", h.esc(folder.path.resolve())))
+    rows.append(("Folder", h.esc(folder.path.resolve().name)))
     title = f"Comparison of {len(configs) or len(benchmarks)} configs"
     header = f"<header><h1>{title}</h1>{h.meta(rows)}</header>"
     sections = [header, h.nav([(a, t) for a, t, _ in parts])]
@@ -301,7 +301,7 @@ def sweep_page(folder: data.SweepFolder) -> str:
         )
     rows += [
         ("Config sha256", f"<code>{h.esc(folder.manifest.get('config_sha256', 'n/a'))}</code>"),
-        ("Folder", h.esc(folder.path.resolve())),
+        ("Folder", h.esc(folder.path.resolve().name)),
     ]
     notes = "".join(f'<p class="note">{h.esc(n)}</p>' for n in summary.get("notes", []))
     header = f"<header><h1>Sweep: {h.esc(summary['name'])}</h1>{h.meta(rows)}{notes}</header>"
@@ -317,12 +317,11 @@ def _blocks(summary: dict) -> list[dict]:
 
 def _best_curves(folder: data.SweepFolder) -> str | None:
     """Each scenario's best combination and its benchmark (best_values.csv), log scale."""
-    path = folder.path / "best_values.csv"
-    if not path.is_file():
+    frame = folder.best_values
+    if frame is None:
         return None
     import plotly.graph_objects as go
 
-    frame = pd.read_csv(path, keep_default_na=False)
     figure = go.Figure()
     labels = list(dict.fromkeys(frame["scenario"]))
     for i, scenario in enumerate(labels):
@@ -349,10 +348,17 @@ def _best_curves(folder: data.SweepFolder) -> str | None:
 
 
 def _distribution(table: pd.DataFrame, blocks: list[dict], metric: str, label: str) -> str:
+    return h.chart(
+        distribution_figure(table, blocks[0]["top"][0][metric], metric, label), "histogram"
+    )
+
+
+def distribution_figure(table: pd.DataFrame, best: float, metric: str, label: str):
     """The metric over every combination, the best dashed and the benchmark's value (each
-    combination's own; a band when the costs make it differ) marked."""
-    best = blocks[0]["top"][0][metric]
-    figure = plots.histogram_figure(table[metric].to_numpy(dtype=float), label, best)
+    combination's own; a band when the costs make it differ) marked, inside the x range
+    even when every combination lies on one side of it."""
+    values = table[metric].to_numpy(dtype=float)
+    figure = plots.histogram_figure(values, label, best)
     column = f"benchmark_{metric}"
     bench = None
     if column in table:
@@ -368,8 +374,19 @@ def _distribution(table: pd.DataFrame, blocks: list[dict], metric: str, label: s
         else:
             figure.add_vline(x=low, line_color=BENCHMARK, line_width=2)
             note = f"grey line: the benchmark, {low:.3f}"
+        shown = values[np.isfinite(values)]
+        if shown.size and (low < shown.min() or high > shown.max()):
+            figure.update_xaxes(range=_span_with(shown, low, high))
     figure.update_layout(title=f"{label} over every combination (dashed: the best; {note})")
-    return h.chart(figure, "histogram")
+    return figure
+
+
+def _span_with(values: np.ndarray, low: float, high: float) -> list[float]:
+    """An x range holding every value and the benchmark's [low, high], 5% spare each side
+    (the bars' own range when the benchmark lies outside it would hide its line)."""
+    left, right = min(values.min(), low), max(values.max(), high)
+    spare = 0.05 * (right - left or max(abs(right), 1.0))
+    return [left - spare, right + spare]
 
 
 def _sweep_map(table: pd.DataFrame, summary: dict, axes: list, metric: str, label: str) -> str:
@@ -385,14 +402,20 @@ def _sweep_map(table: pd.DataFrame, summary: dict, axes: list, metric: str, labe
 
 
 def _top_table(table: pd.DataFrame, summary: dict, axes: list) -> str:
-    """One table of the best combinations per scenario, each beside its benchmark."""
+    """One table of the best combinations per scenario, each beside its benchmark; the
+    parameters by their short names (the header's Axes gives the full ones), so the table
+    fits a 1400-pixel window."""
+    from engine.research.sweep_config import short_names
+
     metric = summary["metric"]
+    short = short_names(axes)
     axes = [a for a in axes if a not in summary.get("scenario_axes", [])]  # fixed per table
     shown = list(dict.fromkeys([metric, "cagr", "sharpe", "max_drawdown", "trade_dates"]))
     bench = [c for c in (f"benchmark_{metric}", "benchmark_cagr") if c in table]
     bench = list(dict.fromkeys(bench))
     names = [metric_info(c).label for c in shown]
-    headers = ["#", *axes, *names, *(f"Benchmark {metric_info(c[10:]).label}" for c in bench)]
+    headers = ["#", *(short[a] for a in axes), *names]
+    headers += [f"Benchmark {metric_info(c[10:]).label}" for c in bench]
     headers += ["Neighbour mean", "Neighbour min"]
     out = []
     for k, block in enumerate(_blocks(summary)):
@@ -417,7 +440,7 @@ def _top_table(table: pd.DataFrame, summary: dict, axes: list) -> str:
             from engine.research.sweep_summary import beats_note
 
             out.append(f'<p class="note">{h.esc(beats_note(counts))}.</p>')
-        out.append(h.table(headers, rows, "top" if k == 0 else f"top-{k + 1}"))
+        out.append(h.table(headers, rows, "top" if k == 0 else f"top-{k + 1}", wide=True))
     return "".join(out)
 
 

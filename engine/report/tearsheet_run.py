@@ -1,10 +1,11 @@
 """The tearsheet of one run folder: header, equity and drawdown, every signal, each
 ranked regime's scores and selections, weights, rolling statistics, monthly and yearly
-returns, the statistics table, trades (with why each date traded), the resolved config
-and the manifest."""
+returns, the statistics table, the bootstrap intervals (when the run had --bootstrap),
+trades (with why each date traded), the resolved config and the manifest."""
 
 from __future__ import annotations
 
+from engine.metrics import METRICS
 from engine.report import fmt, plots
 from engine.report import tearsheet_data as data
 from engine.report import tearsheet_figures as figures
@@ -33,6 +34,7 @@ def run_page(run: data.RunFolder) -> str:
         ("rolling", "Rolling one-year statistics", _rolling(run, labels)),
         ("returns", "Monthly and yearly returns", _returns(run, labels)),
         ("statistics", "Statistics", _statistics(run)),
+        *([("bootstrap", "Bootstrap intervals", _bootstrap(run))] if run.bootstrap else []),
         ("trades", "Trades", _trades(run)),
         ("config", "Resolved config and provenance", _provenance(run)),
     ]
@@ -61,7 +63,7 @@ def _header(run: data.RunFolder, labels: dict) -> str:
                 + _decide(execution)
             ),
         ),
-        ("Folder", h.esc(run.path.resolve())),
+        ("Folder", h.esc(run.path.resolve().name)),
     ]
     return (
         f"<header><h1>{h.esc(config['name'])}</h1>"
@@ -195,6 +197,36 @@ def _statistics(run: data.RunFolder) -> str:
     )
     table = h.table(["Statistic", "Strategy", "Benchmark"], h.stats_rows(run.stats), "stats")
     return f'<p class="note">{note}</p>' + table
+
+
+BOOTSTRAP_KEYS = ("cagr", "sharpe", "max_drawdown", "total_return")  # bootstrap.json's
+QUANTILE_LABELS = {"p05": "5%", "p50": "Median", "p95": "95%"}
+
+
+def _bootstrap(run: data.RunFolder) -> str:
+    """bootstrap.json (`rotation run --bootstrap N`): each statistic's 5%, median and 95%
+    over the resamples, strategy above its benchmark, and how often the strategy's total
+    return beat the benchmark's; each cell keyed to its place in the file."""
+    boot = run.bootstrap
+    note = h.esc(
+        f"Stationary bootstrap of the daily returns (strategy and benchmark resampled on the "
+        f"same dates): {boot['resamples']:,} resamples, mean block {boot['mean_block']:g} "
+        f"trading days, seed {boot['seed']}. From bootstrap.json."
+    )
+    rows = []
+    for key in BOOTSTRAP_KEYS:
+        label, kind = METRICS[key].label, METRICS[key].format
+        for side in ("strategy", "benchmark"):
+            cells = "".join(
+                h.cell(boot[side][key][q], kind, f"bootstrap.{side}.{key}.{q}")
+                for q in QUANTILE_LABELS
+            )
+            name = h.esc(label) if side == "strategy" else ""
+            rows.append(f"<tr><td>{name}</td><td>{side}</td>{cells}</tr>")
+    beats = h.cell(boot["beats_benchmark"], "pct", "bootstrap.beats_benchmark")
+    rows.append(f"<tr><td>Strategy beats benchmark</td><td></td><td></td>{beats}<td></td></tr>")
+    headers = ["Statistic", "Portfolio", *QUANTILE_LABELS.values()]
+    return f'<p class="note">{note}</p>' + h.table(headers, rows, "bootstrap")
 
 
 TRADE_KINDS = {"quantity": "num", "fill_price": "num", "value": "money", "fees": "money"}

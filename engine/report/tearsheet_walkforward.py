@@ -19,8 +19,8 @@ from engine.metrics import metric as metric_info
 from engine.report import tearsheet_data as data
 from engine.report import tearsheet_html as h
 from engine.report.plots import BENCHMARK, FILLS, LAYOUT, LINES, STRATEGY, line, log_toggle
+from engine.report.readback import read_folder
 
-FILES = ("walkforward.json", "oos_values.csv")
 PARTS = {  # walkforward.json section -> column heading
     "in_sample": "In sample (mean of windows)",
     "out_of_sample": "Out of sample (stitched)",
@@ -28,11 +28,6 @@ PARTS = {  # walkforward.json section -> column heading
     "benchmark_out_of_sample": "Benchmark out of sample",
 }
 WINDOW_KEYS = ("window", "train_start", "train_end", "test_start", "test_end", "train_days")
-
-
-def is_walkforward(folder: Path) -> bool:
-    """Whether `folder` holds a walk-forward's files."""
-    return all((Path(folder) / name).is_file() for name in FILES)
 
 
 @dataclass(frozen=True)
@@ -104,14 +99,15 @@ class WalkForwardFolder:
 
 
 def read_walkforward(folder: Path) -> WalkForwardFolder:
-    folder = Path(folder)
-    payload = data._read(folder, "walkforward.json")
+    """A walk-forward folder, its files read and checked by engine.report.readback."""
+    files = read_folder(folder, "walk-forward")
+    payload = files["walkforward.json"]
     return WalkForwardFolder(
-        path=folder,
+        path=files.path,
         summary={k: v for k, v in payload.items() if k != "per_window"},
-        windows=payload.get("per_window", []),
-        manifest=data._read(folder, "manifest.json", optional=True) or {},
-        values=data._dated(data._read(folder, "oos_values.csv")),
+        windows=payload["per_window"],
+        manifest=files["manifest.json"] or {},
+        values=data._dated(files["oos_values.csv"]),
     )
 
 
@@ -146,7 +142,7 @@ def _header(folder: WalkForwardFolder) -> str:
         ("Benchmark", h.esc(folder.benchmark)),
         ("Sweep config", h.esc(folder.manifest.get("sweep_path", "n/a"))),
         ("Config sha256", f"<code>{h.esc(folder.manifest.get('config_sha256', 'n/a'))}</code>"),
-        ("Folder", h.esc(folder.path.resolve())),
+        ("Folder", h.esc(folder.path.resolve().name)),
     ]
     description = folder.manifest.get("description") or ""
     return (
