@@ -9,12 +9,14 @@ convention. `deferred()` marks the few steps that must not be cut in half (the
 final rename, the clean-up, a chunk written to a resume store) and the calls of
 parallel numba kernels: a signal arriving inside it is raised at its end.
 
-Why the kernels: Python runs a signal handler in the main thread between bytecodes,
-and a parallel numba kernel hands the GIL back and forth around its parallel region;
-a handler that raises there sets a Python exception while the compiled code goes on
-and returns a value (`SystemError: CPUDispatcher(...) returned a result with an
-exception set`), or unwinds the interpreter under the kernel's running threads (a
-segmentation fault at exit). Inside `deferred()` the handler only records the signal.
+Why the kernels: Python runs a signal handler in the main thread, normally between
+bytecodes; but a parallel numba kernel releases and takes back the GIL around its
+parallel region (numba/np/ufunc/parallel.py), and a stop signal received meanwhile
+has its handler run inside the compiled call. A handler that raises there leaves a
+Python exception set while the kernel goes on and returns a value (`SystemError:
+CPUDispatcher(...) returned a result with an exception set`, every time in a test
+that signals the process while the PBO kernel runs; a crash at exit was reported
+too). Inside `deferred()` the handler only records the signal.
 
 Nothing is installed at import time: `handled_signals()` installs the handlers
 for the duration of one command and restores the previous ones after. A signal
