@@ -6,7 +6,17 @@ what it was building (the staging folder of `engine.report.atomic_folder`, a
 cache temp file). The command then prints one line on stderr and exits with
 128 + the signal number (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), the shell
 convention. `deferred()` marks the few steps that must not be cut in half (the
-final rename, the clean-up): a signal arriving inside it is raised at its end.
+final rename, the clean-up, a chunk written to a resume store) and the calls of
+parallel numba kernels: a signal arriving inside it is raised at its end.
+
+Why the kernels: Python runs a signal handler in the main thread, normally between
+bytecodes; but a parallel numba kernel releases and takes back the GIL around its
+parallel region (numba/np/ufunc/parallel.py), and a stop signal received meanwhile
+has its handler run inside the compiled call. A handler that raises there leaves a
+Python exception set while the kernel goes on and returns a value (`SystemError:
+CPUDispatcher(...) returned a result with an exception set`, every time in a test
+that signals the process while the PBO kernel runs; a crash at exit was reported
+too). Inside `deferred()` the handler only records the signal.
 
 Nothing is installed at import time: `handled_signals()` installs the handlers
 for the duration of one command and restores the previous ones after. A signal
@@ -65,7 +75,12 @@ def _handler(signum: int, frame: FrameType | None) -> None:
 
 @contextmanager
 def deferred() -> Iterator[None]:
-    """Hold back a stop signal until the block is done (a rename, a clean-up)."""
+    """Hold back a stop signal until the block is done (a rename, a clean-up, a numba
+    kernel). Only the main thread, where the handlers run, holds signals back; in any
+    other thread (a Dask worker's) the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     _State.depth += 1
     try:
         yield

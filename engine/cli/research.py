@@ -63,13 +63,22 @@ from engine.cli.options import (
     type=click.IntRange(min=1),
     default=None,
     metavar="N",
-    help="Run the chunks of combinations on a local Dask cluster of N worker processes.",
+    help="Run the chunks of combinations on a local Dask cluster of N worker processes "
+    "(at most 4x the CPU cores).",
 )
 @click.option(
     "--scheduler",
     default=None,
     metavar="ADDRESS",
     help="Run them on a running Dask cluster instead (e.g. tcp://10.0.0.5:8786).",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long --scheduler waits to connect and for the scheduler's first reply.",
 )
 @click.option(
     "--resume",
@@ -103,14 +112,17 @@ def sweep(
     tearsheet: bool,
     workers: int | None,
     scheduler: str | None,
+    timeout: float,
     resume: Path | None,
     chunk_size: int | None,
 ) -> None:
     """Evaluate every parameter combination of SWEEP_CONFIG in one vectorized pass."""
     from engine.errors import RotationError
+    from engine.research.distributed import check_cluster
     from engine.research.sweep_config import load_sweep
     from engine.research.sweep_summary import check_options
 
+    check_cluster(workers, scheduler, timeout)  # before any work
     spec, options = load_sweep(sweep_path, max_combos=max_combos, **overrides(data_dir, start, end))
     given = {"metric": metric, "top": top, "heatmap": heatmap}
     options = options.model_copy(update={k: v for k, v in given.items() if v is not None})
@@ -127,17 +139,17 @@ def sweep(
         check_output(out, spec.base.name, sweep_path, "-walkforward")
         if resume is not None:
             raise RotationError("--resume: continues a sweep, not a --walk-forward")
-        _walk_forward(
-            spec, options.metric, parsed, manifest, out, as_json, workers, scheduler, tearsheet
-        )
+        cluster = {"workers": workers, "scheduler": scheduler, "timeout": timeout}
+        _walk_forward(spec, options.metric, parsed, manifest, out, as_json, cluster, tearsheet)
         return
     if resume is not None and out is None:
         from engine.research.distributed import resumed_destination
 
         out = resumed_destination(resume)  # X.partial completes X
     check_output(out, spec.base.name, sweep_path, "-sweep")
+    cluster = {"workers": workers, "scheduler": scheduler, "timeout": timeout}
     folder, table, summary, timing = _sweep(
-        spec, options, subperiods, manifest, out, as_json, workers, scheduler, resume, chunk_size
+        spec, options, subperiods, manifest, out, as_json, cluster, resume, chunk_size
     )
     from engine.report.folders import link_latest
 
@@ -217,13 +229,18 @@ def _sweep(
     manifest: dict,
     out: Path | None,
     quiet: bool,
-    workers: int | None = None,
-    scheduler: str | None = None,
+    cluster: dict | None = None,
     resume: Path | None = None,
     chunk_size: int | None = None,
 ):
-    """Run the grid with a progress bar, summarize it, add the overfitting odds, write it."""
+    """Run the grid with a progress bar, summarize it, add the overfitting odds, write it.
+
+    The chunk store (`<folder>.partial`) outlives everything up to the sweep folder's
+    rename into place (engine.research.distributed.swept): a stop or a failure in the
+    summary, the odds or the writing keeps the finished chunks for --resume.
+    """
     import time
+    from contextlib import ExitStack
 
     from rich.console import Console
     from rich.progress import Progress
@@ -231,43 +248,46 @@ def _sweep(
     from engine.data import make_source
     from engine.report import write_sweep
     from engine.report.paths import scrub
-    from engine.research.distributed import partial_folder, sweep_grid
+    from engine.research.distributed import partial_folder, swept
     from engine.research.overfitting import add_to_summary
     from engine.research.sweep_summary import best_curves, summarize
 
     source = _TimedSource(make_source(spec.base.data))
-    clock = time.perf_counter()
-    with Progress(console=Console(stderr=True), transient=True, disable=quiet) as bar:
-        task = bar.add_task(f"{spec.size:,} combinations", total=spec.size)
-        result = sweep_grid(
-            spec,
-            source,
-            progress=lambda done, total: bar.update(task, completed=done),
-            keep_values=spec.size <= KEEP_VALUES,  # the odds read the daily returns
-            workers=workers,
-            scheduler=scheduler,
-            resume=resume,
-            store=partial_folder(out or default_run_dir(f"{spec.base.name}-sweep")),
-            chunk_size=chunk_size,
-        )
-    swept = time.perf_counter() - clock
-    table, summary = summarize(spec, options, result)
-    best_values = best_curves(spec, summary, result)
-    summarized = time.perf_counter() - clock - swept
-    manifest = {**manifest, "data": result.data, "warnings": scrub(result.warnings)}
-    add_to_summary(summary, spec, result, subperiods)
-    odds = time.perf_counter() - clock - swept - summarized
-    parts = {
-        "load": source.seconds,
-        "signals, simulation and statistics": swept - source.seconds,
-        "summary": summarized,
-        "odds": odds,
-    }
-    # Wall-clock times go to the manifest (summary.json stays byte-identical run to run).
-    timing = {"parts": parts, "total": swept + summarized + odds}
-    manifest["timing"] = {"parts": dict(parts), "total": timing["total"]}
     destination = out or default_run_dir(f"{spec.base.name}-sweep")
-    folder = write_sweep(destination, table, summary, manifest, best_values)
+    clock = time.perf_counter()
+    with ExitStack() as sweeping:
+        with Progress(console=Console(stderr=True), transient=True, disable=quiet) as bar:
+            task = bar.add_task(f"{spec.size:,} combinations", total=spec.size)
+            result = sweeping.enter_context(
+                swept(
+                    spec,
+                    source,
+                    progress=lambda done, total: bar.update(task, completed=done),
+                    keep_values=spec.size <= KEEP_VALUES,  # the odds read the daily returns
+                    **(cluster or {}),
+                    resume=resume,
+                    store=partial_folder(destination),
+                    chunk_size=chunk_size,
+                    destination=destination,
+                )
+            )
+        swept_seconds = time.perf_counter() - clock
+        table, summary = summarize(spec, options, result)
+        best_values = best_curves(spec, summary, result)
+        summarized = time.perf_counter() - clock - swept_seconds
+        manifest = {**manifest, "data": result.data, "warnings": scrub(result.warnings)}
+        add_to_summary(summary, spec, result, subperiods)
+        odds = time.perf_counter() - clock - swept_seconds - summarized
+        parts = {
+            "load": source.seconds,
+            "signals, simulation and statistics": swept_seconds - source.seconds,
+            "summary": summarized,
+            "odds": odds,
+        }
+        # Wall-clock times go to the manifest (summary.json stays byte-identical run to run).
+        timing = {"parts": parts, "total": swept_seconds + summarized + odds}
+        manifest["timing"] = {"parts": dict(parts), "total": timing["total"]}
+        folder = write_sweep(destination, table, summary, manifest, best_values)
     parts["writing"] = time.perf_counter() - clock - timing["total"]
     timing["total"] = time.perf_counter() - clock
     return folder, table, summary, timing
@@ -298,8 +318,7 @@ def _walk_forward(
     manifest: dict,
     out: Path | None,
     as_json: bool,
-    workers: int | None = None,
-    scheduler: str | None = None,
+    cluster: dict | None = None,
     tearsheet: bool = False,
 ) -> None:
     """`rotation sweep --walk-forward SPEC`: choose on each training window, test on the next;
@@ -312,7 +331,7 @@ def _walk_forward(
     from engine.research.distributed import walk_forward_on
     from engine.research.walkforward import write_walkforward
 
-    result = walk_forward_on(spec, make_source(spec.base.data), wf, metric, workers, scheduler)
+    result = walk_forward_on(spec, make_source(spec.base.data), wf, metric, **(cluster or {}))
     destination = out or default_run_dir(f"{spec.base.name}-walkforward")
     manifest = {  # what the page names: the config, its swept axes, its benchmark
         **manifest,

@@ -29,8 +29,6 @@ import errno
 import hashlib
 import io
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -40,6 +38,7 @@ import pandas as pd
 
 from engine.data.cache_meta import CorruptEntry, Meta, parse_meta, verify_frame
 from engine.errors import DataError
+from engine.integrity import write_whole
 from engine.limits import SYMBOL_CHARS, is_symbol
 from engine.notices import warn
 
@@ -232,7 +231,7 @@ class PriceCache:
         try:
             self._ensure_directory()
             for path, blob in blobs.items():
-                _atomic_write(path, blob)
+                write_whole(path, blob)  # temporary file, fsync, rename
         except OSError as exc:
             self._cannot_write(exc)
 
@@ -289,17 +288,3 @@ def import_csv_folder(folder: Path, directory: Path, max_fill_days: int = 3) -> 
             ticker: cache.write(ticker, frame, f"csv:{path.resolve()}", now)
             for ticker, (path, frame) in frames.items()
         }
-
-
-def _atomic_write(path: Path, blob: bytes) -> None:
-    """Write to a temporary file in the same folder, flush it to disk, then rename."""
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(blob)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)

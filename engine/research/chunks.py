@@ -8,7 +8,8 @@ engine.sim.fastsim) and measures the combinations [start, stop) of the grid: a p
 function of its arguments, so the same chunk gives the same bits wherever and
 whenever it runs: in this process (`engine.research.sweep.run_sweep`), on a Dask
 worker (`engine.research.distributed`, the plan sent to each worker once), or read
-back from a chunk store written before an interruption (`ChunkStore`).
+back from a chunk store written before an interruption
+(`engine.research.chunk_store`).
 `Assembler` puts the chunks together in combination order, whatever the order in
 which they arrive.
 
@@ -18,13 +19,8 @@ on the number of workers.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -32,7 +28,6 @@ import pandas as pd
 from engine import pipeline
 from engine.config import Config
 from engine.data import PriceSource, describe
-from engine.errors import RotationError
 from engine.metrics import stats
 from engine.metrics.distribution import distribution
 from engine.metrics.fast_stats import DISTRIBUTION, PERFORMANCE, RELATIVE, RUN_ONLY, grid_statistics
@@ -315,156 +310,3 @@ class Assembler:
         names = ordered[0].columns if ordered else {}
         columns = {key: np.concatenate([c.columns[key] for c in ordered]) for key in names}
         return pd.DataFrame(params | columns)
-
-
-# ---- the chunk store: finished chunks on disk, for --resume -----------------------
-
-PLAN_FILE = "plan.json"
-STORE_FORMAT = 1
-
-
-def sweep_key(spec: SweepSpec, plan: SweepPlan) -> dict[str, Any]:
-    """What must match for stored chunks to be reused: the resolved config and grid, the
-    data's hashes and the chunk size (each as sha256), and whether values are kept."""
-
-    def digest(obj) -> str:
-        blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()
-
-    config = digest(
-        {"config": spec.base.hash(), "axes": [[a.name, list(a.values)] for a in spec.axes]}
-    )
-    data = digest({t: d["sha256"] for t, d in plan.data.items()})
-    key = digest([config, data, plan.chunk, plan.size, plan.keep_values, STORE_FORMAT])
-    return {
-        "key": key,
-        "config_sha256": config,
-        "data_sha256": data,
-        "chunk_size": plan.chunk,
-        "combinations": plan.size,
-        "keep_values": plan.keep_values,
-    }
-
-
-class ChunkStore:
-    """A folder of finished chunks: `chunk-<start>-<stop>.parquet` (the statistic columns),
-    `chunk-<start>-<stop>.npy` (daily values, when kept) and `plan.json` (the key).
-
-    Each file is written under a temporary name and renamed into place, the parquet
-    file last: a chunk whose parquet file exists is complete.
-    """
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
-
-    # -- reading ---------------------------------------------------------------
-
-    def recorded(self) -> dict[str, Any]:
-        """plan.json of an existing store (RotationError when it is not one)."""
-        path = self.folder / PLAN_FILE
-        if not self.folder.is_dir():
-            raise RotationError(f"--resume {self.folder}: no such folder")
-        try:
-            recorded = json.loads(path.read_text())
-            int(recorded["chunk_size"])
-        except (OSError, ValueError, KeyError, TypeError):
-            raise RotationError(
-                f"--resume {self.folder}: not the chunk folder of an interrupted sweep "
-                f"(no readable {PLAN_FILE})"
-            ) from None
-        return recorded
-
-    def check(self, key: dict[str, Any], recorded: dict[str, Any]) -> None:
-        """Refuse chunks of another sweep (RotationError naming what differs)."""
-        if recorded.get("key") == key["key"]:
-            return
-        differs = [
-            what
-            for what, field in (
-                ("the config or its grid", "config_sha256"),
-                ("the data", "data_sha256"),
-                ("the chunk size", "chunk_size"),
-                ("the grid size", "combinations"),
-            )
-            if recorded.get(field) != key[field]
-        ] or ["the sweep"]
-        raise RotationError(
-            f"--resume {self.folder}: its finished chunks are of another sweep "
-            f"({' and '.join(differs)} changed); run the same config on the same data, "
-            "or start afresh without --resume"
-        )
-
-    def finished(self, plan: SweepPlan) -> Iterator[Chunk]:
-        """The chunks of `plan` already in the store."""
-        for start, stop in plan.chunks():
-            path = self._path(start, stop, ".parquet")
-            if not path.exists():
-                continue
-            frame = pd.read_parquet(path)
-            columns = {name: frame[name].to_numpy() for name in frame.columns}
-            values = np.load(self._path(start, stop, ".npy")) if plan.keep_values else None
-            yield Chunk(start, stop, columns, values)
-
-    # -- writing ---------------------------------------------------------------
-
-    def refuse_existing(self) -> None:
-        """RotationError when the folder exists (an interrupted sweep's, most likely)."""
-        if self.folder.exists():
-            raise RotationError(
-                f"{self.folder}: holds the finished chunks of an interrupted sweep; "
-                f"continue it with --resume {self.folder}, or remove it"
-            )
-
-    def create(self, key: dict[str, Any]) -> None:
-        """Make the folder and write plan.json (refusing an existing one)."""
-        self.refuse_existing()
-        try:
-            self.folder.mkdir(parents=True)
-        except OSError as exc:
-            raise RotationError(f"{self.folder}: cannot create it ({exc.strerror})") from None
-        self._write_text(PLAN_FILE, json.dumps(key, indent=2) + "\n")
-
-    def write(self, chunk: Chunk) -> None:
-        """Store one finished chunk (values first, the parquet file last)."""
-        if chunk.values is not None:
-            target = self._path(chunk.start, chunk.stop, ".npy")
-            temporary = target.with_name(f".{target.name}.tmp")
-            with open(temporary, "wb") as handle:
-                np.save(handle, chunk.values)
-            os.replace(temporary, target)
-        target = self._path(chunk.start, chunk.stop, ".parquet")
-        temporary = target.with_name(f".{target.name}.tmp")
-        # no dictionary encoding: statistics rarely repeat, and it is 4x faster without
-        pd.DataFrame(chunk.columns).to_parquet(temporary, index=False, use_dictionary=False)
-        os.replace(temporary, target)
-
-    def count(self) -> int:
-        """Finished chunks in the folder."""
-        return sum(1 for _ in self.folder.glob("chunk-*-*.parquet")) if self.folder.is_dir() else 0
-
-    def remove(self) -> None:
-        """Delete the files a store holds (its own names only), then the folder if empty."""
-        if not self.folder.is_dir():
-            return
-        for pattern in (
-            "chunk-*-*.parquet",
-            "chunk-*-*.npy",
-            ".chunk-*-*.tmp",
-            PLAN_FILE,
-            f".{PLAN_FILE}.tmp",
-        ):
-            for path in self.folder.glob(pattern):
-                path.unlink(missing_ok=True)
-        try:
-            self.folder.rmdir()
-        except OSError:
-            pass  # something else was put there: leave it
-
-    def _path(self, start: int, stop: int, suffix: str) -> Path:
-        return self.folder / f"chunk-{start}-{stop}{suffix}"
-
-    def _write_text(self, name: str, text: str) -> None:
-        target = self.folder / name
-        temporary = target.with_name(f".{name}.tmp")
-        temporary.write_text(text)
-        os.replace(temporary, target)

@@ -9,12 +9,13 @@
   benchmark) is sent to every worker once (`Client.scatter(broadcast=True)`), each
   task is a (start, stop) pair, and a worker plugin loads the numba kernels from
   their cache once per worker before its first task;
-- each finished chunk is written to a chunk store, `<out>.partial/`, as it arrives;
-  after an interruption, `--resume <out>.partial` reuses the finished chunks and
-  computes the rest. The chunks are assembled in combination order, so the table is
-  identical, bit for bit, whatever the number of workers, the order in which chunks
-  finish, or how often the sweep was interrupted. The store is removed when the
-  sweep is complete.
+- each finished chunk is written to a chunk store, `<out>.partial/`, as it arrives
+  (engine.research.chunk_store); after an interruption, `--resume <out>.partial`
+  verifies and reuses the finished chunks and computes the rest. The chunks are
+  assembled in combination order, so the table is identical, bit for bit, whatever
+  the number of workers, the order in which chunks finish, or how often the sweep was
+  interrupted. `swept` removes the store only once the caller has written its output
+  folder; an error or stop signal before that keeps it and says how to resume.
 
 Walk-forward (`walk_forward_on`) sends each window's whole sweep to a worker as one
 task, the prices to every worker once.
@@ -25,7 +26,9 @@ Workers of an existing cluster need this package installed, the same version.
 from __future__ import annotations
 
 import logging
+import math
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
@@ -37,20 +40,13 @@ from engine.data import PriceSource
 from engine.errors import RotationError
 from engine.interrupts import deferred
 from engine.notices import collected
-from engine.research.chunks import (
-    Assembler,
-    Chunk,
-    ChunkStore,
-    SweepPlan,
-    build_plan,
-    evaluate_chunk,
-    sweep_key,
-    warm_up,
-)
+from engine.research.chunk_store import ChunkStore, sweep_key
+from engine.research.chunks import Assembler, Chunk, SweepPlan, build_plan, evaluate_chunk, warm_up
 from engine.research.sweep import SweepResult, result_of
 from engine.research.sweep_config import SweepSpec
 
-CONNECT_SECONDS = 5  # how long --scheduler waits for the scheduler to answer
+CONNECT_SECONDS = 5.0  # default --timeout: how long --scheduler waits for the first reply
+WORKERS_PER_CORE = 4  # --workers at most this many times os.cpu_count()
 CHUNK_ENV = "ROTATION_SWEEP_CHUNK"  # combinations per chunk (default: memory-sized)
 PARTIAL = ".partial"  # suffix of the chunk store beside the sweep folder
 
@@ -88,29 +84,59 @@ def chunk_size_from_env() -> int | None:
 # ---- the cluster -------------------------------------------------------------------
 
 
-@contextmanager
-def connect(workers: int | None = None, scheduler: str | None = None) -> Iterator[Any]:
-    """A Dask Client: of a new local cluster of `workers` processes (one thread each,
-    localhost only) or of the scheduler at `scheduler`; None when neither is given.
+def max_workers() -> int:
+    """The largest --workers: WORKERS_PER_CORE x the CPU cores of this machine."""
+    return WORKERS_PER_CORE * (os.cpu_count() or 1)
 
-    Raises:
-        RotationError: both given, dask missing, or no scheduler answered within
-            CONNECT_SECONDS (one line).
-    """
-    if workers is None and scheduler is None:
-        yield None
-        return
+
+def check_cluster(
+    workers: int | None, scheduler: str | None, timeout: float = CONNECT_SECONDS
+) -> str | None:
+    """Check --workers, --scheduler and --timeout before any work; the scheduler's address
+    as tcp://HOST:PORT (None without one). RotationError (one line) when one is wrong."""
     if workers is not None and scheduler is not None:
         raise RotationError(
             "--workers and --scheduler: give one (a local cluster or a running one)"
         )
+    if workers is not None and not 1 <= workers <= max_workers():
+        raise RotationError(
+            f"--workers {workers}: at most {max_workers()} here ({WORKERS_PER_CORE} x the "
+            f"{os.cpu_count() or 1} CPU cores); for more, start a cluster and pass --scheduler"
+        )
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise RotationError(f"--timeout {timeout}: must be a number of seconds above 0")
+    if scheduler is None:
+        return None
+    host_port = re.fullmatch(r"(?:tcp://)?(\[[0-9A-Fa-f:.]+\]|[\w.-]+):(\d{1,5})", scheduler)
+    if host_port is None or not 0 < int(host_port[2]) < 65536:
+        raise RotationError(
+            f"--scheduler {scheduler}: not a scheduler address; give tcp://HOST:PORT "
+            "(e.g. tcp://10.0.0.5:8786)"
+        )
+    return f"tcp://{host_port[1]}:{int(host_port[2])}"
+
+
+@contextmanager
+def connect(
+    workers: int | None = None, scheduler: str | None = None, timeout: float = CONNECT_SECONDS
+) -> Iterator[Any]:
+    """A Dask Client: of a new local cluster of `workers` processes (one thread each,
+    localhost only) or of the scheduler at `scheduler`; None when neither is given.
+
+    Raises:
+        RotationError: a wrong option (`check_cluster`), dask missing, or no scheduler
+            answered within `timeout` seconds (one line).
+    """
+    address = check_cluster(workers, scheduler, timeout)
+    if workers is None and address is None:
+        yield None
+        return
     try:
         from distributed import Client, LocalCluster
     except ImportError:
         raise RotationError(
             "--workers/--scheduler need Dask: pip install 'dask[distributed]'"
         ) from None
-    warm_up()  # fill numba's cache here first, so workers only load it
     cluster = None
     try:
         if workers is not None:
@@ -126,7 +152,7 @@ def connect(workers: int | None = None, scheduler: str | None = None) -> Iterato
             )
             client = Client(cluster, set_as_default=False)
         else:
-            client = _client_of(scheduler)
+            client = _client_of(address, timeout)
     except BaseException:
         with deferred():
             if cluster is not None:
@@ -135,6 +161,7 @@ def connect(workers: int | None = None, scheduler: str | None = None) -> Iterato
     from engine.research.worker_plugin import WarmKernels
 
     try:
+        warm_up()  # fill numba's cache here first, so workers only load it
         client.register_plugin(WarmKernels())
         yield client
     finally:
@@ -144,19 +171,33 @@ def connect(workers: int | None = None, scheduler: str | None = None) -> Iterato
                 cluster.close()
 
 
-def _client_of(address: str):
-    """A Client of the running scheduler at `address` (RotationError within a few
-    seconds when none answers)."""
+def _client_of(address: str, timeout: float):
+    """A Client of the running scheduler at `address` (RotationError within about
+    `timeout` seconds when none answers).
+
+    Dask's connect waits for the scheduler's first reply (its handshake) without a
+    deadline, so a port that accepts connections and never answers would hang it: a
+    handshake of our own, under asyncio.wait_for, goes first.
+    """
+    import asyncio
+
     from distributed import Client
+    from distributed.comm import connect as open_comm
+
+    async def handshake() -> None:
+        comm = await asyncio.wait_for(open_comm(address, timeout=timeout), timeout)
+        await comm.close()
 
     try:
-        return Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
-    except Exception as exc:  # OSError (timeout, refused), ValueError (bad address), ...
-        why = " ".join(str(exc).split()) or type(exc).__name__
+        asyncio.run(handshake())
+        return Client(address, timeout=timeout, set_as_default=False)
+    except Exception as exc:  # OSError (timeout, refused), asyncio.TimeoutError, ...
+        silent = isinstance(exc, (TimeoutError, asyncio.TimeoutError))
+        why = " ".join(str(exc).split()) or ("no reply" if silent else type(exc).__name__)
         if len(why) > 120:
             why = why[:117] + "..."
         raise RotationError(
-            f"--scheduler {address}: no Dask scheduler answered within {CONNECT_SECONDS} s "
+            f"--scheduler {address}: no Dask scheduler answered within {timeout:g} s "
             f"({why}); check the address, or use --workers N for a local cluster"
         ) from None
 
@@ -195,7 +236,15 @@ def _in_process(plan: SweepPlan, todo: Sequence[tuple[int, int]]) -> Iterator[Ch
 # ---- the sweep ---------------------------------------------------------------------
 
 
-def sweep_grid(
+def sweep_grid(spec: SweepSpec, source: PriceSource, *args, **kwargs) -> SweepResult:
+    """`swept`'s result for a caller that writes nothing: the chunk store (if any) is
+    removed as soon as the result is assembled."""
+    with swept(spec, source, *args, **kwargs) as result:
+        return result
+
+
+@contextmanager
+def swept(
     spec: SweepSpec,
     source: PriceSource,
     progress: Callable[[int, int], None] | None = None,
@@ -203,29 +252,36 @@ def sweep_grid(
     *,
     workers: int | None = None,
     scheduler: str | None = None,
+    timeout: float = CONNECT_SECONDS,
     resume: Path | None = None,
     store: Path | None = None,
     chunk_size: int | None = None,
-) -> SweepResult:
-    """`run_sweep`, on a cluster when asked, keeping finished chunks for --resume.
+    destination: Path | None = None,
+) -> Iterator[SweepResult]:
+    """`run_sweep`, on a cluster when asked, keeping finished chunks for --resume; the
+    result is yielded to the block that writes it.
 
     Args:
         progress, keep_values: as for run_sweep (progress gets combinations done).
         workers: start a local Dask cluster of this many worker processes.
-        scheduler: address of a running Dask scheduler (tcp://host:8786).
+        scheduler: address of a running Dask scheduler (tcp://host:8786), which must
+            answer within `timeout` seconds.
         resume: a chunk store left by an interrupted sweep: its finished chunks are
-            reused (RotationError when they are of another config, grid or data).
+            verified and reused (RotationError when one is not what its record says,
+            or they are of another config, grid or data; the store is left as it was).
         store: where to keep finished chunks (a new folder; None, or a grid of one
             chunk: keep none). With `resume`, the resumed folder is the store.
         chunk_size: combinations per chunk (default ROTATION_SWEEP_CHUNK, else
             memory-sized); a resumed sweep keeps its own.
+        destination: the folder the block writes (atomically, engine.report.folders).
 
     The result is identical to run_sweep's, whatever the workers and interruptions.
-    The store is removed once every chunk is in; on an error or a stop signal it is
-    kept (if it holds a finished chunk) and its path printed on stderr.
+    The store is removed when the block completes: the output is then in place. On an
+    error or a stop signal, before or inside the block, it is kept (if it holds a
+    finished chunk) and one line on stderr says how to resume; unless `destination`
+    exists by then (the stop came during its final rename): the output is complete and
+    the store is removed.
     """
-    if chunk_size is None:
-        chunk_size = chunk_size_from_env()
     chunks: ChunkStore | None = None
     recorded = None
     if resume is not None:
@@ -235,59 +291,71 @@ def sweep_grid(
     elif store is not None:
         chunks = ChunkStore(store)
         chunks.refuse_existing()  # before any work
-    created = started = False
+    if chunk_size is None:
+        chunk_size = chunk_size_from_env()
+    cluster = {"workers": workers, "scheduler": scheduler, "timeout": timeout}
     try:
-        with connect(workers, scheduler) as client, collected() as notes:
-            plan = build_plan(spec, source, keep_values, chunk_size)
-            if recorded is None and len(plan.chunks()) == 1:
-                chunks = None  # one chunk: nothing to resume part of
-            if chunks is not None:
-                key = sweep_key(spec, plan)
-                if recorded is not None:
-                    chunks.check(key, recorded)
-                else:
-                    chunks.create(key)
-                    created = True
-            started = True  # from here on, an error or a stop keeps the finished chunks
-            assembler = Assembler(plan)
-            if recorded is not None:
-                for chunk in chunks.finished(plan):
-                    assembler.add(chunk)
-                if progress:
-                    progress(assembler.done, plan.size)
-            todo = [c for c in plan.chunks() if c[0] not in assembler.blocks]
-            run = _in_process(plan, todo) if client is None else _on_cluster(client, plan, todo)
-            with closing(run):  # a stop in this loop cancels the futures before disconnecting
-                for chunk in run:
-                    if chunks is not None:
-                        chunks.write(chunk)
-                    assembler.add(chunk)
-                    if progress:
-                        progress(assembler.done, plan.size)
-            result = result_of(plan, assembler, notes)
+        yield _evaluate(spec, source, progress, keep_values, chunks, recorded, chunk_size, cluster)
     except BaseException:
-        if chunks is not None and started:
-            _keep_or_drop(chunks, created)
+        if chunks is not None and chunks.in_use:
+            with deferred():
+                if destination is not None and os.path.isdir(destination):
+                    chunks.remove()  # the output folder was renamed into place
+                else:
+                    _keep_or_drop(chunks)
         raise
-    if chunks is not None:
+    if chunks is not None and chunks.in_use:
         with deferred():
             chunks.remove()
-    return result
 
 
-def _keep_or_drop(chunks: ChunkStore, created: bool) -> None:
-    """After an error or a stop: keep a store with finished chunks (and say how to resume);
-    drop one this run created that holds none."""
-    with deferred():
-        held = chunks.count()
-        if held:
-            click.echo(
-                f"{held} finished chunk(s) kept for a resume in {chunks.folder}; continue "
-                f"with `rotation sweep CONFIG --resume {chunks.folder}`",
-                err=True,
-            )
-        elif created:
-            chunks.remove()
+def _evaluate(
+    spec: SweepSpec,
+    source: PriceSource,
+    progress: Callable[[int, int], None] | None,
+    keep_values: bool,
+    chunks: ChunkStore | None,
+    recorded: dict | None,
+    chunk_size: int | None,
+    cluster: dict,
+) -> SweepResult:
+    """Build the plan, read the verified chunks of a resumed store, compute the others
+    (in process or on the cluster), writing each to the store as it finishes."""
+    with connect(**cluster) as client, collected() as notes:
+        plan = build_plan(spec, source, keep_values, chunk_size)
+        assembler = Assembler(plan)
+        if chunks is not None and recorded is not None:
+            chunks.check(sweep_key(spec, plan), recorded)
+            for chunk in chunks.finished(plan):
+                assembler.add(chunk)
+            if progress:
+                progress(assembler.done, plan.size)
+        elif chunks is not None and len(plan.chunks()) > 1:  # one chunk: nothing to resume
+            chunks.create(sweep_key(spec, plan))
+        todo = [c for c in plan.chunks() if c[0] not in assembler.blocks]
+        run = _in_process(plan, todo) if client is None else _on_cluster(client, plan, todo)
+        with closing(run):  # a stop in this loop cancels the futures before disconnecting
+            for chunk in run:
+                if chunks is not None and chunks.in_use:
+                    chunks.write(chunk)
+                assembler.add(chunk)
+                if progress:
+                    progress(assembler.done, plan.size)
+        return result_of(plan, assembler, notes)
+
+
+def _keep_or_drop(chunks: ChunkStore) -> None:
+    """After an error or a stop: keep a store with finished chunks (and say how to resume
+    in one line); drop one this run created that holds none."""
+    held = chunks.count()
+    if held:
+        click.echo(
+            f"{held} finished chunk(s) kept for a resume in {chunks.folder}; continue "
+            f"with `rotation sweep CONFIG --resume {chunks.folder}`",
+            err=True,
+        )
+    elif chunks.created:
+        chunks.remove()
 
 
 # ---- walk-forward ------------------------------------------------------------------
@@ -300,6 +368,7 @@ def walk_forward_on(
     metric: str,
     workers: int | None = None,
     scheduler: str | None = None,
+    timeout: float = CONNECT_SECONDS,
 ):
     """`engine.research.walkforward.walk_forward`, its windows' sweeps on a cluster when
     asked (one task per window; the prices sent to every worker once)."""
@@ -307,7 +376,7 @@ def walk_forward_on(
 
     if workers is None and scheduler is None:
         return walk_forward(spec, source, wf, metric)
-    with connect(workers, scheduler) as client, ExitStack() as running:
+    with connect(workers, scheduler, timeout) as client, ExitStack() as running:
 
         def sweeps(specs: Sequence[SweepSpec], memory: PriceSource) -> Iterator[SweepResult]:
             # closed (its futures cancelled) before the client, even on a stop

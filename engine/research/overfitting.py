@@ -27,6 +27,8 @@ from statistics import NormalDist
 import numba
 import numpy as np
 
+from engine.interrupts import deferred
+
 EULER_GAMMA = 0.5772156649015329  # Euler-Mascheroni constant
 _NORMAL = NormalDist()
 
@@ -340,17 +342,18 @@ def probability_of_overfitting(excess_returns: np.ndarray, subperiods: int = 16)
     membership = np.zeros((len(chosen), subperiods))
     membership[np.arange(len(chosen))[:, None], chosen] = 1.0
     odd = np.flatnonzero(~(np.isfinite(sums).all(axis=0) & np.isfinite(squares).all(axis=0)))
-    _, below, equal, is_best, oos_best = _cscv_nb(
-        chosen,
-        membership,
-        np.ascontiguousarray(sums),
-        np.ascontiguousarray(squares),
-        total,
-        total_sq,
-        half,
-        min(len(chosen), 8 * numba.get_num_threads()),
-        odd,
-    )
+    with deferred():  # a stop signal waits for the parallel kernel (engine/interrupts.py)
+        _, below, equal, is_best, oos_best = _cscv_nb(
+            chosen,
+            membership,
+            np.ascontiguousarray(sums),
+            np.ascontiguousarray(squares),
+            total,
+            total_sq,
+            half,
+            min(len(chosen), 8 * numba.get_num_threads()),
+            odd,
+        )
     rank = below + (equal + 1) / 2.0  # average rank among ties, 1 = worst
     omega = rank / (n_trials + 1)
     logits = np.log(omega / (1.0 - omega))
