@@ -8,6 +8,7 @@ import platform
 from importlib import metadata
 
 from engine.data import describe
+from engine.data.series import describe_series
 
 LIBRARIES = ("rotation", "vectorbt", "numba", "numpy", "pandas", "yfinance", "pydantic", "pyarrow")
 
@@ -33,8 +34,10 @@ def data_origin(data) -> str:
 
 
 def manifest(result, config_path: str | None) -> dict:
-    """The manifest of a BacktestResult (the only artifact that records wall-clock time)."""
-    data = describe(result.prices)
+    """The manifest of a BacktestResult (the only artifact that records wall-clock time).
+    `data` holds each ticker's record, then each external series' (with its file's sha256,
+    `file` and `lag_days`)."""
+    data = describe(result.prices) | describe_series(getattr(result, "series", {}))
     combined = hashlib.sha256("".join(d["sha256"] for d in data.values()).encode()).hexdigest()
     return {
         "name": result.config.name,

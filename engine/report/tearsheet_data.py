@@ -67,7 +67,7 @@ def _dated(frame: pd.DataFrame) -> pd.DataFrame:
 @dataclass(frozen=True)
 class RunFolder:
     """The files of a run folder (signals is None for folders made before signals.csv;
-    ranks is None without ranked regimes)."""
+    ranks is None without ranked regimes; series is None without external series)."""
 
     path: Path
     stats: dict
@@ -80,6 +80,7 @@ class RunFolder:
     trades: pd.DataFrame
     signals: pd.DataFrame | None
     ranks: pd.DataFrame | None = None
+    series: pd.DataFrame | None = None  # series.csv: configs with external series only
 
     @property
     def ranked(self) -> bool:
@@ -117,6 +118,7 @@ def read_run(folder: Path) -> RunFolder:
         trades=_read(folder, "trades.csv"),
         signals=_read(folder, "signals.csv", optional=True),
         ranks=_read(folder, "ranks.csv", optional=True),
+        series=_read(folder, "series.csv", optional=True),
     )
 
 

@@ -32,6 +32,7 @@ import pandas as pd
 from engine import pipeline
 from engine.config import Config
 from engine.data import PriceSource, describe
+from engine.data.series import describe_series
 from engine.errors import RotationError
 from engine.metrics import stats
 from engine.metrics.fast_stats import PERFORMANCE, RELATIVE, grid_statistics
@@ -211,7 +212,7 @@ def build_plan(
         risk_free=rf,
         periods=periods,
         keep_values=keep_values,
-        data=describe(prices),
+        data=describe(prices) | describe_series(market.series),
     )
 
 
