@@ -266,3 +266,28 @@ def test_a_missing_series_file_stops_the_run_with_one_error_line(tmp_path):
     wanted = f"Error: {(tmp_path / 'pe' / 'PE.csv').resolve()}: no such file (data.series.PE)"
     assert cli.output.startswith(wanted) and cli.output.count("\n") == 1
     assert not out.exists()
+
+
+def test_a_yfinance_config_reads_its_series_from_the_local_file(tmp_path):
+    """The price source does not matter: the series comes from its file, prices from the
+    source (here frames in memory standing in for yfinance)."""
+    from engine.data import MemorySource
+    from engine.runner import run_backtest
+
+    (tmp_path / "prices").mkdir()
+    _market(tmp_path / "prices")
+    frames = {
+        ticker: pd.read_csv(
+            tmp_path / "prices" / f"{ticker}.csv", index_col="Date", parse_dates=True
+        )
+        for ticker in ("AAA", "BBB")
+    }
+    dates = pd.date_range("2023-01-31", "2024-05-31", freq="ME")
+    write_series(tmp_path / "pe" / "PE.csv", dates, [15.0 + 3 * (i % 4) for i in range(len(dates))])
+    raw = base(source="yfinance", series={"PE": {"file": "pe/PE.csv", "lag_days": 15}})
+    del raw["data"]["dir"]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(raw))
+    config = load_config(tmp_path / "config.yaml")
+    result = run_backtest(config, MemorySource(frames))
+    assert result.series["PE"].values.tolist()[:2] == [15.0, 18.0]
+    assert result.signals["cheap"].any() and not result.signals["cheap"].all()

@@ -109,27 +109,50 @@ def write_market(folder, seed: int) -> None:
         frame.to_csv(folder / f"{ticker}.csv", index=False)
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_a_ratio_of_an_external_series_with_a_ticker_equals_the_reference(tmp_path, seed):
-    """RATE (synthetic, every weekday with some gaps and empty cells, lag 1) divided by AAA
-    on the dates both have; a momentum on RATE alone; a level on RATE/PE (a second,
-    month-end series with lag 20) too."""
-    write_market(tmp_path, seed)
+KINDS = {
+    "donchian": {"series": "RATE", "entry": 20, "exit": 10},
+    "sma": {"series": "RATE/PE", "window": 6},
+    "momentum": {"series": "PE", "lookback": 3, "band": 0.01},
+    "rsi": {"series": "RATE", "window": 14, "enter": 60, "exit": 40},
+    "level": {"series": "PE/RATE", "above": 7.5, "below": 6.5},
+    "correlation": {"series": "RATE", "other": "AAA", "window": 20, "above": 0.1, "below": -0.1},
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_signal_kind_applies_to_an_external_series(tmp_path, kind):
+    """Each kind on RATE (weekdays with gaps, lag 1), PE (month-ends, lag 20) or a ratio
+    of them, equal to the reference day by day, and turning on and off."""
+    raw = write_rate_case(tmp_path, 3)
+    raw["signals"] = {"x": {"type": kind, **KINDS[kind]}}
+    raw["regimes"] = [
+        {"name": "a", "when": "x", "weights": {"AAA": 1.0}},
+        {"name": "b", "weights": {"BBB": 1.0}},
+    ]
+    _check(raw, tmp_path, config_dir=tmp_path)
+    config = config_from_dict(with_overrides(raw, tmp_path / "config.yaml"))
+    on = run_backtest(config, CsvSource(tmp_path)).signals["x"].loc["2021-03-01":]
+    assert on.any() and not on.all()
+
+
+def write_rate_case(folder, seed: int) -> dict:
+    """The market, RATE (synthetic, every weekday with gaps and empty cells, lag 1) and PE
+    (synthetic, month-ends, lag 20) files in `folder`, and a config reading them."""
+    write_market(folder, seed)
     rng = np.random.default_rng(seed + 10)
     days = pd.bdate_range("2020-06-01", "2023-12-29")
     days = days.delete(rng.choice(len(days), 40, replace=False))
     rate = np.round(2 + np.cumsum(rng.normal(0, 0.05, len(days))), 4).tolist()
     for i in rng.choice(len(days), 5, replace=False):
         rate[i] = None  # empty cells
-    write_series(tmp_path / "series" / "RATE.csv", days, rate, column="DGS")
+    write_series(folder / "series" / "RATE.csv", days, rate, column="DGS")
     months = pd.date_range("2020-01-31", "2023-12-31", freq="ME")
-    pe = 15 + 3 * np.sin(np.arange(len(months)) / 4)
-    write_series(tmp_path / "series" / "PE.csv", months, pe)
-    raw = {
-        "name": "ratio-with-ticker",
+    write_series(folder / "series" / "PE.csv", months, 15 + 3 * np.sin(np.arange(len(months)) / 4))
+    return {
+        "name": "external",
         "data": {
             "source": "csv",
-            "dir": str(tmp_path),
+            "dir": str(folder),
             "start": "2021-03-01",
             "series": {
                 "RATE": {"file": "series/RATE.csv", "column": "DGS", "lag_days": 1},
@@ -137,6 +160,18 @@ def test_a_ratio_of_an_external_series_with_a_ticker_equals_the_reference(tmp_pa
             },
         },
         "universe": ["AAA", "BBB"],
+        "execution": {"fees_bps": 5, "slippage_bps": 2},
+        "benchmark": {"AAA": 1.0},
+    }
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_ratio_of_an_external_series_with_a_ticker_equals_the_reference(tmp_path, seed):
+    """RATE (synthetic, every weekday with some gaps and empty cells, lag 1) divided by AAA
+    on the dates both have; a momentum on RATE alone; a level on RATE/PE (a second,
+    month-end series with lag 20) too."""
+    raw = write_rate_case(tmp_path, seed)
+    raw |= {
         "signals": {
             "rate_vs_stock": {"type": "momentum", "series": "RATE/AAA", "lookback": 20},
             "rates_rising": {"type": "sma", "series": "RATE", "window": 30, "band": 0.01},
@@ -147,8 +182,6 @@ def test_a_ratio_of_an_external_series_with_a_ticker_equals_the_reference(tmp_pa
             {"name": "b", "when": "yield_gap", "weights": {"AAA": 0.5, "BBB": 0.5}},
             {"name": "c", "weights": {"BBB": 1.0}},
         ],
-        "execution": {"fees_bps": 5, "slippage_bps": 2},
-        "benchmark": {"AAA": 1.0},
     }
     _check(raw, tmp_path, config_dir=tmp_path)
     # guard: every signal turns on and off in the backtest (the comparison is not vacuous)

@@ -53,6 +53,7 @@ def test_the_example_reads_both_series_and_every_signal_turns(folder, shared_dat
     assert config.tickers() == ["IWM", "SPY"]  # the P/E series come from their files
     result = run_backtest(config, CsvSource(shared_data))
     assert sorted(result.series) == ["R2K_PE", "SPX_PE"]
+    assert result.warnings == []  # nothing silently shaped it (as for every ready config)
     signals = result.signals.loc[result.dates[0] :].astype(int)
     assert (signals.diff().abs().sum() >= 2).all(), signals.sum()  # none is constant
 

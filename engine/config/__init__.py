@@ -533,10 +533,11 @@ def ticker_roles(config: Config) -> dict[str, str]:
         ):
             if isinstance(value, str):
                 named.append((f"regimes[{i}].rank.{key}", value))
-    for field, section in (("portfolio.cash_yield", "portfolio"), ("stats.risk_free", "stats")):
-        value = getattr(getattr(config, section), field.split(".")[1], None)
+    rates = (("portfolio", "cash_yield"), ("stats", "risk_free"))  # a number, or a ticker
+    for section, key in rates:
+        value = getattr(getattr(config, section), key, None)
         if isinstance(value, str):  # a rate read from a ticker's prices
-            named.append((field, value))
+            named.append((f"{section}.{key}", value))
     roles: dict[str, str] = {}
     for field, ticker in named:
         roles.setdefault(ticker, field)

@@ -268,6 +268,9 @@ def audit(
     the last (after which nothing in the backtest could change); under `decide:
     weekly|monthly` from the decision dates among them, since a decision held between
     decision dates reads no new bar (a one-bar peek shows only at a decision date).
+    External series are read from their files once; at each cut every value released
+    after it is moved too (`released_after`, `shifted`, in the same antithetic pair),
+    and half the cuts fall on release eves (`pick_cuts`).
     """
     from engine.runner import run_backtest
 
