@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from engine.config import CloseTime
+from engine.config import CloseTime, Config
 from engine.data.market_calendar import is_crypto  # the one rule for what is crypto
 
 EQUITY_CLOSE = CloseTime(time="16:00", tz="America/New_York", day_offset=0)
@@ -23,6 +23,20 @@ CRYPTO_CLOSE = CloseTime(time="00:00", tz="UTC", day_offset=1)
 
 def default_close_time(ticker: str) -> CloseTime:
     return CRYPTO_CLOSE if is_crypto(ticker) else EQUITY_CLOSE
+
+
+def release_time(lag_days: int) -> CloseTime:
+    """When a value of an external series is final (docs/series.md): 16:00 New York on
+    its date + `lag_days` calendar days. Built without `CloseTime`'s validation, whose
+    week-long cap on `day_offset` is for price bars: a release lag may be months."""
+    return CloseTime.model_construct(time="16:00", tz="America/New_York", day_offset=lag_days)
+
+
+def close_overrides(config: Config) -> dict[str, CloseTime]:
+    """The close-time overrides of every series a signal may read: `data.close_times`,
+    and each external series' release time (the config refuses a close time for one)."""
+    releases = {name: release_time(s.lag_days) for name, s in config.data.series.items()}
+    return {**config.data.close_times, **releases}
 
 
 def close_instants(dates: pd.DatetimeIndex, close: CloseTime) -> np.ndarray:

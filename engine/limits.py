@@ -41,3 +41,7 @@ MAX_PERIODS_PER_YEAR = 366  # daily bars at most (crypto trades every day of a l
 RISK_FREE_RANGE = (-0.5, 1.0)  # annual rate: above -50% and at most 100%
 
 MAX_COMBOS = 100_000  # default of `rotation sweep --max-combos`
+
+# Release lag of an external series (data.series), calendar days: a quarterly figure
+# published a quarter late is about 100 days; two years covers any real publication delay.
+MAX_LAG_DAYS = 730

@@ -52,7 +52,9 @@ import pandas as pd
 from engine import calendar
 from engine.config import Config, ThresholdRule
 from engine.data.market_calendar import calendar_kind, early_closes, sessions, universe_kind
+from engine.data.series import External, as_prices
 from engine.freshness import sessions_behind, today
+from engine.notices import warn
 from engine.rules import same_target
 from strategies.signals import SIGNAL_KINDS
 
@@ -101,8 +103,8 @@ def signal_state(result, name: str, instant: np.ndarray) -> dict[str, Any]:
     spec = config.signals[name]
     kind = SIGNAL_KINDS[spec.type]
     frame = result.signal_series[name]
-    _, key = kind.source(result.prices, spec)
-    own = calendar.series_close_instants(key, frame.index, config.data.close_times)
+    _, key = kind.source({**result.prices, **as_prices(result.series)}, spec)
+    own = calendar.series_close_instants(key, frame.index, calendar.close_overrides(config))
     position = int(np.searchsorted(own, instant[0], side="right")) - 1
     on = bool(result.signals[name].iloc[-1])
     state: dict[str, Any] = {"on": on, "value": None, "upper": None, "lower": None}
@@ -118,6 +120,55 @@ def signal_state(result, name: str, instant: np.ndarray) -> dict[str, Any]:
     state |= {"value": value, "upper": upper, "lower": lower, "to_flip": to_flip}
     state["date"] = frame.index[position].date().isoformat()
     return state
+
+
+STALE_SPACINGS = 1.5  # a series is stale when its latest release is older than 1.5 spacings
+DAY_NS = 86_400 * 10**9
+
+
+def series_state(series: External, instant: np.ndarray, as_of: pd.Timestamp) -> dict[str, Any]:
+    """One external series at the close `instant` of `as_of` (docs/series.md): its latest
+    value known by then (`date`, `value`) and when it became known (`released`, at 16:00
+    New York), that release's age in days, the usual spacing of its dates (the median
+    gap, days), `stale` when the release is more than `STALE_SPACINGS` spacings old, and
+    the next value of the file not yet released (`pending`: date and release date)."""
+    values = series.values
+    releases = calendar.close_instants(values.index, calendar.release_time(series.lag_days))
+    known = int(np.searchsorted(releases, instant[0], side="right"))
+    spacing = float(np.median(np.diff(values.index.asi8))) / DAY_NS if len(values) > 1 else None
+    state: dict[str, Any] = {"date": None, "value": None, "released": None, "age_days": None}
+    state |= {"spacing_days": spacing, "stale": False, "pending": None}
+    if known:
+        released = series.released[known - 1]
+        age = int((as_of - released).days)
+        state |= {
+            "date": values.index[known - 1].date().isoformat(),
+            "value": _number(values.iloc[known - 1]),
+            "released": released.date().isoformat(),
+            "age_days": age,
+            "stale": spacing is not None and age > STALE_SPACINGS * spacing,
+        }
+    if known < len(values):
+        state["pending"] = {
+            "date": values.index[known].date().isoformat(),
+            "released": series.released[known].date().isoformat(),
+        }
+    return state
+
+
+def series_states(result, instant: np.ndarray, as_of: pd.Timestamp) -> dict[str, dict]:
+    """`series_state` of every external series, with a warning for each stale one."""
+    states = {}
+    for name, series in result.series.items():
+        state = states[name] = series_state(series, instant, as_of)
+        if state["stale"]:
+            warn(
+                f"data.series.{name}: the latest value ({state['date']}, released "
+                f"{state['released']}) is {state['age_days']} days old, more than "
+                f"{STALE_SPACINGS:g} times its usual spacing of {state['spacing_days']:g} days; "
+                f"is {series.file} up to date?"
+            )
+    return states
 
 
 def _rankings(result, instant: np.ndarray, decided: int) -> tuple[list[dict], dict]:
@@ -237,7 +288,7 @@ def current_state(
     cash = float(sim.cash.iloc[-1] / sim.value.iloc[-1])
     on = today() if on is None else on
     behind = sessions_behind(as_of, on, universe_kind(universe))
-    return {
+    state = {
         "name": config.name,
         "as_of": as_of.date().isoformat(),
         "today": on.isoformat(),
@@ -254,6 +305,9 @@ def current_state(
         "signals": {name: signal_state(result, name, instant) for name in config.signals},
         "ranking": rankings,
     }
+    if result.series:  # only configs with external series have the key
+        state["series"] = series_states(result, instant, as_of)
+    return state
 
 
 # ---- output ---------------------------------------------------------------------
@@ -319,6 +373,26 @@ def signal_sentence(config: Config, name: str, state: dict[str, Any]) -> str:
     return f"{head} is {gap}{where} {_bound_text(label, bound)}: {word}"
 
 
+def series_sentence(name: str, state: dict[str, Any]) -> str:
+    """'R2K_PE: 18.52 dated 2025-05-31, known since 2025-06-15 16:00 New York (next:
+    2025-06-30, due 2025-07-15)', with 'STALE: ...' when the release is overdue."""
+    if state["value"] is None:
+        text = f"{name}: no value released yet"
+    else:
+        text = (
+            f"{name}: {_num(state['value'])} dated {state['date']}, known since "
+            f"{state['released']} 16:00 New York"
+        )
+    if state["pending"]:
+        text += f" (next: {state['pending']['date']}, due {state['pending']['released']})"
+    if state["stale"]:
+        text += (
+            f"; STALE: released {state['age_days']} days ago, its values come every "
+            f"{state['spacing_days']:g} days"
+        )
+    return text
+
+
 def _weights(weights: dict[str, float]) -> str:
     shown = [f"{t} {_pct(w)}" for t, w in weights.items() if abs(w) > ORDER_TOLERANCE]
     return " ".join(shown) or "all cash"
@@ -335,6 +409,8 @@ def state_lines(config: Config, state: dict[str, Any]) -> list[str]:
             f"today ({state['today']}); refresh it"
         )
     lines += [f"warning: {warning}" for warning in state["warnings"]]
+    for name, series in state.get("series", {}).items():
+        lines.append(series_sentence(name, series))
     for name, signal in state["signals"].items():
         lines.append(signal_sentence(config, name, signal))
     target = dict(state["target"])

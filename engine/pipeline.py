@@ -18,6 +18,7 @@ walk-forward, audit, bootstrap and compare all go through the same functions
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ import pandas as pd
 from engine import calendar
 from engine.config import Config, ThresholdRule
 from engine.data import PriceSource
+from engine.data.series import External, as_prices, load_series
 from engine.errors import DataError
 from engine.notices import warn_shaped
 from engine.research.grid import Axis, combinations
@@ -58,6 +60,7 @@ class Market:
         instants: close instant of each date of C (ns since the epoch, UTC).
         dates: the backtest dates, a contiguous run of C.
         first: position of the first backtest date in C.
+        series: the external series (`data.series`), by name.
     """
 
     prices: dict[str, pd.DataFrame]
@@ -65,6 +68,13 @@ class Market:
     instants: np.ndarray
     dates: pd.DatetimeIndex
     first: int
+    series: dict[str, External] = dataclasses.field(default_factory=dict)
+
+    @property
+    def inputs(self) -> dict[str, pd.DataFrame]:
+        """What a signal may read: every price frame and every external series (as a
+        `Close` column), by name."""
+        return {**self.prices, **as_prices(self.series)} if self.series else self.prices
 
     @property
     def rows(self) -> slice:
@@ -125,10 +135,15 @@ def check_benchmark(prices: dict, tickers: Sequence[str], dates: pd.DatetimeInde
             )
 
 
-def load_market(config: Config, source: PriceSource) -> Market:
+def load_market(
+    config: Config, source: PriceSource, series: dict[str, External] | None = None
+) -> Market:
     """Load every ticker once and run every data check (step 1 of the module docstring).
     A ticker read only as a min_score threshold is loaded on its own, so that its error
-    names that field."""
+    names that field. The external series are read from their files first (local and
+    quick: a missing file fails before any download), unless `series` gives them."""
+    if series is None:
+        series = load_series(config)
     prices = source.load(config.tickers(thresholds=False))
     for ticker, field in config.thresholds().items():
         if ticker not in prices:
@@ -141,7 +156,7 @@ def load_market(config: Config, source: PriceSource) -> Market:
     )
     dates = backtest_dates(config, prices, cal)
     check_benchmark(prices, list(config.benchmark), dates)
-    return Market(prices, cal, instants, dates, cal.get_loc(dates[0]))
+    return Market(prices, cal, instants, dates, cal.get_loc(dates[0]), dict(series))
 
 
 def execution_prices(
@@ -232,12 +247,13 @@ def signal_tables(
 ) -> dict[str, SignalTable]:
     """Every signal once per distinct parameter set, aligned to C's `rows` (a slice or
     positions, e.g. the decision dates) (step 2)."""
-    overrides = config.data.close_times
+    overrides = calendar.close_overrides(config)  # external series: their release times
+    inputs = market.inputs
     tables = {}
     for name, signal in config.signals.items():
         kind = SIGNAL_KINDS[signal.type]
         owned, sets = _parameter_sets(config, name, axes)
-        source, key = kind.source(market.prices, signal)
+        source, key = kind.source(inputs, signal)
         for params in sets:
             needed = kind.bars_needed(params)
             if len(source) < needed:

@@ -47,6 +47,7 @@ class BacktestResult:
         stats: {"strategy": {...}, "benchmark": {...}, "relative": {...}}.
         warnings: what silently shaped the result (also printed on stderr): an end cut
             short, a signal still undefined, an asset not yet rankable.
+        series: the external series read (`data.series`), by name.
     """
 
     config: Config
@@ -63,6 +64,7 @@ class BacktestResult:
     benchmark: Simulation
     stats: dict[str, dict]
     warnings: list[str] = field(default_factory=list)
+    series: dict = field(default_factory=dict)
 
     @property
     def portfolio(self):
@@ -203,16 +205,17 @@ def rank_table(
     return out.sort_values(["date"], kind="stable").reset_index(drop=True)[RANK_COLUMNS]
 
 
-def run_backtest(config: Config, source: PriceSource) -> BacktestResult:
+def run_backtest(config: Config, source: PriceSource, series: dict | None = None) -> BacktestResult:
     """Run one config end to end (see the module docstring for the steps); the warnings
-    about what shaped it are also kept in `BacktestResult.warnings`."""
+    about what shaped it are also kept in `BacktestResult.warnings`. `series`: the
+    external series ({name: engine.data.series.External}) instead of reading their files."""
     with collected() as notes:
-        result = _run(config, source)
+        result = _run(config, source, series)
     return replace(result, warnings=list(notes))
 
 
-def _run(config: Config, source: PriceSource) -> BacktestResult:
-    market = pipeline.load_market(config, source)
+def _run(config: Config, source: PriceSource, series: dict | None = None) -> BacktestResult:
+    market = pipeline.load_market(config, source, series)
     prices, cal, dates = market.prices, market.calendar, market.dates
     universe = list(config.universe)
     no_axes = np.zeros((0, 1), dtype=np.int64)
@@ -268,4 +271,5 @@ def _run(config: Config, source: PriceSource) -> BacktestResult:
         strategy=strategy,
         benchmark=benchmark,
         stats=result_stats,
+        series=market.series,
     )

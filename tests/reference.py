@@ -5,7 +5,7 @@ It is deliberately plain: explicit Python loops over days, no vectorisation
 tricks, so that each line can be checked against a sentence of the SPEC.
 The test suite compares the engine's numbers against these.
 
-Entry point: ``reference_backtest(config, data_dir)``.
+Entry point: ``reference_backtest(config, data_dir, config_dir)``.
 
 Readings of points the SPEC leaves open (also listed in the module's report):
 - ``donchian``: ``on`` is False until ``hi`` (``entry`` prior values) is defined;
@@ -62,6 +62,19 @@ Readings of points the SPEC leaves open (also listed in the module's report):
     ISO week) / (year, month) tuples.
   - Two targets are the same when no weight differs by more than 1e-12 (the
     benchmark's fixed target is compared the same way).
+
+- Section 12 (external series, ``data.series``):
+  - ``file`` is relative to ``config_dir`` (the folder of the config file; the
+    current folder when not given); without ``file``, ``<data_dir>/<NAME>.csv``.
+  - The header row names the columns; ``Date`` and the value column (``column``,
+    default ``Value``) are found by exact name, else ignoring letter case. A date
+    cell's first 10 characters are the date.
+  - An empty value cell (blank, ``null``, ``nan``, ``none``, ``n/a`` or ``.``, any
+    letter case) drops its row before anything else; dates must then be strictly
+    increasing (checked on the kept rows).
+  - A value dated d is final at 16:00 America/New_York on d + ``lag_days`` (default 1).
+  - An external series is a ``Series`` like a ticker's (no opens): a ratio with it
+    uses the one ratio rule of section 1.
 
 Outputs besides the values, trades and statistics:
 - ``result["targets"]``: one dict per backtest date ``u``, keys ``date``
@@ -172,13 +185,72 @@ def _load_csv(path: Path):
     return dates, adj_open, adj_close
 
 
+EMPTY_CELLS = {"", "null", "nan", "none", "n/a", "."}
+
+
+def _column(header: list[str], wanted: str) -> int:
+    """Position of the column `wanted`: exact name, else ignoring letter case."""
+    if wanted in header:
+        return header.index(wanted)
+    folded = [i for i, h in enumerate(header) if h.strip().lower() == wanted.lower()]
+    if len(folded) != 1:
+        raise ValueError(f"no column {wanted!r} in {header}")
+    return folded[0]
+
+
+def load_external(path: Path, column: str):
+    """(dates, values) of an external series file (SPEC 12), empty cells dropped."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as stream:
+        rows = list(csv.reader(stream))
+    header = [h.strip() for h in rows[0]]
+    d_col, v_col = _column(header, "Date"), _column(header, column)
+    dates, values = [], []
+    for row in rows[1:]:
+        if not row:
+            continue
+        cell = row[v_col].strip()
+        if cell.lower() in EMPTY_CELLS:  # an empty value: the row is dropped
+            continue
+        value = float(cell)
+        if not math.isfinite(value):
+            raise ValueError(f"{path}: value {cell!r} is not finite")
+        day = dt.date.fromisoformat(row[d_col].strip()[:10])
+        if dates and day <= dates[-1]:
+            raise ValueError(f"{path}: dates not strictly increasing at {day}")
+        dates.append(day)
+        values.append(value)
+    return dates, values
+
+
 class Data:
     """Loads tickers lazily from the data directory and knows close times."""
 
-    def __init__(self, data_dir, close_time_overrides: dict | None):
+    def __init__(
+        self,
+        data_dir,
+        close_time_overrides: dict | None,
+        series: dict | None = None,
+        config_dir=None,
+    ):
         self.data_dir = Path(data_dir)
         self.overrides = dict(close_time_overrides or {})
+        self.series = {str(k): dict(v or {}) for k, v in (series or {}).items()}
+        self.config_dir = Path(config_dir) if config_dir is not None else Path(".")
         self._cache: dict[str, Series] = {}
+
+    def _external(self, name: str) -> Series:
+        """An external series (SPEC 12): the value dated d is final at 16:00 New York on
+        d + lag_days."""
+        spec = self.series[name]
+        given = spec.get("file")
+        path = self.config_dir / given if given else self.data_dir / f"{name}.csv"
+        dates, values = load_external(path, str(spec.get("column") or "Value"))
+        lag = int(spec.get("lag_days", 1))
+        release = [d + dt.timedelta(days=lag) for d in dates]
+        stamps = self._instants(release, (dt.time(16, 0), NY, 0))
+        return Series(dates, [None] * len(dates), values, stamps)
 
     def _close_rule(self, name: str):
         """(time, tz, day_offset) for a ticker (never a ratio)."""
@@ -220,6 +292,8 @@ class Data:
             if name in self.overrides:  # an explicit override of the ratio itself
                 stamps = self._instants(dates, self._close_rule(name))
             series = Series(dates, [None] * len(dates), closes, stamps)
+        elif name in self.series:
+            series = self._external(name)
         else:
             path = self.data_dir / f"{name}.csv"
             if not path.exists():
@@ -1021,13 +1095,14 @@ def relative_stats(r, b, cagr_s, cagr_b, P, rf):
 # --------------------------------------------------------------------------
 
 
-def reference_backtest(config: dict, data_dir: str | Path) -> dict:
-    """config is the YAML config parsed with yaml.safe_load."""
+def reference_backtest(config: dict, data_dir: str | Path, config_dir=None) -> dict:
+    """config is the YAML config parsed with yaml.safe_load; `config_dir` the folder of
+    its file (external series' `file`s are relative to it)."""
     data_cfg = config.get("data") or {}
     source = data_cfg.get("source", "csv")
     if source != "csv":
         raise ValueError(f"the reference reads CSV files only (source {source!r})")
-    data = Data(data_dir, data_cfg.get("close_times"))
+    data = Data(data_dir, data_cfg.get("close_times"), data_cfg.get("series"), config_dir)
 
     universe = [str(t) for t in config["universe"]]
     if len(set(universe)) != len(universe):

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import copy
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
-from engine.config import config_from_dict
+from engine.config import config_from_dict, with_overrides
 from engine.data import CsvSource
 from engine.runner import run_backtest
 from tests.conftest import CONFIGS
@@ -46,8 +47,12 @@ def _assert_close(ours, theirs, where: str) -> None:
     assert ours == pytest.approx(theirs, rel=STAT_TOL, abs=1e-12), where
 
 
-def _check(raw: dict, data_dir) -> None:
-    expected = reference_backtest(copy.deepcopy(raw), data_dir)
+def _check(raw: dict, data_dir, config_dir=None) -> None:
+    """The engine's run of `raw` equals the reference's (`config_dir`: the folder the
+    config's external series files are relative to)."""
+    expected = reference_backtest(copy.deepcopy(raw), data_dir, config_dir)
+    if config_dir is not None:
+        raw = with_overrides(raw, Path(config_dir) / "config.yaml")
     result = run_backtest(config_from_dict(raw), CsvSource(data_dir))
 
     assert [d.date() for d in result.dates] == [d.date() for d in expected["dates"]]

@@ -26,6 +26,8 @@ from hypothesis import strategies as st
 
 from engine.config import config_from_dict
 from engine.data import MemorySource
+from engine.data.series import External, external
+from engine.research.audit import release_eves
 from engine.runner import BacktestResult, run_backtest
 
 EQUITIES = ["AAA", "BBB"]
@@ -77,7 +79,8 @@ def weights(draw) -> dict[str, float]:
 
 
 @st.composite
-def scenarios(draw):
+def raw_scenarios(draw):
+    """(market, raw config, seed): the random market and the config as a mapping."""
     seed = draw(st.integers(0, 2**32 - 1))
     days = draw(st.integers(80, 130))
     market = random_market(seed, days)
@@ -123,8 +126,75 @@ def scenarios(draw):
         "benchmark": weights(draw),
         "stats": {"periods_per_year": 252},
     }
-    config = config_from_dict(raw, origin="<hypothesis>")
-    return market, config, seed
+    return market, raw, seed
+
+
+@st.composite
+def scenarios(draw):
+    market, raw, seed = draw(raw_scenarios())
+    return market, config_from_dict(raw, origin="<hypothesis>"), seed
+
+
+# ---------------------------------------------------------------- external series
+
+
+def random_series(seed: int, market: dict, lag: int) -> dict[str, External]:
+    """A synthetic external series MAC: values 1 to 12 calendar days apart (weekends
+    too), from 40 days before the market to 10 days after it, released `lag` days after
+    their dates."""
+    rng = np.random.default_rng(seed + 3)
+    first, last = market["AAA"].index[0], market["AAA"].index[-1]
+    gaps = np.cumsum(rng.integers(1, 13, 200))
+    dates = (first - pd.Timedelta(days=40)) + pd.to_timedelta(gaps, unit="D")
+    dates = dates[dates <= last + pd.Timedelta(days=10)]
+    values = 10 * np.exp(np.cumsum(rng.normal(0, 0.05, len(dates))))
+    return {"MAC": external("MAC", pd.Series(values, index=dates), lag)}
+
+
+def mac_signal(kind: str, series: External, lookback: int) -> dict:
+    """A signal reading MAC: a level on it (bounds about its median), a momentum on it,
+    or a momentum on its ratio with the traded AAA (the dates both have)."""
+    if kind == "level":
+        middle = float(np.median(series.values))
+        return {"type": "level", "series": "MAC", "above": middle, "below": middle * 0.98}
+    return {"type": "momentum", "series": "MAC" if kind == "momentum" else "MAC/AAA",
+            "lookback": lookback}  # fmt: skip
+
+
+@st.composite
+def series_scenarios(draw):
+    """(market, config, seed, series): the scenarios above with the external series MAC
+    (random lag) read by a signal `mac` that the regimes use."""
+    market, raw, seed = draw(raw_scenarios())
+    series = random_series(seed, market, draw(st.sampled_from([0, 1, 2, 5, 15, 40])))
+    kind = draw(st.sampled_from(["level", "momentum", "ratio"]))
+    raw["signals"]["mac"] = mac_signal(kind, series["MAC"], draw(st.integers(1, 3)))
+    raw["regimes"][0]["when"] = draw(st.sampled_from(["mac", "brk and mac", "mac or eth"]))
+    raw["data"]["series"] = {"MAC": {"lag_days": series["MAC"].lag_days}}
+    return market, config_from_dict(raw, origin="<hypothesis>"), seed, series
+
+
+def moved_series(series: dict | None, after: pd.Timestamp, seed: int) -> dict | None:
+    """Every external value released after the close of `after` (release date after it)
+    rewritten: scaled and shifted at random, another future rather than noise."""
+    if not series:
+        return series
+    rng = np.random.default_rng(seed + 2)
+    out = {}
+    for name, s in series.items():
+        later = np.asarray(s.released > after)
+        values = s.values.to_numpy().copy()
+        scale = np.exp(rng.normal(0, 0.3, later.sum()))
+        values[later] = values[later] * scale + rng.normal(0, float(np.std(values)), later.sum())
+        out[name] = external(name, pd.Series(values, index=s.values.index), s.lag_days)
+    return out
+
+
+def near_releases(series: dict | None, dates: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """The dates among `dates` that are the last one before some release date (where a
+    value read a day early first changes a decision); all of `dates` when there are none."""
+    eves = release_eves(series or {}, dates)
+    return dates[eves] if eves else dates
 
 
 def perturbed(
@@ -176,8 +246,8 @@ def _warm_engine():
     )
 
 
-def run(market, config) -> BacktestResult:
-    return run_backtest(config, MemorySource(market))
+def run(market, config, series: dict | None = None) -> BacktestResult:
+    return run_backtest(config, MemorySource(market), series)
 
 
 def upto(frame, t):
@@ -204,14 +274,19 @@ def test_bars_final_after_the_close_of_t_change_nothing_up_to_t(scenario, pick):
     check_nothing_up_to_t_changes(*scenario, pick)
 
 
-def check_nothing_up_to_t_changes(market, config, seed: int, pick: float) -> None:
+def check_nothing_up_to_t_changes(
+    market, config, seed: int, pick: float, series: dict | None = None, eves: bool = False
+) -> None:
     """Property (a) at the backtest date picked by `pick` in [0, 1] (also for ranked
-    configs: their rank rows up to t too)."""
-    base = run(market, config)
-    t = base.dates[min(int(pick * len(base.dates)), len(base.dates) - 1)]
+    configs: their rank rows up to t too; with external `series`, their values released
+    after t change too, and with `eves` t is picked among the release eves)."""
+    base = run(market, config, series)
+    dates = near_releases(series, base.dates) if eves else base.dates
+    t = dates[min(int(pick * len(dates)), len(dates) - 1)]
     # equity bars dated after t; crypto bars dated t or later (bar t is final at
     # 00:00 UTC of t+1, i.e. 19:00/20:00 New York on t, after t's 16:00 close)
-    changed = run(perturbed(market, equity_after=t, crypto_from=t, seed=seed), config)
+    other_market = perturbed(market, equity_after=t, crypto_from=t, seed=seed)
+    changed = run(other_market, config, moved_series(series, t, seed))
 
     exact(upto(base.signals, t), upto(changed.signals, t))
     exact(upto(base.regimes, t), upto(changed.regimes, t))
@@ -247,14 +322,25 @@ def test_quantities_traded_on_u_depend_only_on_bars_final_by_the_prior_close_and
 
 
 def check_trades_on_u_read_only_the_past(
-    market, config, seed: int, pick: float, on_trade_date: bool
+    market,
+    config,
+    seed: int,
+    pick: float,
+    on_trade_date: bool,
+    series: dict | None = None,
+    eves: bool = False,
 ) -> None:
-    """Property (b) at the backtest date picked by `pick` (mostly a trade date)."""
-    base = run(market, config)
+    """Property (b) at the backtest date picked by `pick` (mostly a trade date; with
+    external `series`, their values released after p change too, and with `eves` p is
+    a release eve)."""
+    base = run(market, config, series)
     cal = base.calendar
     # u: a backtest date with a previous date p in C (the first date of C has none),
     # mostly one on which the strategy trades
     candidates = base.dates[base.dates > cal[0]]
+    if eves:
+        before = cal[cal.get_indexer(candidates) - 1]
+        candidates = candidates[before.isin(near_releases(series, cal))]
     trade_dates = candidates[base.orders.loc[candidates].notna().any(axis=1).to_numpy()]
     if on_trade_date and len(trade_dates):
         candidates = trade_dates
@@ -264,7 +350,7 @@ def check_trades_on_u_read_only_the_past(
     traded = set(config.universe) | set(config.benchmark)
     keep = {ticker: (u, column) for ticker in traded}
     other_market = perturbed(market, equity_after=p, crypto_from=p, seed=seed, keep=keep)
-    changed = run(other_market, config)
+    changed = run(other_market, config, moved_series(series, p, seed))
 
     exact(base.orders.loc[[u]], changed.orders.loc[[u]])
     for name in ("strategy", "benchmark"):
@@ -277,3 +363,60 @@ def check_trades_on_u_read_only_the_past(
     other = "Close" if column == "Open" else "Open"
     assert other_market["AAA"].loc[u, other] != market["AAA"].loc[u, other]
     assert other_market["AAA"].loc[u, column] == market["AAA"].loc[u, column]
+
+
+# ---------------------------------------------------------------- (a) and (b), external series
+
+
+@SETTINGS
+@given(scenario=series_scenarios(), pick=st.floats(0.0, 1.0), eves=st.booleans())
+def test_external_values_released_after_the_close_of_t_change_nothing_up_to_t(scenario, pick, eves):
+    market, config, seed, series = scenario
+    check_nothing_up_to_t_changes(market, config, seed, pick, series, eves)
+
+
+@SETTINGS
+@given(scenario=series_scenarios(), pick=st.floats(0.0, 1.0), eves=st.booleans())
+def test_quantities_traded_on_u_read_no_external_value_released_after_the_prior_close(
+    scenario, pick, eves
+):
+    market, config, seed, series = scenario
+    check_trades_on_u_read_only_the_past(market, config, seed, pick, True, series, eves)
+
+
+def peeking_release_time(lag_days: int):
+    """A planted bug: each external value read one day before its release."""
+    from engine.config import CloseTime
+
+    return CloseTime.model_construct(time="16:00", tz="America/New_York", day_offset=lag_days - 1)
+
+
+def test_reading_a_value_a_day_before_its_release_breaks_property_a(monkeypatch):
+    """With the planted peek, property (a) at release eves fails (it holds without it:
+    the hypothesis tests above)."""
+    import engine.calendar
+
+    monkeypatch.setattr(engine.calendar, "release_time", peeking_release_time)
+    failed = 0
+    for seed in range(4):
+        market = random_market(seed, 120)
+        series = random_series(seed, market, 15)
+        raw = {
+            "name": "peek",
+            "data": {"source": "csv", "dir": "unused", "start": "2023-01-02",
+                     "series": {"MAC": {"lag_days": 15}}},
+            "universe": list(EQUITIES),
+            "signals": {"mac": mac_signal("level", series["MAC"], 1)},
+            "regimes": [{"name": "a", "when": "mac", "weights": {"AAA": 1.0}},
+                        {"name": "b", "weights": {"BBB": 1.0}}],
+            "benchmark": {"AAA": 1.0},
+        }  # fmt: skip
+        for pick in (0.3, 0.7):
+            try:
+                check_nothing_up_to_t_changes(
+                    market, config_from_dict(raw), seed, pick, series, True
+                )
+            except AssertionError:
+                failed += 1
+    # 3 of these 8 release eves: those a day before a release whose value flips `mac`
+    assert failed >= 2, failed

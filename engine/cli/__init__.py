@@ -162,6 +162,7 @@ def compare(
     check_output(out, "compare", "")
 
     from engine.data import describe
+    from engine.data.series import describe_series
     from engine.report import comparison_rich, write_comparison
     from engine.report.paths import shown_path
     from engine.report.provenance import library_versions
@@ -175,7 +176,8 @@ def compare(
             label: {"path": shown_path(path), "config_sha256": config.hash()}
             for label, path, config in zip(comparison.labels, config_paths, configs, strict=True)
         },
-        "data": describe({t: f for r in comparison.results for t, f in r.prices.items()}),
+        "data": describe({t: f for r in comparison.results for t, f in r.prices.items()})
+        | describe_series({n: s for r in comparison.results for n, s in r.series.items()}),
         "versions": library_versions(),
     }
     folder = write_comparison(out or default_run_dir("compare"), comparison, table, manifest)

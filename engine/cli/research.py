@@ -367,8 +367,9 @@ def _walk_forward(
 def audit(
     config_path: Path, data_dir: Path | None, start, end, cuts: int, seed: int, as_json: bool
 ) -> None:
-    """Check CONFIG for look-ahead: rerun it with the prices after random cut dates
-    replaced by noise; nothing up to a cut may change. Exit code 0 clean, 1 leaking."""
+    """Check CONFIG for look-ahead: rerun it with the prices after random cut dates (and
+    the external values released after them) replaced by noise; nothing up to a cut may
+    change. Exit code 0 clean, 1 leaking."""
     import json
 
     from engine.config import load_config
@@ -391,9 +392,10 @@ def audit(
             click.echo(f"Clean: nothing up to any of the {len(report.cuts)} cut dates changed.")
         return
     what = f"signal {', '.join(leak.signals)}" if leak.signals else ", ".join(leak.items)
+    released = " (and external values released after it)" if config.data.series else ""
     click.echo(
         f"Look-ahead: {what} changed on {leak.first_date.date()} when prices after "
-        f"{leak.cut.date()} were replaced by noise",
+        f"{leak.cut.date()}{released} were replaced by noise",
         err=True,
     )
     raise SystemExit(1)

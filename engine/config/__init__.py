@@ -20,7 +20,14 @@ from typing import Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from engine import limits
 from engine.config import strict_yaml
@@ -31,7 +38,7 @@ from engine.config.walk import CheckedBy
 from engine.config.words import shown, suggest
 from engine.errors import ConfigError
 from engine.limits import is_series, is_symbol
-from strategies.params import whole_at_least
+from strategies.params import plain_number, whole_at_least
 from strategies.regimes import Regime, WhenSyntaxError, names_in, parse_when
 from strategies.scores import SCORE_KINDS
 from strategies.signals import SIGNAL_KINDS
@@ -92,6 +99,35 @@ class CloseTime(_Model):
         return value
 
 
+def _lag_days(value: Any) -> Any:
+    """A whole number of calendar days, 0 to `limits.MAX_LAG_DAYS` (not 1.5, not -1)."""
+    value = plain_number(value)
+    if isinstance(value, float) and not value.is_integer():
+        raise PydanticCustomError(
+            "lag_whole",
+            "must be a whole number of calendar days, not {value} (a value dated d is final "
+            "at 16:00 New York on d + lag_days)",
+            {"value": value},
+        )
+    if value < 0 or value > limits.MAX_LAG_DAYS:
+        raise PydanticCustomError(
+            "lag_range",
+            "must be 0 to {most} calendar days, not {value} (0: final at 16:00 New York on "
+            "the value's own date)",
+            {"most": limits.MAX_LAG_DAYS, "value": value},
+        )
+    return int(value)
+
+
+class SeriesConfig(_Model):
+    """An external series (docs/series.md): dated values from a CSV file, each final at
+    16:00 New York `lag_days` calendar days after its date (its release)."""
+
+    file: Path | None = None  # relative to the config file; None: <data.dir>/<NAME>.csv
+    column: str = Field(default="Value", min_length=1)
+    lag_days: Annotated[int, BeforeValidator(_lag_days)] = 1
+
+
 class DataConfig(_Model):
     """Where prices come from and how bad data is treated (README "Data")."""
 
@@ -103,6 +139,7 @@ class DataConfig(_Model):
     seed: Whole | None = Field(default=None, ge=0)  # synthetic source only (None: 0)
     max_fill_days: Whole = Field(default=3, ge=0, le=30)  # longest gap forward-filled, sessions
     allow_jumps: list[str] = Field(default_factory=list)  # exempt from the split-like move check
+    series: dict[str, SeriesConfig] = Field(default_factory=dict)  # external series, never traded
 
 
 # One model per registered signal kind (strategies/signals/), told apart by `type`.
@@ -255,8 +292,9 @@ class Config(_Model):
         """Every ticker the run needs (sorted): universe, signal series legs, benchmark, ranked
         assets, filter legs and, unless `thresholds` is False, min_score tickers."""
         needed = set(self.universe) | set(self.benchmark)
-        for signal in self.signals.values():
-            needed.update(SIGNAL_KINDS[signal.type].legs(signal))
+        for signal in self.signals.values():  # an external series is read from its file
+            legs = SIGNAL_KINDS[signal.type].legs(signal)
+            needed.update(leg for leg in legs if leg not in self.data.series)
         for regime in self.regimes:
             rank = regime.rank
             if rank is None:
@@ -270,14 +308,21 @@ class Config(_Model):
         return sorted(needed)
 
     def resolved(self) -> dict[str, Any]:
-        """The config with every default filled in, as plain JSON types."""
-        return self.model_dump(mode="json")
+        """The config with every default filled in, as plain JSON types (`data.series` only
+        when the config declares external series)."""
+        resolved = self.model_dump(mode="json")
+        if not resolved["data"]["series"]:
+            del resolved["data"]["series"]
+        return resolved
 
     def hash(self) -> str:
-        """sha256 of the canonical JSON of the resolved config, without `data.dir`: where
-        the CSV folder sits is not part of the strategy (the data hashes cover its content)."""
+        """sha256 of the canonical JSON of the resolved config, without `data.dir` and the
+        external series' `file`s: where the files sit is not part of the strategy (the data
+        hashes cover their content)."""
         resolved = self.resolved()
         resolved["data"].pop("dir", None)
+        for series in resolved["data"].get("series", {}).values():
+            series.pop("file", None)
         blob = json.dumps(resolved, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -473,6 +518,75 @@ def _check_source(config: Config) -> list[str]:
     return []
 
 
+def ticker_roles(config: Config) -> dict[str, str]:
+    """Every ticker the config trades, benchmarks, ranks or reads as a threshold or a rate,
+    each with the first field that names it (signal series are not roles: a signal may
+    read an external series). `portfolio.cash_yield` and `stats.risk_free` count when
+    they name a ticker."""
+    named = [("universe", t) for t in config.universe]
+    named += [("benchmark", t) for t in config.benchmark]
+    for i, regime in enumerate(config.regimes):
+        rank = regime.rank
+        if rank is None:
+            continue
+        named += [(f"regimes[{i}].rank.assets", t) for t in rank.assets]
+        for key, value in (
+            ("fallback", rank.fallback),
+            ("min_score", rank.min_score),
+            ("filter.other", (rank.filter or {}).get("other")),
+        ):
+            if isinstance(value, str):
+                named.append((f"regimes[{i}].rank.{key}", value))
+    rates = (("portfolio", "cash_yield"), ("stats", "risk_free"))  # a number, or a ticker
+    for section, key in rates:
+        value = getattr(getattr(config, section), key, None)
+        if isinstance(value, str):  # a rate read from a ticker's prices
+            named.append((f"{section}.{key}", value))
+    roles: dict[str, str] = {}
+    for field, ticker in named:
+        roles.setdefault(ticker, field)
+    return roles
+
+
+def _check_series(config: Config) -> list[str]:
+    """External series (docs/series.md): ticker-like capital names that no other role
+    uses, a file to read, and timing set by `lag_days` alone."""
+    data = config.data
+    problems = []
+    roles = ticker_roles(config)
+    for name, spec in data.series.items():
+        where = f"data.series.{name}"
+        if not is_symbol(name) or name != name.upper():
+            problems.append(
+                f"{where}: {name!r} is not a series name; use capitals, digits and ^ . = _ - "
+                f"like a ticker ({name.upper()!r})"
+            )
+        if name in roles:
+            problems.append(
+                f"{where}: {name} is also used as a ticker ({roles[name]}); an external series "
+                "is never traded, a benchmark, a ranked asset or a rate: rename the series"
+            )
+        if spec.file is None and data.source != "csv":
+            problems.append(
+                f"{where}.file: the {data.source} source has no data folder to find "
+                f"{name}.csv in; give `file:` (a CSV file, relative to the config file)"
+            )
+    for key in data.close_times:
+        for leg in key.split("/"):
+            if leg in data.series:
+                problems.append(
+                    f"data.close_times.{key}: {leg} is an external series, final at 16:00 "
+                    f"New York lag_days after each date; set data.series.{leg}.lag_days instead"
+                )
+    for ticker in data.allow_jumps:
+        if ticker in data.series:
+            problems.append(
+                f"data.allow_jumps: {ticker} is an external series, not a price (no split "
+                "check applies to it); remove it"
+            )
+    return problems
+
+
 RULES: tuple[Callable[[Config], list[str]], ...] = (
     _check_regime_order,
     _check_when,
@@ -481,6 +595,7 @@ RULES: tuple[Callable[[Config], list[str]], ...] = (
     _check_tickers,
     _check_dates,
     _check_source,
+    _check_series,
 )
 
 
@@ -535,7 +650,9 @@ def read_yaml(path: Path) -> Any:
 def with_overrides(raw: dict, path: Path, **overrides: Any) -> dict:
     """`raw` with the given `data` overrides (None = not given) applied, and `data.dir`
     made absolute: a `dir:` written in the file is relative to the file, a `--data-dir`
-    to the shell's folder (so the saved config.yaml runs again from anywhere)."""
+    to the shell's folder (so the saved config.yaml runs again from anywhere). The
+    external series' `file`s are made absolute the same way (`_series_files`)."""
+    raw = _series_files(raw, path)
     data = raw.get("data")
     given = {k: v for k, v in overrides.items() if v is not None}
     if not isinstance(data, dict) or (not given and "dir" not in data):
@@ -547,6 +664,21 @@ def with_overrides(raw: dict, path: Path, **overrides: Any) -> dict:
     if given.get("dir") is not None:
         data["dir"] = str(Path(given["dir"]).resolve())
     return {**raw, "data": data}
+
+
+def _series_files(raw: dict, path: Path) -> dict:
+    """`raw` with each `data.series.*.file` made absolute, relative to the config file
+    `path` (so the saved config.yaml finds the same files from anywhere)."""
+    data = raw.get("data")
+    series = data.get("series") if isinstance(data, dict) else None
+    if not isinstance(series, dict):
+        return raw
+    fixed = {}
+    for name, spec in series.items():
+        if isinstance(spec, dict) and isinstance(spec.get("file"), str):
+            spec = {**spec, "file": str((path.parent / spec["file"]).resolve())}
+        fixed[name] = spec
+    return {**raw, "data": {**data, "series": fixed}}
 
 
 def load_config(path: str | Path, **overrides: Any) -> Config:

@@ -73,15 +73,16 @@ def _not_regular(path: Path, mode: int) -> DataError:
     return DataError(f"{path}: is {_kind(mode)}, not a regular file; put the CSV file itself there")
 
 
-def _too_big(path: Path, size: int) -> DataError:
+def _too_big(path: Path, size: int, what: str) -> DataError:
     return DataError(
-        f"{path}: {size / 2**20:.0f} MiB, more than the {MAX_BYTES >> 20} MiB a daily price "
-        "file can need; is it the right file?"
+        f"{path}: {size / 2**20:.0f} MiB, more than the {MAX_BYTES >> 20} MiB {what} "
+        "can need; is it the right file?"
     )
 
 
-def read_bytes(path: Path) -> bytes:
-    """The file's bytes, refused unread when it is not a regular file or too large.
+def read_bytes(path: Path, what: str = "a daily price file") -> bytes:
+    """The file's bytes, refused unread when it is not a regular file or too large
+    (`what` names the kind of file in that error).
 
     `stat` comes first so a FIFO or device is never opened (opening a FIFO blocks
     until a writer appears); the open is non-blocking and re-checked against a swap.
@@ -91,7 +92,7 @@ def read_bytes(path: Path) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             raise _not_regular(path, info.st_mode)
         if info.st_size > MAX_BYTES:
-            raise _too_big(path, info.st_size)
+            raise _too_big(path, info.st_size, what)
         handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with open(handle, "rb") as stream:
             mode = os.fstat(stream.fileno()).st_mode
@@ -103,7 +104,7 @@ def read_bytes(path: Path) -> bytes:
             f"{path}: cannot read it ({exc.strerror or exc}); check the path and its permissions"
         ) from None
     if len(blob) > MAX_BYTES:
-        raise _too_big(path, len(blob))
+        raise _too_big(path, len(blob), what)
     return blob
 
 
@@ -187,7 +188,8 @@ def _refuse_repeats(names: list[str], labels: list[str], path: Path) -> None:
         seen[name] = label
 
 
-def _dates(cells: pd.Series, path: Path, first_line: int) -> pd.DatetimeIndex:
+def parse_dates(cells: pd.Series, path: Path, first_line: int) -> pd.DatetimeIndex:
+    """Date cells -> dates (the date part of each), or an error naming the first bad row."""
     text = cells.str.strip()
     parts = text.str.extract(_DATE, expand=False)
     years = pd.to_numeric(parts.str[:4], errors="coerce").to_numpy(dtype=float)
@@ -207,7 +209,7 @@ def _dates(cells: pd.Series, path: Path, first_line: int) -> pd.DatetimeIndex:
 
 def parse_cells(body: pd.DataFrame, path: Path, first_line: int) -> pd.DataFrame:
     """Text cells -> dates and floats; text that is neither a number nor blank is an error."""
-    dates = _dates(body["Date"], path, first_line)
+    dates = parse_dates(body["Date"], path, first_line)
     out = pd.DataFrame(index=dates)
     for column in [c for c in body.columns if c != "Date"]:
         text = body[column].str.strip()

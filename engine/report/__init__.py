@@ -9,6 +9,8 @@ A run folder holds:
   signals.csv    signal,date,x,value,upper,lower,on: each signal on its own calendar
   ranks.csv      (ranked configs) date,regime,active,asset,score,eligible,rank,selected,
                  failed,weight,fallback,fallback_weight: each decision date's ranking
+  series.csv     (configs with external series) series,date,released,value: each value
+                 the backtest could read, with its release date (at 16:00 New York)
   config.yaml    the resolved config (every default filled in; data.dir relative to the
                  folder, or left out: engine.report.paths)
   manifest.json  config hash, data hashes and ranges, library versions, time of the run
@@ -149,6 +151,8 @@ def run_frames(result) -> dict[str, pd.DataFrame]:
         "trades.csv": trades,
         "signals.csv": signal_lines(result),
     }
+    if getattr(result, "series", None):
+        frames["series.csv"] = series_values(result)
     if len(result.ranks):
         ranks = result.ranks.copy()
         for flag in ("active", "eligible", "selected", "failed"):
@@ -180,6 +184,31 @@ def signal_lines(result) -> pd.DataFrame:
         )
     columns = ["signal", "date", "x", "value", "upper", "lower", "on"]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
+def series_values(result) -> pd.DataFrame:
+    """Long table of the external series over the backtest span: series, date (the
+    value's), released (its date + lag_days: usable from 16:00 New York that day) and
+    value; the values released by the last backtest date, from the one in force at the
+    first (so a chart starts with what the first decision read)."""
+    start, end = result.dates[0], result.dates[-1]
+    parts = []
+    for name, series in result.series.items():
+        released = series.released
+        before = released < start
+        floor = released[before].max() if before.any() else released[0]
+        shown = (released >= floor) & (released <= end)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "series": name,
+                    "date": series.values.index[shown].strftime("%Y-%m-%d"),
+                    "released": released[shown].strftime("%Y-%m-%d"),
+                    "value": series.values.to_numpy()[shown],
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
 
 
 def write_json(path: Path, payload: Any) -> None:

@@ -9,6 +9,7 @@ from importlib import metadata
 from pathlib import Path
 
 from engine.data import describe
+from engine.data.series import describe_series
 from engine.report.paths import data_origin, scrub, shown_path
 
 LIBRARIES = ("rotation", "vectorbt", "numba", "numpy", "pandas", "yfinance", "pydantic", "pyarrow")
@@ -39,8 +40,10 @@ def combined_sha256(data: dict[str, dict]) -> str:
 
 def manifest(result, config_path: str | Path | None) -> dict:
     """The manifest of a BacktestResult (the only artifact that records wall-clock time).
-    Paths are recorded as engine.report.paths says: never absolute."""
-    data = describe(result.prices)
+    Paths are recorded as engine.report.paths says: never absolute. `data` holds each
+    ticker's record, then each external series' (with its file's sha256, `file` and
+    `lag_days`)."""
+    data = describe(result.prices) | describe_series(getattr(result, "series", {}))
     combined = combined_sha256(data)
     return {
         "name": result.config.name,

@@ -187,6 +187,16 @@ RUN = Kind(
             optional=True,
         ),
         "bootstrap.json": FileSpec(BOOTSTRAP, optional=True),
+        "series.csv": FileSpec(
+            Table(
+                ("series", "date", "released", "value"),
+                text=("series", "released"),
+                numbers=("value",),
+                finite=("value",),
+                min_rows=0,
+            ),
+            optional=True,
+        ),
     },
     _run_agree,
 )

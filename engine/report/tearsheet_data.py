@@ -31,7 +31,8 @@ def _dated(frame: pd.DataFrame) -> pd.DataFrame:
 @dataclass(frozen=True)
 class RunFolder:
     """The files of a run folder (signals is None for folders made before signals.csv;
-    ranks is None without ranked regimes, bootstrap without --bootstrap)."""
+    ranks is None without ranked regimes, bootstrap without --bootstrap, series without
+    external series)."""
 
     path: Path
     stats: dict
@@ -45,6 +46,7 @@ class RunFolder:
     signals: pd.DataFrame | None
     ranks: pd.DataFrame | None = None
     bootstrap: dict | None = None  # bootstrap.json, written by `rotation run --bootstrap`
+    series: pd.DataFrame | None = None  # series.csv: configs with external series only
 
     @property
     def ranked(self) -> bool:
@@ -84,6 +86,7 @@ def read_run(folder: Path) -> RunFolder:
         signals=files["signals.csv"],
         ranks=files["ranks.csv"],
         bootstrap=files["bootstrap.json"],
+        series=files["series.csv"],
     )
 
 

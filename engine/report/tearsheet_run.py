@@ -1,7 +1,8 @@
 """The tearsheet of one run folder: header, equity and drawdown, every signal, each
-ranked regime's scores and selections, weights, rolling statistics, monthly and yearly
-returns, the statistics table, the bootstrap intervals (when the run had --bootstrap),
-trades (with why each date traded), the resolved config and the manifest."""
+external series as known at each close, each ranked regime's scores and selections,
+weights, rolling statistics, monthly and yearly returns, the statistics table, the
+bootstrap intervals (when the run had --bootstrap), trades (with why each date traded),
+the resolved config and the manifest."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from engine.report import fmt, plots
 from engine.report import tearsheet_data as data
 from engine.report import tearsheet_figures as figures
 from engine.report import tearsheet_html as h
+from engine.report.tearsheet_series import series_section
 from strategies.signals import SIGNAL_KINDS
 
 
@@ -29,6 +31,7 @@ def run_page(run: data.RunFolder) -> str:
     parts = [
         ("equity", "Equity and drawdown", _equity(run, labels)),
         ("signals", "Signals", _signals(run)),
+        *([("series", "External series", series_section(run))] if run.series is not None else []),
         *([("rankings", "Rankings", _rankings(run))] if run.ranked else []),
         ("weights", "Weights", _weights(run)),
         ("rolling", "Rolling one-year statistics", _rolling(run, labels)),

@@ -14,6 +14,13 @@ the clock (crypto, `market_calendar.is_crypto`: its UTC day ends after the
 equity close) unless a crypto asset is traded, when the close of t is itself
 the end of that UTC day. A close-time override that uses a bar before its day
 is over (ETH's bar at 16:00 New York on its own date) then shows up as a leak.
+
+External series (`data.series`, docs/series.md) are judged by release: every value
+whose release date (its date + lag_days, final at 16:00 New York) is after t is
+moved, also one dated before t. As a monthly value is read one release at a time,
+a peek of a few days shows only on the dates just before a release: so about half
+of the cuts of such a config are drawn from its release eves (the last candidate
+date before each release), the rest at random.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from engine.calendar import decision_mask
 from engine.config import Config
 from engine.data import MemorySource, PriceSource
 from engine.data.market_calendar import is_crypto
+from engine.data.series import External, load_series
 
 NOISE_JUMP = 1.0  # std of the log level jump at the first rewritten bar (per ticker)
 NOISE_STEP = 0.03  # daily std of the log random walk after it
@@ -133,6 +141,54 @@ def perturbed(prices: dict[str, pd.DataFrame], log_factors: dict[str, np.ndarray
     return out
 
 
+def released_after(series: dict[str, External], t: pd.Timestamp) -> dict[str, np.ndarray]:
+    """Per external series, which values are released after the close of cut date `t`:
+    release date (date + lag_days, at 16:00 New York) after `t`. Released on `t` itself
+    is final by t's close (an equity close is 16:00 New York, a crypto close later)."""
+    return {name: np.asarray(s.released > t) for name, s in series.items()}
+
+
+def shifted(series: dict[str, External], walks: dict[str, np.ndarray], sign: float) -> dict:
+    """The series with each value moved by sign * walk * scale, scale the spread of its
+    values (their std, else their mean size, else 1): additive, so a rate at zero or
+    below moves too."""
+    out = {}
+    for name, s in series.items():
+        values = s.values.to_numpy()
+        scale = float(np.std(values)) or float(np.mean(np.abs(values))) or 1.0
+        moved = s.values + sign * scale * walks[name]
+        out[name] = External(name, moved, s.lag_days, s.sha256, s.file, s.dropped)
+    return out
+
+
+def release_eves(series: dict[str, External], candidates: pd.DatetimeIndex) -> list[int]:
+    """Positions in `candidates` of the last candidate before each release date of the
+    series that falls after the first candidate and by the last (where a value read a
+    day early would first change a decision)."""
+    eves: set[int] = set()
+    if not len(candidates):
+        return []
+    for s in series.values():
+        before = np.searchsorted(candidates.asi8, s.released.asi8, side="left") - 1
+        inside = (before >= 0) & np.asarray(s.released <= candidates[-1])
+        eves.update(int(i) for i in before[inside])
+    return sorted(eves)
+
+
+def pick_cuts(count: int, candidates, series: dict, rng: np.random.Generator) -> list[int]:
+    """`count` cut positions in `candidates`, seeded, without replacement; with external
+    series, (count + 1) // 2 of them among their release eves, the rest among all."""
+    if not series:  # the draw every config without external series has always had
+        return list(np.sort(rng.choice(len(candidates), size=count, replace=False)))
+    eves = release_eves(series, candidates)
+    size = min((count + 1) // 2, len(eves))
+    chosen = [eves[i] for i in rng.choice(len(eves), size=size, replace=False)]
+    rest = np.setdiff1d(np.arange(len(candidates)), chosen)
+    size = min(count - len(chosen), len(rest))
+    chosen += [int(rest[i]) for i in rng.choice(len(rest), size=size, replace=False)]
+    return sorted(chosen)
+
+
 def _first_difference(a, b, upto: pd.Timestamp) -> pd.Timestamp | None:
     """Earliest index label <= upto where two frames/series (same index) differ, else None."""
     a, b = a.loc[a.index <= upto], b.loc[b.index <= upto]
@@ -212,12 +268,16 @@ def audit(
     the last (after which nothing in the backtest could change); under `decide:
     weekly|monthly` from the decision dates among them, since a decision held between
     decision dates reads no new bar (a one-bar peek shows only at a decision date).
+    External series are read from their files once; at each cut every value released
+    after it is moved too (`released_after`, `shifted`, in the same antithetic pair),
+    and half the cuts fall on release eves (`pick_cuts`).
     """
     from engine.runner import run_backtest
 
     prices = source.load(config.tickers())
+    series = load_series(config)
     memory = MemorySource(prices)
-    base = run_backtest(config, memory)
+    base = run_backtest(config, memory, series)
     rng = np.random.default_rng(seed)
     candidates = base.dates[:-1]
     if config.execution.decide != "daily":
@@ -225,15 +285,18 @@ def audit(
         on = candidates[deciding[base.calendar.get_indexer(candidates)]]
         candidates = on if len(on) else candidates
     count = min(cuts, len(candidates))
-    picks = np.sort(rng.choice(len(candidates), size=count, replace=False)) if count else []
+    picks = pick_cuts(count, candidates, series, rng) if count else []
     results = []
     for pick in picks:
         t = candidates[pick]
         log_factors = random_walks(bars_after(prices, list(config.universe), t), rng)
-        changed_bars = sum(int(np.count_nonzero(f)) for f in log_factors.values())
+        walks = random_walks(released_after(series, t), rng)  # {} without external series
+        moves = [*log_factors.values(), *walks.values()]
+        changed_bars = sum(int(np.count_nonzero(f)) for f in moves)
         found = []
         for sign in (1.0, -1.0):  # an antithetic pair: the future moved up, then down
-            rerun = run_backtest(config, MemorySource(perturbed(prices, log_factors, sign)))
+            moved = MemorySource(perturbed(prices, log_factors, sign))
+            rerun = run_backtest(config, moved, shifted(series, walks, sign))
             first, signals, items = compare_upto(base, rerun, t)
             if first is not None:
                 found.append((first, signals, items))

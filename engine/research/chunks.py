@@ -28,6 +28,7 @@ import pandas as pd
 from engine import pipeline
 from engine.config import Config
 from engine.data import PriceSource, describe
+from engine.data.series import describe_series
 from engine.metrics import stats
 from engine.metrics.distribution import distribution
 from engine.metrics.fast_stats import DISTRIBUTION, PERFORMANCE, RELATIVE, RUN_ONLY, grid_statistics
@@ -209,7 +210,7 @@ def build_plan(
         risk_free=rf,
         periods=periods,
         keep_values=keep_values,
-        data=describe(prices),
+        data=describe(prices) | describe_series(market.series),
     )
 
 
