@@ -9,6 +9,7 @@ import logging
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -42,6 +43,13 @@ def setup(tmp_path, last_value: str) -> str:
     }  # fmt: skip
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(raw))
     return str(tmp_path / "config.yaml")
+
+
+@pytest.fixture(autouse=True)
+def _today_is_the_next_session(monkeypatch):
+    """`rotation signal` is asked on Mon 2024-07-01, the session after the prices end: the
+    answer is not stale (its staleness against the clock: tests/test_signal_freshness.py)."""
+    monkeypatch.setenv("ROTATION_TODAY", "2024-07-01")
 
 
 def test_signal_states_the_latest_release_and_the_next_one(tmp_path):
