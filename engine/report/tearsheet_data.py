@@ -80,6 +80,7 @@ class RunFolder:
     trades: pd.DataFrame
     signals: pd.DataFrame | None
     ranks: pd.DataFrame | None = None
+    rates: pd.Series | None = None  # the per-date risk-free series (values.csv, §11)
 
     @property
     def ranked(self) -> bool:
@@ -95,7 +96,10 @@ class RunFolder:
         return int(self.stats["period"]["periods_per_year"])
 
     @property
-    def risk_free(self) -> float:
+    def risk_free(self) -> float | np.ndarray:
+        """The annual risk-free rate, or (a ticker's rate) its per-date series."""
+        if self.rates is not None:
+            return self.rates.to_numpy(dtype=float)
         return float(self.stats["period"]["risk_free"])
 
     @property
@@ -105,18 +109,21 @@ class RunFolder:
 
 def read_run(folder: Path) -> RunFolder:
     folder = Path(folder)
+    values = _dated(_read(folder, "values.csv"))
+    rates = values.pop("risk_free") if "risk_free" in values else None
     return RunFolder(
         path=folder,
         stats=_read(folder, "stats.json"),
         config=_read(folder, "config.yaml"),
         config_text=(folder / "config.yaml").read_text(encoding="utf-8"),
         manifest=_read(folder, "manifest.json", optional=True) or {},
-        values=_dated(_read(folder, "values.csv")),
+        values=values,
         weights=_dated(_read(folder, "weights.csv")),
         regimes=_dated(_read(folder, "regimes.csv")),
         trades=_read(folder, "trades.csv"),
         signals=_read(folder, "signals.csv", optional=True),
         ranks=_read(folder, "ranks.csv", optional=True),
+        rates=rates,
     )
 
 
@@ -186,15 +193,18 @@ def drawdowns(values: pd.DataFrame, initial_cash) -> pd.DataFrame:
     return pd.DataFrame(out, columns=values.columns).reindex(values.index)
 
 
-def rolling_year(values: pd.DataFrame, initial_cash, periods: int, risk_free: float) -> dict:
+def rolling_year(values: pd.DataFrame, initial_cash, periods: int, risk_free) -> dict:
     """Return, volatility and Sharpe over each trailing window of `periods` returns
-    (stats.total_return, stats.volatility, stats.sharpe on the window)."""
+    (stats.total_return, stats.volatility, stats.sharpe on the window); `risk_free` the
+    annual rate or a per-date series."""
     n = len(values)
     if n < periods:
         return {}
     returns = stats.daily_returns(values.to_numpy(dtype=float), initial_cash)
     wealth = np.vstack([np.full((1, values.shape[1]), initial_cash, dtype=float), values])
-    rf_d = stats.per_period_rate(risk_free, periods)
+    rf_d = stats.per_date_rate(risk_free, periods)
+    if np.ndim(rf_d):
+        rf_d = sliding_window_view(rf_d, periods).T  # [periods, windows], as the returns
     index = values.index[periods - 1 :]
     out = {"return": {}, "volatility": {}, "sharpe": {}}
     for j, column in enumerate(values.columns):
