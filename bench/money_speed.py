@@ -2,7 +2,8 @@
 
 In one process, on the CSV prices of `--data-dir` (default ../shared/data), times
 `run_sweep` on configs/sweeps/breakout_grid.yaml (2,000 combinations) as it is (the
-yardstick) and with money keys set on the same grid, the runs interleaved:
+yardstick) and with money keys set on the same grid (2018-06-01 to 2025-09-26, where
+BIL's file ends), the runs interleaved:
 
 - `band+yield`: `execution.tolerance: 0.03` and `portfolio.cash_yield: 0.04`;
 - `band+bills`: `tolerance: 0.03`, `cash_yield: BIL`, `stats.risk_free: BIL` (a ticker
@@ -44,7 +45,9 @@ def _spec(changes: dict, data_dir: Path):
     from engine.research.sweep_config import sweep_spec
 
     raw = yaml.safe_load(CONFIG.read_text())
-    raw["data"] |= {"source": "csv", "dir": str(data_dir)}
+    raw.pop("sweep")  # display options only
+    # every variant ends where BIL's file ends, so all time the same dates
+    raw["data"] |= {"source": "csv", "dir": str(data_dir), "end": "2025-09-26"}
     raw = copy.deepcopy(raw)
     for section, keys in changes.items():
         raw[section] |= keys

@@ -193,3 +193,45 @@ def test_kernel_matches_the_vectorbt_path_with_band_yield_and_caps(seed):
         np.testing.assert_allclose(result.values[:, g], values, rtol=1e-10, err_msg=str(g))
         assert result.fees_paid[g] == pytest.approx(paid, rel=1e-9, abs=1e-9), g
         assert result.trade_dates[g] == trade_dates, g
+
+
+def test_settling_date_by_date_from_no_hints_reaches_the_hinted_book(monkeypatch):
+    """The fallback of engine.sim.settle (what runs when a kernel hint disagrees with
+    vectorbt): from a book without threshold dates, band skips or cash caps it settles,
+    date by date, on the same orders, skips, caps and fills as the hinted book."""
+    from engine.config import ThresholdRule
+    from engine.sim import settle
+
+    rng = np.random.default_rng(11)
+    n, a = 120, 3
+    dates, close, opens = _market(rng, n, a, flat=0.2)
+    table = np.array([[0.5, 0.3, 0.2], [0.2, 0.2, 0.6], [0.0, 0.45, 0.45]])
+    decided = _path(rng, n, 3)
+    args = (dates, close, opens, table, decided, ThresholdRule(threshold=0.04), 0.03, 1e-10, 0.0)
+    yields = np.r_[0.0, np.full(n - 1, 0.0002)]
+    captured = []
+    real_settle = settle.settle
+
+    def keep(book, rules, simulate):
+        out = real_settle(book, rules, simulate)
+        captured.append(out[0])
+        return out
+
+    monkeypatch.setattr(settle, "settle", keep)
+    hinted = _engine_run(*args, yields)
+    real_hint = settle.hint
+
+    def no_hints(close, price, prior, orders, rules, slippage, rates):
+        book = real_hint(close, price, prior, orders, rules, slippage, rates)
+        assert book.skip.any() and np.isfinite(book.cap).any()  # there is work to redo
+        return settle.Book(orders, np.zeros_like(book.skip), np.full(book.cap.shape, np.nan))
+
+    monkeypatch.setattr(settle, "hint", no_hints)
+    settled = _engine_run(*args, yields)
+    np.testing.assert_allclose(settled[0], hinted[0], rtol=1e-13)
+    assert settled[1] == pytest.approx(hinted[1], rel=1e-12)  # fees paid
+    assert settled[2] == hinted[2]  # trade dates
+    first, second = captured
+    pd.testing.assert_frame_equal(first.orders, second.orders)
+    np.testing.assert_array_equal(first.skip, second.skip)
+    np.testing.assert_allclose(first.cap, second.cap, rtol=1e-12)  # NaN where no cap
