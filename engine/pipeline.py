@@ -26,14 +26,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from engine import calendar
+from engine import calendar, rates
 from engine.config import Config, ThresholdRule
 from engine.data import PriceSource
 from engine.data.series import External, as_prices, load_series
 from engine.errors import DataError
 from engine.notices import warn_shaped
 from engine.research.grid import Axis, combinations
-from engine.rules import bps_to_fraction, execution_column, new_month
+from engine.rules import bps_to_fraction, execution_column, period_column, period_starts
 from engine.targets import (
     RankInputs,
     RankPlan,
@@ -139,13 +139,14 @@ def load_market(
     config: Config, source: PriceSource, series: dict[str, External] | None = None
 ) -> Market:
     """Load every ticker once and run every data check (step 1 of the module docstring).
-    A ticker read only as a min_score threshold is loaded on its own, so that its error
-    names that field. The external series are read from their files first (local and
-    quick: a missing file fails before any download), unless `series` gives them."""
+    A ticker read only as a min_score threshold or a rate (cash_yield, risk_free) is
+    loaded on its own, so that its error names that field. The external series are read
+    from their files first (local and quick: a missing file fails before any download),
+    unless `series` gives them."""
     if series is None:
         series = load_series(config)
     prices = source.load(config.tickers(thresholds=False))
-    for ticker, field in config.thresholds().items():
+    for ticker, field in (config.thresholds() | config.rates()).items():
         if ticker not in prices:
             try:
                 prices |= source.load([ticker])
@@ -156,7 +157,9 @@ def load_market(
     )
     dates = backtest_dates(config, prices, cal)
     check_benchmark(prices, list(config.benchmark), dates)
-    return Market(prices, cal, instants, dates, cal.get_loc(dates[0]), dict(series))
+    first = cal.get_loc(dates[0])
+    rates.check_rate_prices(config, prices, cal, first, len(dates))
+    return Market(prices, cal, instants, dates, first, dict(series))
 
 
 def execution_prices(
@@ -461,25 +464,79 @@ def regime_weights(config: Config, axes: Sequence[Axis], index: np.ndarray) -> n
 
 @dataclass(frozen=True)
 class Costs:
-    """Per combination: fees and slippage (fractions), drift threshold (NaN = none), and
-    whether `rebalance: monthly` is on."""
+    """Per combination: fees and slippage (fractions), drift threshold (NaN = none), the
+    calendar rule (a column of engine.rules.period_starts, -1 = none), the no-trade band
+    (0 = none), and the benchmark's threshold and calendar rule (its own, or these)."""
 
     fees: np.ndarray
     slippage: np.ndarray
     threshold: np.ndarray
-    monthly: np.ndarray
+    period: np.ndarray
+    tolerance: np.ndarray
+    bench_threshold: np.ndarray
+    bench_period: np.ndarray
+
+
+def _threshold_of(rule: object) -> float:
+    return rule.threshold if isinstance(rule, ThresholdRule) else math.nan
 
 
 def execution_costs(config: Config, axes: Sequence[Axis], index: np.ndarray) -> Costs:
-    """Each combination's costs and rebalance rule (step 4)."""
+    """Each combination's costs and rebalance rules (step 4)."""
     execution = config.execution
+    g = index.shape[1]
     fees = per_combo(axes, index, ("execution", "fees_bps"), execution.fees_bps)
     slip = per_combo(axes, index, ("execution", "slippage_bps"), execution.slippage_bps)
     rule = execution.rebalance
-    base_threshold = rule.threshold if isinstance(rule, ThresholdRule) else math.nan
-    threshold = per_combo(axes, index, ("execution", "rebalance", "threshold"), base_threshold)
-    monthly = np.full(index.shape[1], rule == "monthly")
-    return Costs(bps_to_fraction(fees), bps_to_fraction(slip), threshold, monthly)
+    path = ("execution", "rebalance", "threshold")
+    threshold = per_combo(axes, index, path, _threshold_of(rule))
+    period = np.full(g, period_column(rule), dtype=np.int64)
+    tolerance = per_combo(axes, index, ("execution", "tolerance"), execution.band)
+    bench_rule = config.benchmark_rebalance
+    if bench_rule is rule:  # the strategy's rule, swept threshold and all
+        bench_threshold, bench_period = threshold, period
+    else:
+        bench_threshold = np.full(g, _threshold_of(bench_rule))
+        bench_period = np.full(g, period_column(bench_rule), dtype=np.int64)
+    return Costs(
+        bps_to_fraction(fees),
+        bps_to_fraction(slip),
+        threshold,
+        period,
+        tolerance,
+        bench_threshold,
+        bench_period,
+    )
+
+
+def cash_yield_table(
+    config: Config, axes: Sequence[Axis], market: Market, periods: int
+) -> tuple[np.ndarray, tuple]:
+    """([N, R] cash yield per backtest date of each distinct `portfolio.cash_yield` of the
+    grid, those R settings: a ticker, or the numbers); ([N, 0], ()) without a yield."""
+    base = config.portfolio.cash_yield
+    n = len(market.dates)
+    if base is None:
+        return np.zeros((n, 0)), ()
+    if isinstance(base, str):
+        table = rates.ticker_yield(market.prices, base, market.calendar, market.first, n)
+        return table[:, None], (base,)
+    path = ("portfolio", "cash_yield")
+    values = next((tuple(a.values) for a in axes if a.path == path), (base,))
+    return np.column_stack([rates.number_yield(v, n, periods) for v in values]), values
+
+
+def cash_yield_columns(
+    config: Config, axes: Sequence[Axis], index: np.ndarray, settings: tuple
+) -> np.ndarray:
+    """[G] column of `cash_yield_table` of each combination (-1: no cash yield)."""
+    if not settings:
+        return np.full(index.shape[1], -1, dtype=np.int64)
+    if isinstance(settings[0], str):
+        return np.zeros(index.shape[1], dtype=np.int64)
+    chosen = per_combo(axes, index, ("portfolio", "cash_yield"), settings[0])
+    column = {float(v): k for k, v in enumerate(settings)}
+    return np.array([column[v] for v in chosen.tolist()], dtype=np.int64)
 
 
 def grid_inputs_from_result(result) -> dict:
@@ -499,15 +556,19 @@ def grid_inputs_from_result(result) -> dict:
         rows = np.vstack([regime_weights(config, [], no_axes)[0, -1], rows])
     table, codes = np.unique(rows, axis=0, return_inverse=True)
     costs = execution_costs(config, [], no_axes)
+    yields = result.cash_yield
     return {
         "close": close.to_numpy(dtype=np.float64),
         "price": price.to_numpy(dtype=np.float64),
         "weights": table[None],
         "decided": np.asfortranarray(codes.reshape(-1, 1).astype(np.int64)),
-        "new_month": new_month(result.dates),
-        "monthly": costs.monthly,
+        "new_month": period_starts(result.dates),
+        "monthly": costs.period,
         "threshold": costs.threshold,
         "fees": costs.fees,
         "slippage": costs.slippage,
         "initial_cash": float(config.portfolio.initial_cash),
+        "tolerance": costs.tolerance,
+        "cash_rates": None if yields is None else yields[:, None],
+        "rate_of": np.array([-1 if yields is None else 0]),
     }

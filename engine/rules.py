@@ -13,6 +13,10 @@ import pandas as pd
 # rebalancing to the weights already held (~1e-14 shares), not a trade.
 RESIDUE = 1e-9
 
+# An order moving at most this fraction of V is float noise (docs/semantics.md §6): the
+# no-trade band's exits and entries are placed unless they are (§11).
+FLOAT_NOISE = 1e-10
+
 # Two targets are the same when no weight differs by more than this (a switch between
 # regimes with equal weights, or a ranking that selects the same assets, is no trade).
 SAME_TARGET = 1e-12
@@ -38,3 +42,23 @@ def new_month(dates: pd.DatetimeIndex) -> np.ndarray:
     the dates `rebalance: monthly` trades on."""
     months = np.asarray(dates.year * 12 + dates.month)
     return np.concatenate([[False], months[1:] != months[:-1]])
+
+
+PERIODS = ("monthly", "quarterly", "annual")
+"""The calendar rebalance rules, in the column order of `period_starts`."""
+
+
+def period_starts(dates: pd.DatetimeIndex) -> np.ndarray:
+    """[N, 3] True on each date whose month / quarter / year differs from the previous
+    date's (False on the first): the dates `rebalance: monthly | quarterly | annual`
+    trades on (columns in `PERIODS` order)."""
+    year, month = np.asarray(dates.year), np.asarray(dates.month)
+    out = np.zeros((len(dates), len(PERIODS)), dtype=bool)
+    for column, key in enumerate((year * 12 + month, year * 4 + (month - 1) // 3, year)):
+        out[1:, column] = key[1:] != key[:-1]
+    return out
+
+
+def period_column(rule: object) -> int:
+    """Column of `period_starts` a rebalance rule fires on, -1 for none or a threshold."""
+    return PERIODS.index(rule) if isinstance(rule, str) and rule in PERIODS else -1

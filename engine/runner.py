@@ -3,9 +3,12 @@
 1-4. engine.pipeline: prices and calendar C (every data check), signals aligned by
      close time, the decided regime and target weights on every date of C.
 5. Turn targets into orders on the backtest dates (one-date lag, rebalance rule:
-   engine.sim.schedule).
-6. Simulate the strategy and the fixed-weight benchmark with vectorbt (engine.sim.portfolio).
-7. Compute the statistics (engine.metrics.stats, engine.metrics.distribution).
+   engine.sim.schedule), settled against the simulation's holdings (threshold dates,
+   the no-trade band, buys cut to the cash left: engine.sim.settle).
+6. Simulate the strategy and the fixed-weight benchmark with vectorbt (engine.sim.portfolio),
+   idle cash earning the cash yield (engine.rates).
+7. Compute the statistics (engine.metrics.stats, engine.metrics.distribution), against the
+   risk-free rate or series.
 """
 
 from __future__ import annotations
@@ -16,13 +19,13 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from engine import calendar, pipeline
+from engine import calendar, pipeline, rates
 from engine.config import Config, ThresholdRule
 from engine.data import PriceSource
 from engine.metrics import stats
 from engine.metrics.distribution import distribution
 from engine.notices import collected
-from engine.sim import schedule
+from engine.sim import schedule, settle
 from engine.sim.portfolio import Simulation, simulate
 
 
@@ -48,6 +51,10 @@ class BacktestResult:
         warnings: what silently shaped the result (also printed on stderr): an end cut
             short, a signal still undefined, an asset not yet rankable.
         series: the external series read (`data.series`), by name.
+        skipped: [dates, universe] True where the no-trade band skipped the strategy's
+            order on a date it placed orders (None without a band).
+        cash_yield: [dates] the cash yield c_j earned on each date (None without one).
+        risk_free: the annual risk-free rate, or its per-date series (stats.risk_free).
     """
 
     config: Config
@@ -65,6 +72,9 @@ class BacktestResult:
     stats: dict[str, dict]
     warnings: list[str] = field(default_factory=list)
     series: dict = field(default_factory=dict)
+    skipped: pd.DataFrame | None = None
+    cash_yield: np.ndarray | None = None
+    risk_free: float | np.ndarray = 0.0
 
     @property
     def portfolio(self):
@@ -79,34 +89,35 @@ def run_portfolio(
     dates: pd.DatetimeIndex,
     prior: pd.DataFrame,
     decided: pd.DataFrame,
-) -> tuple[pd.DataFrame, Simulation]:
-    """Orders from the schedule rules, simulated with the config's costs and timing."""
+    rule: object = None,
+    band: float | None = None,
+    yields: np.ndarray | None = None,
+) -> tuple[settle.Book, Simulation]:
+    """Orders from the schedule rules, settled and simulated with the config's costs and
+    timing; `rule` and `band` default to the config's rebalance and tolerance, `yields` is
+    the cash yield c_j per date (None: cash earns nothing)."""
     execution = config.execution
+    rule = execution.rebalance if rule is None else rule
+    band = execution.band if band is None else band
     close, price = pipeline.execution_prices(config, prices, tickers, dates)
+    index = None if yields is None else np.cumprod(1.0 + yields)
+    units = price.to_numpy() if index is None else price.to_numpy() / index[:, None]
+    cash = config.portfolio.initial_cash
     run = partial(
-        simulate,
-        close,
-        price,
-        initial_cash=config.portfolio.initial_cash,
-        fees=execution.fees,
-        slippage=execution.slippage,
+        simulate, close, price, initial_cash=cash, fees=execution.fees, slippage=execution.slippage
     )
-    orders = schedule.base_orders(prior, execution.rebalance)
-    rule = execution.rebalance
-    if isinstance(rule, ThresholdRule):
-        hint = schedule.threshold_hint(
-            close,
-            price,
-            prior,
-            decided,
-            rule,
-            execution.fees,
-            execution.slippage,
-            config.portfolio.initial_cash,
-        )
-        fast = schedule.threshold_orders_fast(orders, prior, decided, rule, hint, run)
-        return fast or schedule.threshold_orders(orders, decided, rule, run)
-    return orders, run(orders)
+    orders = schedule.base_orders(prior, rule)
+    rules = settle.Rules(
+        base=orders.notna().any(axis=1).to_numpy(),
+        decided=decided,
+        threshold=rule.threshold if isinstance(rule, ThresholdRule) else np.nan,
+        band=band,
+        fees=execution.fees,
+        initial_cash=cash,
+        units=units,
+    )
+    book = settle.hint(close, price, prior, orders, rules, execution.slippage, yields)
+    return settle.settle(book, rules, lambda b: run(b.orders, skip=b.skip, cap=b.cap, index=index))
 
 
 def periods_per_year(config: Config) -> int:
@@ -126,19 +137,45 @@ def _activity(sim: Simulation, dates: pd.DatetimeIndex) -> dict:
     )
 
 
+def risk_free(config: Config, market: pipeline.Market) -> float | np.ndarray:
+    """stats.risk_free: the annual rate, or a ticker's per-date series (engine.rates)."""
+    rate = config.stats.risk_free
+    if isinstance(rate, str):
+        n = len(market.dates)
+        return rates.risk_free_series(market.prices, rate, market.calendar, market.first, n)
+    return rate
+
+
+def cash_yield(config: Config, market: pipeline.Market) -> np.ndarray | None:
+    """[dates] the cash yield c_j of portfolio.cash_yield (None without one)."""
+    table, settings = pipeline.cash_yield_table(config, [], market, periods_per_year(config))
+    return table[:, 0] if settings else None
+
+
 def compute_stats(
-    config: Config, dates: pd.DatetimeIndex, names: pd.Series, strat: Simulation, bench: Simulation
+    config: Config,
+    dates: pd.DatetimeIndex,
+    names: pd.Series,
+    strat: Simulation,
+    bench: Simulation,
+    rf: float | np.ndarray | None = None,
+    yields: np.ndarray | None = None,
 ) -> dict[str, dict]:
-    """Statistics (docs/semantics.md §11) of the strategy, the benchmark and the one against
-    the other."""
-    cash, rf = config.portfolio.initial_cash, config.stats.risk_free
+    """Statistics (docs/semantics.md §7, §11) of the strategy, the benchmark and the one
+    against the other; `rf` the risk-free rate or per-date series (default the config's
+    number), `yields` the cash yield per date (adds the cash interest earned)."""
+    cash = config.portfolio.initial_cash
+    rf = config.stats.risk_free if rf is None else rf
     periods = periods_per_year(config)
     s_values, b_values = strat.value.to_numpy(), bench.value.to_numpy()
     regime_names = [r.name for r in config.regimes]
     strategy = stats.performance(s_values, dates, cash, periods, rf) | _activity(strat, dates)
+    benchmark = stats.performance(b_values, dates, cash, periods, rf) | _activity(bench, dates)
+    if yields is not None:
+        for sim, out in ((strat, strategy), (bench, benchmark)):
+            out["cash_interest"] = rates.interest(sim.cash.to_numpy(), yields, sim.value.to_numpy())
     strategy["switches"] = stats.switches(names.to_numpy())
     strategy["time_in_regime"] = stats.time_in_regime(names.to_numpy(), regime_names)
-    benchmark = stats.performance(b_values, dates, cash, periods, rf) | _activity(bench, dates)
     benchmark["switches"] = 0
     benchmark["time_in_regime"] = {}
     strategy |= distribution(s_values, dates, cash)  # the second block (quantstats' keys)
@@ -149,7 +186,7 @@ def compute_stats(
         "end": str(dates[-1].date()),
         "days": len(dates),
         "periods_per_year": periods,
-        "risk_free": rf,
+        "risk_free": config.stats.risk_free,
     }
     return {"strategy": strategy, "benchmark": benchmark, "relative": relative, "period": info}
 
@@ -245,7 +282,8 @@ def _run(config: Config, source: PriceSource, series: dict | None = None) -> Bac
     prior = pd.DataFrame(table[rows[:-1]], index=dates, columns=universe)
     decided = pd.DataFrame(table[rows[1:]], index=dates, columns=universe)
     ranks = rank_table(config, cal, decisions, rankings, names, market)
-    orders, strategy = run_portfolio(config, prices, universe, dates, prior, decided)
+    yields, rf = cash_yield(config, market), risk_free(config, market)
+    book, strategy = run_portfolio(config, prices, universe, dates, prior, decided, yields=yields)
 
     bench_tickers = list(config.benchmark)
     fixed = pd.DataFrame(
@@ -254,9 +292,17 @@ def _run(config: Config, source: PriceSource, series: dict | None = None) -> Bac
         columns=bench_tickers,
         dtype=float,
     )
-    _, benchmark = run_portfolio(config, prices, bench_tickers, dates, fixed, fixed)
+    bench_rule = config.benchmark_rebalance
+    _, benchmark = run_portfolio(
+        config, prices, bench_tickers, dates, fixed, fixed, bench_rule, 0.0, yields
+    )
 
-    result_stats = compute_stats(config, dates, names.reindex(dates), strategy, benchmark)
+    result_stats = compute_stats(
+        config, dates, names.reindex(dates), strategy, benchmark, rf, yields
+    )
+    skipped = None
+    if config.execution.band > 0:
+        skipped = pd.DataFrame(book.skip, index=dates, columns=universe)
     return BacktestResult(
         config=config,
         prices=prices,
@@ -267,9 +313,12 @@ def _run(config: Config, source: PriceSource, series: dict | None = None) -> Bac
         targets=targets,
         ranks=ranks,
         dates=dates,
-        orders=orders,
+        orders=book.orders,
         strategy=strategy,
         benchmark=benchmark,
         stats=result_stats,
         series=market.series,
+        skipped=skipped,
+        cash_yield=yields,
+        risk_free=rf,
     )

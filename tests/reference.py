@@ -63,6 +63,20 @@ Readings of points the SPEC leaves open (also listed in the module's report):
   - Two targets are the same when no weight differs by more than 1e-12 (the
     benchmark's fixed target is compared the same way).
 
+- Section 11, the money keys:
+  - Cash yield: ``c_j`` multiplies the cash at the start of backtest date j >= 1,
+    before the date's orders; a ticker's c reads its closes on dates of C (``t-`` and
+    ``t--``), 0 on the second date when C has no date before the first or the ticker
+    no price there. ``cash_interest`` sums ``cash * c_j`` where the cash is more than
+    1e-9 of the previous date's value (below it, the float residue of a fully
+    invested portfolio).
+  - Risk-free ticker: ``rf_t = T_t / T(t-) - 1`` per backtest date, ``rf_d`` replaced
+    by that list in every statistic that subtracts it.
+  - No-trade band: ``h_i = q_i p_i / V`` at the execution prices; an asset whose order
+    is not placed is left out of the sort (its shares held); exits (``w_i == 0``) and
+    entries (``q_i == 0``, exact zeros) are placed when ``|w_i - h_i| > 1e-10``.
+  - Benchmark long form: ``{weights, rebalance}``; without ``rebalance`` the
+    strategy's rule. The benchmark ignores the band and earns the same cash yield.
 - Section 12 (external series, ``data.series``):
   - ``file`` is relative to ``config_dir`` (the folder of the config file; the
     current folder when not given); without ``file``, ``<data_dir>/<NAME>.csv``.
@@ -892,6 +906,9 @@ def simulate(
     slip,
     rebalance,
     label,
+    tolerance=0.0,
+    cash_rates=None,
+    interest=None,
 ):
     """Run one portfolio.
 
@@ -899,8 +916,13 @@ def simulate(
     close[j][i], exec_px[j][i]: adjusted close / execution price of asset i on backtest date j.
     targets[j]: weight tuple traded to on date j (decided on the previous date of C);
                 targets[j + 1] is the target decided at date j (the last one may be None).
-    trade_flags_base[j]: True where the schedule (first date, target change, monthly) says trade.
-    rebalance: 'none' | 'monthly' | {'threshold': x}  (monthly is already in trade_flags_base).
+    trade_flags_base[j]: True where the schedule (first date, target change, calendar
+                rule) says trade.
+    rebalance: 'none' | 'monthly' | 'quarterly' | 'annual' | {'threshold': x} (the calendar
+               rules are already in trade_flags_base).
+    tolerance: the no-trade band x of SPEC 11 (0: none).
+    cash_rates[j]: cash yield c_j earned on date j before its orders (None: none).
+    interest: a list that receives the cash interest earned (sum of cash_{j-1} * c_j).
     Returns (values, trades).
     """
     n_assets = len(tickers)
@@ -908,12 +930,18 @@ def simulate(
     q = [0.0] * n_assets
     values: list[float] = []
     trades: list[dict] = []
+    earned = 0.0
     threshold = None
     if isinstance(rebalance, dict) and "threshold" in rebalance:
         threshold = float(rebalance["threshold"])
     drift_flag = False  # set by the threshold check at the close of the previous date
 
     for j, day in enumerate(dates):
+        # SPEC 11: the cash held since the previous close earns c_j before any order
+        if cash_rates is not None and j > 0:
+            if abs(cash) > 1e-9 * values[-1]:  # cash_interest leaves residue cash out
+                earned += cash * cash_rates[j]
+            cash = cash * (1.0 + cash_rates[j])
         if trade_flags_base[j] or drift_flag:
             w = targets[j]
             p = exec_px[j]
@@ -921,9 +949,10 @@ def simulate(
             V = cash + sum(q[i] * p[i] for i in range(n_assets))
             # value each order moves, at the pre-slippage price
             moves = [w[i] * V - q[i] * p[i] for i in range(n_assets)]
+            placed = [i for i in range(n_assets) if _placed(w[i], q[i], p[i], V, tolerance)]
             # ascending: sells first (largest first), then buys (smallest first);
             # Python's sort is stable, so ties keep universe order
-            order = sorted(range(n_assets), key=lambda i: moves[i])
+            order = sorted(placed, key=lambda i: moves[i])
             for i in order:
                 target_shares = w[i] * V / p[i]
                 qty = target_shares - q[i]
@@ -972,7 +1001,19 @@ def simulate(
                     if abs(held[i] / V_t - w_t[i]) > threshold:
                         drift_flag = True
                         break
+    if interest is not None:
+        interest.append(earned)
     return values, trades
+
+
+def _placed(w: float, q: float, p: float, V: float, tolerance: float) -> bool:
+    """SPEC 11 no-trade band: the order for an asset is placed when |w - h| > x (h = q p / V
+    at the execution price); an exit (w = 0 < h) or an entry (h = 0 < w) is placed unless
+    it moves at most 1e-10 V (float noise). No band: every order."""
+    if tolerance <= 0 or V <= 0:
+        return True
+    gap = abs(w - q * p / V)
+    return gap > tolerance or (gap > 1e-10 and (w == 0.0 or q == 0.0))
 
 
 # --------------------------------------------------------------------------
@@ -1020,9 +1061,17 @@ def drawdown_stats(values, dates, initial_cash):
     return max_dd, longest_steps, longest_days
 
 
+def _rf_per_date(rf, P):
+    """SPEC 7: rf_d = (1 + rf)^(1/P) - 1 for an annual number; SPEC 11: a ticker's per-date
+    series (a list, one rate per backtest date) as it is."""
+    if isinstance(rf, (list, tuple, np.ndarray)):
+        return np.asarray(rf, dtype=float)
+    return (1.0 + rf) ** (1.0 / P) - 1.0
+
+
 def portfolio_stats(values, dates, trades, initial_cash, P, rf, regimes=None, regime_names=None):
     r = returns_of(values, initial_cash)
-    rf_d = (1.0 + rf) ** (1.0 / P) - 1.0
+    rf_d = _rf_per_date(rf, P)
     ex = r - rf_d
     V_N = float(values[-1])
     years = (dates[-1] - dates[0]).days / 365.25
@@ -1069,7 +1118,7 @@ def portfolio_stats(values, dates, trades, initial_cash, P, rf, regimes=None, re
 
 
 def relative_stats(r, b, cagr_s, cagr_b, P, rf):
-    rf_d = (1.0 + rf) ** (1.0 / P) - 1.0
+    rf_d = _rf_per_date(rf, P)
     if len(r) >= 2:
         cov = float(np.cov(r, b, ddof=1)[0, 1])
         var_b = float(np.var(b, ddof=1))
@@ -1088,6 +1137,71 @@ def relative_stats(r, b, cagr_s, cagr_b, P, rf):
         "information_ratio": information_ratio,
         "correlation": correlation,
     }
+
+
+# --------------------------------------------------------------------------
+# 11. Money: rebalance periods, cash yield, risk-free series
+# --------------------------------------------------------------------------
+
+PERIOD_OF = {
+    "monthly": lambda d: (d.year, d.month),
+    "quarterly": lambda d: (d.year, (d.month - 1) // 3),
+    "annual": lambda d: d.year,
+}
+
+
+def _check_rule(rule) -> None:
+    if isinstance(rule, dict):
+        if set(rule) != {"threshold"} or not 0.0 < float(rule["threshold"]) < 1.0:
+            raise ValueError(f"bad threshold rule {rule!r}")
+    elif rule != "none" and rule not in PERIOD_OF:
+        raise ValueError(f"unknown rebalance rule {rule!r}")
+
+
+def _rate_close(data: Data, ticker: str, day: dt.date, required: bool):
+    """T's adjusted close on a date of C (None when it has none and it is not required)."""
+    series = data.get(ticker)
+    i = series.index.get(day)
+    if i is None and required:
+        raise ValueError(f"rate ticker {ticker} has no price on {day}")
+    return None if i is None else series.close[i]
+
+
+def cash_yields(spec, data: Data, C: list, k0: int, N: int, P: float):
+    """c_j for each backtest date j (None without a cash yield). A number y:
+    (1 + y)^(1/P) - 1; a ticker T: T(t-) / T(t--) - 1 with t- the date of C before
+    date j; 0 on the first date, and on the second when C has no date before the first
+    or T no price there. T needs a price on every backtest date."""
+    if spec is None:
+        return None
+    if not isinstance(spec, str):
+        y = float(spec)
+        if not -0.5 < y <= 1.0:
+            raise ValueError(f"cash_yield {y} outside (-0.5, 1]")
+        return [0.0] + [(1.0 + y) ** (1.0 / P) - 1.0] * (N - 1)
+    closes = [_rate_close(data, spec, C[k0 + j], True) for j in range(N)]
+    before = _rate_close(data, spec, C[k0 - 1], False) if k0 > 0 else None
+    rates = [0.0] * N
+    for j in range(1, N):
+        previous = closes[j - 2] if j >= 2 else before
+        rates[j] = 0.0 if previous is None else closes[j - 1] / previous - 1.0
+    return rates
+
+
+def risk_free_rates(spec, data: Data, C: list, k0: int, N: int):
+    """An annual number as it is; a ticker T: rf_t = T_t / T(t-) - 1 per backtest date
+    (t- the date of C before t, where T needs a price too; 0 on C's first date)."""
+    if not isinstance(spec, str):
+        return float(spec)
+    rates = []
+    for j in range(N):
+        k = k0 + j
+        if k == 0:
+            rates.append(0.0)
+            continue
+        now = _rate_close(data, spec, C[k], True)
+        rates.append(now / _rate_close(data, spec, C[k - 1], True) - 1.0)
+    return rates
 
 
 # --------------------------------------------------------------------------
@@ -1290,22 +1404,20 @@ def reference_backtest(config: dict, data_dir: str | Path, config_dir=None) -> d
     rebalance = execution.get("rebalance", "none")
     if rebalance is None:
         rebalance = "none"
-    if not (
-        rebalance in ("none", "monthly")
-        or (isinstance(rebalance, dict) and "threshold" in rebalance)
-    ):
-        raise ValueError(f"unknown rebalance rule {rebalance!r}")
+    _check_rule(rebalance)
+    tolerance = float(execution.get("tolerance") or 0.0)
+    if not 0.0 <= tolerance < 1.0:
+        raise ValueError(f"tolerance {tolerance} outside [0, 1)")
 
-    def schedule(target_list):
+    def schedule(target_list, rule=rebalance):
         flags = []
         for j in range(N):
             if j == 0:
                 flags.append(True)
                 continue
             flag = not same_target(target_list[j], target_list[j - 1])
-            if rebalance == "monthly":
-                a, b = bt_dates[j - 1], bt_dates[j]
-                if (a.year, a.month) != (b.year, b.month):
+            if isinstance(rule, str) and rule in PERIOD_OF:  # SPEC 6, 11: a new period's first date
+                if PERIOD_OF[rule](bt_dates[j - 1]) != PERIOD_OF[rule](bt_dates[j]):
                     flag = True
             flags.append(flag)
         return flags
@@ -1325,7 +1437,15 @@ def reference_backtest(config: dict, data_dir: str | Path, config_dir=None) -> d
             exec_px.append(row_e)
         return close, exec_px
 
-    initial_cash = float((config.get("portfolio") or {}).get("initial_cash", 100000))
+    portfolio_cfg = config.get("portfolio") or {}
+    initial_cash = float(portfolio_cfg.get("initial_cash", 100000))
+    stats_cfg = config.get("stats") or {}
+    if stats_cfg.get("periods_per_year") is not None:
+        P = float(stats_cfg["periods_per_year"])
+    else:
+        P = 365.0 if all(_is_crypto(t) for t in universe) else 252.0
+    cash_rates = cash_yields(portfolio_cfg.get("cash_yield"), data, C, k0, N, P)
+    earned: dict[str, list] = {"strategy": [], "benchmark": []}
 
     # ---- strategy ----------------------------------------------------------
     s_close, s_exec = price_tables(universe, assets)
@@ -1341,10 +1461,22 @@ def reference_backtest(config: dict, data_dir: str | Path, config_dir=None) -> d
         slip,
         rebalance,
         "strategy",
+        tolerance,
+        cash_rates,
+        earned["strategy"],
     )
 
-    # ---- benchmark: fixed weights, same dates, timing, costs and rule ---------
+    # ---- benchmark: fixed weights, same dates, timing, costs, cash yield; its own rule
+    # (the long form's `rebalance`) or the strategy's; no band ------------------------
     bench_cfg = config.get("benchmark") or {"SPY": 1.0}
+    bench_rule = rebalance
+    if "weights" in bench_cfg or "rebalance" in bench_cfg:  # SPEC 11 long form
+        if set(bench_cfg) - {"weights", "rebalance"}:
+            raise ValueError(f"unknown benchmark keys {sorted(bench_cfg)}")
+        if bench_cfg.get("rebalance") is not None:
+            bench_rule = bench_cfg["rebalance"]
+            _check_rule(bench_rule)
+        bench_cfg = bench_cfg["weights"]
     bench_tickers = [str(t) for t in bench_cfg]
     bench_w = tuple(float(bench_cfg[t]) for t in bench_cfg)
     bench_series = {t: data.get(t) for t in bench_tickers}
@@ -1355,27 +1487,28 @@ def reference_backtest(config: dict, data_dir: str | Path, config_dir=None) -> d
         b_close,
         b_exec,
         b_targets,
-        schedule(b_targets),
+        schedule(b_targets, bench_rule),
         bt_dates,
         initial_cash,
         fee,
         slip,
-        rebalance,
+        bench_rule,
         "benchmark",
+        0.0,
+        cash_rates,
+        earned["benchmark"],
     )
 
     # ---- statistics -------------------------------------------------------
-    stats_cfg = config.get("stats") or {}
-    if stats_cfg.get("periods_per_year") is not None:
-        P = float(stats_cfg["periods_per_year"])
-    else:
-        P = 365.0 if all(_is_crypto(t) for t in universe) else 252.0
-    rf = float(stats_cfg.get("risk_free", 0.0))
+    rf = risk_free_rates(stats_cfg.get("risk_free", 0.0), data, C, k0, N)
 
     s_stats = portfolio_stats(
         s_values, bt_dates, s_trades, initial_cash, P, rf, regimes_out, regime_names
     )
     b_stats = portfolio_stats(b_values, bt_dates, b_trades, initial_cash, P, rf)
+    if cash_rates is not None:
+        s_stats["cash_interest"] = earned["strategy"][0]
+        b_stats["cash_interest"] = earned["benchmark"][0]
     rel = relative_stats(
         returns_of(s_values, initial_cash),
         returns_of(b_values, initial_cash),

@@ -76,7 +76,8 @@ def test_an_invalid_name_timing_and_rebalance_hide_no_other_problem():
     assert problems(config) == [
         "name: must be letters, digits, '.', '_' or '-' (got 'my run!')",
         "execution.timing: must be next_close or next_open, not 'tomorrow'",
-        "execution.rebalance: must be none, monthly or {threshold: x}, not 'weekly'",
+        "execution.rebalance: must be none, monthly, quarterly, annual or {threshold: x}, "
+        "not 'weekly'",
         "regimes[0].when: unknown signal 'trnd' (did you mean 'trend'?); signals are "
         "['brk', 'trend']",
         "regimes[0].weights.QQQ: not in universe ['IWM', 'SPY']; add it to `universe` or fix "
@@ -329,7 +330,8 @@ def test_check_lists_every_problem_of_every_file_and_exits_2(tmp_path):
         f"ok: {good} (config)",
         f"{bad}: 2 problems:",
         "  name: must be letters, digits, '.', '_' or '-' (got 'my run!')",
-        "  execution.rebalance: must be none, monthly or {threshold: x}, not 'weekly'",
+        "  execution.rebalance: must be none, monthly, quarterly, annual or {threshold: x}, "
+        "not 'weekly'",
         f"{swept}: 3 problems:",
         "  sweep.metrc: unknown key (did you mean 'metric'?)",
         "  signals.brk.exit: start 10 is above stop 5",

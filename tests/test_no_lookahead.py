@@ -197,6 +197,26 @@ def near_releases(series: dict | None, dates: pd.DatetimeIndex) -> pd.DatetimeIn
     return dates[eves] if eves else dates
 
 
+@st.composite
+def money_scenarios(draw):
+    """`scenarios` with SPEC 11's money keys: a no-trade band, a cash yield (a number or a
+    rate ticker RATE outside the universe), a risk-free ticker, quarterly or annual
+    rebalancing, and a benchmark with its own rule."""
+    market, config, seed = draw(scenarios())
+    rng = np.random.default_rng(seed + 7)
+    market = market | {"RATE": random_bars(rng, market["AAA"].index, 0.001)}
+    raw = config.resolved()
+    raw["execution"]["tolerance"] = draw(st.sampled_from([0.0, 0.02, 0.1]))
+    raw["execution"]["rebalance"] = draw(
+        st.sampled_from(["quarterly", "annual", "monthly", {"threshold": 0.03}])
+    )
+    raw["portfolio"]["cash_yield"] = draw(st.sampled_from([0.05, "RATE", -0.1]))
+    raw["stats"]["risk_free"] = draw(st.sampled_from([0.02, "RATE"]))
+    rule = draw(st.sampled_from(["none", "quarterly", {"threshold": 0.05}]))
+    raw["benchmark"] = {"weights": raw["benchmark"], "rebalance": rule}
+    return market, config_from_dict(raw, origin="<hypothesis>"), seed
+
+
 def perturbed(
     market: dict[str, pd.DataFrame],
     equity_after: pd.Timestamp,
@@ -310,6 +330,12 @@ def check_nothing_up_to_t_changes(
         )
 
 
+@SETTINGS
+@given(scenario=money_scenarios(), pick=st.floats(0.0, 1.0))
+def test_money_keys_do_not_see_bars_final_after_the_close_of_t(scenario, pick):
+    check_nothing_up_to_t_changes(*scenario, pick)
+
+
 # ---------------------------------------------------------------- (b)
 
 
@@ -420,3 +446,10 @@ def test_reading_a_value_a_day_before_its_release_breaks_property_a(monkeypatch)
                 failed += 1
     # 3 of these 8 release eves: those a day before a release whose value flips `mac`
     assert failed >= 2, failed
+
+
+@SETTINGS
+@given(scenario=money_scenarios(), pick=st.floats(0.0, 1.0), on_trade_date=st.booleans())
+def test_money_keys_trade_on_u_from_the_past_and_u_prices_only(scenario, pick, on_trade_date):
+    # the cash yield of u is RATE's return into the date before u: final by its close
+    check_trades_on_u_read_only_the_past(*scenario, pick, on_trade_date)

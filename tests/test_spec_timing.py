@@ -544,15 +544,10 @@ def test_a_buy_cash_cannot_pay_is_filled_partially_and_cash_stays_at_or_above_ze
     assert (result.benchmark.cash >= 0).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/sim/portfolio.py simulate(): vectorbt's buy_nb fills an order in full when "
-    "its cost exceeds the cash left by <= 1e-9 relative (is_close_or_less_nb, "
-    "vectorbt/utils/math_.py rel_tol=1e-9) and then rounds the cash to 0: the fill is "
-    "up to 1e-9 too large and that money is created; SPEC 6 wants the buy cut to what "
-    "the cash pays (agreement to ~1e-12)",
-)
 def test_a_buy_a_hair_beyond_the_cash_left_is_cut_to_what_the_cash_pays():
+    # vectorbt's buy_nb alone would fill BBB in full (its cost exceeds the cash left by
+    # less than its 1e-9 relative tolerance) and round the cash to 0, creating the
+    # difference; the engine gives that buy the size the cash pays (engine.sim.settle)
     f = 1e-10  # fees_bps = 0.000001: every buy costs (1 + 1e-10) times its value
     dates = pd.bdate_range("2024-01-02", periods=2)
     prices = {"AAA": bars(dates, [10.0, 10.0]), "BBB": bars(dates, [20.0, 20.0])}
@@ -563,8 +558,9 @@ def test_a_buy_a_hair_beyond_the_cash_left_is_cut_to_what_the_cash_pays():
     trades = result.strategy.trades
     assert trades["ticker"].tolist() == ["AAA", "BBB"]
     assert trades["quantity"].iloc[0] == pytest.approx(5000.0, rel=1e-12)
-    # the engine fills 2500 (2e-10 too many), beyond the SPEC's ~1e-12 agreement
+    # not 2500 (2e-10 too many, beyond the SPEC's ~1e-12 agreement)
     assert trades["quantity"].iloc[1] == pytest.approx(bbb, rel=1e-12)
+    assert result.strategy.cash.iloc[0] == pytest.approx(0.0, abs=1e-9)
 
 
 # ---------------------------------------------------------------- identical weights

@@ -24,7 +24,9 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     field_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -225,11 +227,53 @@ class ThresholdRule(_Model):
     threshold: Number = Field(gt=0.0, lt=1.0)
 
 
+CALENDAR_RULES = ("monthly", "quarterly", "annual")
+"""Rebalance rules that fire on the first backtest date of each new month, quarter, year."""
+
+
+def _rule_kind(value: Any) -> str | None:
+    """The branch of a rebalance rule: a name, or a {threshold: x} mapping (None for
+    anything else, an unknown name too: then one error lists every form)."""
+    if isinstance(value, str) and value in ("none", "monthly", "quarterly", "annual"):
+        return "RuleName"
+    if isinstance(value, (dict, ThresholdRule)):
+        return "ThresholdRule"
+    return None
+
+
+Rebalance = Annotated[
+    Union[  # noqa: UP007
+        Annotated[Literal["none", "monthly", "quarterly", "annual"], Tag("RuleName")],
+        Annotated[ThresholdRule, Tag("ThresholdRule")],
+    ],
+    Discriminator(
+        _rule_kind,
+        custom_error_type="rebalance_rule",
+        custom_error_message="must be none, monthly, quarterly, annual or {threshold: x}",
+    ),
+]
+"""`execution.rebalance` and a benchmark's own `rebalance` (docs/semantics.md §6, §11)."""
+
+
+def _number_or_ticker(value: Any) -> str:
+    return "Ticker" if isinstance(value, str) else "Number"
+
+
+def number_or_ticker(number: Any) -> Any:
+    """A field that is a number (of type `number`, with its bounds) or a ticker: one error
+    for either, in the branch the value's own type picks (no union noise)."""
+    return Annotated[
+        Union[Annotated[number, Tag("Number")], Annotated[str, Tag("Ticker")]],  # noqa: UP007
+        Discriminator(_number_or_ticker),
+    ]
+
+
 class ExecutionConfig(_Model):
     timing: Literal["next_close", "next_open"] = "next_close"
     fees_bps: Number = Field(default=0.0, ge=0.0, lt=10_000)
     slippage_bps: Number = Field(default=0.0, ge=0.0, lt=10_000)
-    rebalance: Literal["none", "monthly"] | ThresholdRule = "none"
+    rebalance: Rebalance = "none"
+    tolerance: Number | None = Field(default=None, ge=0.0, lt=1.0)  # no-trade band (§11)
     decide: Literal["daily", "weekly", "monthly"] = "daily"
 
     @property
@@ -242,20 +286,53 @@ class ExecutionConfig(_Model):
         """Slippage as a fraction of the execution price."""
         return self.slippage_bps / 10_000
 
+    @property
+    def band(self) -> float:
+        """The no-trade band x of `tolerance` (0: every order is placed)."""
+        return float(self.tolerance or 0.0)
+
+
+AnnualRate = Annotated[Number, Field(gt=limits.RISK_FREE_RANGE[0], le=limits.RISK_FREE_RANGE[1])]
+
 
 class PortfolioConfig(_Model):
-    """Starting cash, within engine.limits' MIN/MAX_INITIAL_CASH (see there why)."""
+    """Starting cash, within engine.limits' MIN/MAX_INITIAL_CASH (see there why), and the
+    yield of idle cash: an annual rate, or a ticker whose daily return it earns (§11)."""
 
     initial_cash: Number = Field(
         default=100_000.0, ge=limits.MIN_INITIAL_CASH, le=limits.MAX_INITIAL_CASH
     )
+    cash_yield: number_or_ticker(AnnualRate) | None = None
 
 
 class StatsConfig(_Model):
     periods_per_year: Whole | None = Field(default=None, ge=1, le=limits.MAX_PERIODS_PER_YEAR)
-    risk_free: Number = Field(
-        default=0.0, gt=limits.RISK_FREE_RANGE[0], le=limits.RISK_FREE_RANGE[1]
-    )
+    risk_free: number_or_ticker(AnnualRate) = 0.0
+
+
+class BenchmarkConfig(_Model):
+    """The benchmark's long form: fixed weights and a rebalance rule of its own (§11)."""
+
+    weights: dict[str, Weight]
+    rebalance: Rebalance | None = None
+
+
+def _benchmark_form(value: Any) -> str:
+    if isinstance(value, BenchmarkConfig):
+        return "BenchmarkRule"
+    if isinstance(value, dict) and {"weights", "rebalance"} & set(value):
+        return "BenchmarkRule"
+    return "BenchmarkWeights"
+
+
+BenchmarkSpec = Annotated[
+    Union[  # noqa: UP007
+        Annotated[dict[str, Weight], Tag("BenchmarkWeights")],
+        Annotated[BenchmarkConfig, Tag("BenchmarkRule")],
+    ],
+    Discriminator(_benchmark_form),
+]
+"""`benchmark`: {ticker: weight} (the short form), or {weights: ..., rebalance: R}."""
 
 
 class Config(_Model):
@@ -270,8 +347,31 @@ class Config(_Model):
     regimes: list[RegimeConfig] = Field(min_length=1)
     execution: ExecutionConfig = ExecutionConfig()
     portfolio: PortfolioConfig = PortfolioConfig()
-    benchmark: dict[str, Weight] = Field(default_factory=lambda: {"SPY": 1.0})
+    benchmark_spec: BenchmarkSpec = Field(default_factory=lambda: {"SPY": 1.0}, alias="benchmark")
     stats: StatsConfig = StatsConfig()
+
+    @property
+    def benchmark(self) -> dict[str, float]:
+        """The benchmark's fixed weights, {ticker: weight}, in either form."""
+        spec = self.benchmark_spec
+        return spec.weights if isinstance(spec, BenchmarkConfig) else spec
+
+    @property
+    def benchmark_rebalance(self) -> str | ThresholdRule:
+        """The benchmark's rebalance rule: its own (long form), else the strategy's."""
+        spec = self.benchmark_spec
+        if isinstance(spec, BenchmarkConfig) and spec.rebalance is not None:
+            return spec.rebalance
+        return self.execution.rebalance
+
+    def rates(self) -> dict[str, str]:
+        """Tickers read as rates (a ticker `cash_yield` or `risk_free`) -> that field."""
+        named = {}
+        if isinstance(self.stats.risk_free, str):
+            named[self.stats.risk_free] = "stats.risk_free"
+        if isinstance(self.portfolio.cash_yield, str):
+            named[self.portfolio.cash_yield] = "portfolio.cash_yield"
+        return named
 
     def parsed_regimes(self) -> list[Regime]:
         """Regimes with their `when` parsed (valid by construction after load)."""
@@ -290,8 +390,11 @@ class Config(_Model):
 
     def tickers(self, thresholds: bool = True) -> list[str]:
         """Every ticker the run needs (sorted): universe, signal series legs, benchmark, ranked
-        assets, filter legs and, unless `thresholds` is False, min_score tickers."""
+        assets, filter legs and, unless `thresholds` is False, min_score and rate tickers
+        (which are loaded on their own, so that an error names their field)."""
         needed = set(self.universe) | set(self.benchmark)
+        if thresholds:
+            needed.update(self.rates())
         for signal in self.signals.values():  # an external series is read from its file
             legs = SIGNAL_KINDS[signal.type].legs(signal)
             needed.update(leg for leg in legs if leg not in self.data.series)
@@ -308,11 +411,21 @@ class Config(_Model):
         return sorted(needed)
 
     def resolved(self) -> dict[str, Any]:
-        """The config with every default filled in, as plain JSON types (`data.series` only
-        when the config declares external series)."""
-        resolved = self.model_dump(mode="json")
+        """The config with every default filled in, as plain JSON types (a key of
+        `UNSET_KEYS` left unset is left out, and `data.series` when the config declares no
+        external series: a config that does not use them resolves, and hashes, as it did
+        before they existed)."""
+        resolved = self.model_dump(mode="json", by_alias=True)
         if not resolved["data"]["series"]:
             del resolved["data"]["series"]
+        for section, key in UNSET_KEYS:
+            if resolved[section].get(key, 0) is None:
+                del resolved[section][key]
+        if (
+            isinstance(resolved["benchmark"], dict)
+            and resolved["benchmark"].get("rebalance", 0) is None
+        ):
+            del resolved["benchmark"]["rebalance"]
         return resolved
 
     def hash(self) -> str:
@@ -325,6 +438,10 @@ class Config(_Model):
             series.pop("file", None)
         blob = json.dumps(resolved, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
+
+
+UNSET_KEYS = (("execution", "tolerance"), ("portfolio", "cash_yield"))
+"""Optional keys (docs/semantics.md §11) left out of the resolved config while unset."""
 
 
 # ---- phase 2: cross-field rules, each returning a list of "field: problem" ----
@@ -419,6 +536,7 @@ def _check_tickers(config: Config) -> list[str]:
         (f"signals.{n}.other", s.other) for n, s in config.signals.items() if hasattr(s, "other")
     ]
     named += [("data.allow_jumps", t) for t in config.data.allow_jumps]
+    named += [(field, t) for t, field in config.rates().items()]
     for field, ticker in named:
         if ticker != ticker.upper():
             problems.append(
@@ -432,6 +550,9 @@ def _check_tickers(config: Config) -> list[str]:
         other = getattr(signal, "other", None)
         if other is not None and not is_symbol(other):
             problems.append(f"signals.{name}.other: {other!r} is not a ticker symbol")
+    for ticker, field in config.rates().items():
+        if not is_symbol(ticker):
+            problems.append(f"{field}: {ticker!r} is neither a number nor a ticker symbol")
     return problems
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Discriminator, Tag
 from pydantic.fields import FieldInfo
 
 KEY_TAG = "[key]"  # pydantic's loc part for an error in a mapping's key itself
@@ -99,6 +99,16 @@ def discriminator(annotation: Any) -> str | None:
     return None
 
 
+def discriminated(annotation: Any) -> bool:
+    """True for a union whose member is chosen by a discriminator (a field such as `type`,
+    or a function), so pydantic checks that one member only."""
+    return any(
+        isinstance(item, Discriminator)
+        or (isinstance(item, FieldInfo) and item.discriminator is not None)
+        for item in unwrap(annotation)[1]
+    )
+
+
 def tag_values(model: Any, key: str) -> tuple:
     """The values of `model`'s literal field `key` (a discriminated member's tags)."""
     if not is_model(model) or key not in model.model_fields:
@@ -111,6 +121,9 @@ def _member_for(annotation: Any, tag: str) -> Any:
     """The union member that pydantic's `tag` names, or Any."""
     key = discriminator(annotation)
     options = members(annotation)
+    for option in options:  # a callable discriminator's members carry a Tag("name")
+        if any(isinstance(m, Tag) and m.tag == tag for m in unwrap(option)[1]):
+            return option
     if key is not None:
         return next((m for m in options if tag in tag_values(unwrap(m)[0], key)), Any)
     words = set(re.findall(r"\w+", tag))
@@ -141,11 +154,18 @@ def _checked(annotation: Any, node: Any) -> Any:
     return annotation
 
 
+def _field_named(model: type[BaseModel], name: str) -> FieldInfo | None:
+    """The field the YAML key `name` sets: by its name or its alias."""
+    if name in model.model_fields:
+        return model.model_fields[name]
+    return next((f for f in model.model_fields.values() if f.alias == name), None)
+
+
 def _into(annotation: Any, part: Any) -> Step:
     """The step from a value of type `annotation` into its key or position `part`."""
     bare, _ = unwrap(annotation)
     if is_model(bare):
-        field = bare.model_fields.get(part) if isinstance(part, str) else None
+        field = _field_named(bare, part) if isinstance(part, str) else None
         if field is None:
             return Step(part, Any, "unknown", bare)
         return Step(part, field_annotation(field), "field", bare, field)
@@ -170,11 +190,13 @@ def locate(root: type[BaseModel], loc: Sequence, raw: Any = None) -> list[Step]:
     in_union = False
     for part in loc:
         annotation = _checked(annotation, node)
-        if len(members(annotation)) > 1 and isinstance(part, str) and part != KEY_TAG:
-            annotation, in_union = _member_for(annotation, part), True
-            continue
         if len(members(annotation)) == 1:
-            annotation = members(annotation)[0]  # X | None: the X
+            annotation = members(annotation)[0]  # X | None: the X (itself maybe a union)
+        if len(members(annotation)) > 1 and isinstance(part, str) and part != KEY_TAG:
+            # a discriminated union reports its chosen member's errors only: no merging
+            in_union = not discriminated(annotation)
+            annotation = _member_for(annotation, part)
+            continue
         if part == KEY_TAG and steps:
             last = steps[-1]
             steps[-1] = Step(last.part, last.annotation, "key", last.model, last.field)

@@ -5,7 +5,7 @@ Every error becomes `field: problem`, the field written as in the YAML
 problem said by the error's *type* (`MESSAGES`), with what was given:
 
     name: must be letters, digits, '.', '_' or '-' (got 'my run!')
-    execution.rebalance: must be none, monthly or {threshold: x}, not 'weekly'
+    execution.rebalance: must be none, monthly, quarterly, annual or {threshold: x}, not 'weekly'
     execution.fee_bps: unknown key (did you mean 'fees_bps'?)
 
 The errors pydantic gives for each member of a union are merged into one line
@@ -247,7 +247,10 @@ def message(error: dict, steps: list[Step]) -> str:
         return MESSAGES[kind](error, ctx)
     if kind in ("value_error", "assertion_error") or kind not in PYDANTIC_TYPES:
         text = str(error.get("msg", ""))
-        return text.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        text = text.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if kind not in PYDANTIC_TYPES and text.startswith("must be ") and ", not " not in text:
+            text += f", not {shown(given)}"  # our own custom errors end with the value too
+        return text
     what = expected(error)
     if what is not None:
         return f"must be {what}, not {shown(given)}"

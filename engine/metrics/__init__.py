@@ -122,10 +122,24 @@ def second_block(stats: dict) -> tuple[str, ...]:
     return DISTRIBUTION_KEYS + extra
 
 
+OPTIONAL: dict[str, Metric] = {
+    m.key: m for m in (Metric("cash_interest", "Cash interest", "money"),)
+}
+"""Statistics only some configs have (cash_interest: with `portfolio.cash_yield`): shown
+where present, after the performance statistics; not a ranking choice."""
+
+
+def optional_keys(statistics: dict) -> list[str]:
+    """The OPTIONAL statistics present in one portfolio's statistics, in registry order."""
+    return [key for key in OPTIONAL if key in statistics]
+
+
 def metric(key: str) -> Metric:
     """The registered metric, or a plain numeric one for keys such as `time_in_<regime>`."""
     if key in METRICS:
         return METRICS[key]
+    if key in OPTIONAL:
+        return OPTIONAL[key]
     if key.startswith("time_in_"):
         return Metric(key, f"Time in {key[len('time_in_') :]}", "pct")
     return Metric(key, key, "num")

@@ -158,14 +158,30 @@ def _shape_nb(r, mean_r, ss_r, squares, deepest, month, year, z, phi_z, alpha, o
 
 @numba.njit(cache=True)
 def _columns_nb(
-    values, bench, bench_col, cash, rf_d, periods, years, day, month, year, perf, rel, shape
+    values,
+    bench,
+    bench_col,
+    cash,
+    rf_d,
+    rf_series,
+    periods,
+    years,
+    day,
+    month,
+    year,
+    perf,
+    rel,
+    shape,
 ):
     """Fill perf [G, 10], rel [G, 6] and shape [G, 14] (orders of PERFORMANCE, RELATIVE and
-    DISTRIBUTION)."""
+    DISTRIBUTION); the risk-free rate is `rf_series` [N] per date when it has N values, else
+    the number `rf_d`."""
     n_combos, n = values.shape
     root = math.sqrt(periods)
     r = np.empty(n)
     b = np.empty(n)
+    series = rf_series.shape[0] > 0
+    mean_rf = _mean(rf_series) if series else rf_d
     for g in range(n_combos):
         _returns_nb(values[g], cash, r)
         _returns_nb(bench[bench_col[g]], cash, b)
@@ -174,8 +190,8 @@ def _columns_nb(
         b_growth = bench[bench_col[g], n - 1] / cash
         b_cagr = b_growth ** (1.0 / years) - 1.0 if years > 0 else np.nan
         mean_r, mean_b = _mean(r), _mean(b)
-        mean_e = mean_r - rf_d
-        ss_r = ss_b = cross = ss_a = down = 0.0
+        mean_e = mean_r - mean_rf
+        ss_r = ss_b = cross = ss_a = down = ss_e = 0.0
         mean_a = mean_r - mean_b
         for t in range(n):
             dr, db = r[t] - mean_r, b[t] - mean_b
@@ -184,9 +200,12 @@ def _columns_nb(
             cross += dr * db
             da = (r[t] - b[t]) - mean_a
             ss_a += da * da
-            e = r[t] - rf_d
+            e = r[t] - (rf_series[t] if series else rf_d)
             if e < 0:
                 down += e * e
+            if series:  # excess returns vary with the rate: their own spread
+                de = e - mean_e
+                ss_e += de * de
         deepest, steps, days, squares = _drawdown_nb(values[g], cash, day)
         _shape_nb(
             r, mean_r, ss_r, squares, deepest, month, year, Z, PHI_Z, 1 - CONFIDENCE, shape[g]
@@ -197,7 +216,8 @@ def _columns_nb(
         perf[g, 0] = growth - 1.0
         perf[g, 1] = cagr
         perf[g, 2] = std_r * root
-        perf[g, 3] = _ratio(mean_e, std_r) * root if many else np.nan
+        std_e = (math.sqrt(ss_e / (n - 1)) if many else np.nan) if series else std_r
+        perf[g, 3] = _ratio(mean_e, std_e) * root if many else np.nan
         perf[g, 4] = _ratio(mean_e, math.sqrt(down / n)) * root if many else np.nan
         perf[g, 5] = deepest
         perf[g, 6] = steps
@@ -208,7 +228,7 @@ def _columns_nb(
         error = math.sqrt(ss_a / (n - 1)) * root if many else np.nan
         rel[g, 0] = cagr - b_cagr
         rel[g, 1] = beta
-        rel[g, 2] = (mean_e - beta * (mean_b - rf_d)) * periods
+        rel[g, 2] = (mean_e - beta * (mean_b - mean_rf)) * periods
         rel[g, 3] = error
         rel[g, 4] = _ratio(mean_a * periods, error)
         rel[g, 5] = _ratio(cross / (n - 1), std_r * std_b) if many else np.nan
@@ -221,7 +241,7 @@ def grid_statistics(
     dates: pd.DatetimeIndex,
     initial_cash: float,
     periods: int,
-    risk_free: float,
+    risk_free,
 ) -> dict[str, np.ndarray]:
     """`stats.performance`, `stats.relative` and `distribution.distribution` (less
     `RUN_ONLY`) of every column, in one pass.
@@ -230,6 +250,7 @@ def grid_statistics(
         values: [N, G] daily values of the combinations.
         bench: [N, U] daily values of the distinct benchmarks.
         bench_column: [G] which benchmark column each combination is measured against.
+        risk_free: the annual rate, or an [N] per-date series (docs/semantics.md §11).
     """
     rows = np.ascontiguousarray(np.asarray(values, dtype=np.float64).T)
     bench_rows = np.ascontiguousarray(np.asarray(bench, dtype=np.float64).T)
@@ -238,12 +259,15 @@ def grid_statistics(
     perf = np.empty((rows.shape[0], len(PERFORMANCE)))
     rel = np.empty((rows.shape[0], len(RELATIVE)))
     shape = np.empty((rows.shape[0], len(DISTRIBUTION)))
+    number = np.ndim(risk_free) == 0
+    series = np.empty(0) if number else np.ascontiguousarray(risk_free, dtype=np.float64)
     _columns_nb(
         rows,
         bench_rows,
         np.asarray(bench_column, dtype=np.int64),
         float(initial_cash),
-        per_period_rate(risk_free, periods),
+        per_period_rate(float(risk_free), periods) if number else 0.0,
+        series,
         float(periods),
         years,
         day,

@@ -2,7 +2,8 @@
 
 Notation: V_1..V_N are the daily portfolio values on the N backtest dates,
 V_0 = initial cash, P periods per year, rf the annual risk-free rate and
-rf_d = (1 + rf)^(1/P) - 1 its per-period equivalent. Returns are simple
+rf_d = (1 + rf)^(1/P) - 1 its per-period equivalent, or (a ticker's rate, §11) a
+per-date series rf_t given as an [N] array in place of the annual number. Returns are simple
 returns r_t = V_t / V_{t-1} - 1, one per backtest date (r_1 against the
 initial cash). A ratio whose denominator is zero is NaN (written as null).
 
@@ -49,6 +50,15 @@ def per_period_rate(annual: float, periods: int) -> float:
     return (1.0 + annual) ** (1.0 / periods) - 1.0
 
 
+def per_date_rate(risk_free, periods: int, returns=None):
+    """rf_d for an annual number; an [N] per-date series as it is (shaped [N, 1] to
+    subtract from `returns` [N, G])."""
+    if np.ndim(risk_free) == 0:
+        return per_period_rate(float(risk_free), periods)
+    series = np.asarray(risk_free, dtype=float)
+    return series[:, None] if returns is not None and np.ndim(returns) == 2 else series
+
+
 def years_between(dates: pd.DatetimeIndex) -> float:
     """(last date - first date) in days / 365.25."""
     return (dates[-1] - dates[0]).days / DAYS_PER_YEAR
@@ -74,15 +84,15 @@ def volatility(returns: np.ndarray, periods: int):
     return np.std(returns, ddof=1, axis=0) * math.sqrt(periods)
 
 
-def sharpe(returns: np.ndarray, rf_d: float, periods: int):
-    """mean(r - rf_d) / std(r - rf_d, ddof=1) * sqrt(P)."""
+def sharpe(returns: np.ndarray, rf_d, periods: int):
+    """mean(r - rf_d) / std(r - rf_d, ddof=1) * sqrt(P) (rf_d a number or a per-date series)."""
     excess = np.asarray(returns) - rf_d
     if len(excess) < 2:
         return _nan_if_short(np.mean(excess, axis=0), 1)
     return _ratio(np.mean(excess, axis=0), np.std(excess, ddof=1, axis=0)) * math.sqrt(periods)
 
 
-def sortino(returns: np.ndarray, rf_d: float, periods: int):
+def sortino(returns: np.ndarray, rf_d, periods: int):
     """mean(r - rf_d) / sqrt(mean(min(r - rf_d, 0)^2)) * sqrt(P)."""
     excess = np.asarray(returns) - rf_d
     downside = np.sqrt(np.mean(np.minimum(excess, 0.0) ** 2, axis=0))
@@ -171,7 +181,7 @@ def beta(returns: np.ndarray, bench: np.ndarray):
     return _ratio(_covariance(returns, bench), np.var(bench, ddof=1, axis=0))
 
 
-def alpha(returns: np.ndarray, bench: np.ndarray, rf_d: float, periods: int, slope=None):
+def alpha(returns: np.ndarray, bench: np.ndarray, rf_d, periods: int, slope=None):
     """Annual alpha: (mean(r - rf_d) - beta * mean(b - rf_d)) * P (`slope`: beta if known)."""
     slope = beta(returns, bench) if slope is None else slope
     return (np.mean(returns - rf_d, axis=0) - slope * np.mean(bench - rf_d, axis=0)) * periods
@@ -201,11 +211,12 @@ def performance(
     dates: pd.DatetimeIndex,
     initial_cash: float,
     periods: int,
-    risk_free: float,
+    risk_free,
 ) -> dict:
-    """Return, risk and drawdown statistics of daily values (1-D, or [N, G] columns)."""
+    """Return, risk and drawdown statistics of daily values (1-D, or [N, G] columns);
+    `risk_free` the annual rate or an [N] per-date series."""
     returns = daily_returns(values, initial_cash)
-    rf_d = per_period_rate(risk_free, periods)
+    rf_d = per_date_rate(risk_free, periods, returns)
     years = years_between(dates)
     growth = cagr(values, initial_cash, years)
     deepest = max_drawdown(values, initial_cash)
@@ -239,12 +250,13 @@ def relative(
     dates: pd.DatetimeIndex,
     initial_cash: float,
     periods: int,
-    risk_free: float,
+    risk_free,
 ) -> dict:
-    """Strategy against benchmark, both daily values on the same dates (columns pair up)."""
+    """Strategy against benchmark, both daily values on the same dates (columns pair up);
+    `risk_free` the annual rate or an [N] per-date series."""
     r = daily_returns(strategy, initial_cash)
     b = daily_returns(benchmark, initial_cash)
-    rf_d = per_period_rate(risk_free, periods)
+    rf_d = per_date_rate(risk_free, periods, r)
     years = years_between(dates)
     slope, error = beta(r, b), tracking_error(r, b, periods)
     return {

@@ -2,10 +2,12 @@
 
 A run folder holds:
   stats.json     {"strategy", "benchmark", "relative", "period"} (snake_case keys)
-  values.csv     date,strategy,benchmark (daily portfolio values)
+  values.csv     date,strategy,benchmark (daily portfolio values; and risk_free, the
+                 per-date rate, when stats.risk_free is a ticker)
   weights.csv    date, <T>_target (traded target), <T>_held (weight at the close), cash_held
   regimes.csv    date, regime decided at the close, each aligned signal (0/1)
-  trades.csv     portfolio,date,ticker,quantity,fill_price,value,fees
+  trades.csv     portfolio,date,ticker,quantity,fill_price,value,fees,reason (and a row of
+                 quantity 0 per order a no-trade band skipped on a trade date)
   signals.csv    signal,date,x,value,upper,lower,on: each signal on its own calendar
   ranks.csv      (ranked configs) date,regime,active,asset,score,eligible,rank,selected,
                  failed,weight,fallback,fallback_weight: each decision date's ranking
@@ -25,9 +27,17 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from engine.metrics import METRICS, PERFORMANCE_KEYS, RELATIVE_KEYS, metric, second_block
+from engine.metrics import (
+    METRICS,
+    PERFORMANCE_KEYS,
+    RELATIVE_KEYS,
+    metric,
+    optional_keys,
+    second_block,
+)
 from engine.report.folders import atomic_folder
 from engine.report.paths import saved_config_text
 
@@ -75,8 +85,8 @@ def stats_table(stats: dict, title: str):
     table.add_column("Statistic", no_wrap=True)
     table.add_column("Strategy", justify="right")
     table.add_column("Benchmark", justify="right")
-    for key in PERFORMANCE_KEYS:
-        label, kind = METRICS[key].label, METRICS[key].format
+    for key in [*PERFORMANCE_KEYS, *optional_keys(stats["strategy"])]:
+        label, kind = metric(key).label, metric(key).format
         table.add_row(
             label, fmt(stats["strategy"].get(key), kind), fmt(stats["benchmark"].get(key), kind)
         )
@@ -113,7 +123,7 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 def run_frames(result) -> dict[str, pd.DataFrame]:
     """The tabular artifacts of a BacktestResult, ready to write."""
-    from engine.report.reasons import BENCHMARK, trade_reasons
+    from engine.report.reasons import BENCHMARK, band_skips, trade_reasons
 
     dates = result.dates
     day = dates.strftime("%Y-%m-%d")
@@ -124,6 +134,8 @@ def run_frames(result) -> dict[str, pd.DataFrame]:
             "benchmark": result.benchmark.value.to_numpy(),
         }
     )
+    if np.ndim(result.risk_free):  # a ticker's per-date risk-free series (§11)
+        values["risk_free"] = result.risk_free
     sim = result.strategy
     held = sim.held_weights().to_numpy()
     weights = pd.DataFrame({"date": day})
@@ -137,11 +149,28 @@ def run_frames(result) -> dict[str, pd.DataFrame]:
         regimes[name] = result.signals[name].reindex(dates).astype(int).to_numpy()
     fills = result.strategy.trades
     reasons = trade_reasons(result).reindex(pd.DatetimeIndex(fills["date"])).to_numpy()
+    fills = fills.assign(portfolio="strategy", reason=reasons)
+    skips = band_skips(result)
+    if len(skips):  # each order the no-trade band skipped, after the date's fills
+        skipped = pd.DataFrame(
+            {
+                "date": skips["date"],
+                "ticker": skips["ticker"],
+                "quantity": 0.0,
+                "fill_price": np.nan,
+                "value": 0.0,
+                "fees": 0.0,
+                "portfolio": "strategy",
+                "reason": [
+                    f"skipped by tolerance: held {h:.2%}, target {w:.2%}"
+                    for h, w in zip(skips["held"], skips["target"], strict=True)
+                ],
+            }
+        )
+        fills = pd.concat([fills, skipped], ignore_index=True)
+        fills = fills.sort_values("date", kind="stable").reset_index(drop=True)
     trades = pd.concat(
-        [
-            fills.assign(portfolio="strategy", reason=reasons),
-            result.benchmark.trades.assign(portfolio="benchmark", reason=BENCHMARK),
-        ],
+        [fills, result.benchmark.trades.assign(portfolio="benchmark", reason=BENCHMARK)],
         ignore_index=True,
     )[["portfolio", "date", "ticker", "quantity", "fill_price", "value", "fees", "reason"]]
     frames = {

@@ -46,7 +46,13 @@ class Kind:
 NUMBER = Maybe(float)  # a statistic: a number, or null where it is undefined
 STATISTICS = MapOf(OneOf((NUMBER, MapOf(NUMBER))))  # time_in_regime is a map of its own
 SPAN = {"start": str, "end": str, "days": int}
-PERIOD = {"start": str, "end": str, "days": int, "periods_per_year": int, "risk_free": float}
+PERIOD = {
+    "start": str,
+    "end": str,
+    "days": int,
+    "periods_per_year": int,
+    "risk_free": OneOf((float, str)),  # a rate, or the ticker whose returns are the rate
+}
 QUANTILES = {"p05": NUMBER, "p50": NUMBER, "p95": NUMBER}
 BOOTSTRAP = {
     "resamples": int,

@@ -13,8 +13,12 @@ precedence:
   `filter` leaves the set, its fallback joins it);
 - "new weights": same regime and assets, other weights (e.g. inverse-volatility
   re-weighting at a decision date);
-- "monthly rebalance" / "threshold rebalance": the target did not change; the
-  rebalance rule traded back to it.
+- "monthly rebalance" / "quarterly rebalance" / "annual rebalance" / "threshold
+  rebalance": the target did not change; the rebalance rule traded back to it.
+
+With a no-trade band (`execution.tolerance`), each order the band skipped on a trade
+date is a row of its own (quantity 0, no fill price): "skipped by tolerance: held h,
+target w" (h at the execution prices before the date's orders).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from engine.rules import SAME_TARGET, same_target
+from engine.rules import FLOAT_NOISE, SAME_TARGET, same_target
 
 FIRST = "first date"
 NEW_WEIGHTS = "new weights"
@@ -46,8 +50,8 @@ def traded_targets(result) -> tuple[np.ndarray, np.ndarray]:
 
 def _rebalance(rule) -> str:
     """The rule that traded back to an unchanged target (`rebalance: none` never does)."""
-    if rule == "monthly":
-        return "monthly rebalance"
+    if rule in ("monthly", "quarterly", "annual"):
+        return f"{rule} rebalance"
     return "threshold rebalance" if hasattr(rule, "threshold") else "rebalance"
 
 
@@ -80,4 +84,40 @@ def trade_reasons(result) -> pd.Series:
             reasons.append(_selection(targets[j - 1], targets[j], tickers))
     return pd.Series(
         reasons, index=pd.DatetimeIndex(traded, name="date"), name="reason", dtype=object
+    )
+
+
+def band_skips(result) -> pd.DataFrame:
+    """One row per order the no-trade band skipped on a strategy trade date (a date with
+    a fill): date, ticker, held (h_i, at the execution prices before the date's orders),
+    target (w_i). Empty without a band. An order that would move nothing (|w - h| within
+    float noise) is not listed."""
+    from engine import pipeline
+
+    columns = ["date", "ticker", "held", "target"]
+    if result.skipped is None:
+        return pd.DataFrame(columns=columns)
+    sim, dates = result.strategy, result.dates
+    tickers = list(result.skipped.columns)
+    _, price = pipeline.execution_prices(result.config, result.prices, tickers, dates)
+    shares = sim.shares.shift(1, fill_value=0.0).to_numpy()
+    cash = sim.cash.shift(1, fill_value=float(result.config.portfolio.initial_cash)).to_numpy()
+    if result.cash_yield is not None:
+        cash = cash * (1.0 + result.cash_yield)
+    held_value = shares * price.to_numpy()
+    value = cash + held_value.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        held = held_value / value[:, None]
+    target = result.orders.to_numpy()
+    traded = dates.isin(pd.DatetimeIndex(sim.trades["date"]))
+    listed = result.skipped.to_numpy() & traded[:, None] & (np.abs(target - held) > FLOAT_NOISE)
+    rows, cols = np.nonzero(listed)
+    return pd.DataFrame(
+        {
+            "date": dates[rows],
+            "ticker": [tickers[c] for c in cols],
+            "held": held[rows, cols],
+            "target": target[rows, cols],
+        },
+        columns=columns,
     )

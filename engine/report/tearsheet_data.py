@@ -47,6 +47,7 @@ class RunFolder:
     ranks: pd.DataFrame | None = None
     bootstrap: dict | None = None  # bootstrap.json, written by `rotation run --bootstrap`
     series: pd.DataFrame | None = None  # series.csv: configs with external series only
+    rates: pd.Series | None = None  # the per-date risk-free series (values.csv, §11)
 
     @property
     def ranked(self) -> bool:
@@ -62,7 +63,10 @@ class RunFolder:
         return int(self.stats["period"]["periods_per_year"])
 
     @property
-    def risk_free(self) -> float:
+    def risk_free(self) -> float | np.ndarray:
+        """The annual risk-free rate, or (a ticker's rate) its per-date series."""
+        if self.rates is not None:
+            return self.rates.to_numpy(dtype=float)
         return float(self.stats["period"]["risk_free"])
 
     @property
@@ -73,13 +77,15 @@ class RunFolder:
 def read_run(folder: Path) -> RunFolder:
     """A run folder, its files read and checked by engine.report.readback."""
     files = read_folder(folder, "run")
+    values = _dated(files["values.csv"])
+    rates = values.pop("risk_free") if "risk_free" in values else None
     return RunFolder(
         path=files.path,
         stats=files["stats.json"],
         config=files["config.yaml"],
         config_text=files.texts["config.yaml"],
         manifest=files["manifest.json"] or {},
-        values=_dated(files["values.csv"]),
+        values=values,
         weights=_dated(files["weights.csv"]),
         regimes=_dated(files["regimes.csv"]),
         trades=files["trades.csv"],
@@ -87,6 +93,7 @@ def read_run(folder: Path) -> RunFolder:
         ranks=files["ranks.csv"],
         bootstrap=files["bootstrap.json"],
         series=files["series.csv"],
+        rates=rates,
     )
 
 
@@ -158,15 +165,18 @@ def drawdowns(values: pd.DataFrame, initial_cash) -> pd.DataFrame:
     return pd.DataFrame(out, columns=values.columns).reindex(values.index)
 
 
-def rolling_year(values: pd.DataFrame, initial_cash, periods: int, risk_free: float) -> dict:
+def rolling_year(values: pd.DataFrame, initial_cash, periods: int, risk_free) -> dict:
     """Return, volatility and Sharpe over each trailing window of `periods` returns
-    (stats.total_return, stats.volatility, stats.sharpe on the window)."""
+    (stats.total_return, stats.volatility, stats.sharpe on the window); `risk_free` the
+    annual rate or a per-date series."""
     n = len(values)
     if n < periods:
         return {}
     returns = stats.daily_returns(values.to_numpy(dtype=float), initial_cash)
     wealth = np.vstack([np.full((1, values.shape[1]), initial_cash, dtype=float), values])
-    rf_d = stats.per_period_rate(risk_free, periods)
+    rf_d = stats.per_date_rate(risk_free, periods)
+    if np.ndim(rf_d):
+        rf_d = sliding_window_view(rf_d, periods).T  # [periods, windows], as the returns
     index = values.index[periods - 1 :]
     out = {"return": {}, "volatility": {}, "sharpe": {}}
     for j, column in enumerate(values.columns):

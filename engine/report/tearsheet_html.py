@@ -11,7 +11,14 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
-from engine.metrics import METRICS, PERFORMANCE_KEYS, RELATIVE_KEYS, metric, second_block
+from engine.metrics import (
+    METRICS,
+    PERFORMANCE_KEYS,
+    RELATIVE_KEYS,
+    metric,
+    optional_keys,
+    second_block,
+)
 from engine.report import fmt
 
 CSS = """
@@ -134,8 +141,8 @@ def headline_cards(stats: dict, bench_label: str) -> str:
 def stats_rows(stats: dict) -> list[str]:
     """Every statistic of stats.json as the terminal table shows it (report.fmt)."""
     rows = []
-    for key in PERFORMANCE_KEYS:
-        label, kind = METRICS[key].label, METRICS[key].format
+    for key in [*PERFORMANCE_KEYS, *optional_keys(stats["strategy"])]:
+        label, kind = metric(key).label, metric(key).format
         rows.append(
             f"<tr><td>{esc(label)}</td>"
             + cell(stats["strategy"].get(key), kind, f"strategy.{key}")

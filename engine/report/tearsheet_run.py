@@ -16,18 +16,35 @@ from strategies.signals import SIGNAL_KINDS
 
 
 def benchmark_label(weights: dict) -> str:
-    """'SPY' for {SPY: 1}, else 'SPY 60% + AGG 40%'."""
+    """'SPY' for {SPY: 1}, else 'SPY 60% + AGG 40%'; the long form {weights, rebalance}
+    is named by its weights."""
+    if "weights" in weights:
+        weights = weights["weights"]
     if len(weights) == 1 and float(next(iter(weights.values()))) == 1.0:
         return str(next(iter(weights)))
     return " + ".join(f"{t} {fmt(float(w), 'pct')}" for t, w in weights.items())
 
 
+def _rule_text(rule) -> str:
+    if isinstance(rule, dict):
+        return f"at a {fmt(rule['threshold'], 'pct')} drift"
+    return "annually" if rule == "annual" else str(rule)
+
+
+def benchmark_rebalance_text(config: dict) -> str:
+    """', rebalanced quarterly' when the benchmark's own rule differs from the strategy's
+    (the long form's `rebalance`), else ''."""
+    own = config["benchmark"].get("rebalance") if "weights" in config["benchmark"] else None
+    strategy = config.get("execution", {}).get("rebalance", "none")
+    if own is None or own == strategy:
+        return ""
+    return ", never rebalanced" if own == "none" else f", rebalanced {_rule_text(own)}"
+
+
 def run_page(run: data.RunFolder) -> str:
     name = run.config["name"]
-    labels = {
-        "strategy": name,
-        "benchmark": f"benchmark ({benchmark_label(run.config['benchmark'])})",
-    }
+    label = benchmark_label(run.config["benchmark"]) + benchmark_rebalance_text(run.config)
+    labels = {"strategy": name, "benchmark": f"benchmark ({label})"}
     parts = [
         ("equity", "Equity and drawdown", _equity(run, labels)),
         ("signals", "Signals", _signals(run)),
@@ -196,7 +213,7 @@ def _statistics(run: data.RunFolder) -> str:
     period = run.stats["period"]
     note = h.esc(
         f"From stats.json: {period['start']} → {period['end']}, {period['days']:,} trading days, "
-        f"{period['periods_per_year']} periods a year, risk-free {fmt(period['risk_free'], 'pct')}."
+        f"{period['periods_per_year']} periods a year, risk-free {_risk_free_text(period)}."
     )
     table = h.table(["Statistic", "Strategy", "Benchmark"], h.stats_rows(run.stats), "stats")
     return f'<p class="note">{note}</p>' + table
@@ -232,6 +249,11 @@ def _bootstrap(run: data.RunFolder) -> str:
     return f'<p class="note">{note}</p>' + h.table(headers, rows, "bootstrap")
 
 
+def _risk_free_text(period: dict) -> str:
+    rate = period["risk_free"]
+    return f"{rate}'s daily return" if isinstance(rate, str) else fmt(rate, "pct")
+
+
 TRADE_KINDS = {"quantity": "num", "fill_price": "num", "value": "money", "fees": "money"}
 
 
@@ -245,7 +267,8 @@ def _trades(run: data.RunFolder) -> str:
         shown = columns + ["reason"] * (portfolio == "strategy" and "reason" in trades)
         rows = trades.loc[trades["portfolio"] == portfolio, shown]
         table = h.table(shown, h.frame_rows(rows, TRADE_KINDS), f"trades-{portfolio}", scroll=True)
-        fills, dates = len(rows), rows["date"].nunique()
+        # a no-trade band's skipped orders are rows of quantity 0 on a trade date
+        fills, dates = int((rows["quantity"] != 0).sum()), rows["date"].nunique()
         summary = (
             f"{portfolio.capitalize()}: {fills:,} fill{'s' * (fills != 1)} "
             f"on {dates:,} date{'s' * (dates != 1)}"

@@ -58,10 +58,11 @@ def _quantiles(sample: np.ndarray) -> dict[str, float]:
     return {f"p{round(q * 100):02d}": float(v) for q, v in zip(QUANTILES, values, strict=True)}
 
 
-def _measure(returns: np.ndarray, dates, initial_cash: float, periods: int, risk_free: float):
-    """STATISTICS of [n, B] resampled returns, as value curves starting from initial_cash."""
+def _measure(returns: np.ndarray, dates, initial_cash: float, periods: int, risk_free):
+    """STATISTICS of [n, B] resampled returns, as value curves starting from initial_cash
+    (risk_free: the annual rate, or the per-date series resampled alongside, [n, B])."""
     values = initial_cash * np.cumprod(1.0 + returns, axis=0)
-    rf_d = stats.per_period_rate(risk_free, periods)
+    rf_d = stats.per_date_rate(risk_free, periods)
     return {
         "cagr": stats.cagr(values, initial_cash, stats.years_between(dates)),
         "sharpe": stats.sharpe(returns, rf_d, periods),
@@ -76,7 +77,7 @@ def bootstrap(
     dates: pd.DatetimeIndex,
     initial_cash: float,
     periods: int,
-    risk_free: float,
+    risk_free,
     resamples: int,
     mean_block: float = 20.0,
     seed: int = 0,
@@ -88,6 +89,7 @@ def bootstrap(
         resamples: number of bootstrap samples B.
         mean_block: mean block length in trading days (geometric lengths).
         seed: seed of numpy's default generator; same seed, same answer.
+        risk_free: the annual rate, or a per-date series (resampled with the returns).
 
     Returns:
         {"resamples", "mean_block", "seed", "quantiles",
@@ -104,10 +106,9 @@ def bootstrap(
     parts: dict[str, dict[str, list]] = {"strategy": {}, "benchmark": {}}
     for done in range(0, resamples, CHUNK):
         index = stationary_indices(n, min(CHUNK, resamples - done), mean_block, rng).T  # [n, B]
+        rates = np.asarray(risk_free)[index] if np.ndim(risk_free) else risk_free
         for name, returns in (("strategy", s_returns), ("benchmark", b_returns)):
-            for key, value in _measure(
-                returns[index], dates, initial_cash, periods, risk_free
-            ).items():
+            for key, value in _measure(returns[index], dates, initial_cash, periods, rates).items():
                 parts[name].setdefault(key, []).append(np.atleast_1d(value))
     sample = {name: {k: np.concatenate(v) for k, v in d.items()} for name, d in parts.items()}
     beats = sample["strategy"]["total_return"] > sample["benchmark"]["total_return"]
@@ -160,7 +161,7 @@ def bootstrap_run(result, resamples: int, mean_block: float = 20.0, seed: int = 
         result.dates,
         config.portfolio.initial_cash,
         periods_per_year(config),
-        config.stats.risk_free,
+        result.risk_free,
         resamples,
         mean_block,
         seed,

@@ -34,8 +34,8 @@ from engine.metrics.distribution import distribution
 from engine.metrics.fast_stats import DISTRIBUTION, PERFORMANCE, RELATIVE, RUN_ONLY, grid_statistics
 from engine.research import grid
 from engine.research.sweep_config import SweepSpec
-from engine.rules import new_month
-from engine.runner import periods_per_year
+from engine.rules import new_month, period_starts
+from engine.runner import periods_per_year, risk_free
 from engine.targets import chunk_bytes
 
 CHUNK_BYTES = 256 * 2**20  # working memory per chunk of combinations
@@ -58,13 +58,16 @@ class SweepPlan:
         decisions: schedule, aligned signal tables and rank inputs (engine.pipeline).
         prior: the first simulated row is the default regime's (no date before the start).
         close, price: [N, A] adjusted closes and execution prices of the universe.
-        month_starts: [N] first backtest date of each month.
+        month_starts: [N, 3] first backtest date of each month, quarter and year.
         regimes: the regime names, in config order.
         bench_values: [N, U] values of the distinct benchmark settings.
-        bench_keys: [U, 4] the distinct benchmark settings (fees, slippage, threshold,
-            monthly; `_setting_keys`), in the order of bench_values' columns.
+        bench_keys: [U, 5] the distinct benchmark settings (fees, slippage, threshold,
+            calendar rule, cash yield; `_setting_keys`), in the order of bench_values' columns.
         bench_stats: statistics of each benchmark setting ([U] arrays).
-        dates: the backtest dates; cash, risk_free, periods: the statistics' settings.
+        dates: the backtest dates; cash, risk_free (a number, or an [N] series), periods:
+            the statistics' settings.
+        yields, yield_settings: [N, R] cash yield per date of each distinct cash_yield of
+            the grid, and those settings (engine.pipeline.cash_yield_table).
         keep_values: chunks also return their daily values.
         data: per-ticker sha256 and range of the prices read (manifest, resume key).
     """
@@ -85,10 +88,12 @@ class SweepPlan:
     bench_stats: dict[str, np.ndarray]
     dates: pd.DatetimeIndex
     cash: float
-    risk_free: float
+    risk_free: float | np.ndarray
     periods: int
     keep_values: bool
     data: dict
+    yields: np.ndarray | None = None
+    yield_settings: tuple = ()
 
     def chunks(self) -> list[tuple[int, int]]:
         """(start, stop) of every chunk, in combination order."""
@@ -105,19 +110,26 @@ class Chunk(NamedTuple):
     values: np.ndarray | None
 
 
-def _setting_keys(costs: pipeline.Costs) -> np.ndarray:
-    """[G, 4] each combination's benchmark setting: fees, slippage, threshold (-1: none),
-    monthly."""
-    settings = (costs.fees, costs.slippage, costs.threshold, costs.monthly)
+def _setting_keys(costs: pipeline.Costs, yields: np.ndarray) -> np.ndarray:
+    """[G, 5] each combination's benchmark setting: fees, slippage, threshold (-1: none),
+    calendar rule (-1: none), cash yield column (-1: none). The benchmark has its own
+    rebalance rule when the config gives one; it ignores the no-trade band."""
+    settings = (costs.fees, costs.slippage, costs.bench_threshold, costs.bench_period, yields)
     return np.column_stack([np.nan_to_num(c.astype(float), nan=-1.0) for c in settings])
 
 
 def benchmark_of(
-    config: Config, axes: list[grid.Axis], index: np.ndarray, bench_keys: np.ndarray
+    config: Config,
+    axes: list[grid.Axis],
+    index: np.ndarray,
+    bench_keys: np.ndarray,
+    yield_settings: tuple = (),
 ) -> np.ndarray:
     """[g] column, among the distinct benchmark settings `bench_keys`, of the benchmark of
-    each combination of `index` ([axes, g]): its costs and rebalance rule."""
-    return _bench_column(_setting_keys(pipeline.execution_costs(config, axes, index)), bench_keys)
+    each combination of `index` ([axes, g]): its costs, rebalance rule and cash yield."""
+    costs = pipeline.execution_costs(config, axes, index)
+    yields = pipeline.cash_yield_columns(config, axes, index, yield_settings)
+    return _bench_column(_setting_keys(costs, yields), bench_keys)
 
 
 def _bench_column(keys: np.ndarray, bench_keys: np.ndarray) -> np.ndarray:
@@ -129,16 +141,16 @@ def _bench_column(keys: np.ndarray, bench_keys: np.ndarray) -> np.ndarray:
     ]
 
 
-def _benchmarks(spec: SweepSpec, prices, dates, month_starts, costs: pipeline.Costs):
-    """Benchmark simulations (GridResult of U columns), one per distinct cost setting, and
-    the settings ([U, 4] keys, sorted)."""
+def _benchmarks(spec: SweepSpec, prices, dates, month_starts, keys: np.ndarray, yields):
+    """Benchmark simulations (GridResult of U columns), one per distinct setting of `keys`
+    (`_setting_keys`), and the settings ([U, 5] keys, sorted)."""
     from engine.sim.fastsim import simulate_grid
 
     config = spec.base
     tickers = list(config.benchmark)
     close, price = pipeline.execution_prices(config, prices, tickers, dates)
-    unique = np.unique(_setting_keys(costs), axis=0)
-    fees, slip, threshold, monthly = (unique[:, i] for i in range(4))
+    unique = np.unique(keys, axis=0)
+    fees, slip, threshold, period, column = (unique[:, i] for i in range(5))
     weights = np.tile(np.array(list(config.benchmark.values()), dtype=float), (len(unique), 1, 1))
     decided = np.zeros((len(dates) + 1, len(unique)), dtype=np.int64, order="F")
     result = simulate_grid(
@@ -147,11 +159,13 @@ def _benchmarks(spec: SweepSpec, prices, dates, month_starts, costs: pipeline.Co
         weights,
         decided,
         month_starts,
-        monthly.astype(bool),
+        period.astype(np.int64),
         np.where(threshold < 0, np.nan, threshold),
         fees,
         slip,
         config.portfolio.initial_cash,
+        cash_rates=yields if yields.shape[1] else None,
+        rate_of=column.astype(np.int64),
     )
     return result, unique
 
@@ -174,12 +188,16 @@ def build_plan(
         np.ascontiguousarray(f.to_numpy())
         for f in pipeline.execution_prices(config, prices, universe, dates)
     )
-    month_starts = new_month(dates)
+    month_starts = period_starts(dates)
     everything = pipeline.grid_index(spec.axes)
     costs = pipeline.execution_costs(config, spec.axes, everything)
-    bench_run, bench_keys = _benchmarks(spec, prices, dates, month_starts, costs)
-    cash, rf = config.portfolio.initial_cash, config.stats.risk_free
     periods = periods_per_year(config)
+    yields, settings = pipeline.cash_yield_table(config, spec.axes, market, periods)
+    keys = _setting_keys(
+        costs, pipeline.cash_yield_columns(config, spec.axes, everything, settings)
+    )
+    bench_run, bench_keys = _benchmarks(spec, prices, dates, month_starts, keys, yields)
+    cash, rf = config.portfolio.initial_cash, risk_free(config, market)
     bench_values = bench_run.values
     bench_stats = stats.performance(bench_values, dates, cash, periods, rf)  # one per setting
     shape = distribution(bench_values, dates, cash)
@@ -187,6 +205,8 @@ def build_plan(
     bench_stats |= stats.trading(
         bench_values, dates, bench_run.trade_dates, bench_run.fees_paid, bench_run.traded_value
     )
+    if settings:
+        bench_stats["cash_interest"] = bench_run.interest
     if chunk is None:
         table_bytes = chunk_bytes(config, len(decisions.schedule.decisions))
         chunk = memory_chunk(len(dates), len(decisions.signals), table_bytes)
@@ -211,6 +231,8 @@ def build_plan(
         periods=periods,
         keep_values=keep_values,
         data=describe(prices) | describe_series(market.series),
+        yields=yields,
+        yield_settings=settings,
     )
 
 
@@ -226,19 +248,23 @@ def evaluate_chunk(plan: SweepPlan, start: int, stop: int) -> Chunk:
     )
     decided = by_combo.T  # [rows, g]: regimes, for the switch and time statistics
     costs = pipeline.execution_costs(config, axes, index)
-    bench_column = _bench_column(_setting_keys(costs), plan.bench_keys)
+    yields = pipeline.cash_yield_columns(config, axes, index, plan.yield_settings)
+    bench_column = _bench_column(_setting_keys(costs, yields), plan.bench_keys)
     result = simulate_grid(
         plan.close,
         plan.price,
         targets.tables,
         targets.codes.T,  # [rows, g] view, column-contiguous as the kernel wants
         plan.month_starts,
-        costs.monthly,
+        costs.period,
         costs.threshold,
         costs.fees,
         costs.slippage,
         plan.cash,
         table_of=targets.table_of,
+        tolerance=costs.tolerance,
+        cash_rates=plan.yields if plan.yield_settings else None,
+        rate_of=yields,
     )
     dates = plan.dates
     measured = grid_statistics(
@@ -254,6 +280,8 @@ def evaluate_chunk(plan: SweepPlan, start: int, stop: int) -> Chunk:
     block |= stats.trading(
         result.values, dates, result.trade_dates, result.fees_paid, result.traded_value
     )
+    if plan.yield_settings:
+        block["cash_interest"] = result.interest
     block["switches"] = stats.switches(decided[1:])
     for k, share in stats.time_in_regime(decided[1:], range(len(plan.regimes))).items():
         block[f"time_in_{plan.regimes[k]}"] = share

@@ -3,7 +3,8 @@
 In a sweep config any numeric parameter (any signal or score parameter its kind
 declares sweepable in strategies/signals/ or strategies/scores/, a regime weight, a
 ranked allocation's top, vol_window, exposure, numeric min_score or filter parameter,
-fees_bps, slippage_bps, a rebalance threshold) may be written as
+fees_bps, slippage_bps, a rebalance threshold, the no-trade band `tolerance`, a numeric
+`cash_yield`) may be written as
 
     entry: [60, 120, 250]                         # a list of values
     entry: {start: 20, stop: 260, step: 20}       # an inclusive range: 20, 40, ..., 260
@@ -212,6 +213,11 @@ def _sweepable(raw: dict) -> Iterator[tuple[tuple, Any]]:
         rule = execution.get("rebalance")
         if isinstance(rule, dict) and "threshold" in rule:
             yield ("execution", "rebalance", "threshold"), rule["threshold"]
+        if "tolerance" in execution:
+            yield ("execution", "tolerance"), execution["tolerance"]
+    portfolio = raw.get("portfolio")
+    if isinstance(portfolio, dict) and "cash_yield" in portfolio:
+        yield ("portfolio", "cash_yield"), portfolio["cash_yield"]
 
 
 TEXT_KEYS = {

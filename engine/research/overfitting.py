@@ -432,7 +432,7 @@ def against_benchmark(dsr: dict, benchmark_sharpe: float) -> dict:
 def sweep_odds(
     values: np.ndarray,
     initial_cash: float,
-    risk_free: float,
+    risk_free,
     periods: int,
     subperiods: int = 16,
     benchmark_sharpes: np.ndarray | None = None,
@@ -445,7 +445,7 @@ def sweep_odds(
     "deflated_sharpe_vs_benchmark".
 
     Returns are `engine.metrics.stats.daily_returns` of the values, in excess of the
-    per-period risk-free rate; trials = every combination. The best
+    per-period risk-free rate (or of its per-date series, [T]); trials = every combination. The best
     combination is the one with the highest Sharpe ratio (a sweep ranked by
     another metric still has its odds measured on Sharpe, as in the papers).
     Sub-periods that would hold fewer than 2 returns are reduced to the largest
@@ -462,7 +462,7 @@ def sweep_odds(
     from engine.metrics import stats
 
     values = np.asarray(values, dtype=float)
-    rate = stats.per_period_rate(risk_free, periods)
+    rate = stats.per_date_rate(risk_free, periods, values)
     n_rows, n_trials = values.shape
 
     def excess(columns) -> np.ndarray:
@@ -580,7 +580,7 @@ def add_to_summary(summary: dict, spec, result, subperiods: int = 16) -> None:
         odds = sweep_odds(
             result.values[:, rows],
             config.portfolio.initial_cash,
-            config.stats.risk_free,
+            result.risk_free,
             periods_per_year(config),
             subperiods,
             benchmark_sharpes=bench[rows],

@@ -53,7 +53,9 @@ class SweepResult:
     data: dict | None = None  # per-ticker sha256 and range of the prices read (manifest)
     warnings: list[str] = field(default_factory=list)  # what shaped it (manifest, stderr)
     bench_values: np.ndarray | None = None  # [N, U] each distinct benchmark setting's values
-    bench_keys: np.ndarray | None = None  # [U, 4] those settings (chunks.benchmark_of reads)
+    bench_keys: np.ndarray | None = None  # [U, 5] those settings (chunks.benchmark_of reads)
+    yield_settings: tuple = ()  # the grid's distinct cash yields (chunks.benchmark_of reads)
+    risk_free: float | np.ndarray = 0.0  # the annual rate or a ticker's per-date series
 
 
 def run_sweep(
@@ -94,6 +96,8 @@ def result_of(plan: SweepPlan, assembler: Assembler, notes: list[str]) -> SweepR
         warnings=list(notes),
         bench_values=plan.bench_values,
         bench_keys=plan.bench_keys,
+        yield_settings=plan.yield_settings,
+        risk_free=plan.risk_free,
     )
 
 

@@ -7,7 +7,8 @@ plus an optional `sweep:` section of display options.
 Scenario axes are swept but not chosen: every result (the best combination, its
 neighbours, the overfitting odds, the walk-forward choice) is taken within each
 scenario, one combination of the scenario axes' values. Costs are scenarios by
-default (`COST_AXES`, when swept); `scenarios: []` makes every axis a choice.
+default (`COST_AXES`, when swept: also the no-trade band and the cash yield);
+`scenarios: []` makes every axis a choice.
 """
 
 from __future__ import annotations
@@ -44,8 +45,14 @@ class SweepOptions(BaseModel):
     scenarios: list[str] | None = None  # None: the swept COST_AXES; []: none
 
 
-COST_AXES = ("execution.fees_bps", "execution.slippage_bps")
-"""Axes that are scenarios unless `sweep.scenarios` says otherwise: costs are not knobs."""
+COST_AXES = (
+    "execution.fees_bps",
+    "execution.slippage_bps",
+    "execution.tolerance",
+    "portfolio.cash_yield",
+)
+"""Axes that are scenarios unless `sweep.scenarios` says otherwise: costs, the no-trade
+band and the cash yield are conditions to judge a strategy under, not knobs."""
 
 
 @dataclass(frozen=True)

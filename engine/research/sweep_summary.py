@@ -273,7 +273,8 @@ def best_curves(spec: SweepSpec, summary: dict, result: SweepResult) -> pd.DataF
     dates = result.dates
     rows = [int(block["top"][0]["row"]) for block in summary["scenarios"]]
     index = pipeline.grid_index(spec.axes)[:, rows]
-    bench = result.bench_values[:, benchmark_of(spec.base, spec.axes, index, result.bench_keys)]
+    column = benchmark_of(spec.base, spec.axes, index, result.bench_keys, result.yield_settings)
+    bench = result.bench_values[:, column]
     day = dates.strftime("%Y-%m-%d")
     frames = [
         pd.DataFrame(

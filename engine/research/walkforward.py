@@ -223,7 +223,7 @@ def walk_forward(
             f"{spec.origin}: {dates[0].date()} to {dates[-1].date()} is too short for "
             f"--walk-forward {wf.text} (no window has >= 2 training and >= 2 test dates)"
         )
-    cash, rf = config.portfolio.initial_cash, config.stats.risk_free
+    cash, rf = config.portfolio.initial_cash, _risk_free(config, prices, cal, dates)
     periods = periods_per_year(config)
     shape = tuple(len(a.values) for a in spec.axes)
     names = [a.name for a in spec.axes]
@@ -331,10 +331,24 @@ def _whole_only(period_stats: dict, partial: bool) -> dict:
     }
 
 
+def _risk_free(config, prices: dict, cal: pd.DatetimeIndex, dates: pd.DatetimeIndex):
+    """stats.risk_free: the annual number, or a ticker's per-date series on `dates` (a
+    Series: the stitched out-of-sample dates read their part of it)."""
+    from engine import rates
+
+    rate = config.stats.risk_free
+    if not isinstance(rate, str):
+        return rate
+    series = rates.risk_free_series(prices, rate, cal, cal.get_loc(dates[0]), len(dates))
+    return pd.Series(series, index=dates)
+
+
 def _side_by_side(stitched: pd.DataFrame, table: pd.DataFrame, cash, periods, rf) -> dict:
     """The out-of-sample range and the in-sample means beside the stitched curve's statistics,
     the benchmark's likewise (one scenario)."""
     oos_dates = pd.DatetimeIndex(stitched["date"])
+    if isinstance(rf, pd.Series):
+        rf = rf.reindex(oos_dates).to_numpy()
     out_strategy = stats.performance(stitched["strategy"].to_numpy(), oos_dates, cash, periods, rf)
     out_bench = stats.performance(stitched["benchmark"].to_numpy(), oos_dates, cash, periods, rf)
     return {

@@ -1,4 +1,5 @@
-"""Portfolio accounting (docs/semantics.md §10) through vectorbt: the ONLY module that imports it.
+"""Portfolio accounting (docs/semantics.md §6, §11) through vectorbt: the ONLY module that
+imports it.
 
 One call to `Portfolio.from_orders` per simulation: target-percent orders on
 trade dates (NaN = hold), one group with shared cash, `call_seq="auto"`
@@ -6,6 +7,20 @@ trade dates (NaN = hold), one group with shared cash, `call_seq="auto"`
 order), long only, partial fills when cash runs short. Orders are valued at
 the execution price (`val_price = price`), so the target holding of asset i
 is w_i * V / p_i with V = cash + shares at the execution prices.
+
+Three per-order settings carry §6 and §11 beyond what `from_orders` does alone:
+
+- `skip` (the no-trade band): a zero-amount order (size_type "amount", size 0): it
+  sorts with key 0 and moves nothing, so the other orders keep §6's order;
+- `cap` (a buy's size where its cost exceeds the cash left by less than vectorbt's
+  1e-9 tolerance, which it would otherwise fill in full): the order's `max_size`,
+  which cuts the fill without changing the sort;
+- `index` (cash yield): vectorbt pays no interest, so the simulation runs in units of
+  the cash index I_t = prod(1 + c): every price of date t divided by I_t. Target
+  sizing, fees and slippage are linear in price, so the share quantities are the same,
+  and cash in index units is constant between dates exactly as accrual requires
+  (vectorbt's tolerances are relative). Values, cash, fill prices and fees are
+  multiplied back by I_t; `Simulation.portfolio` stays in index units.
 """
 
 from __future__ import annotations
@@ -31,7 +46,9 @@ class Simulation:
             fill_price (with slippage), value (quantity * fill_price), fees.
         close: the adjusted closes the holdings are valued at.
         portfolio: the `vectorbt.Portfolio` itself, for notebook users (its own
-            statistics use vectorbt's conventions, not docs/semantics.md's).
+            statistics use vectorbt's conventions, not docs/semantics.md's; in units of
+            the cash index when cash earns a yield).
+        index: the cash index I_t (None without a cash yield).
     """
 
     value: pd.Series
@@ -40,6 +57,7 @@ class Simulation:
     trades: pd.DataFrame
     close: pd.DataFrame
     portfolio: Any = None
+    index: np.ndarray | None = None
 
     def held_weights(self) -> pd.DataFrame:
         """Weight of each asset at each close: shares * close / V."""
@@ -53,6 +71,9 @@ def simulate(
     initial_cash: float,
     fees: float,
     slippage: float,
+    skip: np.ndarray | None = None,
+    cap: np.ndarray | None = None,
+    index: np.ndarray | None = None,
 ) -> Simulation:
     """Simulate target-weight orders.
 
@@ -63,21 +84,34 @@ def simulate(
         initial_cash: starting cash.
         fees: fee fraction of each fill's value (2 bps = 0.0002).
         slippage: fraction added to buys' and taken from sells' prices.
+        skip: [N, A] True where the no-trade band skips the order (None: none).
+        cap: [N, A] most shares a buy may fill (NaN or None: no cap).
+        index: [N] cash index I_t (None: cash earns nothing).
     """
     import vectorbt as vbt
+    from vectorbt.portfolio.enums import SizeType
 
+    size = orders.to_numpy(dtype=float, copy=True)
+    size_type = np.full(size.shape, SizeType.TargetPercent)
+    if skip is not None and skip.any():
+        size[skip] = 0.0
+        size_type[skip] = SizeType.Amount
+    max_size = np.inf if cap is None else np.where(np.isnan(cap), np.inf, cap)
+    units = (close, price)
+    if index is not None:
+        units = tuple(frame.div(index, axis=0) for frame in units)
     portfolio = vbt.Portfolio.from_orders(
-        close=close,
-        size=orders,
-        size_type="targetpercent",
+        close=units[0],
+        size=size,
+        size_type=size_type,
         direction="longonly",
-        price=price,
-        val_price=price,
+        price=units[1],
+        val_price=units[1],
         fees=fees,
         fixed_fees=0.0,
         slippage=slippage,
         min_size=0.0,
-        max_size=np.inf,
+        max_size=max_size,
         lock_cash=False,
         allow_partial=True,
         raise_reject=False,
@@ -90,31 +124,40 @@ def simulate(
         freq="1D",
         seed=None,
     )
+    scale = np.ones(len(close)) if index is None else np.asarray(index, dtype=float)
+    value = portfolio.value()
     return Simulation(
-        value=portfolio.value().rename("value"),
-        cash=portfolio.cash().rename("cash"),
+        value=(value * scale).rename("value"),
+        cash=(portfolio.cash() * scale).rename("cash"),
         shares=portfolio.assets(),
-        trades=_trades(portfolio.orders.records, close, portfolio.value().to_numpy()),
+        trades=_trades(portfolio.orders.records, close, value.to_numpy(), scale),
         close=close,
         portfolio=portfolio,
+        index=None if index is None else scale,
     )
 
 
-def _trades(records: np.ndarray, close: pd.DataFrame, value: np.ndarray) -> pd.DataFrame:
-    """Order records -> readable fills in date and fill order, residue dropped."""
+def _trades(
+    records: np.ndarray, close: pd.DataFrame, value: np.ndarray, scale: np.ndarray
+) -> pd.DataFrame:
+    """Order records -> readable fills in date and fill order, residue dropped; prices and
+    fees times `scale` (the cash index; records are in its units)."""
     records = pd.DataFrame(records)
+    row = records["idx"].to_numpy()
     moved = np.abs(records["size"].to_numpy() * records["price"].to_numpy())
-    records = records[moved > RESIDUE * value[records["idx"].to_numpy()]]
+    records = records[moved > RESIDUE * value[row]]
+    row = records["idx"].to_numpy()
     sign = np.where(records["side"].to_numpy() == 0, 1.0, -1.0)  # 0 = buy, 1 = sell
     quantity = records["size"].to_numpy() * sign
+    price = records["price"].to_numpy() * scale[row]
     trades = pd.DataFrame(
         {
-            "date": close.index[records["idx"].to_numpy()],
+            "date": close.index[row],
             "ticker": close.columns[records["col"].to_numpy()],
             "quantity": quantity,
-            "fill_price": records["price"].to_numpy(),
-            "value": quantity * records["price"].to_numpy(),
-            "fees": records["fees"].to_numpy(),
+            "fill_price": price,
+            "value": quantity * price,
+            "fees": records["fees"].to_numpy() * scale[row],
         }
     )
     return trades.sort_values("date", kind="stable").reset_index(drop=True)
