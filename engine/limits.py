@@ -41,3 +41,14 @@ MAX_PERIODS_PER_YEAR = 366  # daily bars at most (crypto trades every day of a l
 RISK_FREE_RANGE = (-0.5, 1.0)  # annual rate: above -50% and at most 100%
 
 MAX_COMBOS = 100_000  # default of `rotation sweep --max-combos`
+
+# The most dates of the trading calendar C one decision period can hold, the bound of
+# `execution.decide_day`: weekdays (any universe with a stock or an ETF: a week has 5, a
+# month at most 23, a quarter at most 66, a year at most 262), and every calendar day
+# when every traded asset is crypto (7, 31, 92, 366).
+PERIOD_DATES = {
+    "weekly": (5, 7),
+    "monthly": (23, 31),
+    "quarterly": (66, 92),
+    "annual": (262, 366),
+}

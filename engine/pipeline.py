@@ -32,16 +32,17 @@ from engine.errors import DataError
 from engine.notices import warn_shaped
 from engine.research.grid import Axis, combinations
 from engine.rules import bps_to_fraction, execution_column, new_month
+from engine.tables import VolInputs, build_targets
 from engine.targets import (
     RankInputs,
     RankPlan,
-    Schedule,
+    Schedules,
     Targets,
-    build_targets,
-    decision_schedule,
+    decision_schedules,
     rank_plans,
     scheduled,
 )
+from engine.vol_target import calendar_returns
 from strategies.regimes import decide, names_in
 from strategies.registry import Lines, switch
 from strategies.scores import SCORE_KINDS
@@ -308,27 +309,37 @@ class Decisions:
     """What every chunk of combinations reads to decide its targets (steps 2-3).
 
     Attributes:
-        schedule: the decision date each simulated row reads (engine.targets).
+        schedule: the decision date each simulated row reads, one schedule per
+            decide_day value (engine.targets.Schedules).
         signals: signal tables, aligned on the decision dates (sweeps) or on all of C
             (runs, which keep the frames for signals.csv; `columns` then picks the
             decision dates).
         columns: positions within the aligned tables of the decision dates, or None.
         plans: the ranked regimes and their parameter sets.
         inputs: scores, volatilities and filters on the decision dates (None: no ranks).
+        returns: [C, A] daily returns of the universe on C, for `portfolio.target_vol`
+            (None without it).
     """
 
-    schedule: Schedule
+    schedule: Schedules
     signals: dict[str, SignalTable]
     columns: np.ndarray | None
     plans: list[RankPlan]
     inputs: RankInputs | None
+    returns: np.ndarray | None = None
 
 
 def prepare_decisions(
     config: Config, axes: Sequence[Axis], market: Market, rows: np.ndarray, keep_frames=False
 ) -> Decisions:
-    """Schedule, signal tables and rank inputs for the rows (positions in C) simulated."""
-    schedule = decision_schedule(market.calendar, config.execution.decide, rows)
+    """Schedules, signal tables and rank inputs for the rows (positions in C) simulated.
+    A rank buffer chains each selection from the previous decision date, so with `keep`
+    every decision date of C up to the last row is taken (also before the start)."""
+    execution = config.execution
+    days = decide_days(config, axes)
+    buffered = any(r.rank is not None and r.rank.keep is not None for r in config.regimes)
+    buffered |= any(a.path[-1] == "keep" and a.path[2] == "rank" for a in axes)
+    schedule = decision_schedules(market.calendar, execution.decide, days, rows, buffered)
     if keep_frames:
         every = np.arange(len(market.calendar))
         signals = signal_tables(config, axes, market, every, keep_frames=True)
@@ -340,7 +351,51 @@ def prepare_decisions(
     inputs = None
     if plans:
         inputs = RankInputs(market.prices, config, market.instants[schedule.decisions])
-    return Decisions(schedule, signals, columns, plans, inputs)
+    returns = None
+    if config.portfolio.target_vol is not None:
+        returns = calendar_returns(market.prices, list(config.universe), market.calendar)
+    return Decisions(schedule, signals, columns, plans, inputs, returns)
+
+
+DECIDE_DAY = ("execution", "decide_day")
+TARGET_VOL = ("portfolio", "target_vol")
+
+
+def decide_days(config: Config, axes: Sequence[Axis]) -> tuple[int, ...]:
+    """The decide_day of each schedule: the swept values in axis order, else the config's."""
+    for axis in axes:
+        if axis.path == DECIDE_DAY:
+            return tuple(int(v) for v in axis.values)
+    return (config.execution.day,)
+
+
+def schedule_of(axes: Sequence[Axis], index: np.ndarray) -> np.ndarray:
+    """[G] the schedule (position in `decide_days`) of each combination."""
+    for i, axis in enumerate(axes):
+        if axis.path == DECIDE_DAY:
+            return index[i].astype(np.int64)
+    return np.zeros(index.shape[1], dtype=np.int64)
+
+
+def vol_inputs(
+    config: Config, decisions: Decisions, axes: Sequence[Axis], index: np.ndarray
+) -> VolInputs | None:
+    """Each combination's volatility target (annual, window, cap) and the returns it reads;
+    None without `portfolio.target_vol`."""
+    target = config.portfolio.target_vol
+    if target is None:
+        return None
+
+    def value(key: str, default: float) -> np.ndarray:
+        return per_combo(axes, index, (*TARGET_VOL, key), default)
+
+    return VolInputs(
+        decisions.returns,
+        config.annual_periods(),
+        value("annual", target.annual),
+        value("window", target.window).astype(np.int64),
+        value("max_exposure", target.max_exposure),
+    )
 
 
 def _dates_before(market: Market, instant: int) -> tuple[int, pd.Timestamp | None]:
@@ -401,22 +456,35 @@ def decide_targets(
     axes: Sequence[Axis],
     index: np.ndarray,
     prior: bool = False,
-    keep: dict | None = None,
+    record: dict | None = None,
 ) -> tuple[np.ndarray, Targets]:
     """Decided regimes [G, rows] and targets of the combinations `index` on the scheduled
     rows; with `prior`, a first row holding the default regime and its target (the date
-    before the first backtest date when C has none)."""
+    before the first backtest date when C has none). `record`: filled with each ranked
+    regime's Ranking as acted on (runs)."""
     default = len(config.regimes) - 1
-    n_dec = len(decisions.schedule.decisions)
+    schedules = decisions.schedule
+    n_dec = len(schedules.decisions)
     codes = decide_codes(config, decisions.signals, axes, index, n_dec, decisions.columns)
-    regimes = scheduled(codes, decisions.schedule, default)
-    source = decisions.schedule.source
+    which = schedule_of(axes, index)
+    regimes = scheduled(codes, schedules, default, which)
     if prior:
         regimes = np.hstack([np.full((regimes.shape[0], 1), default, dtype=np.int64), regimes])
-        source = np.concatenate([[-1], source])
     fixed = regime_weights(config, axes, index)
+    vol = vol_inputs(config, decisions, axes, index)
     targets = build_targets(
-        config, axes, index, regimes, source, decisions.plans, decisions.inputs, fixed, keep
+        config,
+        axes,
+        index,
+        regimes,
+        codes,
+        schedules,
+        which,
+        decisions.plans,
+        decisions.inputs,
+        fixed,
+        vol,
+        record,
     )
     return regimes, targets
 

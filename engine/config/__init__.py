@@ -22,11 +22,19 @@ from typing import Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+)
 
 from engine import limits
 from engine.config import strict_yaml
 from engine.config.types import Date, Number, Weight, Whole
+from engine.data.market_calendar import is_crypto
 from engine.errors import ConfigError
 from engine.limits import is_series, is_symbol
 from strategies.params import whole_at_least
@@ -41,6 +49,12 @@ MAX_DAY_OFFSET = 7  # a close time is at most a week after its bar's label date
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _without_unset(data: dict, keys: tuple[str, ...]) -> dict:
+    """`data` without the optional `keys` left at None: a config that does not use a key
+    added later resolves (config.yaml, the config hash) to the same bytes as before."""
+    return {k: v for k, v in data.items() if not (k in keys and v is None)}
 
 
 class CloseTime(_Model):
@@ -130,6 +144,11 @@ class RankConfig(_Model):
     filter: dict[str, Any] | None = None
     fallback: str | None = None
     exposure: Number = Field(default=1.0, gt=0.0, le=1.0)
+    keep: whole_at_least(1) | None = None  # rank buffer: holders stay while ranked <= keep
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler) -> dict:
+        return _without_unset(handler(self), ("keep",))
 
     @field_validator("min_score", mode="before")
     @classmethod
@@ -182,7 +201,27 @@ class ExecutionConfig(_Model):
     fees_bps: Number = Field(default=0.0, ge=0.0, lt=10_000)
     slippage_bps: Number = Field(default=0.0, ge=0.0, lt=10_000)
     rebalance: Literal["none", "monthly"] | ThresholdRule = "none"
-    decide: Literal["daily", "weekly", "monthly"] = "daily"
+    decide: Literal["daily", "weekly", "monthly", "quarterly", "annual"] = "daily"
+    decide_day: Whole | None = None  # d-th date of each period (-1: the last; None: -1)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler) -> dict:
+        return _without_unset(handler(self), ("decide_day",))
+
+    @field_validator("decide_day")
+    @classmethod
+    def _not_zero(cls, value: int | None) -> int | None:
+        if value == 0:
+            raise ValueError(
+                "must not be 0: 1 is the first date of each period, -1 the last, -2 the one "
+                "before it"
+            )
+        return value
+
+    @property
+    def day(self) -> int:
+        """The decision day within each period (`decide_day`, default -1: the last date)."""
+        return -1 if self.decide_day is None else int(self.decide_day)
 
     @property
     def fees(self) -> float:
@@ -195,12 +234,28 @@ class ExecutionConfig(_Model):
         return self.slippage_bps / 10_000
 
 
+class TargetVol(_Model):
+    """Volatility target (docs/semantics.md): each decided target is scaled by
+    min(max_exposure, annual / sigma), sigma the annualised volatility of the target's
+    daily returns over the last `window` dates."""
+
+    annual: Number = Field(gt=0.0)
+    window: whole_at_least(2)
+    max_exposure: Number = Field(default=1.0, gt=0.0, le=1.0)
+
+
 class PortfolioConfig(_Model):
-    """Starting cash, within engine.limits' MIN/MAX_INITIAL_CASH (see there why)."""
+    """Starting cash, within engine.limits' MIN/MAX_INITIAL_CASH (see there why), and an
+    optional volatility target."""
 
     initial_cash: Number = Field(
         default=100_000.0, ge=limits.MIN_INITIAL_CASH, le=limits.MAX_INITIAL_CASH
     )
+    target_vol: TargetVol | None = None
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler) -> dict:
+        return _without_unset(handler(self), ("target_vol",))
 
 
 class StatsConfig(_Model):
@@ -257,6 +312,12 @@ class Config(_Model):
                 for asset in rank.assets:
                     needed.update(SIGNAL_KINDS[rank.filter["type"]].legs(rank.filter_spec(asset)))
         return sorted(needed)
+
+    def annual_periods(self) -> int:
+        """P: stats.periods_per_year, else 365 when every traded asset is crypto, else 252."""
+        if self.stats.periods_per_year:
+            return self.stats.periods_per_year
+        return 365 if all(is_crypto(t) for t in self.universe) else 252
 
     def resolved(self) -> dict[str, Any]:
         """The config with every default filled in, as plain JSON types."""
@@ -415,6 +476,11 @@ def _check_rank(i: int, rank: RankConfig, config: Config) -> list[str]:
             f"{where}.score: unknown score {rank.score!r}{suggest(rank.score, known)}; "
             + (f"scores are {known}" if known else "define it under `scores:`")
         )
+    if rank.keep is not None and not rank.top <= rank.keep <= len(rank.assets):
+        problems.append(
+            f"{where}.keep: {rank.keep} must be at least top ({rank.top}) and at most the "
+            f"{len(rank.assets)} assets ranked"
+        )
     if rank.weighting == "inverse_vol" and rank.vol_window is None:
         problems.append(
             f"{where}.vol_window: inverse_vol weighting needs vol_window (days of returns, >= 2)"
@@ -455,6 +521,33 @@ def _check_allocations(config: Config) -> list[str]:
     return problems
 
 
+PERIOD_NAMES = {"weekly": "week", "monthly": "month", "quarterly": "quarter", "annual": "year"}
+
+
+def _check_decide_day(config: Config) -> list[str]:
+    """decide_day needs a period (not `daily`) and fits in one (engine.limits.PERIOD_DATES:
+    the most dates of C a period can hold, every calendar day for an all-crypto universe)."""
+    execution = config.execution
+    day = execution.decide_day
+    if day is None:
+        return []
+    if execution.decide == "daily":
+        return [
+            "execution.decide_day: needs `decide: weekly`, `monthly`, `quarterly` or `annual` "
+            "(every date decides under `daily`); remove it or set `decide`"
+        ]
+    crypto = all(is_crypto(t) for t in config.universe)
+    most = limits.PERIOD_DATES[execution.decide][1 if crypto else 0]
+    if abs(day) > most:
+        period = PERIOD_NAMES[execution.decide]
+        return [
+            f"execution.decide_day: {day} is beyond a {period}, which holds at most {most} "
+            f"trading dates; use 1 to {most} (from its first date) or -1 to -{most} (from "
+            "its last)"
+        ]
+    return []
+
+
 def _check_dates(config: Config) -> list[str]:
     data = config.data
     if data.end is not None and data.start > data.end:
@@ -474,6 +567,7 @@ RULES: tuple[Callable[[Config], list[str]], ...] = (
     _check_weights,
     _check_allocations,
     _check_tickers,
+    _check_decide_day,
     _check_dates,
     _check_source,
 )

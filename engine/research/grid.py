@@ -2,8 +2,9 @@
 
 In a sweep config any numeric parameter (any signal or score parameter its kind
 declares sweepable in strategies/signals/ or strategies/scores/, a regime weight, a
-ranked allocation's top, vol_window, exposure, numeric min_score or filter parameter,
-fees_bps, slippage_bps, a rebalance threshold) may be written as
+ranked allocation's top, vol_window, exposure, numeric min_score, keep or filter parameter,
+fees_bps, slippage_bps, a rebalance threshold, decide_day, a volatility target's annual,
+window or max_exposure) may be written as
 
     entry: [60, 120, 250]                         # a list of values
     entry: {start: 20, stop: 260, step: 20}       # an inclusive range: 20, 40, ..., 260
@@ -141,7 +142,7 @@ def _axis_values(value: Any, count: int, whole: bool, where: str) -> tuple[float
     return _typed(values, whole, where, from_range=True)
 
 
-RANK_AXES = ("top", "vol_window", "exposure", "min_score")
+RANK_AXES = ("top", "vol_window", "exposure", "min_score", "keep")
 """Numeric keys of a ranked allocation that may be swept (besides its filter's)."""
 
 
@@ -154,8 +155,8 @@ def _whole(raw: dict, path: tuple) -> bool:
     if path[0] == "regimes" and path[2] == "rank":
         if path[3] == "filter":
             return path[4] in SIGNAL_KINDS[raw["regimes"][path[1]]["rank"]["filter"]["type"]].whole
-        return path[3] in ("top", "vol_window")
-    return False
+        return path[3] in ("top", "vol_window", "keep")
+    return path in (("execution", "decide_day"), ("portfolio", "target_vol", "window"))
 
 
 def _rank_sweepable(i: int, rank: Any) -> Iterator[tuple[tuple, Any]]:
@@ -205,6 +206,22 @@ def _sweepable(raw: dict) -> Iterator[tuple[tuple, Any]]:
         rule = execution.get("rebalance")
         if isinstance(rule, dict) and "threshold" in rule:
             yield ("execution", "rebalance", "threshold"), rule["threshold"]
+        if "decide_day" in execution:
+            yield ("execution", "decide_day"), execution["decide_day"]
+    yield from _target_vol_sweepable(raw.get("portfolio"))
+
+
+TARGET_VOL_AXES = ("annual", "window", "max_exposure")
+"""Numeric keys of `portfolio.target_vol` that may be swept."""
+
+
+def _target_vol_sweepable(portfolio: Any) -> Iterator[tuple[tuple, Any]]:
+    """(path, value) of the numeric keys of `portfolio.target_vol`."""
+    target = portfolio.get("target_vol") if isinstance(portfolio, dict) else None
+    if isinstance(target, dict):
+        for key in TARGET_VOL_AXES:
+            if key in target:
+                yield ("portfolio", "target_vol", key), target[key]
 
 
 TEXT_KEYS = {

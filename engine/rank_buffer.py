@@ -1,0 +1,234 @@
+"""The rank buffer `rank.keep` (docs/semantics.md "Rank buffer"): selections that hold on.
+
+At a decision date t of a combination, if its previous decision date decided the same
+ranked regime, the assets holding slots there keep them while they are eligible and
+ranked <= K at t; the other slots go to the best-ranked eligible assets not yet in a
+slot. Otherwise (the first decision of a run of the regime) the selection is the plain
+top k of the ranking (section 9).
+
+So the selection at t depends on t and on the decision date s at which the current run
+of the regime began, through the chain of selections from s to t, and two chains that
+reach the same selection on the same date go on together. `buffered_codes` walks the
+decision dates of one schedule once for a group of combinations (a numba loop: dates
+outside, combinations inside, each distinct step computed once per date and reused),
+keeps one row per distinct (date, selection) that differs from the plain ranking, and
+writes each combination's table row into its codes. The rows' weights come from
+`strategies.ranking.weigh`, like every ranked target. Nothing here depends on the order
+of the combinations: a run and its one-combination sweep get the same rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from strategies.ranking import Ranking, weigh
+
+
+@numba.njit(cache=True)
+def _step(held, rank, eligible, top, keep):
+    """The selection at a date from the assets `held` at the previous decision date:
+    the held ones still eligible and ranked <= keep, then the best-ranked others."""
+    m = rank.shape[0]
+    chosen = np.zeros(m, dtype=np.bool_)
+    count = 0
+    for a in range(m):
+        if held[a] and eligible[a] and rank[a] <= keep:
+            chosen[a] = True
+            count += 1
+    by_rank = np.full(m, -1, dtype=np.int64)
+    for a in range(m):
+        if eligible[a]:
+            by_rank[rank[a] - 1] = a
+    for position in range(m):
+        if count >= top:
+            break
+        a = by_rank[position]
+        if a < 0:
+            break
+        if not chosen[a]:
+            chosen[a] = True
+            count += 1
+    return chosen
+
+
+@numba.njit(cache=True)
+def _find(states, start, stop, chosen):
+    """Index of the row in states[start:stop] equal to `chosen`, or -1."""
+    for s in range(start, stop):
+        same = True
+        for a in range(chosen.shape[0]):
+            if states[s, a] != chosen[a]:
+                same = False
+                break
+        if same:
+            return s
+    return -1
+
+
+@numba.njit(cache=True)
+def _chains(
+    regimes, combos, columns, regime, plain, rank, eligible, top, keep, codes, plain_row, extra_row
+):
+    """Walk the decision dates `columns` (ascending) of one schedule for `combos`.
+
+    Writes codes[g, columns[q]] for every combination g of `combos` deciding `regime`
+    there: `plain_row + columns[q]` when its selection is the plain one, else
+    `extra_row + e` for the e-th distinct buffered state. Returns the states [E, M] and
+    the position q of each.
+    """
+    n_dates, m = plain.shape
+    capacity = 16
+    states = np.zeros((capacity, m), dtype=np.bool_)
+    dates = np.zeros(capacity, dtype=np.int64)
+    n = 0
+    current = np.full(len(combos), -2, dtype=np.int64)  # -2: not in the regime; -1: plain
+    previous_start = 0
+    for q in range(n_dates):
+        column = columns[q]
+        start = n
+        nexts = np.full(max(start - previous_start, 0), -3, dtype=np.int64)  # -3: not yet
+        next_plain = -3
+        for i in range(len(combos)):
+            g = combos[i]
+            if regimes[g, column] != regime:
+                current[i] = -2
+                continue
+            before = current[i]
+            if before == -2:
+                current[i] = -1
+            else:
+                cached = next_plain if before == -1 else nexts[before - previous_start]
+                if cached == -3:
+                    held = plain[q - 1] if before == -1 else states[before]
+                    chosen = _step(held, rank[q], eligible[q], top, keep)
+                    same = True
+                    for a in range(m):
+                        if chosen[a] != plain[q, a]:
+                            same = False
+                            break
+                    if same:
+                        cached = -1
+                    else:
+                        cached = _find(states, start, n, chosen)
+                        if cached < 0:
+                            if n == capacity:
+                                capacity *= 2
+                                grown = np.zeros((capacity, m), dtype=np.bool_)
+                                grown[:n] = states[:n]
+                                states = grown
+                                grown_dates = np.zeros(capacity, dtype=np.int64)
+                                grown_dates[:n] = dates[:n]
+                                dates = grown_dates
+                            states[n] = chosen
+                            dates[n] = q
+                            cached = n
+                            n += 1
+                    if before == -1:
+                        next_plain = cached
+                    else:
+                        nexts[before - previous_start] = cached
+                current[i] = cached
+            state = current[i]
+            codes[g, column] = plain_row + column if state == -1 else extra_row + state
+        previous_start = start
+    return states[:n], dates[:n]
+
+
+@dataclass(frozen=True)
+class Buffered:
+    """The buffered selections of one ranked parameter set that differ from its plain
+    ranking, as a Ranking over E rows (`ranking`), each at decision date `dates[e]`
+    (positions in the union of decision dates)."""
+
+    ranking: Ranking
+    dates: np.ndarray
+
+
+def buffered_codes(
+    regimes: np.ndarray,
+    combos: np.ndarray,
+    columns: np.ndarray,
+    regime: int,
+    plain: Ranking,
+    top: int,
+    keep: int,
+    codes: np.ndarray,
+    plain_row: int,
+    extra_row: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The buffered selections of `combos` ([g] rows of `regimes`, [G, P] decided regime on
+    the union of decision dates) on the decision dates `columns` of their schedule.
+
+    Writes into `codes` ([G, P]) the table row of each combination's target where it
+    decides `regime`: `plain_row + p` where the buffer leaves the plain ranking's
+    selection, else `extra_row + e` for the e-th returned state. Returns (states [E, M]
+    selected masks, their dates [E] as positions in the union of decision dates).
+    """
+    states, at = _chains(
+        regimes,
+        combos.astype(np.int64),
+        columns.astype(np.int64),
+        regime,
+        np.ascontiguousarray(plain.selected[columns]),
+        np.ascontiguousarray(plain.rank[columns]).astype(np.int64),
+        np.ascontiguousarray(plain.eligible[columns]),
+        top,
+        keep,
+        codes,
+        plain_row,
+        extra_row,
+    )
+    return states, columns[at]
+
+
+def weigh_states(
+    plain: Ranking,
+    states: np.ndarray,
+    dates: np.ndarray,
+    top: int,
+    exposure: float,
+    vol: np.ndarray | None,
+    threshold: np.ndarray | float | None,
+    passed: np.ndarray | None,
+) -> Buffered:
+    """Weights of buffered selections `states` [E, M] at `dates` (as `rank_assets` weighs
+    the plain selections: slots, inverse volatility, filters after)."""
+    k = np.array([[top]], dtype=np.int64)
+    share = np.array([[exposure / top]])
+    limit = threshold
+    if isinstance(threshold, np.ndarray) and threshold.ndim:
+        limit = threshold[dates]
+    ranking = weigh(
+        plain.score[dates],
+        plain.eligible[dates],
+        plain.rank[dates],
+        states,
+        k,
+        share,
+        None if vol is None else vol[dates],
+        limit,
+        None if passed is None else passed[dates],
+    )
+    return Buffered(ranking, dates)
+
+
+def as_seen(plain: Ranking, buffered: Buffered, codes: np.ndarray, first_row: int) -> Ranking:
+    """The ranking one combination acted on ([P, M]): the plain one, with the buffered
+    selection, failures and weights on the decision dates where its `codes` ([P] table
+    rows) point at a buffered row (`first_row` + e)."""
+    rows = codes - first_row
+    on = (rows >= 0) & (rows < len(buffered.dates))
+    fields = {}
+    for name in ("selected", "failed", "weight", "fallback"):
+        values = np.array(getattr(plain, name))
+        values[on] = getattr(buffered.ranking, name)[rows[on]]
+        fields[name] = values
+    return Ranking(score=plain.score, eligible=plain.eligible, rank=plain.rank, **fields)
+
+
+def kept(ranking: Ranking, top: int) -> np.ndarray:
+    """[P, M] assets holding a slot only by the buffer: selected while ranked beyond top."""
+    return ranking.selected & (ranking.rank > top)

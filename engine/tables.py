@@ -1,0 +1,283 @@
+"""The tables of target vectors the simulators read, and each combination's codes into them.
+
+Both simulators take the targets as a table of distinct vectors plus codes into it. For
+K regimes, R ranked regimes and P decision dates (the union of every schedule's, see
+engine.targets.Schedules), a table's rows are
+
+    [0, K)                    regime k's fixed weights (zeros, i.e. cash, for a ranked one):
+                              the default's target before the first decision
+    K + r P + p               ranked regime r's plain ranking at decision date p
+    K + R P + k P + p         fixed regime k at decision date p (only with a volatility
+                              target, whose scale depends on the date)
+    then, per ranked regime   its rank buffer's selections that differ from the plain
+    with `keep`               ranking (engine.rank_buffer), a block as long as the longest
+                              of the tables' (the others padded with zeros)
+
+and with `portfolio.target_vol` every row from K on that some combination reads is
+scaled by its date's scale (engine.vol_target). Combinations that differ only in signal
+parameters, costs or decide_day share a table (`Targets.table_of`): one table per
+distinct weight set, ranking parameter set and volatility target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine import rank_buffer, vol_target
+from engine.config import Config
+from engine.research.grid import Axis
+from engine.targets import (
+    RankInputs,
+    RankPlan,
+    Schedules,
+    Targets,
+    rank_set,
+    ranked_weights,
+    scheduled,
+    weighing_inputs,
+)
+
+
+@dataclass(frozen=True)
+class VolInputs:
+    """What the volatility target reads: the universe's daily returns on C ([C, A]),
+    the periods per year, and per combination its annual target, window and cap."""
+
+    returns: np.ndarray
+    periods: int
+    annual: np.ndarray
+    window: np.ndarray
+    cap: np.ndarray
+
+
+def _set_index(axes: Sequence[Axis], owned: list[int], index: np.ndarray) -> np.ndarray:
+    """[G] position of each combination's values of the `owned` axes in their grid order."""
+    if not owned:
+        return np.zeros(index.shape[1], dtype=np.int64)
+    return np.ravel_multi_index(index[owned], [len(axes[i].values) for i in owned])
+
+
+def _table_keys(
+    axes: Sequence[Axis], index: np.ndarray, plans: Sequence[RankPlan]
+) -> tuple[np.ndarray, int]:
+    """[G, keys] what tells tables apart (weight axes, each ranked plan's axes, then the
+    volatility target's axes), and how many leading columns are the base (unscaled) key."""
+    weight_axes = [
+        i for i, a in enumerate(axes) if a.path[:1] == ("regimes",) and "weights" in a.path
+    ]
+    keys = [_set_index(axes, weight_axes, index)] if weight_axes else []
+    keys += [_set_index(axes, plan.owned, index) for plan in plans]
+    base = len(keys)
+    vol_axes = [i for i, a in enumerate(axes) if a.path[:2] == ("portfolio", "target_vol")]
+    if vol_axes:
+        keys.append(_set_index(axes, vol_axes, index))
+    if not keys:
+        keys = [np.zeros(index.shape[1], dtype=np.int64)]
+    return np.stack(keys, axis=1), base
+
+
+def _decision_codes(codes: np.ndarray, plans, fixed_regimes, n_regimes: int, vol: bool):
+    """[G, P] table row of each combination's target on each decision date, from its
+    decided regime there: ranked regime r -> K + r P + p; fixed regime k -> k, or with a
+    volatility target K + R P + k P + p."""
+    n_dec = codes.shape[1]
+    column = np.arange(n_dec)
+    out = codes.astype(np.int64, copy=True)
+    for r, plan in enumerate(plans):
+        np.copyto(out, n_regimes + r * n_dec + column, where=codes == plan.regime)
+    if vol:
+        for k in fixed_regimes:
+            block = n_regimes + (len(plans) + k) * n_dec
+            np.copyto(out, block + column, where=codes == k)
+    return out
+
+
+@dataclass
+class _Block:
+    """A ranked regime's parameter set in the tables: its plain rows, and its buffered rows
+    (weights [E, A] at union decision dates [E]) from `start` on."""
+
+    plain: np.ndarray
+    start: int
+    extra: np.ndarray | None = None
+    dates: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """The combinations being decided: their table keys, tables and schedules."""
+
+    distinct: np.ndarray  # [T, keys] the distinct table keys
+    offset: int  # column of the first ranked plan's key
+    table_of: np.ndarray  # [G] table of each combination
+    schedules: Schedules
+    which: np.ndarray  # [G] schedule of each combination
+
+
+def _ranked_blocks(grid: _Grid, plans, codes, dc, inputs, universe, n_regimes, start, record):
+    """Rank every parameter set once (plain rankings shared by sets that differ only in
+    `keep`), chain the rank buffer of each set's combinations, and write their codes into
+    `dc`. Returns {(r, set id): _Block} and the first row after the buffered blocks."""
+    n_dec = codes.shape[1]
+    blocks: dict[tuple[int, int], _Block] = {}
+    free = start
+    for r, plan in enumerate(plans):
+        set_ids = grid.distinct[:, grid.offset + r]
+        used = [plan.sets[int(i)] for i in np.unique(set_ids)]
+        inputs.prefetch(plan.score_type, [s.score for s in used], plan.rank.assets)
+        if plan.rank.weighting == "inverse_vol":
+            windows = [{"window": s.vol_window} for s in used]
+            inputs.prefetch("volatility", windows, plan.rank.assets)
+        plain_of: dict[str, object] = {}
+        longest = 0
+        for set_id in np.unique(set_ids):
+            chosen = plan.sets[int(set_id)]
+            key = chosen.ranking_key()
+            if key not in plain_of:
+                plain_of[key] = rank_set(plan, chosen, inputs)
+            ranking = plain_of[key]
+            block = _Block(ranked_weights(plan, ranking, universe), free)
+            seen = ranking
+            if chosen.keep is not None:
+                members = np.flatnonzero(set_ids[grid.table_of] == set_id)
+                states, dates = [], []
+                for j in np.unique(grid.which[members]):
+                    group = members[grid.which[members] == j]
+                    found, at = rank_buffer.buffered_codes(
+                        codes,
+                        group,
+                        grid.schedules.columns[j],
+                        plan.regime,
+                        ranking,
+                        chosen.top,
+                        chosen.keep,
+                        dc,
+                        n_regimes + r * n_dec,
+                        free + sum(len(s) for s in states),
+                    )
+                    states.append(found)
+                    dates.append(at)
+                m = len(plan.rank.assets)
+                extra = _buffered_ranking(plan, chosen, ranking, inputs, states, dates, m)
+                block.extra = ranked_weights(plan, extra.ranking, universe)
+                block.dates = extra.dates
+                longest = max(longest, len(extra.dates))
+                if record is not None:
+                    seen = rank_buffer.as_seen(ranking, extra, dc[0], free)
+            if record is not None:
+                record[plan.regime] = seen
+            blocks[(r, int(set_id))] = block
+        free += longest
+    return blocks, free
+
+
+def _buffered_ranking(plan, chosen, ranking, inputs, states, dates, m):
+    """The weights of the buffered selections of one set (rank_buffer.weigh_states)."""
+    states = np.concatenate(states) if states else np.zeros((0, m), dtype=bool)
+    dates = np.concatenate(dates) if dates else np.zeros(0, dtype=np.int64)
+    vol, threshold, passed = weighing_inputs(plan, chosen, inputs)
+    return rank_buffer.weigh_states(
+        ranking, states, dates, chosen.top, chosen.exposure, vol, threshold, passed
+    )
+
+
+def build_targets(
+    config: Config,
+    axes: Sequence[Axis],
+    index: np.ndarray,
+    regimes: np.ndarray,
+    codes: np.ndarray,
+    schedules: Schedules,
+    which: np.ndarray,
+    plans: Sequence[RankPlan],
+    inputs: RankInputs | None,
+    fixed: np.ndarray,
+    vol: VolInputs | None = None,
+    record: dict | None = None,
+) -> Targets:
+    """Tables and codes for the combinations `index` ([axes, G]).
+
+    Args:
+        regimes: [G, rows] decided regime per row (the prior row included, if any).
+        codes: [G, P] decided regime on the union of decision dates.
+        schedules, which: the schedules and each combination's ([G]).
+        fixed: [G, K, A] fixed weights of each regime per combination (zeros for ranked).
+        vol: the volatility target's inputs, None without one.
+        record: when a dict, filled with {regime position: Ranking as acted on} (runs).
+    """
+    n_regimes = fixed.shape[1]
+    if not plans and vol is None:
+        return Targets(fixed, np.arange(index.shape[1]), regimes)
+    universe = list(config.universe)
+    n_dec = codes.shape[1]
+    keys, base = _table_keys(axes, index, plans)
+    distinct, table_of = np.unique(keys, axis=0, return_inverse=True)
+    table_of = table_of.reshape(-1)
+    first = np.zeros(len(distinct), dtype=np.int64)
+    first[table_of[::-1]] = np.arange(index.shape[1])[::-1]  # a combination per table
+    fixed_regimes = [k for k, r in enumerate(config.regimes) if r.rank is None]
+    dc = _decision_codes(codes, plans, fixed_regimes, n_regimes, vol is not None)
+    start = n_regimes + len(plans) * n_dec + (n_regimes * n_dec if vol is not None else 0)
+    offset = base - len(plans)
+    grid = _Grid(distinct, offset, table_of, schedules, which)
+    blocks, size = _ranked_blocks(
+        grid, plans, codes, dc, inputs, universe, n_regimes, start, record
+    )
+    tables = np.zeros((len(distinct), size, len(universe)))
+    tables[:, :n_regimes] = fixed[first]
+    dates = np.full((len(distinct), size), -1, dtype=np.int64)
+    column = np.arange(n_dec)
+    for (r, set_id), block in blocks.items():
+        on = distinct[:, offset + r] == set_id
+        rows = slice(n_regimes + r * n_dec, n_regimes + (r + 1) * n_dec)
+        tables[on, rows] = block.plain
+        dates[on, rows] = column
+        if block.extra is not None:
+            extra = slice(block.start, block.start + len(block.dates))
+            tables[on, extra] = block.extra
+            dates[on, extra] = block.dates
+    scales = None
+    if vol is not None:
+        for k in fixed_regimes:
+            at = n_regimes + (len(plans) + k) * n_dec
+            rows = slice(at, at + n_dec)
+            tables[:, rows] = fixed[first, k][:, None, :]
+            dates[:, rows] = column
+        scales = _scale(tables, dates, dc, table_of, distinct[:, :base], first, schedules, vol)
+    rows = scheduled(dc, schedules, n_regimes - 1, which)
+    if regimes.shape[1] > rows.shape[1]:  # the prior row: the default before any decision
+        prior = np.full((rows.shape[0], 1), n_regimes - 1, dtype=np.int64)
+        rows = np.hstack([prior, rows])
+    return Targets(tables, table_of, rows, scales)
+
+
+def _scale(tables, dates, dc, table_of, base_keys, first, schedules, vol: VolInputs):
+    """Scale, in place, every row a combination reads of each table by its volatility
+    target (engine.vol_target); returns the scales ([T, rows], 1 where unscaled). The
+    volatility of a row is computed once for the tables that share its unscaled rows and
+    window."""
+    n_tables, size = dates.shape
+    read = np.zeros((n_tables, size), dtype=bool)
+    read[table_of[:, None], dc] = True
+    read &= dates >= 0
+    scales = np.ones((n_tables, size))
+    window = vol.window[first]
+    groups: dict[tuple, list[int]] = {}
+    for t in range(n_tables):
+        groups.setdefault((*base_keys[t].tolist(), int(window[t])), []).append(t)
+    positions = schedules.decisions
+    for members in groups.values():
+        rows = np.flatnonzero(read[members].any(axis=0))
+        t0 = members[0]
+        sigma = vol_target.target_sigma(
+            tables[t0, rows], positions[dates[t0, rows]], vol.returns, int(window[t0]), vol.periods
+        )
+        for t in members:
+            g = first[t]
+            scale = vol_target.scale_of(sigma, float(vol.annual[g]), float(vol.cap[g]))
+            tables[t, rows] *= scale[:, None]
+            scales[t, rows] = scale
+    return scales
