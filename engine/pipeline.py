@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from engine import calendar
+from engine import calendar, vol_target
 from engine.config import Config, ThresholdRule
 from engine.data import PriceSource
 from engine.errors import DataError
@@ -42,7 +42,6 @@ from engine.targets import (
     rank_plans,
     scheduled,
 )
-from engine.vol_target import calendar_returns
 from strategies.regimes import decide, names_in
 from strategies.registry import Lines, switch
 from strategies.scores import SCORE_KINDS
@@ -353,7 +352,7 @@ def prepare_decisions(
         inputs = RankInputs(market.prices, config, market.instants[schedule.decisions])
     returns = None
     if config.portfolio.target_vol is not None:
-        returns = calendar_returns(market.prices, list(config.universe), market.calendar)
+        returns = vol_target.calendar_returns(market.prices, list(config.universe), market.calendar)
     return Decisions(schedule, signals, columns, plans, inputs, returns)
 
 
@@ -448,6 +447,7 @@ def shaping_warnings(config: Config, market: Market, decisions: Decisions) -> No
                 f"regimes[{plan.regime}].rank: {asset} has too little history to be ranked "
                 f"({needed} bars needed) on {n:,} of {total:,} backtest dates, {when}"
             )
+    vol_target.warn_undefined(config, market.first, market.dates)
 
 
 def decide_targets(

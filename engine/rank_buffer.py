@@ -232,3 +232,15 @@ def as_seen(plain: Ranking, buffered: Buffered, codes: np.ndarray, first_row: in
 def kept(ranking: Ranking, top: int) -> np.ndarray:
     """[P, M] assets holding a slot only by the buffer: selected while ranked beyond top."""
     return ranking.selected & (ranking.rank > top)
+
+
+def step(held: np.ndarray, ranking: Ranking, top: int, keep: int) -> np.ndarray:
+    """[M] the buffered selection at the one date of `ranking` ([1, M] arrays), from the
+    assets `held` ([M]) at the previous decision date (for `rotation signal`)."""
+    return _step(
+        np.asarray(held, dtype=np.bool_),
+        np.ascontiguousarray(ranking.rank[0], dtype=np.int64),
+        np.ascontiguousarray(ranking.eligible[0]),
+        top,
+        keep,
+    )

@@ -22,6 +22,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from engine.config import Config
+from engine.notices import warn_shaped
+
 BLOCK = 2**21  # floats of the [rows, window, assets] returns gathered at once (16 MB)
 
 
@@ -60,3 +63,24 @@ def scale_of(sigma: np.ndarray, annual: float, max_exposure: float) -> np.ndarra
         scale = np.minimum(max_exposure, annual / sigma)
     scale = np.where(sigma == 0.0, max_exposure, scale)
     return np.where(np.isnan(sigma), min(1.0, max_exposure), scale)
+
+
+def warn_undefined(config: Config, first: int, dates: pd.DatetimeIndex) -> None:
+    """Warn when the volatility target is still undefined (scale min(1, max_exposure)) for
+    the targets some backtest dates trade to: those decided on C's first `window` dates
+    (`first`: the position in C of the first backtest date)."""
+    target = config.portfolio.target_vol
+    if target is None:
+        return
+    behind = first + np.arange(len(dates)) - 1  # where each date's target is decided
+    undefined = (behind >= 0) & (behind < target.window)  # -1: the default, unscaled
+    n = int(np.count_nonzero(undefined))
+    if n:
+        last = int(np.flatnonzero(undefined)[-1]) + 1
+        until = f"until {dates[last].date()}" if last < len(dates) else "throughout"
+        warn_shaped(
+            f"portfolio.target_vol: the volatility of a target is undefined (scale "
+            f"{min(1.0, target.max_exposure):g}) on {n:,} of {len(dates):,} backtest dates, "
+            f"{until}: a window of {target.window} needs {target.window + 1} dates of the "
+            "trading calendar"
+        )
