@@ -18,6 +18,7 @@ walk-forward, audit, bootstrap and compare all go through the same functions
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -318,6 +319,8 @@ class Decisions:
         inputs: scores, volatilities and filters on the decision dates (None: no ranks).
         returns: [C, A] daily returns of the universe on C, for `portfolio.target_vol`
             (None without it).
+        cache: what every chunk would compute the same way, kept once computed (the
+            volatility of target rows, engine.tables).
     """
 
     schedule: Schedules
@@ -326,6 +329,7 @@ class Decisions:
     plans: list[RankPlan]
     inputs: RankInputs | None
     returns: np.ndarray | None = None
+    cache: dict = dataclasses.field(default_factory=dict)
 
 
 def prepare_decisions(
@@ -394,6 +398,7 @@ def vol_inputs(
         value("annual", target.annual),
         value("window", target.window).astype(np.int64),
         value("max_exposure", target.max_exposure),
+        decisions.cache,
     )
 
 

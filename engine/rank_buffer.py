@@ -70,14 +70,26 @@ def _find(states, start, stop, chosen):
 
 @numba.njit(cache=True)
 def _chains(
-    regimes, combos, columns, regime, plain, rank, eligible, top, keep, codes, plain_row, extra_row
+    regimes,
+    combos,
+    columns,
+    regime,
+    plain,
+    rank,
+    eligible,
+    top,
+    keep,
+    codes,
+    slots,
+    plain_rows,
+    extra_row,
 ):
     """Walk the decision dates `columns` (ascending) of one schedule for `combos`.
 
-    Writes codes[g, columns[q]] for every combination g of `combos` deciding `regime`
-    there: `plain_row + columns[q]` when its selection is the plain one, else
-    `extra_row + e` for the e-th distinct buffered state. Returns the states [E, M] and
-    the position q of each.
+    Writes codes[g, slots[q]] (dates with slot -1 are history: walked, not written) for
+    every combination g of `combos` deciding `regime` there: `plain_rows[q]` when its
+    selection is the plain one, else `extra_row + e` for the e-th distinct buffered state.
+    Returns the states [E, M] and the position q of each.
     """
     n_dates, m = plain.shape
     capacity = 16
@@ -132,7 +144,8 @@ def _chains(
                         nexts[before - previous_start] = cached
                 current[i] = cached
             state = current[i]
-            codes[g, column] = plain_row + column if state == -1 else extra_row + state
+            if slots[q] >= 0:
+                codes[g, slots[q]] = plain_rows[q] if state == -1 else extra_row + state
         previous_start = start
     return states[:n], dates[:n]
 
@@ -156,16 +169,19 @@ def buffered_codes(
     top: int,
     keep: int,
     codes: np.ndarray,
+    slots: np.ndarray,
     plain_row: int,
     extra_row: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The buffered selections of `combos` ([g] rows of `regimes`, [G, P] decided regime on
     the union of decision dates) on the decision dates `columns` of their schedule.
 
-    Writes into `codes` ([G, P]) the table row of each combination's target where it
-    decides `regime`: `plain_row + p` where the buffer leaves the plain ranking's
-    selection, else `extra_row + e` for the e-th returned state. Returns (states [E, M]
-    selected masks, their dates [E] as positions in the union of decision dates).
+    Writes into `codes` ([G, S], one column per decision slot: `slots` [P] gives each
+    date's, -1 for a date walked only as history) the table row of each combination's
+    target where it decides `regime`: `plain_row + slot` where the buffer leaves the
+    plain ranking's selection, else `extra_row + e` for the e-th returned state. Returns
+    (states [E, M] selected masks, their dates [E] as positions in the union of decision
+    dates).
     """
     states, at = _chains(
         regimes,
@@ -178,7 +194,8 @@ def buffered_codes(
         top,
         keep,
         codes,
-        plain_row,
+        np.ascontiguousarray(slots[columns], dtype=np.int64),
+        np.ascontiguousarray(plain_row + slots[columns], dtype=np.int64),
         extra_row,
     )
     return states, columns[at]

@@ -1,28 +1,30 @@
 """The tables of target vectors the simulators read, and each combination's codes into them.
 
 Both simulators take the targets as a table of distinct vectors plus codes into it. For
-K regimes, R ranked regimes and P decision dates (the union of every schedule's, see
-engine.targets.Schedules), a table's rows are
+K regimes, R ranked regimes and S decision dates that some simulated row reads (slots of
+the union of every schedule's decision dates, engine.targets.Schedules; a rank buffer
+also walks earlier decision dates, which need no row), a table's rows are
 
     [0, K)                    regime k's fixed weights (zeros, i.e. cash, for a ranked one):
                               the default's target before the first decision
-    K + r P + p               ranked regime r's plain ranking at decision date p
-    K + R P + k P + p         fixed regime k at decision date p (only with a volatility
+    K + r S + s               ranked regime r's plain ranking at decision slot s
+    K + R S + k S + s         fixed regime k at decision slot s (only with a volatility
                               target, whose scale depends on the date)
     then, per ranked regime   its rank buffer's selections that differ from the plain
     with `keep`               ranking (engine.rank_buffer), a block as long as the longest
                               of the tables' (the others padded with zeros)
 
-and with `portfolio.target_vol` every row from K on that some combination reads is
-scaled by its date's scale (engine.vol_target). Combinations that differ only in signal
-parameters, costs or decide_day share a table (`Targets.table_of`): one table per
-distinct weight set, ranking parameter set and volatility target.
+and with `portfolio.target_vol` every row from K on is scaled by its date's scale
+(engine.vol_target; the volatility of the plain and fixed rows is computed once per sweep
+and window, `VolInputs.cache`). Combinations that differ only in signal parameters,
+costs or decide_day share a table (`Targets.table_of`): one table per distinct weight
+set, ranking parameter set and volatility target.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -51,6 +53,7 @@ class VolInputs:
     annual: np.ndarray
     window: np.ndarray
     cap: np.ndarray
+    cache: dict = field(default_factory=dict)  # sigma of plain and fixed rows, per sweep
 
 
 def _set_index(axes: Sequence[Axis], owned: list[int], index: np.ndarray) -> np.ndarray:
@@ -79,29 +82,30 @@ def _table_keys(
     return np.stack(keys, axis=1), base
 
 
-def _decision_codes(codes: np.ndarray, plans, fixed_regimes, n_regimes: int, vol: bool):
-    """[G, P] table row of each combination's target on each decision date, from its
-    decided regime there: ranked regime r -> K + r P + p; fixed regime k -> k, or with a
-    volatility target K + R P + k P + p."""
-    n_dec = codes.shape[1]
-    column = np.arange(n_dec)
-    out = codes.astype(np.int64, copy=True)
+def _decision_codes(codes, plans, fixed_regimes, n_regimes: int, vol: bool):
+    """[G, S] table row of each combination's target on each decision slot, from its
+    decided regime there (`codes` [G, S]): ranked regime r -> K + r S + s; fixed regime
+    k -> k, or with a volatility target K + R S + k S + s."""
+    n_slots = codes.shape[1]
+    first_row = np.full(n_regimes, -1, dtype=np.int64)
     for r, plan in enumerate(plans):
-        np.copyto(out, n_regimes + r * n_dec + column, where=codes == plan.regime)
+        first_row[plan.regime] = n_regimes + r * n_slots
     if vol:
         for k in fixed_regimes:
-            block = n_regimes + (len(plans) + k) * n_dec
-            np.copyto(out, block + column, where=codes == k)
-    return out
+            first_row[k] = n_regimes + (len(plans) + k) * n_slots
+    row = first_row[codes]
+    return np.where(row >= 0, row + np.arange(n_slots), codes)
 
 
 @dataclass
 class _Block:
-    """A ranked regime's parameter set in the tables: its plain rows, and its buffered rows
-    (weights [E, A] at union decision dates [E]) from `start` on."""
+    """A ranked regime's parameter set in the tables: its plain rows ([S, A], one per
+    slot), and its buffered rows (weights [E, A] at union decision dates [E]) from `start`
+    on; `key` names its plain ranking (for the volatility cache)."""
 
     plain: np.ndarray
     start: int
+    key: str
     extra: np.ndarray | None = None
     dates: np.ndarray | None = None
 
@@ -121,7 +125,8 @@ def _ranked_blocks(grid: _Grid, plans, codes, dc, inputs, universe, n_regimes, s
     """Rank every parameter set once (plain rankings shared by sets that differ only in
     `keep`), chain the rank buffer of each set's combinations, and write their codes into
     `dc`. Returns {(r, set id): _Block} and the first row after the buffered blocks."""
-    n_dec = codes.shape[1]
+    read = grid.schedules.read
+    n_slots = len(read)
     blocks: dict[tuple[int, int], _Block] = {}
     free = start
     for r, plan in enumerate(plans):
@@ -139,7 +144,7 @@ def _ranked_blocks(grid: _Grid, plans, codes, dc, inputs, universe, n_regimes, s
             if key not in plain_of:
                 plain_of[key] = rank_set(plan, chosen, inputs)
             ranking = plain_of[key]
-            block = _Block(ranked_weights(plan, ranking, universe), free)
+            block = _Block(ranked_weights(plan, ranking, universe)[read], free, key)
             seen = ranking
             if chosen.keep is not None:
                 members = np.flatnonzero(set_ids[grid.table_of] == set_id)
@@ -155,7 +160,8 @@ def _ranked_blocks(grid: _Grid, plans, codes, dc, inputs, universe, n_regimes, s
                         chosen.top,
                         chosen.keep,
                         dc,
-                        n_regimes + r * n_dec,
+                        grid.schedules.slots,
+                        n_regimes + r * n_slots,
                         free + sum(len(s) for s in states),
                     )
                     states.append(found)
@@ -166,7 +172,9 @@ def _ranked_blocks(grid: _Grid, plans, codes, dc, inputs, universe, n_regimes, s
                 block.dates = extra.dates
                 longest = max(longest, len(extra.dates))
                 if record is not None:
-                    seen = rank_buffer.as_seen(ranking, extra, dc[0], free)
+                    on_dates = np.full(codes.shape[1], -1, dtype=np.int64)
+                    on_dates[read] = dc[0]
+                    seen = rank_buffer.as_seen(ranking, extra, on_dates, free)
             if record is not None:
                 record[plan.regime] = seen
             blocks[(r, int(set_id))] = block
@@ -212,72 +220,86 @@ def build_targets(
     if not plans and vol is None:
         return Targets(fixed, np.arange(index.shape[1]), regimes)
     universe = list(config.universe)
-    n_dec = codes.shape[1]
+    n_slots = len(schedules.read)
     keys, base = _table_keys(axes, index, plans)
     distinct, table_of = np.unique(keys, axis=0, return_inverse=True)
     table_of = table_of.reshape(-1)
     first = np.zeros(len(distinct), dtype=np.int64)
     first[table_of[::-1]] = np.arange(index.shape[1])[::-1]  # a combination per table
     fixed_regimes = [k for k, r in enumerate(config.regimes) if r.rank is None]
-    dc = _decision_codes(codes, plans, fixed_regimes, n_regimes, vol is not None)
-    start = n_regimes + len(plans) * n_dec + (n_regimes * n_dec if vol is not None else 0)
-    offset = base - len(plans)
-    grid = _Grid(distinct, offset, table_of, schedules, which)
+    read = schedules.read
+    dc = _decision_codes(
+        codes[:, read] if len(read) < codes.shape[1] else codes,
+        plans,
+        fixed_regimes,
+        n_regimes,
+        vol is not None,
+    )
+    start = n_regimes + (len(plans) + (n_regimes if vol is not None else 0)) * n_slots
+    grid = _Grid(distinct, base - len(plans), table_of, schedules, which)
     blocks, size = _ranked_blocks(
         grid, plans, codes, dc, inputs, universe, n_regimes, start, record
     )
     tables = np.zeros((len(distinct), size, len(universe)))
     tables[:, :n_regimes] = fixed[first]
-    dates = np.full((len(distinct), size), -1, dtype=np.int64)
-    column = np.arange(n_dec)
     for (r, set_id), block in blocks.items():
-        on = distinct[:, offset + r] == set_id
-        rows = slice(n_regimes + r * n_dec, n_regimes + (r + 1) * n_dec)
-        tables[on, rows] = block.plain
-        dates[on, rows] = column
+        on = distinct[:, grid.offset + r] == set_id
+        tables[on, n_regimes + r * n_slots : n_regimes + (r + 1) * n_slots] = block.plain
         if block.extra is not None:
-            extra = slice(block.start, block.start + len(block.dates))
-            tables[on, extra] = block.extra
-            dates[on, extra] = block.dates
+            tables[on, block.start : block.start + len(block.dates)] = block.extra
     scales = None
     if vol is not None:
         for k in fixed_regimes:
-            at = n_regimes + (len(plans) + k) * n_dec
-            rows = slice(at, at + n_dec)
-            tables[:, rows] = fixed[first, k][:, None, :]
-            dates[:, rows] = column
-        scales = _scale(tables, dates, dc, table_of, distinct[:, :base], first, schedules, vol)
-    rows = scheduled(dc, schedules, n_regimes - 1, which)
+            at = n_regimes + (len(plans) + k) * n_slots
+            tables[:, at : at + n_slots] = fixed[first, k][:, None, :]
+        scales = _scale(tables, grid, blocks, fixed, first, (len(plans), fixed_regimes), vol)
+    rows = scheduled(dc, schedules.on_slots(), n_regimes - 1, which)
     if regimes.shape[1] > rows.shape[1]:  # the prior row: the default before any decision
         prior = np.full((rows.shape[0], 1), n_regimes - 1, dtype=np.int64)
         rows = np.hstack([prior, rows])
     return Targets(tables, table_of, rows, scales)
 
 
-def _scale(tables, dates, dc, table_of, base_keys, first, schedules, vol: VolInputs):
-    """Scale, in place, every row a combination reads of each table by its volatility
-    target (engine.vol_target); returns the scales ([T, rows], 1 where unscaled). The
-    volatility of a row is computed once for the tables that share its unscaled rows and
-    window."""
-    n_tables, size = dates.shape
-    read = np.zeros((n_tables, size), dtype=bool)
-    read[table_of[:, None], dc] = True
-    read &= dates >= 0
-    scales = np.ones((n_tables, size))
-    window = vol.window[first]
-    groups: dict[tuple, list[int]] = {}
-    for t in range(n_tables):
-        groups.setdefault((*base_keys[t].tolist(), int(window[t])), []).append(t)
-    positions = schedules.decisions
-    for members in groups.values():
-        rows = np.flatnonzero(read[members].any(axis=0))
-        t0 = members[0]
-        sigma = vol_target.target_sigma(
-            tables[t0, rows], positions[dates[t0, rows]], vol.returns, int(window[t0]), vol.periods
-        )
-        for t in members:
-            g = first[t]
-            scale = vol_target.scale_of(sigma, float(vol.annual[g]), float(vol.cap[g]))
+def _scale(tables, grid: _Grid, blocks, fixed, first, regimes: tuple, vol: VolInputs):
+    """Scale, in place, every row from K on of each table by its volatility target
+    (engine.vol_target); returns the scales ([T, rows], 1 where unscaled). `regimes`: the
+    number of ranked regimes and the positions of the fixed ones. The volatility of plain
+    ranked rows and fixed rows is kept in `vol.cache` for the whole sweep (it depends only
+    on the weights, the dates and the window), that of buffered rows (which depend on the
+    combinations at hand) for this call."""
+    n_regimes = fixed.shape[1]
+    n_plans, fixed_regimes = regimes
+    schedules = grid.schedules
+    ends = schedules.decisions[schedules.read]  # positions in C of the slots' dates
+    n_slots = len(ends)
+    scales = np.ones(tables.shape[:2])
+    here: dict[tuple, np.ndarray] = {}
+
+    def sigma(key: tuple, weights: np.ndarray, at: np.ndarray, window: int) -> np.ndarray:
+        memo = here if key[0] == "buffer" else vol.cache
+        if key not in memo:
+            memo[key] = vol_target.target_sigma(weights, at, vol.returns, window, vol.periods)
+        return memo[key]
+
+    for t, g in enumerate(first):
+        window = int(vol.window[g])
+        parts = []
+        for (r, set_id), block in blocks.items():
+            if grid.distinct[t, grid.offset + r] != set_id:
+                continue
+            rows = n_regimes + r * n_slots + np.arange(n_slots)
+            parts.append((rows, sigma(("rank", r, block.key, window), block.plain, ends, window)))
+            if block.extra is not None:
+                extra = block.start + np.arange(len(block.dates))
+                at = schedules.decisions[block.dates]
+                parts.append((extra, sigma(("buffer", r, set_id, window), block.extra, at, window)))
+        for k in fixed_regimes:
+            rows = n_regimes + (n_plans + k) * n_slots + np.arange(n_slots)
+            weights = np.broadcast_to(fixed[g, k], (n_slots, fixed.shape[2]))
+            key = ("fixed", k, tuple(fixed[g, k].tolist()), window)
+            parts.append((rows, sigma(key, weights, ends, window)))
+        for rows, values in parts:
+            scale = vol_target.scale_of(values, float(vol.annual[g]), float(vol.cap[g]))
             tables[t, rows] *= scale[:, None]
             scales[t, rows] = scale
     return scales

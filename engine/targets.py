@@ -59,12 +59,30 @@ class Schedules:
             decision date, -1 before the first.
         columns: per schedule, [P_j] indices into `decisions` of its own decision dates.
         days: the decide_day of each schedule.
+        slots: [P] each decision date's position among those some row reads (the dates
+            target tables need a row for), -1 for a date taken only as history.
     """
 
     decisions: np.ndarray
     sources: np.ndarray
     columns: tuple[np.ndarray, ...]
     days: tuple[int, ...]
+    slots: np.ndarray | None = None
+
+    @property
+    def read(self) -> np.ndarray:
+        """[S] indices into `decisions` of the dates some row reads (slot order)."""
+        return np.flatnonzero(self.slots >= 0)
+
+    def on_slots(self) -> Schedules:
+        """The same schedules on the dates some row reads only (the history a rank buffer
+        walks left out): `sources` then index the slots."""
+        read = self.read
+        if len(read) == len(self.decisions):
+            return self
+        sources = np.where(self.sources >= 0, self.slots[np.maximum(self.sources, 0)], -1)
+        columns = tuple(self.slots[c][self.slots[c] >= 0] for c in self.columns)
+        return Schedules(self.decisions[read], sources, columns, self.days, np.arange(len(read)))
 
     def of(self, j: int) -> Schedule:
         """Schedule j on the union of decision dates."""
@@ -90,17 +108,20 @@ def decision_schedules(
     every decision date of C up to the last row."""
     positions = [np.flatnonzero(calendar.decision_mask(calendar_dates, decide, d)) for d in days]
     latest = [np.searchsorted(p, rows, side="right") - 1 for p in positions]
+    read = [p[np.unique(at[at >= 0])] for p, at in zip(positions, latest, strict=True)]
+    needed = read
     if history:
         last = rows.max(initial=-1)
         needed = [p[p <= last] for p in positions]
-    else:
-        needed = [p[np.unique(at[at >= 0])] for p, at in zip(positions, latest, strict=True)]
     union = np.unique(np.concatenate(needed)) if needed else np.zeros(0, dtype=np.int64)
     sources = np.full((len(days), len(rows)), -1, dtype=np.int64)
     for j, (p, at) in enumerate(zip(positions, latest, strict=True)):
         sources[j, at >= 0] = np.searchsorted(union, p[at[at >= 0]])
     columns = tuple(np.searchsorted(union, p) for p in needed)
-    return Schedules(union, sources, columns, tuple(int(d) for d in days))
+    slots = np.full(len(union), -1, dtype=np.int64)
+    taken = np.isin(union, np.concatenate(read)) if read else np.zeros(0, dtype=bool)
+    slots[taken] = np.arange(int(taken.sum()))
+    return Schedules(union, sources, columns, tuple(int(d) for d in days), slots)
 
 
 def decision_schedule(
@@ -358,13 +379,17 @@ class Targets:
     scales: np.ndarray | None = None
 
 
-def chunk_bytes(config: Config, n_decisions: int) -> int:
+def chunk_bytes(config: Config, schedules: Schedules, n_signals: int = 0) -> int:
     """Bytes of one combination's table (for choosing chunk sizes): fixed rows, a row per
-    ranked regime and decision date, with a volatility target a row per fixed regime and
-    decision date, and with a rank buffer about as many again as its ranked rows."""
+    ranked regime and decision date some row reads, with a volatility target a row per
+    fixed regime and such date, with a rank buffer about as many again as its ranked rows;
+    plus, for the decision dates a rank buffer walks before those (history), the
+    combination's signals and decided regime on them."""
+    n_slots = len(schedules.read)
     ranked = sum(r.rank is not None for r in config.regimes)
     buffered = sum(r.rank is not None and r.rank.keep is not None for r in config.regimes)
-    rows = len(config.regimes) + (ranked + buffered) * n_decisions
+    rows = len(config.regimes) + (ranked + buffered) * n_slots
     if config.portfolio.target_vol is not None:
-        rows += len(config.regimes) * n_decisions
-    return 8 * len(config.universe) * rows
+        rows += len(config.regimes) * n_slots
+    history = len(schedules.decisions) - n_slots
+    return 8 * len(config.universe) * rows + history * (n_signals + 8)

@@ -146,7 +146,7 @@ def test_chains_from_different_starts_reach_the_same_rows_in_any_order():
     regimes = np.array([[0, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0]])
     codes = np.full(regimes.shape, -9, dtype=np.int64)
     states, dates = rank_buffer.buffered_codes(
-        regimes, np.array([0, 1]), np.arange(4), 0, plain, 1, 2, codes, 10, 100
+        regimes, np.array([0, 1]), np.arange(4), 0, plain, 1, 2, codes, np.arange(4), 10, 100
     )
     # combination 0 holds A from date 0; A is ranked 2 <= keep on dates 1 and 2 (kept:
     # one buffered row per date), 3 > keep on date 3 (dropped: the plain C). Combination
@@ -160,7 +160,7 @@ def test_chains_from_different_starts_reach_the_same_rows_in_any_order():
     # the order of the combinations may number the rows differently, never change them
     again = np.full(regimes.shape, -9, dtype=np.int64)
     other, _ = rank_buffer.buffered_codes(
-        regimes, np.array([1, 0]), np.arange(4), 0, plain, 1, 2, again, 10, 100
+        regimes, np.array([1, 0]), np.arange(4), 0, plain, 1, 2, again, np.arange(4), 10, 100
     )
     assert held_masks(again, other, plain) == held_masks(codes, states, plain)
 

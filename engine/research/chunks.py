@@ -189,7 +189,7 @@ def build_plan(
         bench_values, dates, bench_run.trade_dates, bench_run.fees_paid, bench_run.traded_value
     )
     if chunk is None:
-        table_bytes = chunk_bytes(config, len(decisions.schedule.decisions))
+        table_bytes = chunk_bytes(config, decisions.schedule, len(decisions.signals))
         chunk = memory_chunk(len(dates), len(decisions.signals), table_bytes)
     return SweepPlan(
         config=config,
