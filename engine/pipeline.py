@@ -31,6 +31,7 @@ from engine.config import Config, ThresholdRule
 from engine.data import PriceSource
 from engine.errors import DataError
 from engine.notices import warn_shaped
+from engine.rank_buffer import fill_history
 from engine.research.grid import Axis, combinations
 from engine.rules import bps_to_fraction, execution_column, new_month
 from engine.tables import VolInputs, build_targets
@@ -288,9 +289,10 @@ def decide_codes(
             column = np.ravel_multi_index(index[table.owned], sizes)
         else:
             column = np.zeros(index.shape[1], dtype=np.int64)
-        gathered[name] = table.aligned[column]
-        if columns is not None:
-            gathered[name] = gathered[name][:, columns]
+        if columns is None:
+            gathered[name] = table.aligned[column]
+        else:
+            gathered[name] = table.aligned[column[:, None], np.asarray(columns)[None, :]]
     if gathered:
         return decide(regimes, gathered)
     return np.full((index.shape[1], n_rows), len(regimes) - 1, dtype=np.int64)
@@ -469,10 +471,9 @@ def decide_targets(
     regime's Ranking as acted on (runs)."""
     default = len(config.regimes) - 1
     schedules = decisions.schedule
-    n_dec = len(schedules.decisions)
-    codes = decide_codes(config, decisions.signals, axes, index, n_dec, decisions.columns)
     which = schedule_of(axes, index)
-    regimes = scheduled(codes, schedules, default, which)
+    codes = _decided_on_decision_dates(config, decisions, axes, index, which)
+    regimes = scheduled(schedules.on_read(codes), schedules.on_slots(), default, which)
     if prior:
         regimes = np.hstack([np.full((regimes.shape[0], 1), default, dtype=np.int64), regimes])
     fixed = regime_weights(config, axes, index)
@@ -492,6 +493,36 @@ def decide_targets(
         record,
     )
     return regimes, targets
+
+
+def _decided_on_decision_dates(
+    config: Config, decisions: Decisions, axes: Sequence[Axis], index: np.ndarray, which
+) -> np.ndarray:
+    """[G, P] decided regime of each combination on the union of decision dates: on every
+    date some row reads, and on the earlier dates a rank buffer walks only as far back as
+    each combination's run of a buffered regime goes (engine.rank_buffer.fill_history;
+    -1 on the dates left out)."""
+    schedules = decisions.schedule
+    n_dec = len(schedules.decisions)
+    read = schedules.read
+    start = int(read[0]) if len(read) else n_dec
+
+    def decided(combos: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        at = columns if decisions.columns is None else decisions.columns[columns]
+        return decide_codes(config, decisions.signals, axes, index[:, combos], len(at), at)
+
+    if start == 0:
+        return decide_codes(config, decisions.signals, axes, index, n_dec, decisions.columns)
+    codes = np.full((index.shape[1], n_dec), -1, dtype=np.int64)
+    codes[:, start:] = decided(np.arange(index.shape[1]), np.arange(start, n_dec))
+    swept = {a.path[1] for a in axes if a.path[0] == "regimes" and a.path[-1] == "keep"}
+    buffered = [
+        k
+        for k, r in enumerate(config.regimes)
+        if r.rank is not None and (r.rank.keep is not None or k in swept)
+    ]
+    fill_history(codes, schedules, which, buffered, decided)
+    return codes
 
 
 def per_combo(axes: Sequence[Axis], index: np.ndarray, path: tuple, default: float) -> np.ndarray:

@@ -19,6 +19,7 @@ of the combinations: a run and its one-combination sweep get the same rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numba
@@ -261,3 +262,48 @@ def step(held: np.ndarray, ranking: Ranking, top: int, keep: int) -> np.ndarray:
         top,
         keep,
     )
+
+
+def fill_history(
+    codes: np.ndarray,
+    schedules,
+    which: np.ndarray,
+    buffered: list[int],
+    decided: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    block: int = 32,
+) -> None:
+    """Fill, in place, the decided regimes `codes` ([G, P], -1 where not decided yet) on
+    the decision dates before the first one some row reads, as far back as the buffer
+    needs: a combination whose first read decision is a ranked regime r chains its
+    selection from the start of that run of r, so its earlier dates are decided in
+    blocks going back until one of its own decision dates decides another regime (or C
+    begins). The others' earlier dates stay -1 (never in a ranked regime), since their
+    first read selection starts afresh. `decided(combos, columns)` gives [g, c] regimes.
+    """
+    first_read = np.full(codes.shape[0], codes.shape[1], dtype=np.int64)
+    for j in np.unique(which):
+        columns = schedules.columns[j]
+        read = columns[schedules.slots[columns] >= 0]
+        if len(read):
+            first_read[which == j] = read[0]
+    reached = first_read < codes.shape[1]
+    held = np.where(
+        reached, codes[np.arange(len(codes)), np.minimum(first_read, codes.shape[1] - 1)], -1
+    )
+    pending = np.flatnonzero(reached & np.isin(held, buffered))
+    end = int(first_read.min(initial=codes.shape[1]))
+    while len(pending) and end > 0:
+        start = max(0, end - block)
+        span = np.arange(start, end)
+        codes[pending[:, None], span[None, :]] = decided(pending, span)
+        left = []
+        for j in np.unique(which[pending]):
+            group = pending[which[pending] == j]
+            columns = schedules.columns[j]
+            columns = columns[columns >= start]
+            other = (codes[group[:, None], columns[None, :]] != held[group, None]) & (
+                columns[None, :] < first_read[group, None]
+            )
+            left.append(group[~other.any(axis=1)])
+        pending = np.concatenate(left)
+        end, block = start, block * 2

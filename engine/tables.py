@@ -94,7 +94,10 @@ def _decision_codes(codes, plans, fixed_regimes, n_regimes: int, vol: bool):
         for k in fixed_regimes:
             first_row[k] = n_regimes + (len(plans) + k) * n_slots
     row = first_row[codes]
-    return np.where(row >= 0, row + np.arange(n_slots), codes)
+    fixed_row = row < 0
+    row += np.arange(n_slots)
+    np.copyto(row, codes, where=fixed_row)
+    return row
 
 
 @dataclass
@@ -127,6 +130,7 @@ def _ranked_blocks(grid: _Grid, plans, codes, dc, inputs, universe, n_regimes, s
     `dc`. Returns {(r, set id): _Block} and the first row after the buffered blocks."""
     read = grid.schedules.read
     n_slots = len(read)
+    walked = int(np.argmax((codes >= 0).any(axis=0)))  # earlier dates: decided by none
     blocks: dict[tuple[int, int], _Block] = {}
     free = start
     for r, plan in enumerate(plans):
@@ -151,10 +155,11 @@ def _ranked_blocks(grid: _Grid, plans, codes, dc, inputs, universe, n_regimes, s
                 states, dates = [], []
                 for j in np.unique(grid.which[members]):
                     group = members[grid.which[members] == j]
+                    columns = grid.schedules.columns[j]
                     found, at = rank_buffer.buffered_codes(
                         codes,
                         group,
-                        grid.schedules.columns[j],
+                        columns[columns >= walked],
                         plan.regime,
                         ranking,
                         chosen.top,
@@ -227,9 +232,8 @@ def build_targets(
     first = np.zeros(len(distinct), dtype=np.int64)
     first[table_of[::-1]] = np.arange(index.shape[1])[::-1]  # a combination per table
     fixed_regimes = [k for k, r in enumerate(config.regimes) if r.rank is None]
-    read = schedules.read
     dc = _decision_codes(
-        codes[:, read] if len(read) < codes.shape[1] else codes,
+        schedules.on_read(codes),
         plans,
         fixed_regimes,
         n_regimes,

@@ -74,6 +74,16 @@ class Schedules:
         """[S] indices into `decisions` of the dates some row reads (slot order)."""
         return np.flatnonzero(self.slots >= 0)
 
+    def on_read(self, codes: np.ndarray) -> np.ndarray:
+        """`codes` ([G, P]) on the dates some row reads ([G, S]; a view when those dates
+        are the last S, as they are unless several schedules interleave)."""
+        read = self.read
+        if len(read) == codes.shape[1]:
+            return codes
+        if len(read) and read[-1] - read[0] + 1 == len(read):
+            return codes[:, read[0] : read[-1] + 1]
+        return codes[:, read]
+
     def on_slots(self) -> Schedules:
         """The same schedules on the dates some row reads only (the history a rank buffer
         walks left out): `sources` then index the slots."""

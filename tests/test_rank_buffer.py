@@ -19,9 +19,11 @@ import pytest
 from engine import rank_buffer
 from engine.config import config_from_dict
 from engine.data import MemorySource
+from engine.rank_buffer import fill_history
 from engine.research.sweep import run_sweep
 from engine.research.sweep_config import sweep_spec
 from engine.runner import run_backtest
+from engine.targets import decision_schedules
 from strategies.ranking import rank_assets
 from tests.ranked_scenarios import base_config, bdays, frame, write_csvs
 from tests.reference import reference_backtest
@@ -236,3 +238,31 @@ def test_a_buffered_run_equals_its_one_combination_sweep():
     source = MemorySource(ranked_market(11, 300))
     result = run_sweep(spec, source, keep_values=True)
     assert_rows_equal_single_runs(spec, source, result, range(spec.size))
+
+
+def test_history_is_decided_back_to_the_start_of_each_buffered_run_only():
+    # 12 decision dates, the last 4 read by rows; regime 0 is buffered, 1 is not
+    truth = np.array(
+        [
+            [1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1],  # run of 0 started at 7: back to 6
+            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],  # in 0 since C began: back to 0
+            [0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0],  # first read decision is 1: no history
+        ]
+    )
+    schedules = decision_schedules(
+        pd.bdate_range("2024-01-01", periods=12), "daily", (-1,), np.arange(8, 12), history=True
+    )
+    codes = np.full(truth.shape, -1)
+    codes[:, 8:] = truth[:, 8:]
+    asked = []
+
+    def decided(combos, columns):
+        asked.append((combos.tolist(), columns.tolist()))
+        return truth[np.ix_(combos, columns)]
+
+    fill_history(codes, schedules, np.zeros(3, dtype=np.int64), [0], decided, block=2)
+    assert codes[0].tolist() == [-1] * 6 + truth[0, 6:].tolist()
+    assert codes[1].tolist() == truth[1].tolist()
+    assert codes[2].tolist() == [-1] * 8 + truth[2, 8:].tolist()
+    assert asked[0] == ([0, 1], [6, 7])  # blocks of 2, 4, ... going back
+    assert asked[1] == ([1], [2, 3, 4, 5])
