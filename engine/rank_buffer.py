@@ -56,17 +56,35 @@ def _step(held, rank, eligible, top, keep):
 
 
 @numba.njit(cache=True)
+def _equal(a, b):
+    """Whether two selections hold the same assets."""
+    for i in range(a.shape[0]):
+        if a[i] != b[i]:
+            return False
+    return True
+
+
+@numba.njit(cache=True)
 def _find(states, start, stop, chosen):
     """Index of the row in states[start:stop] equal to `chosen`, or -1."""
     for s in range(start, stop):
-        same = True
-        for a in range(chosen.shape[0]):
-            if states[s, a] != chosen[a]:
-                same = False
-                break
-        if same:
+        if _equal(states[s], chosen):
             return s
     return -1
+
+
+@numba.njit(cache=True)
+def _stored(states, dates, n, chosen, q):
+    """`states`, `dates` with `chosen` (dated q) at position n, grown when full."""
+    if n == states.shape[0]:
+        grown = np.zeros((2 * n, states.shape[1]), dtype=np.bool_)
+        grown[:n] = states
+        grown_dates = np.zeros(2 * n, dtype=np.int64)
+        grown_dates[:n] = dates
+        states, dates = grown, grown_dates
+    states[n] = chosen
+    dates[n] = q
+    return states, dates
 
 
 @numba.njit(cache=True)
@@ -93,9 +111,8 @@ def _chains(
     Returns the states [E, M] and the position q of each.
     """
     n_dates, m = plain.shape
-    capacity = 16
-    states = np.zeros((capacity, m), dtype=np.bool_)
-    dates = np.zeros(capacity, dtype=np.int64)
+    states = np.zeros((16, m), dtype=np.bool_)
+    dates = np.zeros(16, dtype=np.int64)
     n = 0
     current = np.full(len(combos), -2, dtype=np.int64)  # -2: not in the regime; -1: plain
     previous_start = 0
@@ -117,26 +134,12 @@ def _chains(
                 if cached == -3:
                     held = plain[q - 1] if before == -1 else states[before]
                     chosen = _step(held, rank[q], eligible[q], top, keep)
-                    same = True
-                    for a in range(m):
-                        if chosen[a] != plain[q, a]:
-                            same = False
-                            break
-                    if same:
+                    if _equal(chosen, plain[q]):
                         cached = -1
                     else:
                         cached = _find(states, start, n, chosen)
                         if cached < 0:
-                            if n == capacity:
-                                capacity *= 2
-                                grown = np.zeros((capacity, m), dtype=np.bool_)
-                                grown[:n] = states[:n]
-                                states = grown
-                                grown_dates = np.zeros(capacity, dtype=np.int64)
-                                grown_dates[:n] = dates[:n]
-                                dates = grown_dates
-                            states[n] = chosen
-                            dates[n] = q
+                            states, dates = _stored(states, dates, n, chosen, q)
                             cached = n
                             n += 1
                     if before == -1:

@@ -129,8 +129,8 @@ def _ranked_blocks(grid: _Grid, plans, codes, dc, inputs, universe, n_regimes, s
     `keep`), chain the rank buffer of each set's combinations, and write their codes into
     `dc`. Returns {(r, set id): _Block} and the first row after the buffered blocks."""
     read = grid.schedules.read
-    n_slots = len(read)
-    walked = int(np.argmax((codes >= 0).any(axis=0)))  # earlier dates: decided by none
+    decided = np.flatnonzero((codes >= 0).any(axis=0))
+    walked = int(decided[0]) if len(decided) else codes.shape[1]  # before: decided by none
     blocks: dict[tuple[int, int], _Block] = {}
     free = start
     for r, plan in enumerate(plans):
@@ -152,27 +152,17 @@ def _ranked_blocks(grid: _Grid, plans, codes, dc, inputs, universe, n_regimes, s
             seen = ranking
             if chosen.keep is not None:
                 members = np.flatnonzero(set_ids[grid.table_of] == set_id)
-                states, dates = [], []
-                for j in np.unique(grid.which[members]):
-                    group = members[grid.which[members] == j]
-                    columns = grid.schedules.columns[j]
-                    found, at = rank_buffer.buffered_codes(
-                        codes,
-                        group,
-                        columns[columns >= walked],
-                        plan.regime,
-                        ranking,
-                        chosen.top,
-                        chosen.keep,
-                        dc,
-                        grid.schedules.slots,
-                        n_regimes + r * n_slots,
-                        free + sum(len(s) for s in states),
-                    )
-                    states.append(found)
-                    dates.append(at)
-                m = len(plan.rank.assets)
-                extra = _buffered_ranking(plan, chosen, ranking, inputs, states, dates, m)
+                extra = _buffer(
+                    grid,
+                    (r, plan, chosen),
+                    ranking,
+                    codes,
+                    dc,
+                    members,
+                    walked,
+                    (n_regimes + r * len(read), free),
+                    inputs,
+                )
                 block.extra = ranked_weights(plan, extra.ranking, universe)
                 block.dates = extra.dates
                 longest = max(longest, len(extra.dates))
@@ -187,8 +177,33 @@ def _ranked_blocks(grid: _Grid, plans, codes, dc, inputs, universe, n_regimes, s
     return blocks, free
 
 
-def _buffered_ranking(plan, chosen, ranking, inputs, states, dates, m):
-    """The weights of the buffered selections of one set (rank_buffer.weigh_states)."""
+def _buffer(grid: _Grid, ranked, ranking, codes, dc, members, walked, rows, inputs):
+    """The buffered selections of one ranked parameter set for its combinations `members`,
+    chained per schedule from the first date some combination decided (`walked`), their
+    codes written into `dc` (`rows`: the set's first plain row and first buffered row);
+    returns them weighed (rank_buffer.Buffered)."""
+    r, plan, chosen = ranked
+    plain_row, extra_row = rows
+    states, dates = [], []
+    for j in np.unique(grid.which[members]):
+        group = members[grid.which[members] == j]
+        columns = grid.schedules.columns[j]
+        found, at = rank_buffer.buffered_codes(
+            codes,
+            group,
+            columns[columns >= walked],
+            plan.regime,
+            ranking,
+            chosen.top,
+            chosen.keep,
+            dc,
+            grid.schedules.slots,
+            plain_row,
+            extra_row + sum(len(s) for s in states),
+        )
+        states.append(found)
+        dates.append(at)
+    m = len(plan.rank.assets)
     states = np.concatenate(states) if states else np.zeros((0, m), dtype=bool)
     dates = np.concatenate(dates) if dates else np.zeros(0, dtype=np.int64)
     vol, threshold, passed = weighing_inputs(plan, chosen, inputs)
@@ -244,24 +259,36 @@ def build_targets(
     blocks, size = _ranked_blocks(
         grid, plans, codes, dc, inputs, universe, n_regimes, start, record
     )
-    tables = np.zeros((len(distinct), size, len(universe)))
-    tables[:, :n_regimes] = fixed[first]
-    for (r, set_id), block in blocks.items():
-        on = distinct[:, grid.offset + r] == set_id
-        tables[on, n_regimes + r * n_slots : n_regimes + (r + 1) * n_slots] = block.plain
-        if block.extra is not None:
-            tables[on, block.start : block.start + len(block.dates)] = block.extra
+    tables = _filled(grid, blocks, fixed[first], (size, n_slots, len(plans)), vol is not None)
     scales = None
     if vol is not None:
-        for k in fixed_regimes:
-            at = n_regimes + (len(plans) + k) * n_slots
-            tables[:, at : at + n_slots] = fixed[first, k][:, None, :]
         scales = _scale(tables, grid, blocks, fixed, first, (len(plans), fixed_regimes), vol)
     rows = scheduled(dc, schedules.on_slots(), n_regimes - 1, which)
     if regimes.shape[1] > rows.shape[1]:  # the prior row: the default before any decision
         prior = np.full((rows.shape[0], 1), n_regimes - 1, dtype=np.int64)
         rows = np.hstack([prior, rows])
     return Targets(tables, table_of, rows, scales)
+
+
+def _filled(grid: _Grid, blocks, fixed: np.ndarray, sizes: tuple, vol: bool):
+    """[T, rows, A] the tables (layout in the module docstring) from each table's fixed
+    weights ([T, K, A]) and the ranked blocks (`sizes`: rows of a table, slots, ranked
+    regimes); with a volatility target the fixed rows are repeated per slot (scaled
+    afterwards)."""
+    size, n_slots, n_plans = sizes
+    n_tables, n_regimes, n_assets = fixed.shape
+    tables = np.zeros((n_tables, size, n_assets))
+    tables[:, :n_regimes] = fixed
+    for (r, set_id), block in blocks.items():
+        on = grid.distinct[:, grid.offset + r] == set_id
+        tables[on, n_regimes + r * n_slots : n_regimes + (r + 1) * n_slots] = block.plain
+        if block.extra is not None:
+            tables[on, block.start : block.start + len(block.dates)] = block.extra
+    if vol:
+        for k in range(n_regimes):
+            at = n_regimes + (n_plans + k) * n_slots
+            tables[:, at : at + n_slots] = fixed[:, k][:, None, :]
+    return tables
 
 
 def _scale(tables, grid: _Grid, blocks, fixed, first, regimes: tuple, vol: VolInputs):

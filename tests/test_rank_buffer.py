@@ -266,3 +266,14 @@ def test_history_is_decided_back_to_the_start_of_each_buffered_run_only():
     assert codes[2].tolist() == [-1] * 8 + truth[2, 8:].tolist()
     assert asked[0] == ([0, 1], [6, 7])  # blocks of 2, 4, ... going back
     assert asked[1] == ([1], [2, 3, 4, 5])
+
+
+def test_a_buffered_sweep_without_any_decision_date_holds_the_default():
+    raw = keep_sweep("weekly")
+    raw["execution"]["decide"] = "annual"  # 5 months of data: no year ends in them
+    raw["regimes"][0]["rank"]["min_score"] = -1.0
+    spec = sweep_spec(raw, "grid.yaml")
+    source = MemorySource(ranked_market(11, 110))
+    result = run_sweep(spec, source, keep_values=True)
+    assert_rows_equal_single_runs(spec, source, result, range(spec.size))
+    assert (result.table["time_in_safe"] == 1.0).all()
