@@ -114,20 +114,51 @@ def align_asof_values(
     return np.where(usable, source[np.maximum(position, 0)], np.nan)
 
 
-def decision_mask(dates: pd.DatetimeIndex, decide: str) -> np.ndarray:
-    """True on the decision dates of the calendar `dates` (docs/semantics.md, decision
-    schedule): every date (`daily`), or the last date of each ISO week (`weekly`) or
-    calendar month (`monthly`), a date being last when the next date falls in a later
-    week or month; the final date is therefore a decision date only for `daily`."""
-    if decide == "daily":
-        return np.ones(len(dates), dtype=bool)
+DECIDE_PERIODS = ("weekly", "monthly", "quarterly", "annual")
+
+
+def period_keys(dates: pd.DatetimeIndex, decide: str) -> np.ndarray:
+    """[dates] an integer per date naming its decision period, increasing with the date:
+    ISO year and week (`weekly`), year and month, quarter (`quarterly`) or year."""
     if decide == "weekly":
         iso = dates.isocalendar()
-        period = iso["year"].to_numpy(dtype=np.int64) * 100 + iso["week"].to_numpy(dtype=np.int64)
-    elif decide == "monthly":
-        period = np.asarray(dates.year * 12 + dates.month, dtype=np.int64)
-    else:
-        raise ValueError(f"unknown decision schedule {decide!r}")
+        return iso["year"].to_numpy(dtype=np.int64) * 100 + iso["week"].to_numpy(dtype=np.int64)
+    if decide == "monthly":
+        return np.asarray(dates.year * 12 + dates.month, dtype=np.int64)
+    if decide == "quarterly":
+        return np.asarray(dates.year * 4 + (dates.month - 1) // 3, dtype=np.int64)
+    if decide == "annual":
+        return np.asarray(dates.year, dtype=np.int64)
+    raise ValueError(f"unknown decision schedule {decide!r}")
+
+
+def decision_mask(dates: pd.DatetimeIndex, decide: str, day: int = -1) -> np.ndarray:
+    """True on the decision dates of the calendar `dates` (docs/semantics.md, decision
+    schedule): every date (`daily`), or one date of each ISO week (`weekly`), calendar
+    month, quarter or year: the `day`-th date of the period (1 = its first), or for
+    `day` <= -1 the |day|-th from its last (-1 = the last date, the default).
+
+    A period with fewer than |day| dates decides on its last date (day >= 1) or its first
+    (day <= -1). A choice that needs the period's last date (every day <= -1, and
+    day >= 1 in a period with fewer than `day` dates) is known only when the next date
+    falls in a later period: the final period of `dates` then has no decision date, and
+    the final date is a decision date only for `daily` (or a `day` >= 1 reached on it).
+    """
+    if decide == "daily":
+        return np.ones(len(dates), dtype=bool)
+    period = period_keys(dates, decide)
     mask = np.zeros(len(dates), dtype=bool)
-    mask[:-1] = period[1:] != period[:-1]
+    if not len(dates):
+        return mask
+    starts = np.flatnonzero(np.concatenate([[True], period[1:] != period[:-1]]))
+    ends = np.append(starts[1:], len(dates))  # one past each period's last date
+    count, complete = ends - starts, ends < len(dates)
+    if day >= 1:
+        enough = count >= day
+        position = np.where(enough, starts + day - 1, ends - 1)
+        known = enough | complete
+    else:
+        position = np.where(count >= -day, ends + day, starts)
+        known = complete
+    mask[position[known]] = True
     return mask

@@ -45,3 +45,14 @@ MAX_COMBOS = 100_000  # default of `rotation sweep --max-combos`
 # Release lag of an external series (data.series), calendar days: a quarterly figure
 # published a quarter late is about 100 days; two years covers any real publication delay.
 MAX_LAG_DAYS = 730
+
+# The most dates of the trading calendar C one decision period can hold, the bound of
+# `execution.decide_day`: weekdays (any universe with a stock or an ETF: a week has 5, a
+# month at most 23, a quarter at most 66, a year at most 262), and every calendar day
+# when every traded asset is crypto (7, 31, 92, 366).
+PERIOD_DATES = {
+    "weekly": (5, 7),
+    "monthly": (23, 31),
+    "quarterly": (66, 92),
+    "annual": (262, 366),
+}

@@ -4,13 +4,16 @@
 its calendar C (`latest(config)` drops `data.end`) and says, at the close of `as_of`
 (the last date of C):
 
-* `regime`, `target`: the decision the next session trades to (docs/semantics.md §6-9).
-  With `decide: daily` that is the last row of the run. With `weekly`/`monthly` it is
-  the latest decision date's, unless `as_of` is itself the last session of its ISO week
-  or month by the market calendar (engine.data.market_calendar): the engine counts such
-  a date as a decision date only once the next session is in the data (§9), but its
-  close is when the decision is taken, so it is computed here with the same rules
-  (signals aligned at `as_of`, rankings at its close). `decided_on` says which date.
+* `regime`, `target`: the decision the next session trades to (docs/semantics.md §6-9,
+  11). With `decide: daily` that is the last row of the run. With a longer schedule it
+  is the latest decision date's, unless `as_of` is itself the decision date of its
+  period by the market calendar (engine.data.market_calendar) and the engine does not
+  count it yet: a decision that needs the period's last session (every `decide_day` <=
+  -1) is taken only once the next session is in the data (§10-11), but its close is
+  when the decision is taken, so it is computed here with the same rules (signals
+  aligned at `as_of`, rankings at its close, the rank buffer from the latest decision,
+  the volatility target from the returns up to `as_of`). `decided_on` says which date.
+* `scale` (with `portfolio.target_vol`): the volatility target's scale of `target`.
 * `held`: the strategy's weights after the fills of `as_of`, valued at its close.
 * `trade`: whether the next session trades, by the rule of §10 applied one session
   ahead: the target decided at `as_of` differs from the one decided the session
@@ -34,14 +37,14 @@ its calendar C (`latest(config)` drops `data.end`) and says, at the close of `as
   `warnings`: the traded assets or min_score thresholds whose latest bar lags the
   others' (the answer is then for the latest date all have: `freshness.run_latest`).
 * `ranking`: per ranked regime, the candidates at `decided_on`: score, rank,
-  selected, failed, weight.
+  selected, failed, weight (and `kept`, with a rank buffer: holding the slot by the
+  buffer alone).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import textwrap
 from collections.abc import Sequence
 from typing import Any
@@ -54,6 +57,7 @@ from engine.config import Config, ThresholdRule
 from engine.data.market_calendar import calendar_kind, early_closes, sessions, universe_kind
 from engine.data.series import External, as_prices
 from engine.freshness import sessions_behind, today
+from engine.live_decision import decision_at, finite_or_none, rankings_at
 from engine.notices import warn
 from engine.rules import same_target
 from strategies.signals import SIGNAL_KINDS
@@ -61,6 +65,7 @@ from strategies.signals import SIGNAL_KINDS
 ORDER_TOLERANCE = 1e-4  # a weight change below 0.01% is not an order
 WIDTH = 80  # terminal lines are wrapped at this width
 LOOKAHEAD_DAYS = 70  # calendar days of estimated sessions searched for the next decision
+LONG_LOOKAHEAD = {"quarterly": 200, "annual": 740}  # ... for the longer schedules
 
 
 def latest(config: Config) -> Config:
@@ -68,21 +73,28 @@ def latest(config: Config) -> Config:
     return config.model_copy(update={"data": config.data.model_copy(update={"end": None})})
 
 
-def future_sessions(universe: list[str], after: pd.Timestamp) -> pd.DatetimeIndex:
-    """Estimated dates of C after `after`: every day for an all-crypto universe, NYSE
-    sessions when a US ticker is traded, else weekdays."""
+def future_sessions(
+    universe: list[str], after: pd.Timestamp, days: int = LOOKAHEAD_DAYS
+) -> pd.DatetimeIndex:
+    """Estimated dates of C in the `days` calendar days after `after`: every day for an
+    all-crypto universe, NYSE sessions when a US ticker is traded, else weekdays."""
     start = after + pd.Timedelta(days=1)
-    return sessions(universe_kind(universe), start, after + pd.Timedelta(days=LOOKAHEAD_DAYS))
+    return sessions(universe_kind(universe), start, after + pd.Timedelta(days=days))
 
 
 def schedule_ahead(
-    as_of: pd.Timestamp, decide: str, ahead: pd.DatetimeIndex
-) -> tuple[bool, pd.Timestamp]:
-    """(whether `as_of` is a decision date, the next decision date after it), with the
-    estimated sessions `ahead` standing in for the dates of C still to come."""
-    dates = pd.DatetimeIndex([as_of]).append(ahead)
-    mask = calendar.decision_mask(dates, decide)
-    return bool(mask[0]), dates[1:][mask[1:]][0]
+    cal: pd.DatetimeIndex | pd.Timestamp, decide: str, ahead: pd.DatetimeIndex, day: int = -1
+) -> tuple[bool, pd.Timestamp | None]:
+    """(whether the last date of `cal` (C up to as_of, or as_of alone) is a decision date,
+    the next decision date after it or None when none is within reach), with the estimated
+    sessions `ahead` standing in for the dates of C still to come (the dates of its period
+    before it count for a `decide_day` >= 1)."""
+    if isinstance(cal, pd.Timestamp):
+        cal = pd.DatetimeIndex([cal])
+    dates = cal.append(ahead)
+    mask = calendar.decision_mask(dates, decide, day)
+    later = dates[len(cal) :][mask[len(cal) :]]
+    return bool(mask[len(cal) - 1]), later[0] if len(later) else None
 
 
 def _close_instant(config: Config, date: pd.Timestamp) -> np.ndarray:
@@ -90,11 +102,6 @@ def _close_instant(config: Config, date: pd.Timestamp) -> np.ndarray:
     day = pd.DatetimeIndex([date])
     overrides = config.data.close_times
     return np.max([calendar.ticker_close_instants(t, day, overrides) for t in config.universe], 0)
-
-
-def _number(value: Any) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def signal_state(result, name: str, instant: np.ndarray) -> dict[str, Any]:
@@ -112,7 +119,7 @@ def signal_state(result, name: str, instant: np.ndarray) -> dict[str, Any]:
     if position < 0:
         return state
     row = frame.iloc[position]
-    value, upper, lower = (_number(row[c]) for c in ("value", "upper", "lower"))
+    value, upper, lower = (finite_or_none(row[c]) for c in ("value", "upper", "lower"))
     bound = lower if on else upper
     to_flip = None
     if value is not None and bound is not None:
@@ -143,7 +150,7 @@ def series_state(series: External, instant: np.ndarray, as_of: pd.Timestamp) -> 
         age = int((as_of - released).days)
         state |= {
             "date": values.index[known - 1].date().isoformat(),
-            "value": _number(values.iloc[known - 1]),
+            "value": finite_or_none(values.iloc[known - 1]),
             "released": released.date().isoformat(),
             "age_days": age,
             "stale": spacing is not None and age > STALE_SPACINGS * spacing,
@@ -169,62 +176,6 @@ def series_states(result, instant: np.ndarray, as_of: pd.Timestamp) -> dict[str,
                 f"is {series.file} up to date?"
             )
     return states
-
-
-def _rankings(result, instant: np.ndarray, decided: int) -> tuple[list[dict], dict]:
-    """The candidates of every ranked regime at the close `instant` (docs/semantics.md §8),
-    and each ranked regime's target there ({regime position: weights over the universe})."""
-    from engine.targets import RankInputs, rank_plans, rank_set, ranked_weights
-
-    config = result.config
-    plans = rank_plans(config, [])
-    if not plans:
-        return [], {}
-    inputs = RankInputs(result.prices, config, instant)
-    rows, weights = [], {}
-    for plan in plans:
-        ranking = rank_set(plan, plan.sets[0], inputs)
-        weights[plan.regime] = ranked_weights(plan, ranking, list(config.universe))[0]
-        rows.append(_ranking_rows(config, plan, ranking, decided))
-    return rows, weights
-
-
-def _decision_at(result, instant: np.ndarray) -> tuple[int, np.ndarray, list[dict]]:
-    """(regime position, target over the universe, rankings) decided at the close
-    `instant` with the signals aligned at the last date of C (docs/semantics.md §6, §8)."""
-    from strategies.regimes import decide
-
-    config = result.config
-    regimes = config.parsed_regimes()
-    aligned = {n: np.array([bool(result.signals[n].iloc[-1])]) for n in result.signals.columns}
-    position = int(decide(regimes, aligned)[0]) if aligned else len(regimes) - 1
-    rankings, ranked = _rankings(result, instant, position)
-    fixed = [float(regimes[position].weights.get(t, 0.0)) for t in config.universe]
-    return position, ranked.get(position, np.array(fixed)), rankings
-
-
-def _ranking_rows(config: Config, plan, ranking, decided: int) -> dict[str, Any]:
-    rank = plan.rank
-    candidates = [
-        {
-            "asset": asset,
-            "score": _number(ranking.score[0, m]),
-            "rank": int(ranking.rank[0, m]) or None,
-            "selected": bool(ranking.selected[0, m]),
-            "failed": bool(ranking.failed[0, m]),
-            "weight": float(ranking.weight[0, m]),
-        }
-        for m, asset in enumerate(rank.assets)
-    ]
-    return {
-        "regime": config.regimes[plan.regime].name,
-        "active": plan.regime == decided,
-        "score": rank.score,
-        "top": int(rank.top),
-        "fallback": rank.fallback,
-        "fallback_weight": float(ranking.fallback[0]),
-        "candidates": candidates,
-    }
 
 
 def _trade(
@@ -266,22 +217,24 @@ def current_state(
     universe = list(config.universe)
     cal = result.calendar
     as_of = cal[-1]
-    decide = config.execution.decide
-    ahead = future_sessions(universe, as_of)
-    due_now, next_decision = schedule_ahead(as_of, decide, ahead)
+    decide, day = config.execution.decide, config.execution.day
+    ahead = future_sessions(universe, as_of, LONG_LOOKAHEAD.get(decide, LOOKAHEAD_DAYS))
+    due_now, next_decision = schedule_ahead(cal, decide, ahead, day)
+    counted = calendar.decision_mask(cal, decide, day)
     instant = _close_instant(config, as_of)
-    if due_now and decide != "daily":  # decided at this close; the run counts it later
-        position, target, rankings = _decision_at(result, instant)
+    if due_now and not counted[-1]:  # decided at this close; the run counts it later
+        position, target, rankings, scale = decision_at(result, instant)
         decided_on, regime = as_of, config.regimes[position].name
     else:
-        decisions = np.flatnonzero(calendar.decision_mask(cal, decide))
+        decisions = np.flatnonzero(counted)
         decided_on = cal[decisions[-1]] if len(decisions) else None
         regime, target = str(result.regimes.iloc[-1]), result.targets.iloc[-1].to_numpy()
+        scale = 1.0 if result.scales is None else float(result.scales.iloc[-1])
         rankings = []
         if decided_on is not None:
             names = [r.name for r in config.regimes]
             at = _close_instant(config, decided_on)
-            rankings, _ = _rankings(result, at, names.index(regime))
+            rankings, _ = rankings_at(result, at, names.index(regime))
     before = result.targets.iloc[-2].to_numpy() if len(cal) >= 2 else None
     sim = result.strategy
     held = sim.held_weights().iloc[-1].reindex(universe).to_numpy(dtype=float)
@@ -301,12 +254,16 @@ def current_state(
         "target": {t: float(w) for t, w in zip(universe, target, strict=True)},
         "held": {t: float(w) for t, w in zip(universe, held, strict=True)} | {"cash": cash},
         "trade": _trade(config, target, before, held, as_of, ahead[0]),
-        "next_decision": next_decision.date().isoformat(),
+        "next_decision": next_decision.date().isoformat() if next_decision is not None else None,
         "signals": {name: signal_state(result, name, instant) for name in config.signals},
         "ranking": rankings,
     }
     if result.series:  # only configs with external series have the key
         state["series"] = series_states(result, instant, as_of)
+    if config.execution.decide_day is not None:
+        state["decide_day"] = day
+    if config.portfolio.target_vol is not None:
+        state["scale"] = scale
     return state
 
 
@@ -428,14 +385,18 @@ def state_lines(config: Config, state: dict[str, Any]) -> list[str]:
         lines.append(f"trade ({reasons}): {', '.join(moves) or 'nothing to move'}")
     else:
         lines.append(f"regime {state['regime']}; hold {_weights(target)}; no trade")
+    lines += _buffer_and_scale_lines(config, state)
     lines.append(f"held at the close: {_weights(state['held'])}")
     if state["decide"] == "daily":
         lines.append(f"next session: {state['next_decision']} (estimated)")
     else:
         when = "at this close" if decided == state["as_of"] else f"on {decided}"
+        schedule = state["decide"]
+        if "decide_day" in state:
+            schedule += f", day {state['decide_day']}"
         lines.append(
-            f"decided {when} ({state['decide']}); "
-            f"next decision: {state['next_decision']} (estimated)"
+            f"decided {when} ({schedule}); "
+            f"next decision: {state['next_decision'] or 'not within reach'} (estimated)"
         )
     lines += _early_close_note(config, state)
     return [textwrap.fill(line, WIDTH, subsequent_indent="  ") for line in lines]
@@ -455,6 +416,29 @@ def _early_close_note(config: Config, state: dict[str, Any]) -> list[str]:
     return [f"note: the NYSE closes early on {ahead[0].date()} ({clock} New York)"]
 
 
+def _buffer_and_scale_lines(config: Config, state: dict[str, Any]) -> list[str]:
+    """'rank buffer (keep 3): GLD holds its slot at rank 3' for the decided regime's kept
+    assets, and the volatility target's scale; nothing for configs without them."""
+    lines = []
+    for block in state["ranking"]:
+        if not block["active"] or "keep" not in block:
+            continue
+        kept = [f"{c['asset']} (rank {c['rank']})" for c in block["candidates"] if c["kept"]]
+        held = ", ".join(kept) + (" hold their slots" if len(kept) > 1 else " holds its slot")
+        lines.append(
+            f"rank buffer (top {block['top']}, keep {block['keep']}): "
+            + (held if kept else "no asset held beyond the top")
+        )
+    target = config.portfolio.target_vol
+    if target is not None and "scale" in state:
+        lines.append(
+            f"volatility target {_pct(target.annual)} a year over {target.window} dates: "
+            f"scale {state['scale']:.3f} of the regime's weights (at most "
+            f"{_pct(target.max_exposure)})"
+        )
+    return lines
+
+
 def ranking_table(state: dict[str, Any]):
     """A rich table of the candidates of every ranked regime, or None without any."""
     if not state["ranking"]:
@@ -463,7 +447,9 @@ def ranking_table(state: dict[str, Any]):
 
     title = f"Ranking decided on {state['decided_on']} (regime {state['regime']})"
     table = Table(title=title)
-    for column in ("regime", "asset", "score", "rank", "selected", "failed", "weight"):
+    buffered = any("keep" in block for block in state["ranking"])
+    columns = ("regime", "asset", "score", "rank", "selected", "kept", "failed", "weight")
+    for column in columns if buffered else tuple(c for c in columns if c != "kept"):
         table.add_column(column, justify="left" if column in ("regime", "asset") else "right")
     for block in state["ranking"]:
         regime = block["regime"]
@@ -471,11 +457,13 @@ def ranking_table(state: dict[str, Any]):
             score = "n/a" if c["score"] is None else f"{c['score']:.4f}"
             selected, failed = "yes" if c["selected"] else "", "yes" if c["failed"] else ""
             weight = _pct(c["weight"])
+            kept = ["yes" if c.get("kept") else ""] if buffered else []
             table.add_row(
-                regime, c["asset"], score, str(c["rank"] or "-"), selected, failed, weight
+                regime, c["asset"], score, str(c["rank"] or "-"), selected, *kept, failed, weight
             )
             regime = ""
         if block["fallback"]:
             fallback = _pct(block["fallback_weight"])
-            table.add_row("", block["fallback"], "", "", "fallback", "", fallback)
+            blank = [""] if buffered else []
+            table.add_row("", block["fallback"], "", "", "fallback", *blank, "", fallback)
     return table

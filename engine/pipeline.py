@@ -26,21 +26,22 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from engine import calendar, rates
+from engine import calendar, rates, vol_target
 from engine.config import Config, ThresholdRule
 from engine.data import PriceSource
 from engine.data.series import External, as_prices, load_series
 from engine.errors import DataError
 from engine.notices import warn_shaped
+from engine.rank_buffer import fill_history
 from engine.research.grid import Axis, combinations
 from engine.rules import bps_to_fraction, execution_column, period_column, period_starts
+from engine.tables import VolInputs, build_targets
 from engine.targets import (
     RankInputs,
     RankPlan,
-    Schedule,
+    Schedules,
     Targets,
-    build_targets,
-    decision_schedule,
+    decision_schedules,
     rank_plans,
     scheduled,
 )
@@ -306,9 +307,10 @@ def decide_codes(
             column = np.ravel_multi_index(index[table.owned], sizes)
         else:
             column = np.zeros(index.shape[1], dtype=np.int64)
-        gathered[name] = table.aligned[column]
-        if columns is not None:
-            gathered[name] = gathered[name][:, columns]
+        if columns is None:
+            gathered[name] = table.aligned[column]
+        else:
+            gathered[name] = table.aligned[column[:, None], np.asarray(columns)[None, :]]
     if gathered:
         return decide(regimes, gathered)
     return np.full((index.shape[1], n_rows), len(regimes) - 1, dtype=np.int64)
@@ -327,27 +329,40 @@ class Decisions:
     """What every chunk of combinations reads to decide its targets (steps 2-3).
 
     Attributes:
-        schedule: the decision date each simulated row reads (engine.targets).
+        schedule: the decision date each simulated row reads, one schedule per
+            decide_day value (engine.targets.Schedules).
         signals: signal tables, aligned on the decision dates (sweeps) or on all of C
             (runs, which keep the frames for signals.csv; `columns` then picks the
             decision dates).
         columns: positions within the aligned tables of the decision dates, or None.
         plans: the ranked regimes and their parameter sets.
         inputs: scores, volatilities and filters on the decision dates (None: no ranks).
+        returns: [C, A] daily returns of the universe on C, for `portfolio.target_vol`
+            (None without it).
+        cache: what every chunk would compute the same way, kept once computed (the
+            volatility of target rows, engine.tables).
     """
 
-    schedule: Schedule
+    schedule: Schedules
     signals: dict[str, SignalTable]
     columns: np.ndarray | None
     plans: list[RankPlan]
     inputs: RankInputs | None
+    returns: np.ndarray | None = None
+    cache: dict = dataclasses.field(default_factory=dict)
 
 
 def prepare_decisions(
     config: Config, axes: Sequence[Axis], market: Market, rows: np.ndarray, keep_frames=False
 ) -> Decisions:
-    """Schedule, signal tables and rank inputs for the rows (positions in C) simulated."""
-    schedule = decision_schedule(market.calendar, config.execution.decide, rows)
+    """Schedules, signal tables and rank inputs for the rows (positions in C) simulated.
+    A rank buffer chains each selection from the previous decision date, so with `keep`
+    every decision date of C up to the last row is taken (also before the start)."""
+    execution = config.execution
+    days = decide_days(config, axes)
+    buffered = any(r.rank is not None and r.rank.keep is not None for r in config.regimes)
+    buffered |= any(a.path[-1] == "keep" and a.path[2] == "rank" for a in axes)
+    schedule = decision_schedules(market.calendar, execution.decide, days, rows, buffered)
     if keep_frames:
         every = np.arange(len(market.calendar))
         signals = signal_tables(config, axes, market, every, keep_frames=True)
@@ -359,7 +374,52 @@ def prepare_decisions(
     inputs = None
     if plans:
         inputs = RankInputs(market.prices, config, market.instants[schedule.decisions])
-    return Decisions(schedule, signals, columns, plans, inputs)
+    returns = None
+    if config.portfolio.target_vol is not None:
+        returns = vol_target.calendar_returns(market.prices, list(config.universe), market.calendar)
+    return Decisions(schedule, signals, columns, plans, inputs, returns)
+
+
+DECIDE_DAY = ("execution", "decide_day")
+TARGET_VOL = ("portfolio", "target_vol")
+
+
+def decide_days(config: Config, axes: Sequence[Axis]) -> tuple[int, ...]:
+    """The decide_day of each schedule: the swept values in axis order, else the config's."""
+    for axis in axes:
+        if axis.path == DECIDE_DAY:
+            return tuple(int(v) for v in axis.values)
+    return (config.execution.day,)
+
+
+def schedule_of(axes: Sequence[Axis], index: np.ndarray) -> np.ndarray:
+    """[G] the schedule (position in `decide_days`) of each combination."""
+    for i, axis in enumerate(axes):
+        if axis.path == DECIDE_DAY:
+            return index[i].astype(np.int64)
+    return np.zeros(index.shape[1], dtype=np.int64)
+
+
+def vol_inputs(
+    config: Config, decisions: Decisions, axes: Sequence[Axis], index: np.ndarray
+) -> VolInputs | None:
+    """Each combination's volatility target (annual, window, cap) and the returns it reads;
+    None without `portfolio.target_vol`."""
+    target = config.portfolio.target_vol
+    if target is None:
+        return None
+
+    def value(key: str, default: float) -> np.ndarray:
+        return per_combo(axes, index, (*TARGET_VOL, key), default)
+
+    return VolInputs(
+        decisions.returns,
+        config.annual_periods(),
+        value("annual", target.annual),
+        value("window", target.window).astype(np.int64),
+        value("max_exposure", target.max_exposure),
+        decisions.cache,
+    )
 
 
 def _dates_before(market: Market, instant: int) -> tuple[int, pd.Timestamp | None]:
@@ -412,6 +472,7 @@ def shaping_warnings(config: Config, market: Market, decisions: Decisions) -> No
                 f"regimes[{plan.regime}].rank: {asset} has too little history to be ranked "
                 f"({needed} bars needed) on {n:,} of {total:,} backtest dates, {when}"
             )
+    vol_target.warn_undefined(config, market.first, market.dates)
 
 
 def decide_targets(
@@ -420,24 +481,66 @@ def decide_targets(
     axes: Sequence[Axis],
     index: np.ndarray,
     prior: bool = False,
-    keep: dict | None = None,
+    record: dict | None = None,
 ) -> tuple[np.ndarray, Targets]:
     """Decided regimes [G, rows] and targets of the combinations `index` on the scheduled
     rows; with `prior`, a first row holding the default regime and its target (the date
-    before the first backtest date when C has none)."""
+    before the first backtest date when C has none). `record`: filled with each ranked
+    regime's Ranking as acted on (runs)."""
     default = len(config.regimes) - 1
-    n_dec = len(decisions.schedule.decisions)
-    codes = decide_codes(config, decisions.signals, axes, index, n_dec, decisions.columns)
-    regimes = scheduled(codes, decisions.schedule, default)
-    source = decisions.schedule.source
+    schedules = decisions.schedule
+    which = schedule_of(axes, index)
+    codes = _decided_on_decision_dates(config, decisions, axes, index, which)
+    regimes = scheduled(schedules.on_read(codes), schedules.on_slots(), default, which)
     if prior:
         regimes = np.hstack([np.full((regimes.shape[0], 1), default, dtype=np.int64), regimes])
-        source = np.concatenate([[-1], source])
     fixed = regime_weights(config, axes, index)
+    vol = vol_inputs(config, decisions, axes, index)
     targets = build_targets(
-        config, axes, index, regimes, source, decisions.plans, decisions.inputs, fixed, keep
+        config,
+        axes,
+        index,
+        regimes,
+        codes,
+        schedules,
+        which,
+        decisions.plans,
+        decisions.inputs,
+        fixed,
+        vol,
+        record,
     )
     return regimes, targets
+
+
+def _decided_on_decision_dates(
+    config: Config, decisions: Decisions, axes: Sequence[Axis], index: np.ndarray, which
+) -> np.ndarray:
+    """[G, P] decided regime of each combination on the union of decision dates: on every
+    date some row reads, and on the earlier dates a rank buffer walks only as far back as
+    each combination's run of a buffered regime goes (engine.rank_buffer.fill_history;
+    -1 on the dates left out)."""
+    schedules = decisions.schedule
+    n_dec = len(schedules.decisions)
+    read = schedules.read
+    start = int(read[0]) if len(read) else n_dec
+
+    def decided(combos: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        at = columns if decisions.columns is None else decisions.columns[columns]
+        return decide_codes(config, decisions.signals, axes, index[:, combos], len(at), at)
+
+    if start == 0:
+        return decide_codes(config, decisions.signals, axes, index, n_dec, decisions.columns)
+    codes = np.full((index.shape[1], n_dec), -1, dtype=np.int64)
+    codes[:, start:] = decided(np.arange(index.shape[1]), np.arange(start, n_dec))
+    swept = {a.path[1] for a in axes if a.path[0] == "regimes" and a.path[-1] == "keep"}
+    buffered = [
+        k
+        for k, r in enumerate(config.regimes)
+        if r.rank is not None and (r.rank.keep is not None or k in swept)
+    ]
+    fill_history(codes, schedules, which, buffered, decided)
+    return codes
 
 
 def per_combo(axes: Sequence[Axis], index: np.ndarray, path: tuple, default: float) -> np.ndarray:

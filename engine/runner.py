@@ -19,7 +19,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from engine import calendar, pipeline, rates
+from engine import pipeline, rates
 from engine.config import Config, ThresholdRule
 from engine.data import PriceSource
 from engine.metrics import stats
@@ -55,6 +55,8 @@ class BacktestResult:
             order on a date it placed orders (None without a band).
         cash_yield: [dates] the cash yield c_j earned on each date (None without one).
         risk_free: the annual risk-free rate, or its per-date series (stats.risk_free).
+        scales: the volatility target's scale of the target decided on each date of C
+            (1 before the first decision), None without `portfolio.target_vol`.
     """
 
     config: Config
@@ -75,6 +77,7 @@ class BacktestResult:
     skipped: pd.DataFrame | None = None
     cash_yield: np.ndarray | None = None
     risk_free: float | np.ndarray = 0.0
+    scales: pd.Series | None = None
 
     @property
     def portfolio(self):
@@ -122,9 +125,7 @@ def run_portfolio(
 
 def periods_per_year(config: Config) -> int:
     """stats.periods_per_year, else 365 when every traded asset is crypto, else 252."""
-    if config.stats.periods_per_year:
-        return config.stats.periods_per_year
-    return 365 if all(calendar.is_crypto(t) for t in config.universe) else 252
+    return config.annual_periods()
 
 
 def _activity(sim: Simulation, dates: pd.DatetimeIndex) -> dict:
@@ -206,11 +207,15 @@ def rank_table(
     """ranks.csv: one row per decision date (from the one the first backtest date trades
     on to the last), rank regime and candidate. `active`: the regime was decided that
     date; `failed`: selected but below min_score or failing the filter, its slot given
-    to the fallback (`fallback`, empty = cash) with the date's `fallback_weight`."""
+    to the fallback (`fallback`, empty = cash) with the date's `fallback_weight`; with a
+    rank buffer, `kept`: the asset holds its slot by the buffer alone (ranked beyond top,
+    held at the previous decision date)."""
     positions = decisions.schedule.decisions
     start = max(int(np.searchsorted(positions, market.first - 1, side="right")) - 1, 0)
     last = market.first + len(market.dates) - 1
     keep = (np.arange(len(positions)) >= start) & (positions <= last)
+    buffered = any(plan.rank.keep is not None for plan in decisions.plans)
+    columns = _with_kept(RANK_COLUMNS) if buffered else RANK_COLUMNS
     frames = []
     for plan in decisions.plans:
         ranking = rankings[plan.regime]
@@ -218,28 +223,35 @@ def rank_table(
         dates = cal[positions[keep]]
         m = len(plan.rank.assets)
         active = names.iloc[positions[keep]].to_numpy() == name
-        frames.append(
-            pd.DataFrame(
-                {
-                    "date": np.repeat(dates, m),
-                    "regime": name,
-                    "active": np.repeat(active, m),
-                    "asset": np.tile(plan.rank.assets, len(dates)),
-                    "score": ranking.score[keep].ravel(),
-                    "eligible": ranking.eligible[keep].ravel(),
-                    "rank": ranking.rank[keep].ravel(),
-                    "selected": ranking.selected[keep].ravel(),
-                    "failed": ranking.failed[keep].ravel(),
-                    "weight": ranking.weight[keep].ravel(),
-                    "fallback": plan.rank.fallback or "",
-                    "fallback_weight": np.repeat(ranking.fallback[keep], m),
-                }
-            )
+        frame = pd.DataFrame(
+            {
+                "date": np.repeat(dates, m),
+                "regime": name,
+                "active": np.repeat(active, m),
+                "asset": np.tile(plan.rank.assets, len(dates)),
+                "score": ranking.score[keep].ravel(),
+                "eligible": ranking.eligible[keep].ravel(),
+                "rank": ranking.rank[keep].ravel(),
+                "selected": ranking.selected[keep].ravel(),
+                "failed": ranking.failed[keep].ravel(),
+                "weight": ranking.weight[keep].ravel(),
+                "fallback": plan.rank.fallback or "",
+                "fallback_weight": np.repeat(ranking.fallback[keep], m),
+            }
         )
+        if buffered:
+            frame["kept"] = (ranking.selected & (ranking.rank > plan.rank.top))[keep].ravel()
+        frames.append(frame)
     if not frames:
-        return pd.DataFrame(columns=RANK_COLUMNS)
+        return pd.DataFrame(columns=columns)
     out = pd.concat(frames, ignore_index=True)
-    return out.sort_values(["date"], kind="stable").reset_index(drop=True)[RANK_COLUMNS]
+    return out.sort_values(["date"], kind="stable").reset_index(drop=True)[columns]
+
+
+def _with_kept(columns: list[str]) -> list[str]:
+    """ranks.csv's columns with `kept` (a rank buffer holds the slot) after `selected`."""
+    at = columns.index("selected") + 1
+    return [*columns[:at], "kept", *columns[at:]]
 
 
 def run_backtest(config: Config, source: PriceSource, series: dict | None = None) -> BacktestResult:
@@ -269,12 +281,15 @@ def _run(config: Config, source: PriceSource, series: dict | None = None) -> Bac
     )
     signal_series = {name: table.frames[0] for name, table in tables.items()}
     rankings: dict = {}
-    codes, targets_c = pipeline.decide_targets(config, decisions, [], no_axes, keep=rankings)
+    codes, targets_c = pipeline.decide_targets(config, decisions, [], no_axes, record=rankings)
     regimes = config.parsed_regimes()
     default = len(regimes) - 1
     names = pd.Series([regimes[i].name for i in codes[0]], index=cal, name="regime")
     table = targets_c.tables[0]  # [rows of targets, A]
     targets = pd.DataFrame(table[targets_c.codes[0]], index=cal, columns=universe)
+    scales = None
+    if targets_c.scales is not None:
+        scales = pd.Series(targets_c.scales[0][targets_c.codes[0]], index=cal, name="scale")
 
     # Row j: the target decided on the date of C before backtest date j (row 0: before
     # the first backtest date, the default regime when C has no earlier date).
@@ -321,4 +336,5 @@ def _run(config: Config, source: PriceSource, series: dict | None = None) -> Bac
         skipped=skipped,
         cash_yield=yields,
         risk_free=rf,
+        scales=scales,
     )

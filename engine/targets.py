@@ -1,17 +1,9 @@
-"""Decided targets per combination: the decision schedule, ranked allocations, and the
-tables the simulators read (docs/semantics.md "Ranked allocations", "Decision schedule").
+"""Decided targets per combination: the decision schedules and ranked allocations
+(docs/semantics.md "Ranked allocations", "Decision schedule"); engine.tables turns them
+into the tables the simulators read.
 
 A combination's target on a date of C is either a regime's fixed weights or, for a
-ranked regime, the weights its ranking gave on the latest decision date. Both
-simulators take the targets as a table of distinct vectors plus codes into it:
-
-    table[K + r P + p] = ranked regime r's weights decided on decision date p,
-    table[k]           = regime k's fixed weights (zeros, i.e. cash, for a ranked one:
-                         what a ranked default holds before its first decision),
-
-for K regimes, R ranked regimes and P decision dates. Combinations that differ only in
-signal parameters or costs share a table (`Targets.table_of`), so a sweep over a
-100-asset ranking holds one table per distinct ranking, not one per combination.
+ranked regime, the weights its ranking gave on the latest decision date of its schedule.
 Scores, volatilities and filters are computed once per asset and parameter set on the
 asset's own calendar and aligned to the decision dates by close time (engine.calendar).
 """
@@ -55,20 +47,120 @@ class Schedule:
         )
 
 
-def decision_schedule(calendar_dates: pd.DatetimeIndex, decide: str, rows: np.ndarray) -> Schedule:
-    """The schedule of `rows` (positions in C) under `execution.decide`: decision dates
-    are taken on all of C, also before the backtest's start."""
-    positions = np.flatnonzero(calendar.decision_mask(calendar_dates, decide))
-    latest = np.searchsorted(positions, rows, side="right") - 1
-    needed = np.unique(latest[latest >= 0])
-    source = np.full(len(rows), -1, dtype=np.int64)
-    source[latest >= 0] = np.searchsorted(needed, latest[latest >= 0])
-    return Schedule(positions[needed], source)
+@dataclass(frozen=True)
+class Schedules:
+    """The decision schedules of a run or sweep, one per `decide_day` value, on the union
+    of their decision dates (a sweep over decide_day aligns signals and ranks once, on
+    the union, and each combination reads its own schedule's dates).
+
+    Attributes:
+        decisions: [P] positions in C of the union of the decision dates, ascending.
+        sources: [J, rows] per schedule, index into `decisions` of each row's latest
+            decision date, -1 before the first.
+        columns: per schedule, [P_j] indices into `decisions` of its own decision dates.
+        days: the decide_day of each schedule.
+        slots: [P] each decision date's position among those some row reads (the dates
+            target tables need a row for), -1 for a date taken only as history.
+    """
+
+    decisions: np.ndarray
+    sources: np.ndarray
+    columns: tuple[np.ndarray, ...]
+    days: tuple[int, ...]
+    slots: np.ndarray | None = None
+
+    @property
+    def read(self) -> np.ndarray:
+        """[S] indices into `decisions` of the dates some row reads (slot order)."""
+        return np.flatnonzero(self.slots >= 0)
+
+    def on_read(self, codes: np.ndarray) -> np.ndarray:
+        """`codes` ([G, P]) on the dates some row reads ([G, S]; a view when those dates
+        are the last S, as they are unless several schedules interleave)."""
+        read = self.read
+        if len(read) == codes.shape[1]:
+            return codes
+        if len(read) and read[-1] - read[0] + 1 == len(read):
+            return codes[:, read[0] : read[-1] + 1]
+        return codes[:, read]
+
+    def on_slots(self) -> Schedules:
+        """The same schedules on the dates some row reads only (the history a rank buffer
+        walks left out): `sources` then index the slots."""
+        read = self.read
+        if len(read) == len(self.decisions):
+            return self
+        sources = np.where(self.sources >= 0, self.slots[np.maximum(self.sources, 0)], -1)
+        columns = tuple(self.slots[c][self.slots[c] >= 0] for c in self.columns)
+        return Schedules(self.decisions[read], sources, columns, self.days, np.arange(len(read)))
+
+    def of(self, j: int) -> Schedule:
+        """Schedule j on the union of decision dates."""
+        return Schedule(self.decisions, self.sources[j])
+
+    @property
+    def every_row(self) -> bool:
+        """One schedule, deciding on every row (`decide: daily`)."""
+        return len(self.days) == 1 and self.of(0).every_row
 
 
-def scheduled(codes: np.ndarray, schedule: Schedule, default: int) -> np.ndarray:
-    """[G, rows] decided regime of each row: the one of its latest decision date, the
-    default regime before the first (`codes`: [G, P] on the decision dates)."""
+def decision_schedules(
+    calendar_dates: pd.DatetimeIndex,
+    decide: str,
+    days: Sequence[int],
+    rows: np.ndarray,
+    history: bool = False,
+) -> Schedules:
+    """The schedules of `rows` (positions in C) under `execution.decide` and each
+    `decide_day` of `days`: decision dates are taken on all of C, also before the
+    backtest's start. The union holds the decision dates the rows read or, with
+    `history` (the rank buffer, whose selections chain from one decision to the next),
+    every decision date of C up to the last row."""
+    positions = [np.flatnonzero(calendar.decision_mask(calendar_dates, decide, d)) for d in days]
+    latest = [np.searchsorted(p, rows, side="right") - 1 for p in positions]
+    read = [p[np.unique(at[at >= 0])] for p, at in zip(positions, latest, strict=True)]
+    needed = read
+    if history:
+        last = rows.max(initial=-1)
+        needed = [p[p <= last] for p in positions]
+    union = np.unique(np.concatenate(needed)) if needed else np.zeros(0, dtype=np.int64)
+    sources = np.full((len(days), len(rows)), -1, dtype=np.int64)
+    for j, (p, at) in enumerate(zip(positions, latest, strict=True)):
+        sources[j, at >= 0] = np.searchsorted(union, p[at[at >= 0]])
+    columns = tuple(np.searchsorted(union, p) for p in needed)
+    slots = np.full(len(union), -1, dtype=np.int64)
+    taken = np.isin(union, np.concatenate(read)) if read else np.zeros(0, dtype=bool)
+    slots[taken] = np.arange(int(taken.sum()))
+    return Schedules(union, sources, columns, tuple(int(d) for d in days), slots)
+
+
+def decision_schedule(
+    calendar_dates: pd.DatetimeIndex, decide: str, rows: np.ndarray, day: int = -1
+) -> Schedule:
+    """The schedule of `rows` (positions in C) under `execution.decide` and `decide_day`:
+    decision dates are taken on all of C, also before the backtest's start."""
+    return decision_schedules(calendar_dates, decide, (day,), rows).of(0)
+
+
+def scheduled(
+    codes: np.ndarray,
+    schedule: Schedule | Schedules,
+    default: int,
+    which: np.ndarray | None = None,
+) -> np.ndarray:
+    """[G, rows] decided regime (or target row) of each row: the one of its latest decision
+    date, the default before the first (`codes`: [G, P] on the decision dates; `which`:
+    [G] each combination's schedule when `schedule` holds several)."""
+    if isinstance(schedule, Schedules):
+        if len(schedule.days) > 1:
+            source = schedule.sources[
+                np.zeros(codes.shape[0], dtype=np.int64) if which is None else which
+            ]
+            if codes.shape[1] == 0:
+                return np.full(source.shape, default, dtype=np.int64)
+            taken = np.take_along_axis(codes, np.maximum(source, 0), axis=1)
+            return np.where(source >= 0, taken, default)
+        schedule = schedule.of(0)
     if codes.shape[1] == 0:
         return np.full((codes.shape[0], len(schedule.source)), default, dtype=np.int64)
     if schedule.every_row:
@@ -90,6 +182,15 @@ class RankSet:
     vol_window: int | None
     min_score: float | str | None
     filter: dict[str, Any] | None
+    keep: int | None = None  # the rank buffer (engine.rank_buffer); None: none
+
+    def plain(self) -> tuple:
+        """What the plain ranking depends on (everything but `keep`), hashable."""
+        return (_freeze(self.score), self.top, self.exposure, self.vol_window)
+
+    def ranking_key(self) -> str:
+        """A key of the plain ranking: sets that differ only in `keep` rank the same."""
+        return repr((self.plain(), self.min_score, self.filter))
 
 
 @dataclass(frozen=True)
@@ -146,6 +247,7 @@ def rank_plans(config: Config, axes: Sequence[Axis]) -> list[RankPlan]:
                     vol_window=resolved.vol_window,
                     min_score=resolved.min_score,
                     filter=filter_params,
+                    keep=None if resolved.keep is None else int(resolved.keep),
                 )
             )
         plans.append(RankPlan(k, rank, score.type, owned, sets))
@@ -225,10 +327,10 @@ class RankInputs:
         return np.column_stack(columns).reshape(len(self.instants), len(tickers))
 
 
-def rank_set(plan: RankPlan, chosen: RankSet, inputs: RankInputs) -> Ranking:
-    """The ranking of one parameter set on every decision date."""
+def weighing_inputs(plan: RankPlan, chosen: RankSet, inputs: RankInputs) -> tuple:
+    """(volatility [P, M] or None, min_score threshold, filter [P, M] or None) of one
+    parameter set: what weighs a selection besides the scores."""
     rank = plan.rank
-    score = inputs.score(plan.score_type, chosen.score, rank.assets)
     vol = None
     if rank.weighting == "inverse_vol":
         vol = inputs.score("volatility", {"window": chosen.vol_window}, rank.assets)
@@ -236,6 +338,14 @@ def rank_set(plan: RankPlan, chosen: RankSet, inputs: RankInputs) -> Ranking:
     if isinstance(threshold, str):
         threshold = inputs.score(plan.score_type, chosen.score, [threshold])[:, 0]
     passed = None if chosen.filter is None else inputs.passed(chosen.filter, rank.assets)
+    return vol, threshold, passed
+
+
+def rank_set(plan: RankPlan, chosen: RankSet, inputs: RankInputs) -> Ranking:
+    """The ranking of one parameter set on every decision date."""
+    rank = plan.rank
+    score = inputs.score(plan.score_type, chosen.score, rank.assets)
+    vol, threshold, passed = weighing_inputs(plan, chosen, inputs)
     return rank_assets(
         score,
         chosen.top,
@@ -266,95 +376,30 @@ class Targets:
     """Target vectors and which one each combination holds on each row.
 
     Attributes:
-        tables: [T, K + R P, A] target vectors (layout in the module docstring).
+        tables: [T, rows of a table, A] target vectors (layout in `engine.tables`).
         table_of: [G] the table of each combination.
         codes: [G, rows] row of its table each combination's target is on each row.
+        scales: [T, rows of a table] the volatility target's scale of each row (1 where
+            unscaled), None without `portfolio.target_vol`.
     """
 
     tables: np.ndarray
     table_of: np.ndarray
     codes: np.ndarray
+    scales: np.ndarray | None = None
 
 
-def _set_index(axes: Sequence[Axis], owned: list[int], index: np.ndarray) -> np.ndarray:
-    """[G] position of each combination's values of the `owned` axes in their grid order."""
-    if not owned:
-        return np.zeros(index.shape[1], dtype=np.int64)
-    return np.ravel_multi_index(index[owned], [len(axes[i].values) for i in owned])
-
-
-def target_codes(
-    regimes: np.ndarray, source: np.ndarray, ranked: Mapping[int, int], n_regimes: int, n_dec: int
-) -> np.ndarray:
-    """[G, rows] table row of each combination's target (`regimes`: its decided regime
-    per row; `source`: each row's decision date, -1 before the first; `ranked`: regime
-    position -> ranked index r)."""
-    if not ranked:
-        return regimes  # fixed weights only: row k of the table is regime k
-    codes = regimes.astype(np.int64, copy=True)
-    for k, r in ranked.items():
-        hit = (regimes == k) & (source >= 0)
-        codes[hit] = (n_regimes + r * n_dec + np.broadcast_to(source, regimes.shape))[hit]
-    return codes
-
-
-def build_targets(
-    config: Config,
-    axes: Sequence[Axis],
-    index: np.ndarray,
-    regimes: np.ndarray,
-    source: np.ndarray,
-    plans: Sequence[RankPlan],
-    inputs: RankInputs | None,
-    fixed: np.ndarray,
-    keep: dict | None = None,
-) -> Targets:
-    """Tables and codes for the combinations `index` ([axes, G]).
-
-    Args:
-        regimes: [G, rows] decided regime per row (the prior row included).
-        source: [rows] decision date of each row (-1: none yet).
-        fixed: [G, K, A] fixed weights of each regime per combination (zeros for ranked).
-        keep: when a dict, filled with {regime position: Ranking} (runs, G = 1).
-    """
-    universe = list(config.universe)
-    n_regimes = fixed.shape[1]
-    n_dec = len(inputs.instants) if inputs is not None else 0
-    ranked = {plan.regime: r for r, plan in enumerate(plans)}
-    codes = target_codes(regimes, source, ranked, n_regimes, n_dec)
-    if not plans:
-        return Targets(fixed, np.arange(index.shape[1]), codes)
-
-    weight_axes = [
-        i for i, a in enumerate(axes) if a.path[:1] == ("regimes",) and "weights" in a.path
-    ]
-    keys = [_set_index(axes, weight_axes, index)] if weight_axes else []
-    keys += [_set_index(axes, plan.owned, index) for plan in plans]
-    distinct, table_of = np.unique(np.stack(keys, axis=1), axis=0, return_inverse=True)
-    table_of = table_of.reshape(-1)
-    first = np.zeros(len(distinct), dtype=np.int64)
-    first[table_of[::-1]] = np.arange(index.shape[1])[::-1]  # a combination per table
-    tables = np.zeros((len(distinct), n_regimes + len(plans) * n_dec, len(universe)))
-    tables[:, :n_regimes] = fixed[first]
-    offset = 1 if weight_axes else 0
-    for r, plan in enumerate(plans):
-        rows = slice(n_regimes + r * n_dec, n_regimes + (r + 1) * n_dec)
-        used = [plan.sets[int(i)] for i in np.unique(distinct[:, offset + r])]
-        inputs.prefetch(plan.score_type, [s.score for s in used], plan.rank.assets)
-        if plan.rank.weighting == "inverse_vol":
-            windows = [{"window": s.vol_window} for s in used]
-            inputs.prefetch("volatility", windows, plan.rank.assets)
-        for set_id in np.unique(distinct[:, offset + r]):
-            ranking = rank_set(plan, plan.sets[int(set_id)], inputs)
-            if keep is not None:
-                keep[plan.regime] = ranking
-            tables[distinct[:, offset + r] == set_id, rows] = ranked_weights(
-                plan, ranking, universe
-            )
-    return Targets(tables, table_of, codes)
-
-
-def chunk_bytes(config: Config, n_decisions: int) -> int:
-    """Bytes of one combination's table (for choosing chunk sizes)."""
+def chunk_bytes(config: Config, schedules: Schedules, n_signals: int = 0) -> int:
+    """Bytes of one combination's table (for choosing chunk sizes): fixed rows, a row per
+    ranked regime and decision date some row reads, with a volatility target a row per
+    fixed regime and such date, with a rank buffer about as many again as its ranked rows;
+    plus, for the decision dates a rank buffer walks before those (history), the
+    combination's signals and decided regime on them."""
+    n_slots = len(schedules.read)
     ranked = sum(r.rank is not None for r in config.regimes)
-    return 8 * len(config.universe) * (len(config.regimes) + ranked * n_decisions)
+    buffered = sum(r.rank is not None and r.rank.keep is not None for r in config.regimes)
+    rows = len(config.regimes) + (ranked + buffered) * n_slots
+    if config.portfolio.target_vol is not None:
+        rows += len(config.regimes) * n_slots
+    history = len(schedules.decisions) - n_slots
+    return 8 * len(config.universe) * rows + history * (n_signals + 8)

@@ -99,6 +99,31 @@ def rank_assets(
     selected = eligible & (position < k)
     rank = np.where(eligible, position + 1, 0)
 
+    return weigh(score, eligible, rank, selected, k, share, vol, threshold, passed)
+
+
+def weigh(
+    score: np.ndarray,
+    eligible: np.ndarray,
+    rank: np.ndarray,
+    selected: np.ndarray,
+    k: np.ndarray,
+    share: np.ndarray,
+    vol: np.ndarray | None = None,
+    threshold: np.ndarray | float | None = None,
+    passed: np.ndarray | None = None,
+) -> Ranking:
+    """Weights of a selection (steps 3-4 of the module docstring): each filled slot E/k,
+    or with `vol` the f filled slots' total E f / k split in proportion to 1 / sigma;
+    then the absolute filters move failed slots' weight, and empty slots', to the
+    fallback. The rank buffer (engine.rank_buffer) weighs its own selections here too.
+
+    Args:
+        score, eligible, rank: as ranked ([..., D, M]).
+        selected: [..., D, M] the assets holding the k slots (at most k per date).
+        k: top, broadcastable to [..., 1, 1]; share: E / k, likewise.
+        vol, threshold, passed: as for `rank_assets`.
+    """
     filled = selected.sum(axis=-1, keepdims=True)
     if vol is None:
         weight = np.where(selected, share, 0.0)

@@ -62,6 +62,14 @@ Readings of points the SPEC leaves open (also listed in the module's report):
     ISO week) / (year, month) tuples.
   - Two targets are the same when no weight differs by more than 1e-12 (the
     benchmark's fixed target is compared the same way).
+- Section 11 (decision day, rank buffer, volatility target):
+  - Quarters are (year, (month - 1) // 3); the periods of ``decide_day`` are walked
+    one by one over C (``decision_flags``).
+  - The rank buffer's "assets that held slots" are the previous decision date's
+    selected assets, failed ones included; "kept" in the candidate rows marks an asset
+    selected by the buffer alone (held before, ranked beyond ``top``, at most ``keep``).
+  - The volatility target's sigma is the two-pass sample standard deviation of the n
+    portfolio returns ``sum_i w_i r_i`` in plain floats, times sqrt(P).
 
 - Section 11, the money keys:
   - Cash yield: ``c_j`` multiplies the cash at the start of backtest date j >= 1,
@@ -95,9 +103,10 @@ Outputs besides the values, trades and statistics:
   (pd.Timestamp), ``decision`` (``u`` is a decision date), ``regime`` (decided
   regime of ``u``, held between decision dates), ``decided`` (the target decided
   at ``u``, held between decision dates: {ticker: weight} over the whole
-  universe, cash is the rest), ``traded_to`` (the target decided on the previous
-  date of ``C``, or the before-first-decision target when there is none: what
-  the portfolio trades to on ``u`` if it trades).
+  universe, cash is the rest), ``scale`` (the volatility target's scale of that
+  target, 1.0 without one or before the first decision), ``traded_to`` (the
+  target decided on the previous date of ``C``, or the before-first-decision
+  target when there is none: what the portfolio trades to on ``u`` if it trades).
 - ``result["ranks"]``: one dict per (decision date, ranked regime), in date
   then config order, keys ``date``, ``regime``, ``decided`` (this regime is the
   decided regime of the date), ``threshold`` (min_score threshold at the date:
@@ -105,7 +114,8 @@ Outputs besides the values, trades and statistics:
   ``min_score``), ``candidates`` (one dict per asset of ``assets`` in their
   order: ``ticker``, ``score`` (NaN if undefined), ``vol`` (the inverse-vol
   sigma, None without ``inverse_vol``), ``eligible``, ``rank`` (1-based among
-  the eligible, None if not eligible), ``selected`` (in the first ``top``),
+  the eligible, None if not eligible), ``selected`` (holds a slot: in the first
+  ``top``, or kept by the rank buffer), ``kept`` (holds it by the buffer alone),
   ``failed`` (list of "min_score" / "filter" that fail, [] if it passes, None if
   not selected), ``weight`` (the slot weight it carries, 0.0 if not selected)),
   ``weights`` ({ticker: weight} over the universe, fallback included).
@@ -663,7 +673,11 @@ def parse_rank(name: str, rank: dict, universe: list[str], scores_cfg: dict) -> 
     exposure = float(rank.get("exposure", 1.0))
     if not 0.0 < exposure <= 1.0:
         raise ValueError(f"regime {name!r}: exposure must be in (0, 1]")
+    keep = rank.get("keep")
+    if keep is not None and not int(top) <= int(keep) <= len(assets):
+        raise ValueError(f"regime {name!r}: keep must be top .. number of assets")
     return {
+        "keep": None if keep is None else int(keep),
         "assets": assets,
         "score": score,
         "order": order,
@@ -677,13 +691,16 @@ def parse_rank(name: str, rank: dict, universe: list[str], scores_cfg: dict) -> 
     }
 
 
-def rank_allocation(rank: dict, universe, score, sigma, threshold, passes):
-    """One ranked allocation at one date t (SPEC 9).
+def rank_allocation(rank: dict, universe, score, sigma, threshold, passes, held=None):
+    """One ranked allocation at one date t (SPEC 9; the rank buffer of SPEC 11).
 
     score[a]: the asset's score at t (NaN if undefined); sigma[a]: its inverse-vol
     volatility at t (only read with inverse_vol); threshold: None without min_score,
     else the threshold at t (NaN if undefined); passes[a]: the filter at t (only read
-    with a filter). Returns (weights {ticker: w} over the universe, candidate rows).
+    with a filter); held: None for section 9, else the assets that held slots at the
+    previous decision date, which decided this same regime (`keep` set). Returns
+    (weights {ticker: w} over the universe, candidate rows); the rows' `selected`
+    assets are the slot holders the next decision date reads.
     """
     assets, k, E = rank["assets"], rank["top"], rank["exposure"]
     inverse_vol = rank["weighting"] == "inverse_vol"
@@ -700,7 +717,15 @@ def rank_allocation(rank: dict, universe, score, sigma, threshold, passes):
         ranked = sorted(eligible, key=lambda a: -score[a])
     else:
         ranked = sorted(eligible, key=lambda a: score[a])
-    selected = ranked[:k]  # the first k fill the slots
+    if held is None:
+        selected = ranked[:k]  # the first k fill the slots
+        kept = []
+    else:
+        # SPEC 11: holders still eligible and ranked <= keep keep their slots (best rank
+        # first, up to k); the remaining slots go to the best-ranked others
+        kept = [a for a in ranked if a in held and ranked.index(a) + 1 <= rank["keep"]][:k]
+        others = [a for a in ranked if a not in kept]
+        selected = kept + others[: k - len(kept)]
     f = len(selected)
     # slot weights: E/k each, or the filled total E*f/k split in proportion to 1/sigma
     slot_weight = {}
@@ -742,6 +767,8 @@ def rank_allocation(rank: dict, universe, score, sigma, threshold, passes):
                 "eligible": a in eligible,
                 "rank": ranked.index(a) + 1 if a in eligible else None,
                 "selected": a in selected,
+                # holds its slot by the buffer alone: kept while ranked beyond top
+                "kept": a in kept and ranked.index(a) + 1 > k,
                 "failed": failed_of[a] if a in selected else None,
                 "weight": slot_weight.get(a, 0.0),
             }
@@ -754,29 +781,70 @@ def rank_allocation(rank: dict, universe, score, sigma, threshold, passes):
 # --------------------------------------------------------------------------
 
 
-def decision_flags(C: list[dt.date], decide: str) -> list[bool]:
-    """daily: every date of C; weekly / monthly: the last date of C in each ISO week /
-    calendar month, i.e. the next date of C falls in a later period (so the final date
-    of C is a decision date only for daily)."""
+def decision_flags(C: list[dt.date], decide: str, day: int = -1) -> list[bool]:
+    """daily: every date of C. weekly / monthly / quarterly / annual: in each ISO week /
+    calendar month / quarter / year, the day-th date of C (day >= 1) or the |day|-th from
+    the last (day <= -1; -1 = the last date); a period with fewer than |day| dates decides
+    on its last date (day >= 1) or its first (day <= -1). A choice that needs the
+    period's last date is made only when the next date of C falls in a later period, so
+    the final, incomplete period has none (SPEC 10, 11)."""
     if decide == "daily":
         return [True] * len(C)
-    if decide == "weekly":
+    if day == 0:
+        raise ValueError("decide_day must not be 0")
 
-        def period(d):
+    def period(d):
+        if decide == "weekly":
             iso = d.isocalendar()
             return (iso[0], iso[1])  # (ISO year, ISO week)
-
-    elif decide == "monthly":
-
-        def period(d):
+        if decide == "monthly":
             return (d.year, d.month)
-
-    else:
+        if decide == "quarterly":
+            return (d.year, (d.month - 1) // 3)
+        if decide == "annual":
+            return (d.year,)
         raise ValueError(f"unknown decide {decide!r}")
-    flags = []
-    for k in range(len(C)):
-        flags.append(k + 1 < len(C) and period(C[k + 1]) > period(C[k]))
+
+    flags = [False] * len(C)
+    k = 0
+    while k < len(C):
+        members = [k]  # the dates of C in this period
+        while members[-1] + 1 < len(C) and period(C[members[-1] + 1]) == period(C[k]):
+            members.append(members[-1] + 1)
+        complete = members[-1] + 1 < len(C)  # the next date of C is in a later period
+        if day >= 1 and len(members) >= day:
+            flags[members[day - 1]] = True  # known without seeing the period's end
+        elif day >= 1 and complete:
+            flags[members[-1]] = True  # fewer than day dates: the last one
+        elif day <= -1 and complete:
+            flags[members[day] if len(members) >= -day else members[0]] = True
+        k = members[-1] + 1
     return flags
+
+
+def vol_scale(weights, k: int, C, assets, universe, target_vol: dict, P: float) -> float:
+    """SPEC 11's volatility target at C[k] for the decided target `weights` (a tuple in
+    universe order): min(m, annual / sigma), m when sigma = 0, min(1, m) while sigma is
+    undefined (fewer than n + 1 dates of C up to C[k])."""
+    n = int(target_vol["window"])
+    annual = float(target_vol["annual"])
+    m = float(target_vol.get("max_exposure", 1.0))
+    if k < n:  # C[k] has only k dates of C before it: fewer than n returns
+        return min(1.0, m)
+    daily = []
+    for s in range(k - n + 1, k + 1):  # the last n dates s <= t, each from the date before
+        r = 0.0
+        for i, t in enumerate(universe):
+            series = assets[t]
+            now = series.close[series.index[C[s]]]
+            before = series.close[series.index[C[s - 1]]]
+            r += weights[i] * (now / before - 1.0)
+        daily.append(r)
+    mean = sum(daily) / n
+    sigma = math.sqrt(sum((x - mean) ** 2 for x in daily) / (n - 1)) * math.sqrt(P)
+    if sigma == 0.0:
+        return m
+    return min(m, annual / sigma)
 
 
 # --------------------------------------------------------------------------
@@ -1313,8 +1381,9 @@ def reference_backtest(config: dict, data_dir: str | Path, config_dir=None) -> d
             spec["series"] = a  # computed on the asset's own adjusted close
             rank_filters[(r_idx, a)] = compute_signal(spec, data)
 
-    def evaluate_rank(r_idx: int, k: int):
-        """The ranked allocation of regime r_idx at date C[k]: (weights dict, record)."""
+    def evaluate_rank(r_idx: int, k: int, held=None):
+        """The ranked allocation of regime r_idx at date C[k]: (weights dict, record);
+        `held`: the slot holders of the previous decision date (the rank buffer)."""
         rank = regime_ranks[r_idx]
         t_close = C_close[k]
         spec = scores_cfg[rank["score"]]
@@ -1329,7 +1398,7 @@ def reference_backtest(config: dict, data_dir: str | Path, config_dir=None) -> d
         threshold = rank["min_score"]
         if isinstance(threshold, str):  # that ticker's score of the same score name
             threshold = align_value(*score_series(spec, threshold), t_close)
-        weights, rows = rank_allocation(rank, universe, score, sigma, threshold, passes)
+        weights, rows = rank_allocation(rank, universe, score, sigma, threshold, passes, held)
         record = {
             "date": pd.Timestamp(C[k]),
             "regime": regime_names[r_idx],
@@ -1342,12 +1411,23 @@ def reference_backtest(config: dict, data_dir: str | Path, config_dir=None) -> d
 
     # ---- decided regime and target at each date of C (SPEC 5, 9, 10) ----------
     decide = execution.get("decide", "daily") or "daily"
-    is_decision = decision_flags(C, decide)
+    decide_day = execution.get("decide_day")
+    if decide_day is not None and decide == "daily":
+        raise ValueError("decide_day needs weekly, monthly, quarterly or annual decisions")
+    is_decision = decision_flags(C, decide, -1 if decide_day is None else int(decide_day))
+    stats_cfg = config.get("stats") or {}
+    if stats_cfg.get("periods_per_year") is not None:
+        P = float(stats_cfg["periods_per_year"])
+    else:
+        P = 365.0 if all(_is_crypto(t) for t in universe) else 252.0
+    target_vol = (config.get("portfolio") or {}).get("target_vol")
     decided_regime: list[int] = []
     decided_target: list[tuple] = []
+    decided_scale: list[float] = []
     ranks_out: list[dict] = []
-    # before the first decision date: the default regime with default_weights
-    current_regime, current_target = len(regime_names) - 1, default_weights
+    # before the first decision date: the default regime with default_weights, unscaled
+    current_regime, current_target, current_scale = len(regime_names) - 1, default_weights, 1.0
+    previous_chosen, previous_holders = None, None  # of the previous decision date
     for k in range(len(C)):
         if is_decision[k]:
             values = {name: align(ts, vals, C_close[k]) for name, (ts, vals) in signals.items()}
@@ -1357,18 +1437,29 @@ def reference_backtest(config: dict, data_dir: str | Path, config_dir=None) -> d
                     chosen = r_idx
                     break
             target = regime_weights[chosen]
+            holders = None
             for r_idx, rank in enumerate(regime_ranks):
                 if rank is None or (r_idx != chosen and C[k] > bt_dates[-1]):
                     continue
-                weights, record = evaluate_rank(r_idx, k)
+                held = None  # SPEC 11: the buffer only continues a run of this regime
+                if r_idx == chosen and rank["keep"] is not None and previous_chosen == r_idx:
+                    held = previous_holders
+                weights, record = evaluate_rank(r_idx, k, held)
                 if r_idx == chosen:
                     target = tuple(weights[t] for t in universe)
+                    holders = {row["ticker"] for row in record["candidates"] if row["selected"]}
                 if C[k] <= bt_dates[-1]:
                     record["decided"] = r_idx == chosen
                     ranks_out.append(record)
-            current_regime, current_target = chosen, target
+            scale = 1.0
+            if target_vol is not None:  # SPEC 11: the scaled target is the decided one
+                scale = vol_scale(target, k, C, assets, universe, target_vol, P)
+                target = tuple(w * scale for w in target)
+            current_regime, current_target, current_scale = chosen, target, scale
+            previous_chosen, previous_holders = chosen, holders
         decided_regime.append(current_regime)
         decided_target.append(current_target)
+        decided_scale.append(current_scale)
 
     # targets[j] = target traded to on backtest date j = decided on the previous date of C;
     # targets[N] = decided at the last backtest date (only used by the threshold check).
@@ -1385,6 +1476,7 @@ def reference_backtest(config: dict, data_dir: str | Path, config_dir=None) -> d
                 "decision": is_decision[k0 + j],
                 "regime": regimes_out[j],
                 "decided": dict(zip(universe, decided_target[k0 + j], strict=True)),
+                "scale": decided_scale[k0 + j],
                 "traded_to": dict(zip(universe, targets[j], strict=True)),
             }
         )

@@ -129,7 +129,10 @@ def test_a_value_with_the_shape_of_a_union_member_gets_that_members_problem_only
         ({"data__start": 20190101}, "data.start: must be a date written YYYY-MM-DD, not "),
         ({"data__source": "quandl"}, "data.source: must be yfinance, csv or synthetic, not "),
         ({"execution__fees_bps": -1}, "execution.fees_bps: must be at least 0, not -1"),
-        ({"execution__decide": 7}, "execution.decide: must be daily, weekly or monthly, not 7"),
+        (
+            {"execution__decide": 7},
+            "execution.decide: must be daily, weekly, monthly, quarterly or annual, not 7",
+        ),
         ({"regimes__1__weights": [0.3]}, "regimes[1].weights: must be a mapping (key: value)"),
         ({"regimes__1": "neutral"}, "regimes[1]: must be a mapping (key: value), not "),
         ({"signals__trend__series": 5}, "signals.trend.series: must be text, not 5"),

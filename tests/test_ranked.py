@@ -140,7 +140,7 @@ def _inverse_vol_without_window(raw):
 
 
 def _unknown_decide(raw):
-    raw["execution"]["decide"] = "quarterly"
+    raw["execution"]["decide"] = "hourly"
 
 
 def _unknown_score_type(raw):
@@ -254,8 +254,8 @@ def test_the_final_date_is_never_a_weekly_or_monthly_decision(decide):
 
 
 def test_an_unknown_schedule_is_refused():
-    with pytest.raises(ValueError, match="quarterly"):
-        decision_mask(YEAR_END, "quarterly")
+    with pytest.raises(ValueError, match="hourly"):
+        decision_mask(YEAR_END, "hourly")
 
 
 def test_decision_schedule_points_each_row_at_its_latest_decision():

@@ -28,6 +28,7 @@ from pydantic import (
     Field,
     Tag,
     field_validator,
+    model_serializer,
 )
 from pydantic_core import PydanticCustomError
 
@@ -38,6 +39,7 @@ from engine.config.repair import validate
 from engine.config.types import Date, Number, Weight, Whole
 from engine.config.walk import CheckedBy
 from engine.config.words import shown, suggest
+from engine.data.market_calendar import is_crypto
 from engine.errors import ConfigError
 from engine.limits import is_series, is_symbol
 from strategies.params import plain_number, whole_at_least
@@ -52,6 +54,12 @@ MAX_DAY_OFFSET = 7  # a close time is at most a week after its bar's label date
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _without_unset(data: dict, keys: tuple[str, ...]) -> dict:
+    """`data` without the optional `keys` left at None: a config that does not use a key
+    added later resolves (config.yaml, the config hash) to the same bytes as before."""
+    return {k: v for k, v in data.items() if not (k in keys and v is None)}
 
 
 class CloseTime(_Model):
@@ -178,6 +186,11 @@ class RankConfig(_Model):
     filter: Annotated[dict[str, Any] | None, CheckedBy(_filter_model)] = None
     fallback: str | None = None
     exposure: Number = Field(default=1.0, gt=0.0, le=1.0)
+    keep: whole_at_least(1) | None = None  # rank buffer: holders stay while ranked <= keep
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler) -> dict:
+        return _without_unset(handler(self), ("keep",))
 
     @field_validator("min_score", mode="before")
     @classmethod
@@ -274,7 +287,27 @@ class ExecutionConfig(_Model):
     slippage_bps: Number = Field(default=0.0, ge=0.0, lt=10_000)
     rebalance: Rebalance = "none"
     tolerance: Number | None = Field(default=None, ge=0.0, lt=1.0)  # no-trade band (§11)
-    decide: Literal["daily", "weekly", "monthly"] = "daily"
+    decide: Literal["daily", "weekly", "monthly", "quarterly", "annual"] = "daily"
+    decide_day: Whole | None = None  # d-th date of each period (-1: the last; None: -1)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler) -> dict:
+        return _without_unset(handler(self), ("tolerance", "decide_day"))
+
+    @field_validator("decide_day")
+    @classmethod
+    def _not_zero(cls, value: int | None) -> int | None:
+        if value == 0:
+            raise ValueError(
+                "must not be 0: 1 is the first date of each period, -1 the last, -2 the one "
+                "before it"
+            )
+        return value
+
+    @property
+    def day(self) -> int:
+        """The decision day within each period (`decide_day`, default -1: the last date)."""
+        return -1 if self.decide_day is None else int(self.decide_day)
 
     @property
     def fees(self) -> float:
@@ -295,14 +328,30 @@ class ExecutionConfig(_Model):
 AnnualRate = Annotated[Number, Field(gt=limits.RISK_FREE_RANGE[0], le=limits.RISK_FREE_RANGE[1])]
 
 
+class TargetVol(_Model):
+    """Volatility target (docs/semantics.md): each decided target is scaled by
+    min(max_exposure, annual / sigma), sigma the annualised volatility of the target's
+    daily returns over the last `window` dates."""
+
+    annual: Number = Field(gt=0.0)
+    window: whole_at_least(2)
+    max_exposure: Number = Field(default=1.0, gt=0.0, le=1.0)
+
+
 class PortfolioConfig(_Model):
-    """Starting cash, within engine.limits' MIN/MAX_INITIAL_CASH (see there why), and the
-    yield of idle cash: an annual rate, or a ticker whose daily return it earns (§11)."""
+    """Starting cash, within engine.limits' MIN/MAX_INITIAL_CASH (see there why), the
+    yield of idle cash (an annual rate, or a ticker whose daily return it earns) and an
+    optional volatility target (§11)."""
 
     initial_cash: Number = Field(
         default=100_000.0, ge=limits.MIN_INITIAL_CASH, le=limits.MAX_INITIAL_CASH
     )
     cash_yield: number_or_ticker(AnnualRate) | None = None
+    target_vol: TargetVol | None = None
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler) -> dict:
+        return _without_unset(handler(self), ("cash_yield", "target_vol"))
 
 
 class StatsConfig(_Model):
@@ -315,6 +364,10 @@ class BenchmarkConfig(_Model):
 
     weights: dict[str, Weight]
     rebalance: Rebalance | None = None
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler) -> dict:
+        return _without_unset(handler(self), ("rebalance",))
 
 
 def _benchmark_form(value: Any) -> str:
@@ -410,22 +463,20 @@ class Config(_Model):
                     needed.update(SIGNAL_KINDS[rank.filter["type"]].legs(rank.filter_spec(asset)))
         return sorted(needed)
 
+    def annual_periods(self) -> int:
+        """P: stats.periods_per_year, else 365 when every traded asset is crypto, else 252."""
+        if self.stats.periods_per_year:
+            return self.stats.periods_per_year
+        return 365 if all(is_crypto(t) for t in self.universe) else 252
+
     def resolved(self) -> dict[str, Any]:
-        """The config with every default filled in, as plain JSON types (a key of
-        `UNSET_KEYS` left unset is left out, and `data.series` when the config declares no
-        external series: a config that does not use them resolves, and hashes, as it did
-        before they existed)."""
+        """The config with every default filled in, as plain JSON types (an optional key
+        left unset is left out (`_without_unset`), and `data.series` when the config
+        declares no external series: a config that does not use them resolves, and hashes,
+        as it did before they existed)."""
         resolved = self.model_dump(mode="json", by_alias=True)
         if not resolved["data"]["series"]:
             del resolved["data"]["series"]
-        for section, key in UNSET_KEYS:
-            if resolved[section].get(key, 0) is None:
-                del resolved[section][key]
-        if (
-            isinstance(resolved["benchmark"], dict)
-            and resolved["benchmark"].get("rebalance", 0) is None
-        ):
-            del resolved["benchmark"]["rebalance"]
         return resolved
 
     def hash(self) -> str:
@@ -438,10 +489,6 @@ class Config(_Model):
             series.pop("file", None)
         blob = json.dumps(resolved, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
-
-
-UNSET_KEYS = (("execution", "tolerance"), ("portfolio", "cash_yield"))
-"""Optional keys (docs/semantics.md §11) left out of the resolved config while unset."""
 
 
 # ---- phase 2: cross-field rules, each returning a list of "field: problem" ----
@@ -586,6 +633,11 @@ def _check_rank(i: int, rank: RankConfig, config: Config) -> list[str]:
             f"{where}.score: unknown score {rank.score!r}{suggest(rank.score, known)}; "
             + (f"scores are {known}" if known else "define it under `scores:`")
         )
+    if rank.keep is not None and not rank.top <= rank.keep <= len(rank.assets):
+        problems.append(
+            f"{where}.keep: {rank.keep} must be at least top ({rank.top}) and at most the "
+            f"{len(rank.assets)} assets ranked"
+        )
     if rank.weighting == "inverse_vol" and rank.vol_window is None:
         problems.append(
             f"{where}.vol_window: inverse_vol weighting needs vol_window (days of returns, >= 2)"
@@ -624,6 +676,33 @@ def _check_allocations(config: Config) -> list[str]:
         if regime.rank is not None:
             problems += _check_rank(i, regime.rank, config)
     return problems
+
+
+PERIOD_NAMES = {"weekly": "week", "monthly": "month", "quarterly": "quarter", "annual": "year"}
+
+
+def _check_decide_day(config: Config) -> list[str]:
+    """decide_day needs a period (not `daily`) and fits in one (engine.limits.PERIOD_DATES:
+    the most dates of C a period can hold, every calendar day for an all-crypto universe)."""
+    execution = config.execution
+    day = execution.decide_day
+    if day is None:
+        return []
+    if execution.decide == "daily":
+        return [
+            "execution.decide_day: needs `decide: weekly`, `monthly`, `quarterly` or `annual` "
+            "(every date decides under `daily`); remove it or set `decide`"
+        ]
+    crypto = all(is_crypto(t) for t in config.universe)
+    most = limits.PERIOD_DATES[execution.decide][1 if crypto else 0]
+    if abs(day) > most:
+        period = PERIOD_NAMES[execution.decide]
+        return [
+            f"execution.decide_day: {day} is beyond a {period}, which holds at most {most} "
+            f"trading dates; use 1 to {most} (from its first date) or -1 to -{most} (from "
+            "its last)"
+        ]
+    return []
 
 
 def _check_dates(config: Config) -> list[str]:
@@ -714,6 +793,7 @@ RULES: tuple[Callable[[Config], list[str]], ...] = (
     _check_weights,
     _check_allocations,
     _check_tickers,
+    _check_decide_day,
     _check_dates,
     _check_source,
     _check_series,

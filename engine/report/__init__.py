@@ -4,13 +4,15 @@ A run folder holds:
   stats.json     {"strategy", "benchmark", "relative", "period"} (snake_case keys)
   values.csv     date,strategy,benchmark (daily portfolio values; and risk_free, the
                  per-date rate, when stats.risk_free is a ticker)
-  weights.csv    date, <T>_target (traded target), <T>_held (weight at the close), cash_held
+  weights.csv    date, <T>_target (traded target), <T>_held (weight at the close), cash_held;
+                 with a volatility target, scale (the scale of the target in force)
   regimes.csv    date, regime decided at the close, each aligned signal (0/1)
   trades.csv     portfolio,date,ticker,quantity,fill_price,value,fees,reason (and a row of
                  quantity 0 per order a no-trade band skipped on a trade date)
   signals.csv    signal,date,x,value,upper,lower,on: each signal on its own calendar
   ranks.csv      (ranked configs) date,regime,active,asset,score,eligible,rank,selected,
-                 failed,weight,fallback,fallback_weight: each decision date's ranking
+                 (kept, with a rank buffer,) failed,weight,fallback,fallback_weight: each
+                 decision date's ranking
   series.csv     (configs with external series) series,date,released,value: each value
                  the backtest could read, with its release date (at 16:00 New York)
   config.yaml    the resolved config (every default filled in; data.dir relative to the
@@ -144,6 +146,8 @@ def run_frames(result) -> dict[str, pd.DataFrame]:
     for i, ticker in enumerate(result.orders.columns):
         weights[f"{ticker}_held"] = held[:, i]
     weights["cash_held"] = sim.cash.to_numpy() / sim.value.to_numpy()
+    if result.scales is not None:
+        weights["scale"] = scale_in_force(result.scales, result.calendar, dates)
     regimes = pd.DataFrame({"date": day, "regime": result.regimes.reindex(dates).to_numpy()})
     for name in result.signals.columns:
         regimes[name] = result.signals[name].reindex(dates).astype(int).to_numpy()
@@ -184,10 +188,21 @@ def run_frames(result) -> dict[str, pd.DataFrame]:
         frames["series.csv"] = series_values(result)
     if len(result.ranks):
         ranks = result.ranks.copy()
-        for flag in ("active", "eligible", "selected", "failed"):
-            ranks[flag] = ranks[flag].astype(int)
+        for flag in ("active", "eligible", "selected", "kept", "failed"):
+            if flag in ranks:
+                ranks[flag] = ranks[flag].astype(int)
         frames["ranks.csv"] = ranks
     return frames
+
+
+def scale_in_force(
+    scales: pd.Series, calendar: pd.DatetimeIndex, dates: pd.DatetimeIndex
+) -> np.ndarray:
+    """[dates] the volatility target's scale of the target each backtest date trades to:
+    decided on the date of C before it (1, the default's unscaled target, when C has no
+    earlier date)."""
+    before = calendar.get_indexer(dates) - 1
+    return np.where(before >= 0, scales.to_numpy()[np.maximum(before, 0)], 1.0)
 
 
 def signal_lines(result) -> pd.DataFrame:

@@ -146,6 +146,32 @@ def weights_figure(dates, held: pd.DataFrame, targets: pd.DataFrame):
     return figure
 
 
+def exposure_figure(dates, exposure: np.ndarray, scale: np.ndarray, target: str):
+    """The volatility target at work: the scale of the target traded to (steps) and the
+    exposure held at each close (1 - cash share); `target` names the target in the title."""
+    import plotly.graph_objects as go
+
+    figure = go.Figure()
+    figure.add_trace(line(dates, exposure, "exposure held (1 - cash)", STRATEGY))
+    figure.add_trace(
+        go.Scatter(
+            x=dates,
+            y=scale,
+            name="scale of the target",
+            mode="lines",
+            line_shape="hv",
+            line={"color": LINES[1], "dash": "dash", "width": 1.5},
+        )
+    )
+    figure.update_layout(
+        **LAYOUT,
+        height=320,
+        yaxis={"tickformat": ".0%", "rangemode": "tozero"},
+        title=f"Exposure and the volatility target's scale ({target})",
+    )
+    return figure
+
+
 def holdings_figure(dates, held: pd.DataFrame, colors: dict, reasons: pd.Series | None = None):
     """Held weights at each close as a stacked area (each asset in universe order, then
     cash on top), one colour per asset; long runs keep a shared sample of dates plus both

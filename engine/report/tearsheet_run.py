@@ -51,6 +51,7 @@ def run_page(run: data.RunFolder) -> str:
         *([("series", "External series", series_section(run))] if run.series is not None else []),
         *([("rankings", "Rankings", _rankings(run))] if run.ranked else []),
         ("weights", "Weights", _weights(run)),
+        *([("exposure", "Exposure", _exposure(run))] if "scale" in run.weights else []),
         ("rolling", "Rolling one-year statistics", _rolling(run, labels)),
         ("returns", "Monthly and yearly returns", _returns(run, labels)),
         ("statistics", "Statistics", _statistics(run)),
@@ -85,6 +86,9 @@ def _header(run: data.RunFolder, labels: dict) -> str:
         ),
         ("Folder", h.esc(run.path.resolve().name)),
     ]
+    target = target_vol_label(config.get("portfolio") or {})
+    if target is not None:
+        rows.insert(-1, ("Volatility target", h.esc(target)))
     return (
         f"<header><h1>{h.esc(config['name'])}</h1>"
         f'<p class="description">{h.esc(config.get("description") or "")}</p>'
@@ -95,9 +99,23 @@ def _header(run: data.RunFolder, labels: dict) -> str:
 
 
 def _decide(execution: dict) -> str:
-    """', decided weekly' / ', decided monthly'; nothing for daily (and older folders)."""
+    """', decided weekly' / ', decided monthly' (', day 3' with a decide_day); nothing for
+    daily (and older folders)."""
     decide = execution.get("decide") or "daily"
-    return "" if decide == "daily" else f", decided {decide}"
+    day = execution.get("decide_day")
+    return "" if decide == "daily" else f", decided {decide}" + (f", day {day}" * (day is not None))
+
+
+def target_vol_label(portfolio: dict) -> str | None:
+    """'10% a year over 63 dates, at most 100%', or None without a volatility target."""
+    target = portfolio.get("target_vol")
+    if not target:
+        return None
+    cap = target.get("max_exposure", 1.0)
+    return (
+        f"{fmt(float(target['annual']), 'pct')} a year over {target['window']} dates, at most "
+        f"{fmt(float(cap), 'pct')}"
+    )
 
 
 def _equity(run: data.RunFolder, labels: dict) -> str:
@@ -170,6 +188,20 @@ def _weights(run: data.RunFolder) -> str:
         reasons = data.trade_reasons(run)
         return h.chart(figures.holdings_figure(run.dates, held, colors, reasons), "weights")
     return h.chart(figures.weights_figure(run.dates, held, targets), "weights")
+
+
+def _exposure(run: data.RunFolder) -> str:
+    """The volatility target's scale (weights.csv `scale`) beside the exposure held."""
+    exposure = 1.0 - run.weights["cash_held"].to_numpy()
+    scale = run.weights["scale"].to_numpy()
+    target = target_vol_label(run.config.get("portfolio") or {}) or "volatility target"
+    note = (
+        '<p class="note">Each decided target is scaled so that its volatility over the window '
+        "meets the target (at most the cap); the scale shown is the one of the target each "
+        f"date trades to. Average exposure held: {h.esc(fmt(float(exposure.mean()), 'pct'))}."
+        "</p>"
+    )
+    return note + h.chart(figures.exposure_figure(run.dates, exposure, scale, target), "exposure")
 
 
 def _rankings(run: data.RunFolder) -> str:

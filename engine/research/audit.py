@@ -265,8 +265,8 @@ def audit(
     antithetic pair), so a signal that peeks at a future bar sees it both far
     above and far below where it was, and flips one way or the other. The cut
     dates are drawn (seeded) without replacement from the backtest dates except
-    the last (after which nothing in the backtest could change); under `decide:
-    weekly|monthly` from the decision dates among them, since a decision held between
+    the last (after which nothing in the backtest could change); under a `decide`
+    other than daily from the decision dates among them, since a decision held between
     decision dates reads no new bar (a one-bar peek shows only at a decision date).
     External series are read from their files once; at each cut every value released
     after it is moved too (`released_after`, `shifted`, in the same antithetic pair),
@@ -281,7 +281,7 @@ def audit(
     rng = np.random.default_rng(seed)
     candidates = base.dates[:-1]
     if config.execution.decide != "daily":
-        deciding = decision_mask(base.calendar, config.execution.decide)
+        deciding = decision_mask(base.calendar, config.execution.decide, config.execution.day)
         on = candidates[deciding[base.calendar.get_indexer(candidates)]]
         candidates = on if len(on) else candidates
     count = min(cuts, len(candidates))

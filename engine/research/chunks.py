@@ -208,7 +208,7 @@ def build_plan(
     if settings:
         bench_stats["cash_interest"] = bench_run.interest
     if chunk is None:
-        table_bytes = chunk_bytes(config, len(decisions.schedule.decisions))
+        table_bytes = chunk_bytes(config, decisions.schedule, len(decisions.signals))
         chunk = memory_chunk(len(dates), len(decisions.signals), table_bytes)
     return SweepPlan(
         config=config,

@@ -2,9 +2,10 @@
 
 In a sweep config any numeric parameter (any signal or score parameter its kind
 declares sweepable in strategies/signals/ or strategies/scores/, a regime weight, a
-ranked allocation's top, vol_window, exposure, numeric min_score or filter parameter,
-fees_bps, slippage_bps, a rebalance threshold, the no-trade band `tolerance`, a numeric
-`cash_yield`) may be written as
+ranked allocation's top, vol_window, exposure, numeric min_score, keep or filter parameter,
+fees_bps, slippage_bps, a rebalance threshold, the no-trade band `tolerance`, decide_day,
+a numeric `cash_yield`, a volatility target's annual, window or max_exposure) may be
+written as
 
     entry: [60, 120, 250]                         # a list of values
     entry: {start: 20, stop: 260, step: 20}       # an inclusive range: 20, 40, ..., 260
@@ -142,7 +143,7 @@ def _axis_values(value: Any, count: int, whole: bool, where: str) -> tuple[float
     return _typed(values, whole, where, from_range=True)
 
 
-RANK_AXES = ("top", "vol_window", "exposure", "min_score")
+RANK_AXES = ("top", "vol_window", "exposure", "min_score", "keep")
 """Numeric keys of a ranked allocation that may be swept (besides its filter's)."""
 
 
@@ -155,8 +156,8 @@ def _whole(raw: dict, path: tuple) -> bool:
     if path[0] == "regimes" and path[2] == "rank":
         if path[3] == "filter":
             return path[4] in SIGNAL_KINDS[raw["regimes"][path[1]]["rank"]["filter"]["type"]].whole
-        return path[3] in ("top", "vol_window")
-    return False
+        return path[3] in ("top", "vol_window", "keep")
+    return path in (("execution", "decide_day"), ("portfolio", "target_vol", "window"))
 
 
 def _kind(registry: dict, entry: Any) -> Any:
@@ -215,9 +216,25 @@ def _sweepable(raw: dict) -> Iterator[tuple[tuple, Any]]:
             yield ("execution", "rebalance", "threshold"), rule["threshold"]
         if "tolerance" in execution:
             yield ("execution", "tolerance"), execution["tolerance"]
+        if "decide_day" in execution:
+            yield ("execution", "decide_day"), execution["decide_day"]
     portfolio = raw.get("portfolio")
     if isinstance(portfolio, dict) and "cash_yield" in portfolio:
         yield ("portfolio", "cash_yield"), portfolio["cash_yield"]
+    yield from _target_vol_sweepable(portfolio)
+
+
+TARGET_VOL_AXES = ("annual", "window", "max_exposure")
+"""Numeric keys of `portfolio.target_vol` that may be swept."""
+
+
+def _target_vol_sweepable(portfolio: Any) -> Iterator[tuple[tuple, Any]]:
+    """(path, value) of the numeric keys of `portfolio.target_vol`."""
+    target = portfolio.get("target_vol") if isinstance(portfolio, dict) else None
+    if isinstance(target, dict):
+        for key in TARGET_VOL_AXES:
+            if key in target:
+                yield ("portfolio", "target_vol", key), target[key]
 
 
 TEXT_KEYS = {
