@@ -240,19 +240,21 @@ def check_command(config_paths: tuple[Path, ...], data_dir: Path | None) -> None
     """Validate CONFIGs (plain or sweep) without running them or loading prices.
 
     One line per valid file (`ok: FILE (config)`, `ok: FILE (sweep config, N
-    combinations)`), every problem of the others; exit code 0 when all are valid, else 2."""
+    combinations)`, then each axis with its values and the product), every problem of
+    the others; exit code 0 when all are valid, else 2."""
     from engine.checking import check_file
     from engine.errors import RotationError
 
     failed = 0
     for path in config_paths:
         try:
-            what = check_file(path, **overrides(data_dir))
+            checked = check_file(path, **overrides(data_dir))
         except RotationError as exc:
             failed += 1
             click.echo(exc.message)
         else:
-            click.echo(f"ok: {path} ({what})")
+            for line in checked.lines():
+                click.echo(line)
     if failed:
         raise RotationError(f"{failed} of {len(config_paths)} config files have problems")
 

@@ -28,6 +28,7 @@ import pandas as pd
 from engine.metrics import METRICS, PERFORMANCE_KEYS, RELATIVE_KEYS, metric, second_block
 from engine.report.folders import atomic_folder
 from engine.report.paths import saved_config_text
+from engine.research.grid import shown as shown_value
 
 
 def fmt(value: Any, kind: str) -> str:
@@ -405,7 +406,7 @@ def sweep_rich(
     cells: dict[str, list[str]] = {}
     for column in shown:
         if column in params:
-            cells[column] = [f"{v:g}" for v in top[column]]
+            cells[column] = [shown_value(v) for v in top[column]]
         elif column.startswith("neighbour_") or column == bench:
             cells[column] = [fmt(_scalar(v), metric_format) for v in top[column]]
         else:

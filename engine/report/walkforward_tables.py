@@ -7,6 +7,7 @@ flagged: its annualised metric reads `partial`, and a caption gives its total re
 from __future__ import annotations
 
 from engine.metrics import metric as metric_info
+from engine.research.grid import shown as shown_value
 from engine.research.sweep_config import short_names
 from engine.research.walkforward import SHOWN, WalkForwardResult
 
@@ -139,7 +140,7 @@ def _windows_table(result: WalkForwardResult, with_start: bool):
             *([str(row["test_start"])] if with_start else []),
             str(row["test_end"]),
             str(row["test_days"]),
-            *(f"{row[name]:g}" for name in (*scenarios, *shown)),
+            *(shown_value(row[name]) for name in (*scenarios, *shown)),
             fmt(_scalar(row[f"is_{metric}"]), kind),
             "partial" if hidden else fmt(oos, kind),
         )

@@ -93,8 +93,8 @@ def sweep_spec(
     problems = [*problems, *found]
     if not axes and not found:
         problems.append(
-            "nothing to sweep; write a numeric parameter as a list ([60, 120]) or a range "
-            "({start: 20, stop: 260, step: 20})"
+            "nothing to sweep; write a numeric parameter as a list ([60, 120]), a range "
+            "({start: 20, stop: 260, step: 20}) or {values: [60, 120]}"
         )
     base = _combination_problems(raw, axes, broken, problems)
     names = [a.name for a in axes]
@@ -130,11 +130,13 @@ def _combination_problems(
     problems += [p for p in seen if not touches(p.split(":", 1)[0], broken)]
     seen = set(seen)
     variants = [
-        (first[:i] + (value,) + first[i + 1 :], f"with {axis.name} = {value:g}")
+        (first[:i] + (value,) + first[i + 1 :], f"with {axis.name} = {grid.shown(value)}")
         for i, axis in enumerate(axes)
         for value in axis.values[1:]
     ]
-    heaviest = tuple(max(a.values) if a.path[0] == "regimes" else a.values[0] for a in axes)
+    heaviest = tuple(
+        max(a.values, key=grid.magnitude) if a.path[0] == "regimes" else a.values[0] for a in axes
+    )
     if heaviest != first:
         variants.append((heaviest, "with the swept regime values at their largest"))
     for values, which in variants:
@@ -263,6 +265,6 @@ def scenario_groups(spec: SweepSpec) -> list[Scenario]:
             mask &= position[i] == k
         pairs = zip(which, picked, strict=True)
         values = {spec.axes[i].name: spec.axes[i].values[k] for i, k in pairs}
-        label = ", ".join(f"{short[name]}={value:g}" for name, value in values.items())
+        label = ", ".join(f"{short[name]}={grid.shown(value)}" for name, value in values.items())
         out.append(Scenario(values=values, rows=np.flatnonzero(mask), label=label))
     return out

@@ -256,7 +256,7 @@ def walk_forward(
                 "train_days": len(window.train),
                 "test_days": len(window.test),
                 "partial": window.partial,
-                **{name: _scalar(v) for name, v in zip(names, values, strict=True)},
+                **{a.name: a.cell(_scalar(v)) for a, v in zip(spec.axes, values, strict=True)},
                 **{f"is_{key}": float(chosen[key]) for key in SHOWN},
                 **{f"is_benchmark_{key}": float(chosen[f"benchmark_{key}"]) for key in SHOWN},
                 **{f"oos_{key}": _scalar(oos[key]) for key in SHOWN},
