@@ -385,8 +385,10 @@ def ranking_table(state: dict[str, Any]):
         return None
     from rich.table import Table
 
+    from engine.report import plain  # names as typed, never read as markup or escapes
+
     title = f"Ranking decided on {state['decided_on']} (regime {state['regime']})"
-    table = Table(title=title)
+    table = Table(title=plain(title))
     for column in ("regime", "asset", "score", "rank", "selected", "failed", "weight"):
         table.add_column(column, justify="left" if column in ("regime", "asset") else "right")
     for block in state["ranking"]:
@@ -396,10 +398,16 @@ def ranking_table(state: dict[str, Any]):
             selected, failed = "yes" if c["selected"] else "", "yes" if c["failed"] else ""
             weight = _pct(c["weight"])
             table.add_row(
-                regime, c["asset"], score, str(c["rank"] or "-"), selected, failed, weight
+                plain(regime),
+                plain(c["asset"]),
+                score,
+                str(c["rank"] or "-"),
+                selected,
+                failed,
+                weight,
             )
             regime = ""
         if block["fallback"]:
             fallback = _pct(block["fallback_weight"])
-            table.add_row("", block["fallback"], "", "", "fallback", "", fallback)
+            table.add_row("", plain(block["fallback"]), "", "", "fallback", "", fallback)
     return table

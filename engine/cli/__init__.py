@@ -26,6 +26,7 @@ from engine.cli.options import (
     tearsheet_page,
     window_options,
 )
+from engine.terminal import say
 
 
 class _Commands(click.Group):
@@ -108,7 +109,7 @@ def run(
     if as_json:
         shown = result.stats if boot is None else {**result.stats, "bootstrap": boot}
         click.echo(stats_json(shown), nl=False)
-        click.echo(f"Run folder: {folder}", err=True)
+        say(f"Run folder: {folder}", err=True)
         echo_page(page, err=True)
         return
     from rich.console import Console
@@ -119,7 +120,7 @@ def run(
         from engine.research.bootstrap import bootstrap_table
 
         console.print(bootstrap_table(boot))
-    console.print(f"Run folder: {folder}")
+    say(f"Run folder: {folder}")
     echo_page(page)
 
 
@@ -194,7 +195,7 @@ def compare(
     days = len(comparison.results[0].dates)
     title = f"Common range {span} ({days} days)"
     console.print(comparison_rich(table, title, console.width, comparison.benchmarks()))
-    console.print(f"Comparison folder: {folder}")
+    say(f"Comparison folder: {folder}")
     echo_page(page)
 
 
@@ -223,7 +224,7 @@ def signal_command(config_path: Path, data_dir: Path | None, as_json: bool, refr
         click.echo(state_json(state), nl=False)
         return
     for line in state_lines(config, state):
-        click.echo(line)
+        say(line)
     table = ranking_table(state)
     if table is not None:
         from rich.console import Console
@@ -251,10 +252,10 @@ def check_command(config_paths: tuple[Path, ...], data_dir: Path | None) -> None
             checked = check_file(path, **overrides(data_dir))
         except RotationError as exc:
             failed += 1
-            click.echo(exc.message)
+            say(exc.message)
         else:
             for line in checked.lines():
-                click.echo(line)
+                say(line)
     if failed:
         raise RotationError(f"{failed} of {len(config_paths)} config files have problems")
 

@@ -18,6 +18,7 @@ from engine.cli.options import (
     tearsheet_page,
     window_options,
 )
+from engine.terminal import say
 
 
 @click.command()
@@ -160,14 +161,8 @@ def sweep(
         echo_page(page, err=True)
         return
     _print_sweep(spec, table, summary, timing)
-    console_print(f"Sweep folder: {folder}")
+    say(f"Sweep folder: {folder}")
     echo_page(page)
-
-
-def console_print(text: str) -> None:
-    from rich.console import Console
-
-    Console().print(text)
 
 
 def _print_sweep(spec, table, summary: dict, timing: dict) -> None:
@@ -175,7 +170,7 @@ def _print_sweep(spec, table, summary: dict, timing: dict) -> None:
     then what the time went on."""
     from rich.console import Console
 
-    from engine.report import sweep_rich
+    from engine.report import plain, sweep_rich
     from engine.research.sweep_config import short_names
 
     console = Console()
@@ -189,11 +184,11 @@ def _print_sweep(spec, table, summary: dict, timing: dict) -> None:
             title = f"{block['label']}: {title.lower()}"
         console.print(sweep_rich(rows, choices, metric, title, short))
         for line in block.get("notes", []):
-            console.print(line)
+            console.print(plain(line))
     shown = {line for block in summary["scenarios"] for line in block.get("notes", [])}
     for line in summary["notes"]:
         if line not in shown:
-            console.print(line)
+            console.print(plain(line))
     console.print(timing_line(summary["combinations"], timing))
 
 
@@ -351,7 +346,7 @@ def _walk_forward(
     console = Console()
     console.print(summary_table(result))
     console.print(windows_table(result))
-    console.print(f"Walk-forward folder: {folder}")
+    say(f"Walk-forward folder: {folder}")
     echo_page(page)
 
 
@@ -391,7 +386,7 @@ def audit(
             click.echo(f"Clean: nothing up to any of the {len(report.cuts)} cut dates changed.")
         return
     what = f"signal {', '.join(leak.signals)}" if leak.signals else ", ".join(leak.items)
-    click.echo(
+    say(
         f"Look-ahead: {what} changed on {leak.first_date.date()} when prices after "
         f"{leak.cut.date()} were replaced by noise",
         err=True,

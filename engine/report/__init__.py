@@ -426,7 +426,7 @@ def sweep_rich(
     for column in shown:
         out.add_column(plain(headers.get(column, column)), justify="right", no_wrap=True)
     for i in range(len(top)):
-        out.add_row(*(cells[column][i] for column in shown))
+        out.add_row(*(plain(cells[column][i]) for column in shown))
     return out
 
 

@@ -251,9 +251,11 @@ def audit_table(report: AuditReport):
     """A rich Table: one row per cut, clean or the first thing that changed."""
     from rich.table import Table
 
+    from engine.report import plain  # names and paths as typed, never read as markup
+
     verdict = "clean" if report.clean else "LEAKS"
     table = Table(
-        title=f"Look-ahead audit: {verdict}", caption=f"{report.config}, seed {report.seed}"
+        title=f"Look-ahead audit: {verdict}", caption=plain(f"{report.config}, seed {report.seed}")
     )
     table.add_column("Cut date")
     table.add_column("Bars rewritten", justify="right")
@@ -263,5 +265,5 @@ def audit_table(report: AuditReport):
             what = "nothing changed"
         else:
             what = f"changed on {cut.first_date.date()}: {', '.join(cut.items)}"
-        table.add_row(str(cut.cut.date()), f"{cut.bars_changed:,}", what)
+        table.add_row(str(cut.cut.date()), f"{cut.bars_changed:,}", plain(what))
     return table
