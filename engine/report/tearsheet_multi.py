@@ -441,7 +441,7 @@ def _top_table(table: pd.DataFrame, summary: dict, axes: list) -> str:
             from engine.research.sweep_summary import beats_note
 
             out.append(f'<p class="note">{h.esc(beats_note(counts))}.</p>')
-        out.append(h.table(headers, rows, "top" if k == 0 else f"top-{k + 1}", wide=True))
+        out.append(h.table(headers, rows, f"top-{k + 1}", wide=True))
     return "".join(out)
 
 
