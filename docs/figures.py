@@ -353,6 +353,7 @@ REGISTRY: dict[str, Entry] = {
     ),
     # README, Python API
     "api_example": snippet_output(),
+    "api_commands": snippet_output(),
 }
 
 

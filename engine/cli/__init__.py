@@ -85,7 +85,7 @@ def run(
     """Backtest CONFIG and write a run folder."""
     from engine.config import load_config
     from engine.data import make_source
-    from engine.report import stats_json, stats_table, write_run_folder
+    from engine.report import plain, stats_json, stats_table, write_run_folder
     from engine.report.folders import link_latest
     from engine.report.provenance import manifest
     from engine.runner import run_backtest
@@ -120,7 +120,7 @@ def run(
         from engine.research.bootstrap import bootstrap_table
 
         console.print(bootstrap_table(boot))
-    say(f"Run folder: {folder}")
+    console.print(plain(f"Run folder: {folder}"))  # wrapped to the terminal, escaped
     echo_page(page)
 
 
@@ -163,14 +163,12 @@ def compare(
     check_output(out, "compare", "")
 
     from engine.data import describe
-    from engine.report import comparison_rich, write_comparison
+    from engine.report import comparison_rich, plain, write_comparison
     from engine.report.paths import shown_path
     from engine.report.provenance import library_versions
 
-    comparison = comparing.compare(configs)
+    comparison = comparing.compare(configs, sort_by=sort_by)  # as engine.api.compare
     table = comparison.table()
-    if sort_by:
-        table = comparing.sort_columns(table, comparison.labels, sort_by)
     manifest = {
         "configs": {
             label: {"path": shown_path(path), "config_sha256": config.hash()}
@@ -195,7 +193,7 @@ def compare(
     days = len(comparison.results[0].dates)
     title = f"Common range {span} ({days} days)"
     console.print(comparison_rich(table, title, console.width, comparison.benchmarks()))
-    say(f"Comparison folder: {folder}")
+    console.print(plain(f"Comparison folder: {folder}"))
     echo_page(page)
 
 
@@ -211,21 +209,20 @@ def signal_command(config_path: Path, data_dir: Path | None, as_json: bool, refr
     latest bars first) and writes no run folder (engine/live.py). Says when the data is
     stale (sessions missing before today, or $ROTATION_TODAY) and when a traded asset or
     threshold ticker lags the others (the answer is then for the latest date all have)."""
+    from engine.answer import answer
     from engine.config import load_config
-    from engine.data import make_source
-    from engine.freshness import run_latest, today
-    from engine.live import current_state, latest, ranking_table, state_json, state_lines
+    from engine.freshness import today
+    from engine.live import ranking_table
 
     on = today()  # a bad $ROTATION_TODAY fails before any work
-    config = latest(load_config(config_path, **overrides(data_dir)))
-    result, warnings = run_latest(config, make_source(config.data, refresh=refresh))
-    state = current_state(result, on, warnings)
+    config = load_config(config_path, **overrides(data_dir))
+    state = answer(config, on=on, refresh=refresh)  # as engine.api.signal
     if as_json:
-        click.echo(state_json(state), nl=False)
+        click.echo(state.json(), nl=False)
         return
-    for line in state_lines(config, state):
+    for line in state.lines():
         say(line)
-    table = ranking_table(state)
+    table = ranking_table(state.state)
     if table is not None:
         from rich.console import Console
 

@@ -160,8 +160,12 @@ def sweep(
         click.echo((folder / "summary.json").read_text(), nl=False)
         echo_page(page, err=True)
         return
+    from rich.console import Console
+
+    from engine.report import plain
+
     _print_sweep(spec, table, summary, timing)
-    say(f"Sweep folder: {folder}")
+    Console().print(plain(f"Sweep folder: {folder}"))  # wrapped to the terminal, escaped
     echo_page(page)
 
 
@@ -321,6 +325,7 @@ def _walk_forward(
     from rich.console import Console
 
     from engine.data import make_source
+    from engine.report import plain
     from engine.report.folders import link_latest
     from engine.report.walkforward_tables import summary_table, windows_table
     from engine.research.distributed import walk_forward_on
@@ -346,7 +351,7 @@ def _walk_forward(
     console = Console()
     console.print(summary_table(result))
     console.print(windows_table(result))
-    say(f"Walk-forward folder: {folder}")
+    console.print(plain(f"Walk-forward folder: {folder}"))
     echo_page(page)
 
 

@@ -56,6 +56,15 @@ class CutResult:
 
 @dataclass(frozen=True)
 class AuditReport:
+    """What `rotation audit` found.
+
+    Attributes:
+        config: the config audited (its file as given, else its name).
+        seed: the seed of the cut dates and the noise.
+        cuts: one result per cut date, in date order: clean, or the first date and
+            the signals or items that changed up to the cut.
+    """
+
     config: str
     seed: int
     cuts: list[CutResult]

@@ -193,7 +193,20 @@ def load_sweep(
         ConfigError: every problem at once, the `sweep:` section's with the others.
     """
     path = Path(path)
-    raw = read_yaml(path)
+    return sweep_of(read_yaml(path), str(path), path, max_combos, **overrides)
+
+
+def sweep_of(
+    raw: dict, origin: str, path: Path, max_combos: int = DEFAULT_MAX_COMBOS, **overrides: Any
+) -> tuple[SweepSpec, SweepOptions]:
+    """`load_sweep` of a parsed sweep config (a dict shaped like the YAML; it is not
+    changed): `origin` names it in errors, a relative `data.dir` is read from `path`'s
+    folder.
+
+    Raises:
+        ConfigError: every problem at once, the `sweep:` section's with the others.
+    """
+    raw = dict(raw)
     raw_section = raw.pop("sweep", None)
     options, problems = sweep_options(raw_section)
     raw = with_overrides(raw, path, **overrides)
@@ -203,7 +216,7 @@ def load_sweep(
         given = raw_section.get("scenarios") if isinstance(raw_section, dict) else None
         names = isinstance(given, list) and all(isinstance(n, str) for n in given)
         scenarios = given if names else None
-    spec = sweep_spec(raw, str(path), max_combos, scenarios, problems)
+    spec = sweep_spec(raw, origin, max_combos, scenarios, problems)
     return spec, options
 
 
