@@ -384,7 +384,8 @@ def test_a_blend_sweep_writes_its_folder_and_tearsheet(tmp_path, shared_data):
     path = tmp_path / "blends.yaml"
     path.write_text(yaml.safe_dump(raw))
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["sweep", str(path), "--out", str(out), "--tearsheet"])
+    args = ["sweep", str(path), "--out", str(out), "--tearsheet", "--heatmap", "lookback", "window"]
+    result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "[126, 252]" in result.output or "[21, 63]" in result.output
     summary = json.loads((out / "summary.json").read_text())
@@ -395,7 +396,33 @@ def test_a_blend_sweep_writes_its_folder_and_tearsheet(tmp_path, shared_data):
         table["signals.trend.lookback"]
     )
     page = (out / "tearsheet.html").read_text()
-    assert "[126, 252]" in page
+    assert "[126, 252]" in page and "by signals.trend.lookback and" in page  # the heatmap's
+    assert '"x":["[21, 63]","[126, 252]"]' in page  # its blends as swept, not sorted as text
+
+
+def test_a_walk_forward_over_blends_chooses_and_shows_them(tmp_path):
+    """Each window's chosen blend is a value of the axis, shown as its text in the windows
+    table and walkforward.json, and its test run is the run of that blend."""
+    from engine import api
+
+    raw = yaml.safe_load((CONFIGS / "demo_synthetic.yaml").read_text())
+    raw["data"] |= {"start": "2018-01-02", "end": "2021-12-31"}
+    raw["signals"]["trend"] = {
+        "type": "momentum",
+        "series": "IWM/SPY",
+        "lookback": {"values": [[21, 63], [126, 252], 63]},
+    }
+    raw["regimes"][0]["when"] = "trend and eth_risk_on"
+    path = tmp_path / "blends.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    result = api.walk_forward(path, "train=1y,test=1y")
+    chosen = list(result.windows["signals.trend.lookback"])
+    assert chosen and set(chosen) <= {"[21, 63]", "[126, 252]", "63"}
+    printed = CliRunner().invoke(main, ["sweep", str(path), "--walk-forward", "train=1y,test=1y",
+                                        "--out", str(tmp_path / "wf"), "--tearsheet"])  # fmt: skip
+    assert printed.exit_code == 0, printed.output
+    assert chosen[0] in printed.output
+    assert chosen[0] in (tmp_path / "wf" / "tearsheet.html").read_text(encoding="utf-8")
 
 
 def test_sweep_start_and_end_override_the_config_dates(tmp_path, shared_data):
