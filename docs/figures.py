@@ -261,6 +261,7 @@ REGISTRY: dict[str, Entry] = {
     # README, What do I hold tomorrow?
     "signal_example": terminal("signal", "configs/smallcap_breakout_eth.yaml", "--data-dir", DATA),
     # README, Sweeping parameters and Guarding against overfitting
+    "check_example": terminal("check", "configs/sweeps/weights_costs.yaml"),
     "grid.combinations": value(lambda r: count(grid(r, "combinations"))),
     "grid.beat_sharpe": value(lambda r: count(grid(r, "beats_benchmark.on_metric"))),
     "grid.spy_sharpe": value(lambda r: num(grid(r, "beats_benchmark.benchmark_metric.min"))),
@@ -352,6 +353,7 @@ REGISTRY: dict[str, Entry] = {
     ),
     # README, Python API
     "api_example": snippet_output(),
+    "api_commands": snippet_output(),
 }
 
 

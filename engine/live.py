@@ -445,8 +445,10 @@ def ranking_table(state: dict[str, Any]):
         return None
     from rich.table import Table
 
+    from engine.report import plain  # names as typed, never read as markup or escapes
+
     title = f"Ranking decided on {state['decided_on']} (regime {state['regime']})"
-    table = Table(title=title)
+    table = Table(title=plain(title))
     buffered = any("keep" in block for block in state["ranking"])
     columns = ("regime", "asset", "score", "rank", "selected", "kept", "failed", "weight")
     for column in columns if buffered else tuple(c for c in columns if c != "kept"):
@@ -459,11 +461,18 @@ def ranking_table(state: dict[str, Any]):
             weight = _pct(c["weight"])
             kept = ["yes" if c.get("kept") else ""] if buffered else []
             table.add_row(
-                regime, c["asset"], score, str(c["rank"] or "-"), selected, *kept, failed, weight
+                plain(regime),
+                plain(c["asset"]),
+                score,
+                str(c["rank"] or "-"),
+                selected,
+                *kept,
+                failed,
+                weight,
             )
             regime = ""
         if block["fallback"]:
             fallback = _pct(block["fallback_weight"])
             blank = [""] if buffered else []
-            table.add_row("", block["fallback"], "", "", "fallback", *blank, "", fallback)
+            table.add_row("", plain(block["fallback"]), "", "", "fallback", *blank, "", fallback)
     return table

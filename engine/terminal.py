@@ -5,8 +5,8 @@ character. Printed raw, an escape sequence such as ``ESC[31m`` recolours the ter
 moves its cursor or rewrites its title, and a bidirectional override reorders what
 follows it. `printable` shows each such character as its Python escape instead
 (``\\x1b``, ``\\x07``, ``\\u202e``), so the name reaches the screen as visible text.
-Errors (engine.errors), warnings (engine.notices) and the report's tables use it.
-Imports only the standard library.
+Errors (engine.errors), warnings (engine.notices), the report's tables and every CLI
+line (`say`) use it. Imports only the standard library (click inside `say`).
 """
 
 from __future__ import annotations
@@ -35,3 +35,12 @@ def printable(text: object, newlines: bool = False) -> str:
     """
     out = CONTROL.sub(_escaped, str(text))
     return out if newlines else out.replace("\n", "\\x0a")
+
+
+def say(text: object, err: bool = False) -> None:
+    """Print `text` (one line or several) on stdout, or stderr with `err`, through
+    `printable`: every line of the CLI that can hold a user's name or path goes here (or
+    through engine.report.plain for rich output)."""
+    import click
+
+    click.echo(printable(text, newlines=True), err=err)

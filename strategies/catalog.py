@@ -5,6 +5,7 @@ the config accepts.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from strategies.plugins import Registry
@@ -66,3 +67,58 @@ def catalog() -> dict[str, list[dict[str, Any]]]:
         "signals": [describe(name, SIGNAL_KINDS) for name in sorted(SIGNAL_KINDS)],
         "scores": [describe(name, SCORE_KINDS) for name in sorted(SCORE_KINDS)],
     }
+
+
+@dataclass(frozen=True)
+class KindField:
+    """One field of a kind's entry (a line of `rotation kinds`).
+
+    Attributes:
+        name: the YAML key.
+        type: its type in a few words ('integer', 'list of integer', 'sma | ema').
+        required: True when an entry must give it (then `default` means nothing).
+        default: the value an entry without it gets.
+        sweepable: True when a sweep may vary it.
+        input: True when it names the input (`series`, `other`) rather than a parameter.
+    """
+
+    name: str
+    type: str
+    required: bool
+    default: Any
+    sweepable: bool
+    input: bool
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    """One signal kind or score kind, built-in or plug-in (an entry of `rotation kinds`).
+
+    Attributes:
+        group: `signals` or `scores` (the config section whose entries name it).
+        name: the `type:` an entry gives.
+        origin: `built-in` or `plug-in`; `package` and `entry_point` name a plug-in's.
+        summary: what it does (its model's docstring).
+        fields: its entry's fields, in the model's order.
+    """
+
+    group: str
+    name: str
+    origin: str
+    package: str | None
+    entry_point: str | None
+    summary: str
+    fields: tuple[KindField, ...]
+
+
+def kind_infos() -> list[KindInfo]:
+    """`catalog()` as typed values: every signal kind, then every score kind, by name."""
+    return [
+        KindInfo(
+            group=group,
+            fields=tuple(KindField(**field) for field in kind["fields"]),
+            **{k: v for k, v in kind.items() if k != "fields"},
+        )
+        for group, kinds in catalog().items()
+        for kind in kinds
+    ]

@@ -110,7 +110,9 @@ def copy_store(store: Path, to: Path) -> Path:
 # byte to the pipe ROTATION_TEST_PIPE. ROTATION_TEST_MOMENT names the moment: "rename", the
 # sweep folder's last file is written and its rename is next (the command then waits for a
 # signal); "pbo", the parallel PBO kernel is running (on 25 x the sweep's trials, so that it
-# runs for a second or so; the sweep's own odds are computed as usual).
+# runs for a second or so; the sweep's own odds are computed as usual); "chunk:N", the
+# main process has written its Nth chunk to the store (the command then waits for a
+# signal, so it cannot finish first, however slowly the test runs).
 PAUSING_CLI = """
 import os, sys, time
 import numpy as np
@@ -119,7 +121,21 @@ import engine.research.overfitting as overfitting
 
 moment = os.environ["ROTATION_TEST_MOMENT"]
 pipe = int(os.environ["ROTATION_TEST_PIPE"])
-if moment == "rename":
+if moment.startswith("chunk:"):
+    import engine.research.chunk_store as chunk_store
+
+    store_write, written = chunk_store.ChunkStore.write, []
+
+    def counted(self, chunk):
+        store_write(self, chunk)
+        written.append(chunk.start)
+        if len(written) == int(moment.split(":")[1]):
+            os.write(pipe, b"!")
+            while True:
+                time.sleep(1)
+
+    chunk_store.ChunkStore.write = counted
+elif moment == "rename":
     write_json = engine.report.write_json
 
     def paused(path, payload):

@@ -1,15 +1,21 @@
-"""engine.api, the notebook API: load, run and sweep give what the CLI computes, as pandas."""
+"""engine.api, the notebook API: each function gives what its CLI command computes (run,
+sweep, compare, walk-forward, audit, signal, check, kinds), as values; a bad argument is one
+RotationError naming it."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import subprocess
 import sys
 
 import pandas as pd
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from engine import api
+from engine.cli import main
 from engine.config import load_config
 from engine.data import CsvSource, make_source
 from engine.errors import ConfigError, RotationError
@@ -151,8 +157,14 @@ def test_sweep_takes_a_dict_and_ignores_its_sweep_section():
 
 
 def test_dir_of_the_api_shows_the_api_and_nothing_its_annotations_import():
-    assert dir(api) == sorted(api.__all__) == ["Run", "load", "run", "sweep"]
+    functions = ["audit", "check", "compare", "kinds", "load", "run", "signal", "sweep"]
+    types = ["AuditReport", "Checked", "Comparison", "KindField", "KindInfo", "Run"]
+    types += ["SignalState", "WalkForwardResult"]
+    assert dir(api) == sorted(api.__all__) == sorted([*functions, "walk_forward", *types])
     assert all(callable(getattr(api, name)) for name in api.__all__)
+    for name in types:  # each a frozen dataclass with a docstring, or the Run wrapper
+        kind = getattr(api, name)
+        assert kind.__doc__ and (name == "Run" or kind.__dataclass_params__.frozen), name
 
 
 @pytest.mark.parametrize("call", [api.run, api.sweep])
@@ -180,3 +192,152 @@ def test_max_combos_one_refuses_a_grid_of_two():
     grid["signals"]["ratio_breakout"]["entry"] = [100, 120]
     with pytest.raises(ConfigError, match="the grid has 2 combinations .* over the limit of 1"):
         api.sweep(grid, max_combos=1)
+
+
+# ---------------------------------------------------------------- issue 23 item 8
+
+
+def cli(*args, env=None) -> str:
+    result = CliRunner().invoke(main, [str(a) for a in args], env=env)
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result.stdout
+
+
+def variant(tmp_path, **signal) -> str:
+    """DEMO under another name with the breakout's parameters changed, as a file."""
+    config = raw(DEMO) | {"name": "demo-variant"}
+    config["signals"]["ratio_breakout"] |= signal
+    path = tmp_path / "variant.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def test_compare_equals_the_folder_rotation_compare_writes(tmp_path):
+    other = variant(tmp_path, entry=250)
+    out = tmp_path / "compare"
+    cli("compare", DEMO, other, "--end", "2020-12-31", "--sort", "calmar", "--out", out, "--json")
+    compared = api.compare([DEMO, raw(DEMO) | {"name": "x"}], end="2020-12-31")
+    assert compared.labels == ["demo-synthetic", "x"]  # a dict is a config too
+    compared = api.compare([DEMO, other], end="2020-12-31", sort="calmar")
+    table = compared.table()
+    written = pd.read_csv(out / "comparison.csv", index_col="statistic")
+    assert list(table.columns) == list(written.columns)  # sorted by calmar, benchmark last
+    pd.testing.assert_frame_equal(
+        table.astype(float), written.astype(float), check_names=False, rtol=1e-12
+    )
+    values = pd.read_csv(out / "values.csv", index_col="date", parse_dates=["date"])
+    pd.testing.assert_frame_equal(
+        compared.values()[list(table.columns)], values, check_index_type=False, rtol=1e-12
+    )
+    saved = json.loads((out / "comparison.json").read_text())
+    assert compared.benchmarks() == saved["benchmarks"]
+    assert str(compared.start.date()) == saved["range"]["start"]
+
+
+def small_sweep(tmp_path) -> str:
+    config = raw(DEMO) | {"name": "demo-grid", "sweep": {"metric": "calmar"}}
+    config["data"] |= {"start": "2018-01-02", "end": "2021-12-31"}
+    config["signals"]["ratio_breakout"] |= {"entry": [60, 120], "exit": {"values": [20, 60]}}
+    config["execution"]["fees_bps"] = [2, 10]  # a scenario axis
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def test_walk_forward_equals_what_rotation_sweep_walk_forward_writes(tmp_path):
+    grid = small_sweep(tmp_path)
+    out = tmp_path / "wf"
+    printed = cli("sweep", grid, "--walk-forward", "train=1y,test=6m", "--out", out, "--json")
+    result = api.walk_forward(grid, "train=1y,test=6m")
+    from engine.report import clean_json
+
+    assert result.metric == "calmar"  # the sweep: section counts, as for the command
+    assert json.loads(json.dumps(clean_json(result.as_dict()))) == json.loads(printed)
+    assert (out / "walkforward.json").read_text() == printed
+    from_dict = api.walk_forward(raw_of(grid), "train=1y,test=6m", metric="sharpe")
+    assert from_dict.metric == "sharpe" and from_dict.summary["scenario_axes"] == [
+        "execution.fees_bps"
+    ]
+
+
+def raw_of(path: str) -> dict:
+    return yaml.safe_load(open(path, encoding="utf-8").read())
+
+
+def test_audit_equals_what_rotation_audit_prints():
+    printed = cli("audit", DEMO, "--end", "2019-12-31", "--cuts", "2", "--seed", "3", "--json")
+    report = api.audit(DEMO, end="2019-12-31", cuts=2, seed=3)
+    assert report.clean and len(report.cuts) == 2
+    assert report.as_dict() == json.loads(printed)
+    assert api.audit(raw(DEMO), end="2019-12-31", cuts=2, seed=3).config == "demo-synthetic"
+
+
+def test_signal_equals_what_rotation_signal_prints():
+    env = {"ROTATION_TODAY": "2026-01-02"}  # the session after the data's last close
+    state = api.signal(DEMO, today="2026-01-02")
+    assert state.json() == cli("signal", DEMO, "--json", env=env)
+    assert state.lines() == cli("signal", DEMO, env=env).splitlines()
+    assert state.as_of == dt.date(2025, 12, 31) and not state.stale  # data.end is ignored
+    assert state.regime in ("overweight_small", "neutral")
+    assert sum(state.target.values()) == pytest.approx(1.0)
+    assert api.signal(DEMO, today=dt.date(2026, 3, 2)).stale  # sessions missing before it
+
+
+def test_check_equals_what_rotation_check_prints():
+    checked = api.check(SWEEP)
+    assert checked.kind == "sweep" and checked.combinations == 90
+    assert [a.name for a in checked.axes] == [
+        "regimes[0].weights.IWM",
+        "execution.fees_bps",
+        "execution.rebalance.threshold",
+    ]
+    assert checked.scenarios == ("execution.fees_bps",)
+    assert checked.lines() == cli("check", SWEEP).splitlines()
+    assert api.check(DEMO).lines() == [f"ok: {DEMO} (config)"]
+    with pytest.raises(ConfigError, match="no such config file"):
+        api.check(DEMO.with_name("missing.yaml"))
+
+
+def test_kinds_equal_what_rotation_kinds_lists():
+    listed = json.loads(cli("kinds", "--json"))
+    kinds = api.kinds()
+    assert [(k.group, k.name) for k in kinds] == [
+        (group, kind["name"]) for group in ("signals", "scores") for kind in listed[group]
+    ]
+    for kind in kinds:
+        entry = next(k for k in listed[kind.group] if k["name"] == kind.name)
+        assert [f.name for f in kind.fields] == [f["name"] for f in entry["fields"]]
+        assert kind.summary == entry["summary"] and kind.origin == entry["origin"]
+    momentum = next(k for k in kinds if (k.group, k.name) == ("signals", "momentum"))
+    lookback = next(f for f in momentum.fields if f.name == "lookback")
+    assert lookback.sweepable and lookback.required and "list of integer" in lookback.type
+
+
+BAD_ARGUMENTS = [
+    (lambda: api.compare(DEMO), "configs: expected a list of configs"),
+    (lambda: api.compare([]), "configs: expected at least one config"),
+    (lambda: api.compare([DEMO, 3]), "configs[1]: expected a config file's path"),
+    (lambda: api.compare([DEMO], sort="sharp"), "sort: sharp: unknown statistic"),
+    (lambda: api.walk_forward(SWEEP, "train=3y"), "spec: 'train=3y': test= is missing"),
+    (lambda: api.walk_forward(SWEEP, 3), "spec: expected text such as 'train=3y,test=1y'"),
+    (lambda: api.walk_forward(3, "train=3y,test=1y"), "config: expected a sweep config's"),
+    (lambda: api.walk_forward(SWEEP, "train=3y,test=1y", max_combos=0), "max_combos: must"),
+    (lambda: api.audit(DEMO, cuts=0), "cuts: must be a whole number >= 1"),
+    (lambda: api.audit(DEMO, seed=-1), "seed: must be a whole number >= 0"),
+    (lambda: api.audit(DEMO, source="x"), "source: expected a price source"),
+    (lambda: api.signal(DEMO, today="tomorrow"), "today: expected a date or text YYYY-MM-DD"),
+    (lambda: api.signal(42), "config: expected a config file's path"),
+    (lambda: api.check(42), "path: expected a config file's path"),
+]
+
+
+@pytest.mark.parametrize(("call", "needle"), BAD_ARGUMENTS)
+def test_a_bad_argument_is_one_error_naming_it_before_any_work(call, needle, monkeypatch):
+    def no_run(*_args, **_kwargs):
+        raise AssertionError("a backtest ran")
+
+    monkeypatch.setattr("engine.runner.run_backtest", no_run)
+    with pytest.raises(RotationError) as error:
+        call()
+    message = error.value.format_message()
+    assert message.startswith(needle) and "\n" not in message, message

@@ -313,7 +313,37 @@ def test_check_reports_each_file_and_exits_0_when_all_are_valid(tmp_path):
     result = CliRunner().invoke(main, ["check", plain, sweep])
     assert result.exit_code == 0, result.output
     # No price is read: the csv folder does not even exist.
-    assert result.stdout == (f"ok: {plain} (config)\nok: {sweep} (sweep config, 4 combinations)\n")
+    assert result.stdout.splitlines() == [
+        f"ok: {plain} (config)",
+        f"ok: {sweep} (sweep config, 4 combinations)",
+        "  signals.brk.entry   2 values: 60, 120",
+        "  execution.fees_bps  2 values: 0, 5 (scenario: swept, never chosen)",
+        "  2 x 2 = 4 combinations",
+    ]
+
+
+def test_check_lists_a_blend_axis_and_refuses_an_ambiguous_list(tmp_path):
+    """Issue 23 item 7: `{values: [...]}` on momentum's list-valued lookback sweeps blends
+    (each listed as a value); a plain list there is refused naming both spellings."""
+    config = changed(signals__brk__entry=[60, 120])
+    config["signals"]["mom"] = {"type": "momentum", "series": "SPY", "lookback": 63}
+    config["regimes"][0]["when"] = "brk and mom"
+    config["signals"]["mom"]["lookback"] = {"values": [[21, 63], [126, 252], 200]}
+    blends = write(tmp_path, "blends.yaml", config)
+    config["signals"]["mom"]["lookback"] = [21, 63]
+    plain = write(tmp_path, "plain.yaml", config)
+    result = CliRunner().invoke(main, ["check", blends, plain])
+    assert result.exit_code == 2
+    assert result.stdout.splitlines() == [
+        f"ok: {blends} (sweep config, 6 combinations)",
+        "  signals.brk.entry     2 values: 60, 120",
+        "  signals.mom.lookback  3 values: [21, 63], [126, 252], 200",
+        "  2 x 3 = 6 combinations",
+        f"{plain}: 1 problem: signals.mom.lookback: [21, 63] could be one blend of lookbacks or "
+        "an axis "
+        "of them; in a sweep config write {values: [21, 63]} to sweep each alone, or "
+        "{values: [[21, 63]]} to keep this blend in every combination",
+    ]
 
 
 def test_check_lists_every_problem_of_every_file_and_exits_2(tmp_path):

@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -26,8 +25,8 @@ from engine.research.chunks import Assembler, build_plan, evaluate_chunk
 from engine.research.distributed import partial_folder, sweep_grid
 from engine.research.sweep import result_of, run_sweep
 from engine.research.sweep_config import load_sweep
-from tests.conftest import REPO, deliver_stop_signals
-from tests.sweep_stores import CHUNK, interrupted_store, write_grid
+from tests.conftest import REPO
+from tests.sweep_stores import CHUNK, interrupted_store, run_until, write_grid
 
 pytest.importorskip("distributed")
 
@@ -132,64 +131,16 @@ def test_cli_workers_2_writes_the_same_results_as_in_process(grid_path, tmp_path
 
 # ---- killed, interrupted, resumed ---------------------------------------------------
 
-SLOW_CLI = """
-import sys, time
-import engine.research.chunks as chunks
-
-real = chunks.evaluate_chunk
-
-
-def slow(plan, start, stop):
-    time.sleep(0.1)
-    return real(plan, start, stop)
-
-
-chunks.evaluate_chunk = slow  # before engine.research.distributed imports it
-
-if __name__ == "__main__":
-    from engine.cli import main
-
-    sys.argv[0] = "rotation"
-    main()
-"""
-
-
-def _start_slow_sweep(tmp_path: Path, grid_path: Path, out: Path, *extra: str):
-    """The CLI in a subprocess, each chunk 0.1 s slower, small chunks."""
-    script = tmp_path / "slow_rotation.py"
-    script.write_text(SLOW_CLI)
-    env = os.environ | {distributed.CHUNK_ENV: str(CHUNK), "PYTHONPATH": str(REPO)}
-    return subprocess.Popen(
-        [sys.executable, str(script), *_sweep_cli(str(grid_path), "--out", str(out), *extra)],
-        cwd=tmp_path,
-        env=env,
-        preexec_fn=deliver_stop_signals,  # a background job would ignore SIGINT
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _wait_for_chunks(store: Path, at_least: int, process, seconds: float = 60) -> int:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        held = len(list(store.glob("chunk-*.json"))) if store.is_dir() else 0  # records
-        if held >= at_least:
-            return held
-        assert process.poll() is None, process.communicate()
-        time.sleep(0.02)
-    raise AssertionError(f"no {at_least} chunks in {store} after {seconds} s")
-
 
 def test_a_killed_sweep_resumes_to_the_same_results_parquet(grid_path, tmp_path, monkeypatch):
     out = tmp_path / "sweep"
     store = partial_folder(out)
-    process = _start_slow_sweep(tmp_path, grid_path, out)
-    _wait_for_chunks(store, 3, process)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
+    args = _sweep_cli(str(grid_path), "--out", str(out))
+    killed = run_until("chunk:3", args, tmp_path, signal.SIGKILL)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
     finished = sorted(p.stem for p in store.glob("chunk-*.json"))  # a record: a whole chunk
-    assert not out.exists() and 3 <= len(finished) < 10 and (store / "plan.json").is_file()
+    assert finished == ["chunk-0-20", "chunk-20-40", "chunk-40-60"]  # the 3 written, in order
+    assert not out.exists() and (store / "plan.json").is_file()
 
     evaluated = []
     real = distributed.evaluate_chunk
@@ -215,15 +166,18 @@ def test_a_killed_sweep_resumes_to_the_same_results_parquet(grid_path, tmp_path,
 
 
 def test_ctrl_c_on_a_cluster_sweep_leaves_no_sweep_folder_and_keeps_the_chunks(grid_path, tmp_path):
+    """The stop comes once the first chunk is kept, and the command waits for it (it cannot
+    finish first however slowly this test runs): it exits 130 with no sweep folder, no
+    staging folder, the chunk kept and the line saying how to resume."""
     out = tmp_path / "sweep"
     store = partial_folder(out)
-    process = _start_slow_sweep(tmp_path, grid_path, out, "--workers", "2")
-    _wait_for_chunks(store, 1, process)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
+    args = _sweep_cli(str(grid_path), "--out", str(out), "--workers", "2")
+    stopped = run_until("chunk:1", args, tmp_path, signal.SIGINT)
+    stderr = stopped.stderr
+    assert stopped.returncode == 130, stderr
     assert not out.exists() and not list(tmp_path.glob(".sweep.*"))  # no half folder
     assert f"--resume {store}" in stderr and (store / "plan.json").is_file()
+    assert len(list(store.glob("chunk-*.json"))) == 1  # the chunk kept before the stop
     assert "Traceback" not in stderr
 
 

@@ -190,9 +190,13 @@ def test_a_mutated_sweep_config_is_checked_in_our_words(data, tmp_path_factory):
     )
     assert_in_our_words(result.output, what)
     if result.exit_code == 0 and config_kind(config) == "sweep":
-        size = load_sweep(path)[0].size
-        shown = f"sweep config, {size:,} combination{'s' if size != 1 else ''}"
-        assert result.stdout == f"ok: {path} ({shown})\n", what
+        spec = load_sweep(path)[0]
+        shown = f"sweep config, {spec.size:,} combination{'s' if spec.size != 1 else ''}"
+        lines = result.stdout.splitlines()
+        assert lines[0] == f"ok: {path} ({shown})", what
+        assert [line.split()[0] for line in lines[1:-1]] == [a.name for a in spec.axes], what
+        product = " x ".join(f"{len(a.values):,}" for a in spec.axes)
+        assert lines[-1] == f"  {product} = {spec.size:,} combinations", what
     elif result.exit_code == 0:
         assert result.stdout == f"ok: {path} (config)\n", what
     else:

@@ -185,3 +185,55 @@ def test_printable_escapes_control_characters_and_keeps_the_rest():
     assert printable("a\tb\x00c\x9bd") == "a\\x09b\\x00c\\x9bd"
     assert printable("one\ntwo") == "one\\x0atwo"
     assert printable("one\ntwo", newlines=True) == "one\ntwo"
+
+
+def _escaped_demo(tmp_path: Path, **changes) -> Path:
+    raw = yaml.safe_load(DEMO.read_text())
+    raw["regimes"][0]["name"] = f"risk{ESCAPE}on"
+    raw["regimes"][-1]["name"] = f"neutral{ESCAPE}\x07"  # the regime in force at the end
+    raw |= changes
+    config = tmp_path / f"escape{ESCAPE}.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    return config
+
+
+def _seen_as_text(output: str) -> None:
+    assert "\x1b" not in output and "\x07" not in output, output
+    assert "\\x1b[31m" in output, output
+
+
+def test_rotation_signal_shows_a_regime_name_and_the_ranking_as_text(tmp_path, shared_data):
+    """`rotation signal`'s sentences and its ranking table, with a regime named
+    risk<ESC>[31mon (the ranked regime of top2_of_7 and the demo's fixed one)."""
+    _seen_as_text(invoke("signal", _escaped_demo(tmp_path)))
+    raw = yaml.safe_load((CONFIGS / "taa" / "top2_of_7.yaml").read_text())
+    raw["regimes"][0]["name"] = f"top[bold]2{ESCAPE}"
+    ranked = tmp_path / "ranked.yaml"
+    ranked.write_text(yaml.safe_dump(raw))
+    output = invoke("signal", ranked, "--data-dir", shared_data)
+    _seen_as_text(output)
+    assert "regime top[bold]2\\x1b[31m" in output  # in the table's title: not read as markup
+
+
+@pytest.mark.parametrize("command", ["run", "compare", "sweep", "sweep-wf", "audit", "check"])
+def test_every_line_naming_a_user_path_or_name_is_escaped(command, tmp_path):
+    """The folder lines (`Run folder: ...`, `Comparison folder: ...`, `Sweep folder: ...`,
+    `Walk-forward folder: ...`, `Tearsheet: ...`), the sweep's notes and tables, the audit's
+    table and `rotation check`'s lines, with a config file, a regime and an --out folder
+    holding ESC[31m and BEL."""
+    window = ["--start", "2017-01-03", "--end", "2018-12-31"]
+    out = tmp_path / f"out{ESCAPE}\x07"
+    config = _escaped_demo(tmp_path)
+    if command in ("sweep", "sweep-wf", "check"):
+        raw = yaml.safe_load(config.read_text())
+        raw["signals"]["ratio_breakout"]["entry"] = [100, 120]
+        config.write_text(yaml.safe_dump(raw))
+    args = {
+        "run": ["run", config, *window, "--out", out, "--tearsheet"],
+        "compare": ["compare", config, DEMO, *window, "--out", out],
+        "sweep": ["sweep", config, *window, "--out", out],
+        "sweep-wf": ["sweep", config, "--walk-forward", "train=1y,test=6m", "--out", out],
+        "audit": ["audit", config, *window, "--cuts", "1"],
+        "check": ["check", config],
+    }[command]
+    _seen_as_text(invoke(*args))

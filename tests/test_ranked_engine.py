@@ -118,7 +118,8 @@ def monthly_filtered() -> dict:
 
 def monthly_threshold() -> dict:
     raw = sweep_raw(weekly=False)
-    raw["scores"]["mom"] |= {"lookback": [15, 30], "weights": [2, 1]}  # a blend, not an axis
+    # a blend held in every combination: one value of the list-valued `lookback`
+    raw["scores"]["mom"] |= {"lookback": {"values": [[15, 30]]}, "weights": [2, 1]}
     raw["scores"]["calm"] = {"type": "volatility", "window": [10, 20]}
     raw["regimes"][0]["rank"] |= {"top": [1, 2], "min_score": "BIL", "fallback": "DDD"}
     raw["regimes"][1] = {
@@ -129,7 +130,20 @@ def monthly_threshold() -> dict:
     return raw
 
 
+def monthly_blends() -> dict:
+    """Blends as axis values (issue 23 item 7): the score's lookback is a single lookback,
+    a blend of two or of three; the filter's momentum a single lookback or a blend."""
+    raw = sweep_raw(weekly=False)
+    raw["scores"]["mom"]["lookback"] = {"values": [20, [10, 30], [5, 15, 40]]}
+    raw["regimes"][0]["rank"] |= {
+        "top": [1, 2],
+        "filter": {"type": "momentum", "lookback": {"values": [[5, 25], 10]}},
+    }
+    return raw
+
+
 SWEEPS = {
+    "monthly-blend-axes": (monthly_blends, 3 * 2 * 2),
     "weekly-inverse-vol": (weekly_inverse_vol, 3 * 3 * 2),
     "monthly-filter-min-score-exposure": (monthly_filtered, 2 * 2 * 2 * 2),
     "monthly-threshold-rebalance": (monthly_threshold, 2 * 2 * 2),

@@ -399,14 +399,15 @@ def test_each_kind_declares_a_model_sweep_keys_legs_and_display(name):
     assert kind.bars_needed(params) >= 1
 
 
-def test_momentum_list_lookback_is_a_blend_not_a_sweep_axis():
+def test_momentum_lookback_is_sweepable_and_list_valued_whatever_the_entry():
+    """A list `lookback` is one value (a blend): a sweep varies it only as
+    `{values: [...]}` (engine/research/grid.py), so the key stays sweepable."""
+    from engine.research.grid import listed
+
     kind = SIGNAL_KINDS["momentum"]
-    assert kind.sweep_keys({"type": "momentum", "series": "SPY", "lookback": 20}) == (
-        "lookback",
-        "threshold",
-        "band",
-    )
-    assert kind.sweep_keys(EXAMPLES["momentum"]) == ("threshold", "band")
+    for entry in ({"type": "momentum", "series": "SPY", "lookback": 20}, EXAMPLES["momentum"]):
+        assert kind.sweep_keys(entry) == ("lookback", "threshold", "band")
+    assert listed(kind, "lookback") and not listed(kind, "threshold")
 
 
 def test_sources_a_ratio_and_a_correlation_pair_on_common_dates():

@@ -122,8 +122,12 @@ def test_every_combination_equals_a_single_run_of_it(case, shared_data):
 def assert_rows_equal_single_runs(spec, source, result, rows) -> None:
     """Each of `rows` of a sweep (kept values) equals `rotation run` of its combination:
     daily values, the strategy's, relative and benchmark statistics, to 1e-9."""
+    grid_values = list(grid.combinations(spec.axes))
     for row in rows:
-        values = tuple(result.table.loc[row, a.name] for a in spec.axes)
+        values = grid_values[row]  # the table shows each: a blend as its text `[21, 63]`
+        assert [result.table.loc[row, a.name] for a in spec.axes] == [
+            a.cell(v) for a, v in zip(spec.axes, values, strict=True)
+        ]
         single = run_backtest(spec.config_for(values), source)
         np.testing.assert_allclose(result.values[:, row], single.strategy.value, rtol=1e-9)
         expected = single.stats["strategy"] | single.stats["relative"]
@@ -255,12 +259,170 @@ def test_a_list_at_a_non_numeric_key_is_one_plain_line(where, value, needle, tmp
     assert not (tmp_path / "out").exists()
 
 
-def test_a_list_of_lookbacks_is_still_a_multi_lookback_not_an_axis():
+# ---------------------------------------------------------------- issue 23: item 7
+
+
+def test_a_plain_list_of_lookbacks_is_a_blend_in_a_config_and_makes_no_sweep_config():
+    from engine.config.kinds import config_kind
+
+    raw = yaml.safe_load((CONFIGS / "taa" / "vaa_g4.yaml").read_text())
+    assert raw["signals"]["spy_up"]["lookback"] == [21, 63, 126, 252]
+    assert grid.swept(raw) == [] and config_kind(raw) == "config"
+
+
+@pytest.mark.parametrize(
+    ("lookback", "needle"),
+    [
+        (
+            [21, 63],
+            "signals.m.lookback: [21, 63] could be one blend of lookbacks or an axis of them; "
+            "in a sweep config write {values: [21, 63]} to sweep each alone, or "
+            "{values: [[21, 63]]} to keep this blend in every combination",
+        ),
+        (
+            [[21, 63], [126, 252]],
+            "signals.m.lookback: a list-valued parameter is swept as {values: [...]}",
+        ),
+    ],
+)
+def test_a_plain_list_at_a_list_valued_parameter_of_a_sweep_is_refused_naming_both_spellings(
+    lookback, needle
+):
     raw = yaml.safe_load("""
 signals:
-  m: {type: momentum, series: SPY, lookback: [21, 63], weights: [1, 2]}
+  m: {type: momentum, series: SPY, lookback: 63}
+  s: {type: sma, series: SPY, window: [50, 100]}
 """)
-    assert grid.find_axes(raw) == []
+    raw["signals"]["m"]["lookback"] = lookback
+    axes, problems, broken = grid.scan_axes(raw)
+    assert [a.name for a in axes] == ["signals.s.window"]
+    assert problems == [needle] and broken == ["signals.m.lookback"]
+
+
+def test_values_is_an_axis_for_any_parameter_and_each_item_is_one_value():
+    raw = yaml.safe_load("""
+signals:
+  m: {type: momentum, series: SPY, lookback: {values: [[21, 63], [126, 252], 200.0]}}
+  s: {type: sma, series: SPY, window: {values: [50, 100]}, band: [0, 0.01]}
+scores:
+  r: {type: momentum, lookback: {values: [21, 63]}}
+""")
+    axes = grid.find_axes(raw)
+    assert [(a.name, a.values) for a in axes] == [
+        ("signals.m.lookback", ((21, 63), (126, 252), 200)),  # blends as tuples, whole bars
+        ("signals.s.window", (50, 100)),  # {values: ...} and a plain list are one thing
+        ("signals.s.band", (0, 0.01)),
+        ("scores.r.lookback", (21, 63)),  # two single lookbacks
+    ]
+    assert [a.labelled for a in axes] == [True, False, False, False]
+    assert list(axes[0].column([0, 1, 2])) == ["[21, 63]", "[126, 252]", "200"]
+    assert grid.with_values(raw, axes, ((21, 63), 50, 0, 21))["signals"]["m"]["lookback"] == [
+        21,
+        63,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [
+        ({"values": []}, "signals.m.lookback.values: must be a list of one or more values"),
+        ({"values": [21, []]}, "signals.m.lookback.values[1]: an empty list is not a value"),
+        ({"values": [[21, "x"]]}, "signals.m.lookback.values[0]: [1] must be a number"),
+        ({"values": [[21, 63], [21, 63]]}, "[21, 63] is listed twice"),
+        ({"values": [[21, 63.5]]}, "63.5 is not a whole number"),
+        ({"values": [21], "start": 1}, "an axis {values: [...]} takes no other key (start)"),
+    ],
+)
+def test_a_malformed_values_axis_is_named(value, needle):
+    raw = {"signals": {"m": {"type": "momentum", "series": "SPY", "lookback": value}}}
+    _, problems, broken = grid.scan_axes(raw)
+    assert len(problems) == 1 and needle in problems[0] and broken == ["signals.m.lookback"]
+
+
+def test_a_list_inside_values_of_a_one_number_parameter_is_refused():
+    raw = {"signals": {"s": {"type": "sma", "series": "SPY", "window": {"values": [[50, 100]]}}}}
+    _, problems, _ = grid.scan_axes(raw)
+    assert problems == ["signals.s.window.values[0]: must be a number, not [50, 100]"]
+
+
+def test_values_at_a_name_is_refused_like_a_list():
+    raw = {"signals": {"s": {"type": "sma", "series": {"values": ["SPY", "QQQ"]}, "window": 5}}}
+    assert grid.swept(raw) == ["signals.s.series"]
+
+
+def test_every_blend_combination_equals_a_single_run_of_it(shared_data):
+    """A momentum signal's lookback swept over two blends and a single lookback, with the
+    ETH window: each of the 6 rows equals `rotation run` of its own config."""
+    raw = _small_grid(shared_data)
+    raw["signals"]["ratio_breakout"] |= {"entry": 120, "exit": 60}
+    raw["signals"]["trend"] = {
+        "type": "momentum",
+        "series": "IWM/SPY",
+        "lookback": {"values": [[21, 63], [126, 252], 63]},
+        "threshold": 0.0,
+    }
+    raw["regimes"][0]["when"] = "trend and eth_risk_on"
+    spec = sweep_spec(raw, "grid.yaml")
+    assert [a.name for a in spec.axes] == ["signals.eth_risk_on.window", "signals.trend.lookback"]
+    source = MemorySource(CsvSource(shared_data).load(spec.base.tickers()))
+    result = run_sweep(spec, source, keep_values=True)
+    assert list(result.table["signals.trend.lookback"][:3]) == ["[21, 63]", "[126, 252]", "63"]
+    assert len(set(np.round(result.table["total_return"], 12))) == 6  # each blend differs
+    assert_rows_equal_single_runs(spec, source, result, range(spec.size))
+
+
+def test_a_blend_sweep_writes_its_folder_and_tearsheet(tmp_path, shared_data):
+    """The CLI end to end: results.csv/.parquet hold the blends as text, the summary's axes
+    as lists, the terminal table and the tearsheet show them, readback accepts them."""
+    raw = _small_grid(shared_data)
+    raw["signals"]["trend"] = {
+        "type": "momentum",
+        "series": "IWM/SPY",
+        "lookback": {"values": [[21, 63], [126, 252]]},
+    }
+    raw["regimes"][0]["when"] = "trend and eth_risk_on"
+    path = tmp_path / "blends.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "out"
+    args = ["sweep", str(path), "--out", str(out), "--tearsheet", "--heatmap", "lookback", "window"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "[126, 252]" in result.output or "[21, 63]" in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["axes"]["signals.trend.lookback"] == [[21, 63], [126, 252]]
+    table = pd.read_parquet(out / "results.parquet")
+    assert set(table["signals.trend.lookback"]) == {"[21, 63]", "[126, 252]"}
+    assert pd.read_csv(out / "results.csv")["signals.trend.lookback"].equals(
+        table["signals.trend.lookback"]
+    )
+    page = (out / "tearsheet.html").read_text()
+    assert "[126, 252]" in page and "by signals.trend.lookback and" in page  # the heatmap's
+    assert '"x":["[21, 63]","[126, 252]"]' in page  # its blends as swept, not sorted as text
+
+
+def test_a_walk_forward_over_blends_chooses_and_shows_them(tmp_path):
+    """Each window's chosen blend is a value of the axis, shown as its text in the windows
+    table and walkforward.json, and its test run is the run of that blend."""
+    from engine import api
+
+    raw = yaml.safe_load((CONFIGS / "demo_synthetic.yaml").read_text())
+    raw["data"] |= {"start": "2018-01-02", "end": "2021-12-31"}
+    raw["signals"]["trend"] = {
+        "type": "momentum",
+        "series": "IWM/SPY",
+        "lookback": {"values": [[21, 63], [126, 252], 63]},
+    }
+    raw["regimes"][0]["when"] = "trend and eth_risk_on"
+    path = tmp_path / "blends.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    result = api.walk_forward(path, "train=1y,test=1y")
+    chosen = list(result.windows["signals.trend.lookback"])
+    assert chosen and set(chosen) <= {"[21, 63]", "[126, 252]", "63"}
+    printed = CliRunner().invoke(main, ["sweep", str(path), "--walk-forward", "train=1y,test=1y",
+                                        "--out", str(tmp_path / "wf"), "--tearsheet"])  # fmt: skip
+    assert printed.exit_code == 0, printed.output
+    assert chosen[0] in printed.output
+    assert chosen[0] in (tmp_path / "wf" / "tearsheet.html").read_text(encoding="utf-8")
 
 
 def test_sweep_start_and_end_override_the_config_dates(tmp_path, shared_data):

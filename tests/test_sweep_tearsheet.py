@@ -86,7 +86,7 @@ def test_a_benchmark_inside_the_bars_leaves_the_range_to_plotly():
 
 def test_the_top_table_names_the_parameters_by_their_short_names(folder):
     page = (folder / "tearsheet.html").read_text(encoding="utf-8")
-    head = page[page.index('<table id="top">') :].split("</thead>")[0]
+    head = page[page.index('<table id="table-top-1">') :].split("</thead>")[0]
     assert "<th>window</th><th>entry</th><th>exit</th>" in head  # the axes in the order swept
     assert "signals.ratio_breakout.entry" not in head
     assert "signals.ratio_breakout.entry: 40, 120, 250" in page  # the header says the full name

@@ -119,7 +119,7 @@ def expected_run_cells(stats: dict) -> dict[str, str]:
 def test_every_number_of_the_statistics_table_is_stats_json_formatted(run_folder):
     stats = data.read_run(run_folder).stats
     expected = expected_run_cells(stats)
-    page = parse(run_folder / FILENAME, "stats")
+    page = parse(run_folder / FILENAME, "table-stats")
     shown = {key: text for _, key, text in page.cells if key}
     assert shown == expected  # every statistic present, each equal to the file's
     # no number in the table that is not tied to stats.json
@@ -151,7 +151,7 @@ def test_header_trades_and_config_come_from_the_folder(run_folder):
     titles = text.replace("\\u002f", "/")  # chart titles sit in the figures' JSON
     assert "ratio_breakout: IWM/SPY breakout channel (entry 120, exit 60)" in titles
     assert "eth_risk_on: ETH-USD against its 100-day SMA" in titles
-    trades = parse(run_folder / FILENAME, "trades-strategy").cells
+    trades = parse(run_folder / FILENAME, "table-trades-strategy").cells
     strategy = run.trades[run.trades["portfolio"] == "strategy"]
     assert len(trades) == 7 * len(strategy)  # six fields and the reason
     assert [c[2] for c in trades[:6]] == [
@@ -323,7 +323,7 @@ def comparison_folder(tmp_path_factory, shared_data) -> Path:
 def test_comparison_page_numbers_equal_comparison_json(comparison_folder):
     folder = data.read_comparison(comparison_folder)
     payload = folder.comparison
-    page = parse(comparison_folder / FILENAME, "comparison")
+    page = parse(comparison_folder / FILENAME, "table-comparison")
     shown = {key: text for _, key, text in page.cells if key}
     expected = {
         f"{column}|{key}": fmt(payload["statistics"][column].get(key), METRICS[key].format)
@@ -353,7 +353,7 @@ def sweep_folder(tmp_path_factory, shared_data) -> Path:
 def test_sweep_page_shows_the_heatmap_and_the_top_rows_of_the_results(sweep_folder):
     folder = data.read_sweep(sweep_folder)
     summary, results = folder.summary, folder.results
-    page = parse(sweep_folder / FILENAME, "top")
+    page = parse(sweep_folder / FILENAME, "table-top-1")
     shown = {key: text for _, key, text in page.cells if key}
     assert len(summary["top"]) == 3
     for top in summary["top"]:
@@ -363,3 +363,24 @@ def test_sweep_page_shows_the_heatmap_and_the_top_rows_of_the_results(sweep_fold
     text = (sweep_folder / FILENAME).read_text(encoding="utf-8")
     assert 'id="chart-heatmap"' in text and 'id="chart-histogram"' in text
     assert pd.notna(results[summary["metric"]]).all()
+
+
+def page_ids(page: Path) -> list[str]:
+    import re
+
+    return re.findall(r'\sid="([^"]*)"', page.read_text(encoding="utf-8"))
+
+
+def test_every_id_of_a_page_is_unique(run_folder, comparison_folder, sweep_folder):
+    """An anchor, a table or a chart names one element (issue 18: the sweep page had a
+    section and a table both id="top")."""
+    for folder in (run_folder, comparison_folder, sweep_folder):
+        ids = page_ids(folder / FILENAME)
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        assert ids and repeated == [], (folder.name, repeated)
+
+
+def test_the_top_tables_are_found_inside_the_top_section(sweep_folder):
+    page = (sweep_folder / FILENAME).read_text(encoding="utf-8")
+    section = page[page.index('<section id="top">') :].split("</section>")[0]
+    assert '<table id="table-top-1">' in section

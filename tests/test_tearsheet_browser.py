@@ -229,7 +229,7 @@ def test_the_sweep_top_table_fits_a_1400_pixel_window(browser, pages, kind):
     scrolls sideways (long parameter names are shown by their short names)."""
     _open(browser, pages[kind])
     box = browser.execute_script(
-        "const tables = Array.from(document.querySelectorAll('table[id^=top]'));"
+        "const tables = Array.from(document.querySelectorAll('#top table'));"
         "const d = document.documentElement;"
         "return {right: Math.max(...tables.map(t => t.getBoundingClientRect().right)),"
         "        tables: tables.length, client: d.clientWidth, scroll: d.scrollWidth};"

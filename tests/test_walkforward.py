@@ -425,7 +425,9 @@ def test_the_tables_flag_the_partial_window_and_say_the_stitched_line_includes_i
     from engine.report import fmt
     from tests.test_tearsheet import parse
 
-    cells = {key: value for _, key, value in parse(out / "tearsheet.html", "chosen").cells if key}
+    cells = {
+        key: value for _, key, value in parse(out / "tearsheet.html", "table-chosen").cells if key
+    }
     assert cells["3|test_days"] == "187 (partial)" and cells["3|oos_sharpe"] == "partial"
     whole = json.loads((out / "walkforward.json").read_text())["per_window"][1]
     assert cells["2|test_days"] == str(whole["test_days"]) and whole["test_days"] > 240

@@ -17,7 +17,7 @@ from engine.metrics import metric
 from engine.report import fmt
 from engine.report import tearsheet_walkforward as wf
 from engine.report.tearsheet import FILENAME
-from tests.test_tearsheet import parse
+from tests.test_tearsheet import page_ids, parse
 from tests.test_walkforward import small_raw
 
 
@@ -57,11 +57,13 @@ def test_tearsheet_flag_with_walk_forward_writes_the_page(folder):
     for chart in ("chart-stitched", "chart-parameters", "chart-per-window"):
         assert f'id="{chart}"' in text
     assert "Walk-forward: breakout-grid" in text and "train=2y,test=1y" in text
+    ids = page_ids(folder / FILENAME)
+    assert ids and sorted({i for i in ids if ids.count(i) > 1}) == []  # each id names one element
 
 
 def test_in_and_out_of_sample_table_equals_walkforward_json(folder):
     summary = json.loads((folder / "walkforward.json").read_text())
-    shown = {key: text for _, key, text in parse(folder / FILENAME, "summary").cells if key}
+    shown = {key: text for _, key, text in parse(folder / FILENAME, "table-summary").cells if key}
     expected = {
         f"{part}.{key}": fmt(summary[part][key], metric(key).format)
         for part in wf.PARTS
@@ -92,7 +94,7 @@ def test_the_parameters_chosen_in_each_window_are_listed(folder):
     windows = json.loads((folder / "walkforward.json").read_text())["per_window"]
     axes = json.loads((folder / "manifest.json").read_text())["axes"]
     assert len(axes) == 3 and len(windows) >= 2
-    cells = parse(folder / FILENAME, "chosen").cells
+    cells = parse(folder / FILENAME, "table-chosen").cells
     shown = {key: text for _, key, text in cells if key}
     for window in windows:
         n = window["window"]
@@ -134,7 +136,7 @@ def test_each_cost_scenario_gets_its_rows_and_its_curve(tmp_path, shared_data):
     summary = json.loads((out / "walkforward.json").read_text())
     # a swept fee is a scenario by default (README, Scenario axes): its absence is a bug
     assert [b["label"] for b in summary.get("scenarios", [])] == ["fees_bps=0", "fees_bps=25"]
-    shown = {key: text for _, key, text in parse(out / FILENAME, "summary").cells if key}
+    shown = {key: text for _, key, text in parse(out / FILENAME, "table-summary").cells if key}
     for i, block in enumerate(summary["scenarios"]):
         for part in wf.PARTS:
             key = f"scenarios.{i}.{part}.sharpe"

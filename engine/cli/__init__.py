@@ -26,6 +26,7 @@ from engine.cli.options import (
     tearsheet_page,
     window_options,
 )
+from engine.terminal import say
 
 
 class _Commands(click.Group):
@@ -84,7 +85,7 @@ def run(
     """Backtest CONFIG and write a run folder."""
     from engine.config import load_config
     from engine.data import make_source
-    from engine.report import stats_json, stats_table, write_run_folder
+    from engine.report import plain, stats_json, stats_table, write_run_folder
     from engine.report.folders import link_latest
     from engine.report.provenance import manifest
     from engine.runner import run_backtest
@@ -108,7 +109,7 @@ def run(
     if as_json:
         shown = result.stats if boot is None else {**result.stats, "bootstrap": boot}
         click.echo(stats_json(shown), nl=False)
-        click.echo(f"Run folder: {folder}", err=True)
+        say(f"Run folder: {folder}", err=True)
         echo_page(page, err=True)
         return
     from rich.console import Console
@@ -119,7 +120,7 @@ def run(
         from engine.research.bootstrap import bootstrap_table
 
         console.print(bootstrap_table(boot))
-    console.print(f"Run folder: {folder}")
+    console.print(plain(f"Run folder: {folder}"))  # wrapped to the terminal, escaped
     echo_page(page)
 
 
@@ -163,14 +164,12 @@ def compare(
 
     from engine.data import describe
     from engine.data.series import describe_series
-    from engine.report import comparison_rich, write_comparison
+    from engine.report import comparison_rich, plain, write_comparison
     from engine.report.paths import shown_path
     from engine.report.provenance import library_versions
 
-    comparison = comparing.compare(configs)
+    comparison = comparing.compare(configs, sort_by=sort_by)  # as engine.api.compare
     table = comparison.table()
-    if sort_by:
-        table = comparing.sort_columns(table, comparison.labels, sort_by)
     manifest = {
         "configs": {
             label: {"path": shown_path(path), "config_sha256": config.hash()}
@@ -196,7 +195,7 @@ def compare(
     days = len(comparison.results[0].dates)
     title = f"Common range {span} ({days} days)"
     console.print(comparison_rich(table, title, console.width, comparison.benchmarks()))
-    console.print(f"Comparison folder: {folder}")
+    console.print(plain(f"Comparison folder: {folder}"))
     echo_page(page)
 
 
@@ -212,21 +211,20 @@ def signal_command(config_path: Path, data_dir: Path | None, as_json: bool, refr
     latest bars first) and writes no run folder (engine/live.py). Says when the data is
     stale (sessions missing before today, or $ROTATION_TODAY) and when a traded asset or
     threshold ticker lags the others (the answer is then for the latest date all have)."""
+    from engine.answer import answer
     from engine.config import load_config
-    from engine.data import make_source
-    from engine.freshness import run_latest, today
-    from engine.live import current_state, latest, ranking_table, state_json, state_lines
+    from engine.freshness import today
+    from engine.live import ranking_table
 
     on = today()  # a bad $ROTATION_TODAY fails before any work
-    config = latest(load_config(config_path, **overrides(data_dir)))
-    result, warnings = run_latest(config, make_source(config.data, refresh=refresh))
-    state = current_state(result, on, warnings)
+    config = load_config(config_path, **overrides(data_dir))
+    state = answer(config, on=on, refresh=refresh)  # as engine.api.signal
     if as_json:
-        click.echo(state_json(state), nl=False)
+        click.echo(state.json(), nl=False)
         return
-    for line in state_lines(config, state):
-        click.echo(line)
-    table = ranking_table(state)
+    for line in state.lines():
+        say(line)
+    table = ranking_table(state.state)
     if table is not None:
         from rich.console import Console
 
@@ -242,19 +240,21 @@ def check_command(config_paths: tuple[Path, ...], data_dir: Path | None) -> None
     """Validate CONFIGs (plain or sweep) without running them or loading prices.
 
     One line per valid file (`ok: FILE (config)`, `ok: FILE (sweep config, N
-    combinations)`), every problem of the others; exit code 0 when all are valid, else 2."""
+    combinations)`, then each axis with its values and the product), every problem of
+    the others; exit code 0 when all are valid, else 2."""
     from engine.checking import check_file
     from engine.errors import RotationError
 
     failed = 0
     for path in config_paths:
         try:
-            what = check_file(path, **overrides(data_dir))
+            checked = check_file(path, **overrides(data_dir))
         except RotationError as exc:
             failed += 1
-            click.echo(exc.message)
+            say(exc.message)
         else:
-            click.echo(f"ok: {path} ({what})")
+            for line in checked.lines():
+                say(line)
     if failed:
         raise RotationError(f"{failed} of {len(config_paths)} config files have problems")
 

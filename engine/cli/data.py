@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from engine.terminal import printable, say
+
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 COLUMNS = ("ticker", "first", "last", "rows", "age", "source", "status")
 
@@ -33,10 +35,8 @@ def fetch(tickers: tuple[str, ...], start, refresh: bool) -> None:
     source = YFinanceSource(refresh=refresh, history_from=start.date() if start else None)
     frames = source.load(symbols)
     for ticker, frame in frames.items():
-        click.echo(
-            f"{ticker}: {frame.index[0].date()} to {frame.index[-1].date()}, {len(frame)} rows"
-        )
-    click.echo(f"Cache: {source.cache_dir}")
+        say(f"{ticker}: {frame.index[0].date()} to {frame.index[-1].date()}, {len(frame)} rows")
+    say(f"Cache: {source.cache_dir}")
 
 
 @data_group.command("list")
@@ -57,11 +57,13 @@ def list_entries(as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"Price cache {cache.directory} ({len(rows)} tickers)")
+    from engine.report import plain
+
+    table = Table(title=plain(f"Price cache {cache.directory} ({len(rows)} tickers)"))
     for column in COLUMNS:
         table.add_column(column, justify="right" if column == "rows" else "left")
     for row in rows:
-        table.add_row(*("" if row[c] is None else str(row[c]) for c in COLUMNS))
+        table.add_row(*(plain("" if row[c] is None else str(row[c])) for c in COLUMNS))
     Console().print(table)
 
 
@@ -110,12 +112,12 @@ def clear(tickers: tuple[str, ...], yes: bool) -> None:
         wanted = wanted or cache.tickers()
         removed = [t for t in wanted if cache.remove(t)]
     absent = [t for t in wanted if t not in removed]
-    click.echo(
+    say(
         f"Removed {len(removed)} ticker(s) from {cache.directory}"
         + (f": {', '.join(removed)}" if removed else "")
     )
     if absent:
-        click.echo(f"Not in the cache: {', '.join(absent)}")
+        say(f"Not in the cache: {', '.join(absent)}")
 
 
 def _confirm_clear_all(cache) -> None:
@@ -128,7 +130,7 @@ def _confirm_clear_all(cache) -> None:
             f"`rotation data clear` without tickers deletes {where}; nothing was deleted "
             "(no terminal to confirm on): pass --yes to clear them all"
         )
-    if not click.confirm(f"Delete {where}?", default=False, err=True):
+    if not click.confirm(printable(f"Delete {where}?"), default=False, err=True):
         click.echo("Nothing was deleted.", err=True)
         raise SystemExit(1)
 
@@ -168,5 +170,5 @@ def import_folder(folder: Path, max_fill_days: int) -> None:
 
     imported = import_csv_folder(folder, default_cache_dir(), max_fill_days)
     for ticker, meta in imported.items():
-        click.echo(f"{ticker}: {meta.first} to {meta.last}, {meta.rows} rows")
-    click.echo(f"Imported {len(imported)} ticker(s) from {folder} into {default_cache_dir()}")
+        say(f"{ticker}: {meta.first} to {meta.last}, {meta.rows} rows")
+    say(f"Imported {len(imported)} ticker(s) from {folder} into {default_cache_dir()}")

@@ -67,5 +67,7 @@ def kinds_command(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(found, indent=2))
         return
+    from engine.terminal import say
+
     for line in catalog_lines(found):
-        click.echo(line)
+        say(line)

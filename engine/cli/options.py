@@ -134,4 +134,6 @@ def tearsheet_page(folder: Path, wanted: bool) -> Path | None:
 def echo_page(page: Path | None, err: bool = False) -> None:
     """The tearsheet's path; on stderr when stdout carries JSON."""
     if page is not None:
-        click.echo(f"Tearsheet: {page}", err=err)
+        from engine.terminal import say
+
+        say(f"Tearsheet: {page}", err=err)

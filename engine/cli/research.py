@@ -18,6 +18,7 @@ from engine.cli.options import (
     tearsheet_page,
     window_options,
 )
+from engine.terminal import say
 
 
 @click.command()
@@ -159,15 +160,13 @@ def sweep(
         click.echo((folder / "summary.json").read_text(), nl=False)
         echo_page(page, err=True)
         return
-    _print_sweep(spec, table, summary, timing)
-    console_print(f"Sweep folder: {folder}")
-    echo_page(page)
-
-
-def console_print(text: str) -> None:
     from rich.console import Console
 
-    Console().print(text)
+    from engine.report import plain
+
+    _print_sweep(spec, table, summary, timing)
+    Console().print(plain(f"Sweep folder: {folder}"))  # wrapped to the terminal, escaped
+    echo_page(page)
 
 
 def _print_sweep(spec, table, summary: dict, timing: dict) -> None:
@@ -175,7 +174,7 @@ def _print_sweep(spec, table, summary: dict, timing: dict) -> None:
     then what the time went on."""
     from rich.console import Console
 
-    from engine.report import sweep_rich
+    from engine.report import plain, sweep_rich
     from engine.research.sweep_config import short_names
 
     console = Console()
@@ -189,11 +188,11 @@ def _print_sweep(spec, table, summary: dict, timing: dict) -> None:
             title = f"{block['label']}: {title.lower()}"
         console.print(sweep_rich(rows, choices, metric, title, short))
         for line in block.get("notes", []):
-            console.print(line)
+            console.print(plain(line))
     shown = {line for block in summary["scenarios"] for line in block.get("notes", [])}
     for line in summary["notes"]:
         if line not in shown:
-            console.print(line)
+            console.print(plain(line))
     console.print(timing_line(summary["combinations"], timing))
 
 
@@ -326,6 +325,7 @@ def _walk_forward(
     from rich.console import Console
 
     from engine.data import make_source
+    from engine.report import plain
     from engine.report.folders import link_latest
     from engine.report.walkforward_tables import summary_table, windows_table
     from engine.research.distributed import walk_forward_on
@@ -351,7 +351,7 @@ def _walk_forward(
     console = Console()
     console.print(summary_table(result))
     console.print(windows_table(result))
-    console.print(f"Walk-forward folder: {folder}")
+    console.print(plain(f"Walk-forward folder: {folder}"))
     echo_page(page)
 
 
@@ -393,7 +393,7 @@ def audit(
         return
     what = f"signal {', '.join(leak.signals)}" if leak.signals else ", ".join(leak.items)
     released = " (and external values released after it)" if config.data.series else ""
-    click.echo(
+    say(
         f"Look-ahead: {what} changed on {leak.first_date.date()} when prices after "
         f"{leak.cut.date()}{released} were replaced by noise",
         err=True,

@@ -42,6 +42,7 @@ from engine.metrics import (
 )
 from engine.report.folders import atomic_folder
 from engine.report.paths import saved_config_text
+from engine.research.grid import shown as shown_value
 
 
 def fmt(value: Any, kind: str) -> str:
@@ -478,7 +479,7 @@ def sweep_rich(
     cells: dict[str, list[str]] = {}
     for column in shown:
         if column in params:
-            cells[column] = [f"{v:g}" for v in top[column]]
+            cells[column] = [shown_value(v) for v in top[column]]
         elif column.startswith("neighbour_") or column == bench:
             cells[column] = [fmt(_scalar(v), metric_format) for v in top[column]]
         else:
@@ -498,7 +499,7 @@ def sweep_rich(
     for column in shown:
         out.add_column(plain(headers.get(column, column)), justify="right", no_wrap=True)
     for i in range(len(top)):
-        out.add_row(*(cells[column][i] for column in shown))
+        out.add_row(*(plain(cells[column][i]) for column in shown))
     return out
 
 

@@ -221,6 +221,9 @@ def heatmap_figure(
                 "green beats holding it, red does not"
             )
     pivot = frame.pivot_table(index=y, columns=x, values=shown, aggfunc="mean")
+    for name, along in ((y, "index"), (x, "columns")):  # blends (`[21, 63]`) as swept,
+        if not pd.api.types.is_numeric_dtype(frame[name]):  # not sorted as text
+            pivot = pivot.reindex(**{along: pd.unique(frame[name])})
     trace = {"zmid": mid} if mid is not None else {}
     figure = go.Figure(
         go.Heatmap(

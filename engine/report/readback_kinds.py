@@ -289,7 +289,9 @@ def _sweep_agree(content: dict[str, Any]) -> None:
             if not 0 <= top["row"] < len(results):
                 raise Mismatch("summary.json", f"top: row {top['row']} is not in results.parquet")
             for key in [metric, *chosen]:
-                if not isinstance(top.get(key), (int, float)) or isinstance(top[key], bool):
+                value = top.get(key)
+                label = key != metric and isinstance(value, str)  # a blend: `[21, 63]`
+                if not label and (not isinstance(value, (int, float)) or isinstance(value, bool)):
                     raise Mismatch("summary.json", f"top: row {top['row']} has no number {key!r}")
 
 

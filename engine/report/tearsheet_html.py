@@ -110,12 +110,14 @@ def _plain(value):
 def table(
     headers: Sequence[str], rows: Iterable[str], table_id: str, scroll=False, wide=False
 ) -> str:
-    """rows: already-built <tr> strings. `scroll`: in a box of limited height; `wide`: in a
-    box that scrolls sideways rather than widen the page when the window is narrow."""
+    """rows: already-built <tr> strings; its id is `table-<table_id>` (as a chart's is
+    `chart-<id>`), so it never repeats a section's anchor (`bootstrap`, `top`). `scroll`:
+    in a box of limited height; `wide`: in a box that scrolls sideways rather than widen
+    the page when the window is narrow."""
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     body = "\n".join(rows)
     out = (
-        f'<table id="{esc(table_id)}">\n<thead><tr>{head}</tr></thead>\n'
+        f'<table id="table-{esc(table_id)}">\n<thead><tr>{head}</tr></thead>\n'
         f"<tbody>\n{body}\n</tbody></table>"
     )
     if scroll:

@@ -12,6 +12,7 @@ from engine.report import plots
 from engine.report import tearsheet_data as data
 from engine.report import tearsheet_html as h
 from engine.report.plots import BENCHMARK, LAYOUT, LINES, line, log_toggle
+from engine.research.grid import shown as shown_value
 
 
 def comparison_page(folder: data.ComparisonFolder) -> str:
@@ -423,7 +424,7 @@ def _top_table(table: pd.DataFrame, summary: dict, axes: list) -> str:
         for rank, top in enumerate(block["top"], start=1):
             row = table.loc[top["row"]]
             cells = [f'<td class="num">{rank}</td>']
-            cells += [f'<td class="num">{h.esc(f"{top[a]:g}")}</td>' for a in axes]
+            cells += [f'<td class="num">{h.esc(shown_value(top[a]))}</td>' for a in axes]
             cells += [
                 h.cell(row[c], _kind(c.removeprefix("benchmark_")), f"top|{top['row']}|{c}")
                 for c in shown + bench
@@ -440,7 +441,7 @@ def _top_table(table: pd.DataFrame, summary: dict, axes: list) -> str:
             from engine.research.sweep_summary import beats_note
 
             out.append(f'<p class="note">{h.esc(beats_note(counts))}.</p>')
-        out.append(h.table(headers, rows, "top" if k == 0 else f"top-{k + 1}", wide=True))
+        out.append(h.table(headers, rows, f"top-{k + 1}", wide=True))
     return "".join(out)
 
 

@@ -329,7 +329,9 @@ def _partial_note(folder: WalkForwardFolder) -> str:
 
 
 def _param(value) -> str:
-    return h.esc(f"{value:g}" if isinstance(value, (int, float)) else value)
+    from engine.research.grid import shown
+
+    return h.esc(shown(value))
 
 
 def parameters_figure(folder: WalkForwardFolder, axes: list[str], short: dict):

@@ -7,6 +7,7 @@ flagged: its annualised metric reads `partial`, and a caption gives its total re
 from __future__ import annotations
 
 from engine.metrics import metric as metric_info
+from engine.research.grid import shown as shown_value
 from engine.research.sweep_config import short_names
 from engine.research.walkforward import SHOWN, WalkForwardResult
 
@@ -25,7 +26,7 @@ def summary_table(result: WalkForwardResult):
     from rich import box
     from rich.table import Table
 
-    from engine.report import fmt
+    from engine.report import fmt, plain
 
     s = result.summary
     span = s["out_of_sample_range"]
@@ -49,7 +50,10 @@ def summary_table(result: WalkForwardResult):
             for i, (name, part) in enumerate(lines):
                 cells = (fmt(block[part][key], metric_info(key).format) for key in SCENARIO_SHOWN)
                 table.add_row(
-                    block["label"] if i == 0 else "", name, *cells, end_section=i == len(lines) - 1
+                    plain(block["label"]) if i == 0 else "",
+                    name,
+                    *cells,
+                    end_section=i == len(lines) - 1,
                 )
         return table
     table = Table(title=title, caption=caption)
@@ -109,7 +113,7 @@ def _windows_table(result: WalkForwardResult, with_start: bool):
     from rich import box
     from rich.table import Table
 
-    from engine.report import fmt
+    from engine.report import fmt, plain
 
     metric = result.metric
     kind = metric_info(metric).format
@@ -128,7 +132,7 @@ def _windows_table(result: WalkForwardResult, with_start: bool):
     table.add_column("to" if with_start else "test to", no_wrap=True)
     table.add_column("days", justify="right", no_wrap=True)
     for name in (*scenarios, *shown):  # the scenario's values first, then the chosen ones
-        table.add_column(short[name], justify="right", no_wrap=True)
+        table.add_column(plain(short[name]), justify="right", no_wrap=True)
     table.add_column(f"IS\n{metric}", justify="right", no_wrap=True)  # two-line headers:
     table.add_column(f"OOS\n{metric}", justify="right", no_wrap=True)  # narrower columns
     for _, row in result.windows.iterrows():
@@ -139,7 +143,7 @@ def _windows_table(result: WalkForwardResult, with_start: bool):
             *([str(row["test_start"])] if with_start else []),
             str(row["test_end"]),
             str(row["test_days"]),
-            *(f"{row[name]:g}" for name in (*scenarios, *shown)),
+            *(plain(shown_value(row[name])) for name in (*scenarios, *shown)),
             fmt(_scalar(row[f"is_{metric}"]), kind),
             "partial" if hidden else fmt(oos, kind),
         )

@@ -64,6 +64,15 @@ class CutResult:
 
 @dataclass(frozen=True)
 class AuditReport:
+    """What `rotation audit` found.
+
+    Attributes:
+        config: the config audited (its file as given, else its name).
+        seed: the seed of the cut dates and the noise.
+        cuts: one result per cut date, in date order: clean, or the first date and
+            the signals or items that changed up to the cut.
+    """
+
     config: str
     seed: int
     cuts: list[CutResult]
@@ -314,9 +323,11 @@ def audit_table(report: AuditReport):
     """A rich Table: one row per cut, clean or the first thing that changed."""
     from rich.table import Table
 
+    from engine.report import plain  # names and paths as typed, never read as markup
+
     verdict = "clean" if report.clean else "LEAKS"
     table = Table(
-        title=f"Look-ahead audit: {verdict}", caption=f"{report.config}, seed {report.seed}"
+        title=f"Look-ahead audit: {verdict}", caption=plain(f"{report.config}, seed {report.seed}")
     )
     table.add_column("Cut date")
     table.add_column("Bars rewritten", justify="right")
@@ -326,5 +337,5 @@ def audit_table(report: AuditReport):
             what = "nothing changed"
         else:
             what = f"changed on {cut.first_date.date()}: {', '.join(cut.items)}"
-        table.add_row(str(cut.cut.date()), f"{cut.bars_changed:,}", what)
+        table.add_row(str(cut.cut.date()), f"{cut.bars_changed:,}", plain(what))
     return table

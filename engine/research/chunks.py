@@ -335,7 +335,7 @@ class Assembler:
         """The parameter values, then every statistic, one row per combination."""
         ordered = [self.blocks[start] for start, _ in self.plan.chunks()]
         everything = pipeline.grid_index(self.plan.axes)
-        params = {a.name: np.asarray(a.values)[everything[i]] for i, a in enumerate(self.plan.axes)}
+        params = {a.name: a.column(everything[i]) for i, a in enumerate(self.plan.axes)}
         names = ordered[0].columns if ordered else {}
         columns = {key: np.concatenate([c.columns[key] for c in ordered]) for key in names}
         return pd.DataFrame(params | columns)

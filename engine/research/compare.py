@@ -46,12 +46,15 @@ class Comparison:
         results: one BacktestResult per config, in the order given.
         labels: unique column label per config (its name, suffixed if repeated).
         start, end: the common range actually used.
+        sort_by: a statistic ordering the config columns of `table` best first (None:
+            the order given).
     """
 
     results: list[BacktestResult]
     labels: list[str]
     start: pd.Timestamp
     end: pd.Timestamp
+    sort_by: str | None = None  # `table` orders the configs best first by this statistic
 
     def runs(self) -> dict[str, tuple[dict, pd.Series]]:
         """Column label -> (scalar statistics, daily values): each config, then each
@@ -86,8 +89,10 @@ class Comparison:
         return out
 
     def table(self) -> pd.DataFrame:
-        """Statistics (rows) by run (columns)."""
-        return pd.DataFrame({label: stats for label, (stats, _) in self.runs().items()})
+        """Statistics (rows) by run (columns): the configs (best first by `sort_by` when
+        set), then each distinct benchmark (comparison.csv)."""
+        table = pd.DataFrame({label: stats for label, (stats, _) in self.runs().items()})
+        return table if self.sort_by is None else sort_columns(table, self.labels, self.sort_by)
 
     def values(self) -> pd.DataFrame:
         """Daily values of every column of the table on the union of the runs' dates
@@ -160,24 +165,35 @@ def common_range(configs: Sequence[Config], sources: Sequence[PriceSource]):
     return start, end
 
 
-def compare(configs: Sequence[Config]) -> Comparison:
-    """Run every config on the common date range of all of them."""
-    sources = sources_for(configs)
+def compare(
+    configs: Sequence[Config], source: PriceSource | None = None, sort_by: str | None = None
+) -> Comparison:
+    """Run every config on the common date range of all of them.
+
+    Args:
+        source: prices for every config (default: each config's own, `sources_for`).
+        sort_by: order the table's configs best first by this statistic (checked first).
+    """
+    if sort_by is not None:
+        check_metric(sort_by)
+    sources = sources_for(configs) if source is None else [SharedSource(source)] * len(configs)
     start, end = common_range(configs, sources)
     window = {"start": start.date(), "end": end.date()}
     results = []
     for config, source in zip(configs, sources, strict=True):
         data = config.data.model_copy(update=window)
         results.append(run_backtest(config.model_copy(update={"data": data}), source))
-    return Comparison(results=results, labels=_labels(configs), start=start, end=end)
+    labels = _labels(configs)
+    return Comparison(results=results, labels=labels, start=start, end=end, sort_by=sort_by)
 
 
-def check_metric(metric: str) -> None:
-    """Reject an unknown --sort statistic before any work, with a suggestion."""
+def check_metric(metric: str, what: str = "--sort") -> None:
+    """Reject an unknown statistic to sort by before any work, with a suggestion; `what`
+    names it (the CLI option, or the API's argument)."""
     if metric not in METRICS:
         hint = suggest(metric, list(METRICS))
         raise RotationError(
-            f"--sort {metric}: unknown statistic{hint}; choose one of {', '.join(METRICS)}"
+            f"{what} {metric}: unknown statistic{hint}; choose one of {', '.join(METRICS)}"
         )
 
 

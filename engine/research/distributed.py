@@ -34,8 +34,6 @@ from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 from typing import Any
 
-import click
-
 from engine.data import PriceSource
 from engine.errors import RotationError
 from engine.interrupts import deferred
@@ -349,7 +347,9 @@ def _keep_or_drop(chunks: ChunkStore) -> None:
     in one line); drop one this run created that holds none."""
     held = chunks.count()
     if held:
-        click.echo(
+        from engine.terminal import say
+
+        say(
             f"{held} finished chunk(s) kept for a resume in {chunks.folder}; continue "
             f"with `rotation sweep CONFIG --resume {chunks.folder}`",
             err=True,

@@ -100,8 +100,8 @@ def sweep_spec(
     problems = [*problems, *found]
     if not axes and not found:
         problems.append(
-            "nothing to sweep; write a numeric parameter as a list ([60, 120]) or a range "
-            "({start: 20, stop: 260, step: 20})"
+            "nothing to sweep; write a numeric parameter as a list ([60, 120]), a range "
+            "({start: 20, stop: 260, step: 20}) or {values: [60, 120]}"
         )
     base = _combination_problems(raw, axes, broken, problems)
     names = [a.name for a in axes]
@@ -137,11 +137,13 @@ def _combination_problems(
     problems += [p for p in seen if not touches(p.split(":", 1)[0], broken)]
     seen = set(seen)
     variants = [
-        (first[:i] + (value,) + first[i + 1 :], f"with {axis.name} = {value:g}")
+        (first[:i] + (value,) + first[i + 1 :], f"with {axis.name} = {grid.shown(value)}")
         for i, axis in enumerate(axes)
         for value in axis.values[1:]
     ]
-    heaviest = tuple(max(a.values) if a.path[0] == "regimes" else a.values[0] for a in axes)
+    heaviest = tuple(
+        max(a.values, key=grid.magnitude) if a.path[0] == "regimes" else a.values[0] for a in axes
+    )
     if heaviest != first:
         variants.append((heaviest, "with the swept regime values at their largest"))
     for values, which in variants:
@@ -198,7 +200,20 @@ def load_sweep(
         ConfigError: every problem at once, the `sweep:` section's with the others.
     """
     path = Path(path)
-    raw = read_yaml(path)
+    return sweep_of(read_yaml(path), str(path), path, max_combos, **overrides)
+
+
+def sweep_of(
+    raw: dict, origin: str, path: Path, max_combos: int = DEFAULT_MAX_COMBOS, **overrides: Any
+) -> tuple[SweepSpec, SweepOptions]:
+    """`load_sweep` of a parsed sweep config (a dict shaped like the YAML; it is not
+    changed): `origin` names it in errors, a relative `data.dir` is read from `path`'s
+    folder.
+
+    Raises:
+        ConfigError: every problem at once, the `sweep:` section's with the others.
+    """
+    raw = dict(raw)
     raw_section = raw.pop("sweep", None)
     options, problems = sweep_options(raw_section)
     raw = with_overrides(raw, path, **overrides)
@@ -208,7 +223,7 @@ def load_sweep(
         given = raw_section.get("scenarios") if isinstance(raw_section, dict) else None
         names = isinstance(given, list) and all(isinstance(n, str) for n in given)
         scenarios = given if names else None
-    spec = sweep_spec(raw, str(path), max_combos, scenarios, problems)
+    spec = sweep_spec(raw, origin, max_combos, scenarios, problems)
     return spec, options
 
 
@@ -270,6 +285,6 @@ def scenario_groups(spec: SweepSpec) -> list[Scenario]:
             mask &= position[i] == k
         pairs = zip(which, picked, strict=True)
         values = {spec.axes[i].name: spec.axes[i].values[k] for i, k in pairs}
-        label = ", ".join(f"{short[name]}={value:g}" for name, value in values.items())
+        label = ", ".join(f"{short[name]}={grid.shown(value)}" for name, value in values.items())
         out.append(Scenario(values=values, rows=np.flatnonzero(mask), label=label))
     return out

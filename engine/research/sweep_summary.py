@@ -21,6 +21,7 @@ from engine.metrics import METRICS, lower_is_better
 from engine.metrics import metric as metric_info
 from engine.metrics.fast_stats import RUN_ONLY
 from engine.report.plots import RELATIVE_NULLS  # the benchmark's own excess CAGR, alpha, IR
+from engine.research.grid import shown
 from engine.research.sweep import SweepResult, axis_sensitivity, neighbour_stability
 from engine.research.sweep_config import (
     Scenario,
@@ -229,7 +230,7 @@ def _best_note(group, sub, best, metric, choices, short, counts) -> str:
     """The best of one scenario, its neighbours and how the grid fares against the benchmark."""
     quartile = np.nanquantile(sub[metric], 0.25 if lower_is_better(metric) else 0.75)
     mean = best["neighbour_mean"]
-    where = ", ".join(f"{short[k]}={best[k]:g}" for k in choices) or "its only combination"
+    where = ", ".join(f"{short[k]}={shown(best[k])}" for k in choices) or "its only combination"
     head = f"{group.label}: " if group.label else ""
     text = f"{head}Best {metric} {best[metric]:.4g} at {where}"
     if math.isnan(mean):

@@ -78,8 +78,9 @@ def _days(offset: pd.DateOffset) -> float:
     return kwds.get("years", 0) * 365.25 + kwds.get("months", 0) * 365.25 / 12 + kwds.get("days", 0)
 
 
-def parse_spec(text: str) -> WalkForwardSpec:
-    """Parse `train=3y,test=1y[,step=1y]` (units: y years, m months, d calendar days).
+def parse_spec(text: str, what: str = "--walk-forward") -> WalkForwardSpec:
+    """Parse `train=3y,test=1y[,step=1y]` (units: y years, m months, d calendar days);
+    `what` names it in errors (the CLI option, or the API's argument).
 
     Raises:
         ConfigError: a malformed part, a missing train or test, a zero length,
@@ -90,22 +91,22 @@ def parse_spec(text: str) -> WalkForwardSpec:
         match = _PART.match(piece)
         if not match:
             raise ConfigError(
-                f"--walk-forward {text!r}: cannot read {piece.strip()!r}; write e.g. "
+                f"{what} {text!r}: cannot read {piece.strip()!r}; write e.g. "
                 "train=3y,test=1y,step=1y (units y, m, d)"
             )
         key, number, unit = match.groups()
         if key in parts:
-            raise ConfigError(f"--walk-forward {text!r}: {key} is given twice")
+            raise ConfigError(f"{what} {text!r}: {key} is given twice")
         if int(number) == 0:
-            raise ConfigError(f"--walk-forward {text!r}: {key} must be longer than 0")
+            raise ConfigError(f"{what} {text!r}: {key} must be longer than 0")
         parts[key] = pd.DateOffset(**{_UNITS[unit]: int(number)})
     for key in ("train", "test"):
         if key not in parts:
-            raise ConfigError(f"--walk-forward {text!r}: {key}= is missing (e.g. train=3y,test=1y)")
+            raise ConfigError(f"{what} {text!r}: {key}= is missing (e.g. train=3y,test=1y)")
     step = parts.get("step", parts["test"])
     if _days(step) > _days(parts["test"]) + 1e-9:
         raise ConfigError(
-            f"--walk-forward {text!r}: step is longer than test, which would leave dates "
+            f"{what} {text!r}: step is longer than test, which would leave dates "
             "between test windows untested; use step <= test"
         )
     return WalkForwardSpec(train=parts["train"], test=parts["test"], step=step, text=text)
@@ -171,14 +172,36 @@ def best_row(table: pd.DataFrame, metric: str) -> int:
 
 @dataclass(frozen=True)
 class WalkForwardResult:
-    """Per-window choices and statistics, the stitched curves and the side-by-side summary."""
+    """Per-window choices and statistics, the stitched curves and the side-by-side summary.
+
+    Attributes:
+        spec: the windows' lengths (train, test, step) as written.
+        metric: the statistic each window's best combination was chosen by.
+        axes: the swept parameters' names.
+        windows: one row per window (and scenario): its dates, the chosen values, the
+            metric in and out of sample (walkforward.csv).
+        values: the stitched out-of-sample values: date, strategy, benchmark, window
+            (oos_values.csv).
+        summary: in-sample (mean of the windows) and out-of-sample (stitched) statistics,
+            the benchmark's, per scenario when there are scenario axes (walkforward.json
+            without its per-window rows).
+    """
 
     spec: WalkForwardSpec
     metric: str
     axes: list[str]
-    windows: pd.DataFrame  # one row per window
-    values: pd.DataFrame  # stitched out-of-sample values: date, strategy, benchmark, window
-    summary: dict  # {"in_sample": {...}, "out_of_sample": {...}, "benchmark_out_of_sample": {...}}
+    windows: pd.DataFrame
+    values: pd.DataFrame
+    summary: dict
+
+    def as_dict(self) -> dict:
+        """walkforward.json: the summary and `per_window`, the windows' rows (dates as
+        text)."""
+        rows = self.windows.to_dict(orient="records")
+        per_window = [
+            {k: str(v) if hasattr(v, "isoformat") else v for k, v in row.items()} for row in rows
+        ]
+        return {**self.summary, "per_window": per_window}
 
 
 def _scalar(value):
@@ -256,7 +279,7 @@ def walk_forward(
                 "train_days": len(window.train),
                 "test_days": len(window.test),
                 "partial": window.partial,
-                **{name: _scalar(v) for name, v in zip(names, values, strict=True)},
+                **{a.name: a.cell(_scalar(v)) for a, v in zip(spec.axes, values, strict=True)},
                 **{f"is_{key}": float(chosen[key]) for key in SHOWN},
                 **{f"is_benchmark_{key}": float(chosen[f"benchmark_{key}"]) for key in SHOWN},
                 **{f"oos_{key}": _scalar(oos[key]) for key in SHOWN},
@@ -368,11 +391,7 @@ def write_walkforward(destination: Path, result: WalkForwardResult, manifest: di
     """walkforward.csv (per window), walkforward.json (summary + windows), oos_values.csv."""
     from engine.report import atomic_folder, write_csv, write_json
 
-    payload = {**result.summary, "per_window": result.windows.to_dict(orient="records")}
-    payload["per_window"] = [
-        {k: str(v) if hasattr(v, "isoformat") else v for k, v in row.items()}
-        for row in payload["per_window"]
-    ]
+    payload = result.as_dict()
     with atomic_folder(destination) as staging:
         write_csv(result.windows, staging / "walkforward.csv")
         write_json(staging / "walkforward.json", payload)

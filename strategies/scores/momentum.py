@@ -36,10 +36,6 @@ class Momentum(ScoreKind):
     sweepable = ("lookback",)
     whole = ("lookback",)
 
-    def sweep_keys(self, spec: Mapping[str, Any]) -> tuple[str, ...]:
-        """A list `lookback` is a blend, not an axis."""
-        return () if isinstance(spec.get("lookback"), (list, tuple)) else self.sweepable
-
     def bars_needed(self, params: Mapping[str, Any]) -> int:
         """max L_j + 1."""
         return max(blend(params)[0]) + 1

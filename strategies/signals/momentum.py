@@ -20,7 +20,7 @@ from pydantic import BeforeValidator, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from strategies.params import MAX_BARS, FiniteFloat, NonNegativeFloat, whole_number
-from strategies.registry import Lines, SignalKind, SignalModel, Spec, as_dict
+from strategies.registry import Lines, SignalKind, SignalModel, Spec
 from strategies.signals.windows import flat
 
 
@@ -108,12 +108,6 @@ class Momentum(SignalKind):
     sweepable = ("lookback", "threshold", "band")
     whole = ("lookback",)
     price_axis = False
-
-    def sweep_keys(self, spec: Spec) -> tuple[str, ...]:
-        """A list `lookback` is a blend, not an axis: then only threshold and band."""
-        if isinstance(as_dict(spec).get("lookback"), (list, tuple)):
-            return ("threshold", "band")
-        return self.sweepable
 
     def bars_needed(self, params: Mapping[str, Any]) -> int:
         """max L_j + 1."""

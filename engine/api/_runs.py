@@ -1,26 +1,13 @@
-"""The Python API for notebooks: load a config, run it, sweep it, as pandas objects.
-
-    from engine import api
-
-    config = api.load("configs/smallcap_breakout_eth.yaml", data_dir="../shared/data")
-    run = api.run(config)          # or api.run("configs/....yaml", data_dir=...), or a dict
-    run.values, run.weights, run.trades, run.signals, run.stats, run.portfolio
-    table = api.sweep("configs/sweeps/weights_costs.yaml", data_dir="../shared/data")
-
-Prices come from `data_dir` (``<DIR>/<TICKER>.csv``, like ``--data-dir``), else from
-the config's own source (yfinance through the cache, csv, synthetic), or from any
-`source` given (e.g. `engine.data.MemorySource` of frames in memory). Nothing is
-written to disk. Only the standard library is imported here; pandas, vectorbt and
-the engine are imported when a function is called.
-"""
+"""`load`, `run` and `sweep` of engine.api (see its docstring), and `Run`."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
+
+from engine.api._args import ConfigLike, Day, check_max_combos, check_source, overrides
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,17 +15,6 @@ if TYPE_CHECKING:
     from engine.config import Config
     from engine.data import PriceSource
     from engine.runner import BacktestResult
-
-Day = str | dt.date | None  # 'YYYY-MM-DD' or a date; None: as in the config
-ConfigLike = Union["Config", str, Path, Mapping[str, Any]]
-
-__all__ = ["Run", "load", "run", "sweep"]
-
-
-def __dir__() -> list[str]:
-    """The API alone (PEP 562): `dir(engine.api)` and tab completion show what `__all__`
-    lists, not the names its annotations import."""
-    return sorted(__all__)
 
 
 def load(
@@ -52,7 +28,7 @@ def load(
     """
     from engine.config import Config, config_from_dict, load_config, with_overrides
 
-    given = _overrides(data_dir, start, end)
+    given = overrides(data_dir, start, end)
     if isinstance(config, Config):
         if not any(v is not None for v in given.values()):
             return config
@@ -81,7 +57,7 @@ def run(
     from engine.data import make_source
     from engine.runner import run_backtest
 
-    _check_source(source)
+    check_source(source)
     loaded = load(config, data_dir, start, end)
     prices = source if source is not None else make_source(loaded.data, refresh=refresh)
     return Run(run_backtest(loaded, prices))
@@ -114,15 +90,15 @@ def sweep(
     from engine.research.sweep import run_sweep
     from engine.research.sweep_config import sweep_spec
 
-    _check_source(source)
-    _check_max_combos(max_combos)
+    check_source(source)
+    check_max_combos(max_combos)
     if isinstance(config, Mapping):
         raw, where, origin = dict(config), Path("."), "<sweep>"
     else:
         where = Path(config)
         raw, origin = read_yaml(where), str(where)
     raw.pop("sweep", None)
-    raw = with_overrides(raw, where, **_overrides(data_dir, start, end))
+    raw = with_overrides(raw, where, **overrides(data_dir, start, end))
     spec = sweep_spec(raw, origin, MAX_COMBOS if max_combos is None else max_combos)
     prices = source if source is not None else make_source(spec.base.data)
     result = run_sweep(spec, prices)
@@ -215,42 +191,6 @@ class Run:
     def warnings(self) -> list[str]:
         """What silently shaped the result (an end cut short, a signal still undefined)."""
         return self.result.warnings
-
-
-def _check_source(source: object) -> None:
-    """A `source` that is not a price source (something with a ``load(tickers)``) is one
-    RotationError naming the argument, not an AttributeError deep in a run."""
-    if source is not None and not callable(getattr(source, "load", None)):
-        from engine.errors import RotationError
-
-        raise RotationError(
-            f"source: expected a price source with a load(tickers) method, such as "
-            f"engine.data.MemorySource(frames); got {type(source).__name__} {_shown(source)}"
-        )
-
-
-def _check_max_combos(max_combos: object) -> None:
-    if max_combos is None:
-        return
-    if isinstance(max_combos, bool) or not isinstance(max_combos, int) or max_combos < 1:
-        from engine.errors import RotationError
-
-        raise RotationError(
-            f"max_combos: must be a whole number >= 1 (or None for the default); got "
-            f"{_shown(max_combos)}"
-        )
-
-
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _overrides(data_dir: str | Path | None, start: Day, end: Day) -> dict[str, Any]:
-    given: dict[str, Any] = {"start": start, "end": end}
-    if data_dir is not None:
-        given |= {"source": "csv", "dir": Path(data_dir)}
-    return given
 
 
 def _dated(dates):
