@@ -66,6 +66,7 @@ class SweepPlan:
         dates: the backtest dates; cash, risk_free, periods: the statistics' settings.
         keep_values: chunks also return their daily values.
         data: per-ticker sha256 and range of the prices read (manifest, resume key).
+        scenarios: the names of the scenario axes (a results part labels its rows' scenario).
     """
 
     config: Config
@@ -88,6 +89,7 @@ class SweepPlan:
     periods: int
     keep_values: bool
     data: dict
+    scenarios: tuple[str, ...] = ()
 
     def chunks(self) -> list[tuple[int, int]]:
         """(start, stop) of every chunk, in combination order."""
@@ -128,15 +130,30 @@ def _bench_column(keys: np.ndarray, bench_keys: np.ndarray) -> np.ndarray:
     ]
 
 
-def _benchmarks(spec: SweepSpec, prices, dates, month_starts, costs: pipeline.Costs):
-    """Benchmark simulations (GridResult of U columns), one per distinct cost setting, and
-    the settings ([U, 4] keys, sorted)."""
+SETTINGS_BLOCK = 1 << 20  # combinations whose benchmark settings are read at once
+
+
+def _settings(spec: SweepSpec) -> np.ndarray:
+    """[U, 4] the distinct benchmark settings of the grid (sorted), read by blocks of
+    combinations: no [axes, G] array for a grid of any size."""
+    shape = tuple(len(a.values) for a in spec.axes)
+    found = []
+    for start in range(0, spec.size, SETTINGS_BLOCK):
+        combos = np.arange(start, min(spec.size, start + SETTINGS_BLOCK))
+        index = np.array(np.unravel_index(combos, shape)).reshape(len(shape), -1)
+        costs = pipeline.execution_costs(spec.base, spec.axes, index)
+        found.append(np.unique(_setting_keys(costs), axis=0))
+    return np.unique(np.concatenate(found), axis=0)
+
+
+def _benchmarks(spec: SweepSpec, prices, dates, month_starts, unique: np.ndarray):
+    """Benchmark simulations (GridResult of U columns), one per distinct cost setting
+    `unique` ([U, 4] keys, sorted), and those settings."""
     from engine.sim.fastsim import simulate_grid
 
     config = spec.base
     tickers = list(config.benchmark)
     close, price = pipeline.execution_prices(config, prices, tickers, dates)
-    unique = np.unique(_setting_keys(costs), axis=0)
     fees, slip, threshold, monthly = (unique[:, i] for i in range(4))
     weights = np.tile(np.array(list(config.benchmark.values()), dtype=float), (len(unique), 1, 1))
     decided = np.zeros((len(dates) + 1, len(unique)), dtype=np.int64, order="F")
@@ -174,9 +191,7 @@ def build_plan(
         for f in pipeline.execution_prices(config, prices, universe, dates)
     )
     month_starts = new_month(dates)
-    everything = pipeline.grid_index(spec.axes)
-    costs = pipeline.execution_costs(config, spec.axes, everything)
-    bench_run, bench_keys = _benchmarks(spec, prices, dates, month_starts, costs)
+    bench_run, bench_keys = _benchmarks(spec, prices, dates, month_starts, _settings(spec))
     cash, rf = config.portfolio.initial_cash, config.stats.risk_free
     periods = periods_per_year(config)
     bench_values = bench_run.values
@@ -210,15 +225,25 @@ def build_plan(
         periods=periods,
         keep_values=keep_values,
         data=describe(prices),
+        scenarios=tuple(spec.scenarios),
     )
 
 
 def evaluate_chunk(plan: SweepPlan, start: int, stop: int) -> Chunk:
     """Decide, simulate and measure the combinations [start, stop) of `plan`'s grid."""
+    columns, values = evaluate_rows(plan, np.arange(start, stop), plan.keep_values)
+    return Chunk(start, stop, columns, values)
+
+
+def evaluate_rows(
+    plan: SweepPlan, combos: np.ndarray, keep_values: bool = False
+) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """(statistic columns, daily values [N, g] when `keep_values`) of the grid rows
+    `combos`, in their order: the same bits for a combination whichever rows it is
+    evaluated with (the best and its neighbours, a sample, are looked up this way)."""
     from engine.sim.fastsim import simulate_grid
 
     config, axes = plan.config, plan.axes
-    combos = np.arange(start, stop)
     index = np.array(np.unravel_index(combos, plan.shape)).reshape(len(axes), -1)
     by_combo, targets = pipeline.decide_targets(
         config, plan.decisions, axes, index, prior=plan.prior
@@ -260,8 +285,8 @@ def evaluate_chunk(plan: SweepPlan, start: int, stop: int) -> Chunk:
     for key, value in plan.bench_stats.items():
         block[f"benchmark_{key}"] = value[bench_column]
     columns = {key: np.asarray(value) for key, value in block.items()}
-    values = np.array(result.values) if plan.keep_values else None  # own, not a view
-    return Chunk(start, stop, columns, values)
+    values = np.array(result.values) if keep_values else None  # own, not a view
+    return columns, values
 
 
 def warm_up() -> None:
