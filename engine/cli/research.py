@@ -100,7 +100,7 @@ from engine.cli.options import (
     "as_csv",
     is_flag=True,
     default=False,
-    help="Also write results.csv above 100,000 combinations (below, it is always written).",
+    help="Also write results.csv above 10,000 combinations (up to that, it always is).",
 )
 @tearsheet_option
 def sweep(
@@ -258,7 +258,7 @@ def _sweep(
     from engine.report.sweep_folder import write_sweep
     from engine.research.distributed import partial_folder
     from engine.research.parts import CSV_ROWS
-    from engine.research.streamed import streamed, wait_closed
+    from engine.research.streamed import peak_rss_mb, streamed, wait_closed
 
     source = _TimedSource(make_source(spec.base.data))
     destination = out or default_run_dir(f"{spec.base.name}-sweep")
@@ -292,6 +292,7 @@ def _sweep(
             # wall-clock figures go to the manifest: summary.json is the same on every run
             "timing": {"parts": dict(parts), "total": timing["total"]},
             "chunk_size": done.plan.chunk,
+            "tasks": done.tasks,
             "peak_rss_mb": peak_rss_mb(),
         }
         csv = as_csv or spec.size <= CSV_ROWS
@@ -308,9 +309,15 @@ def _summarized(spec, options, done, subperiods: int):
 
     import numpy as np
 
-    from engine.report.sweep_folder import heatmap_table, histogram_table
+    from engine.report.sweep_folder import histogram_table
     from engine.research.overfitting import add_sampled_odds
-    from engine.research.sweep_summary import best_rows, curves, summary_of, top_frame
+    from engine.research.sweep_summary import (
+        best_rows,
+        curves,
+        heatmap_cells,
+        summary_of,
+        top_frame,
+    )
 
     began = time.perf_counter()
     reduced, plan = done.reduced, done.plan
@@ -318,12 +325,7 @@ def _summarized(spec, options, done, subperiods: int):
     top = top_frame(reduced, done.rows_of)
     strategy, _ = done.values_of(np.array(best_rows(summary), dtype=np.int64))
     best = curves(spec, summary, plan.dates, strategy, plan.bench_values, plan.bench_keys)
-    hx, hy = reduced.outline.heat
-    heat = heatmap_table(
-        reduced.heat_cells(_heat_scope(spec, summary, reduced.outline)),
-        spec.axes[hx].values,
-        None if hy is None else spec.axes[hy].values,
-    )
+    heat = heatmap_cells(spec, summary, reduced)
     histogram = histogram_table(*reduced.histogram())
     summarized = time.perf_counter()
     add_sampled_odds(summary, spec, reduced, done.values_of, subperiods)
@@ -338,31 +340,6 @@ def _summarized(spec, options, done, subperiods: int):
         tables,
         {"summary": summarized - began, "odds": time.perf_counter() - summarized},
     )
-
-
-def _heat_scope(spec, summary: dict, outline) -> list[int]:
-    """The scenarios the heatmap covers: every one when a heatmap axis is a scenario axis
-    (or there is one scenario), else the first (its title says so)."""
-    pair = summary.get("heatmap") or []
-    if outline.scenarios > 1 and not set(pair) & set(spec.scenarios):
-        return [0]
-    return list(range(outline.scenarios))
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory so far, in MB (VmHWM on Linux, else maxrss)."""
-    import resource
-    import sys
-
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(peak / (2**20 if sys.platform == "darwin" else 1024), 1)
 
 
 class _TimedSource:

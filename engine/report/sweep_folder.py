@@ -88,16 +88,6 @@ def _rows(path: Path) -> int:
     return int(pq.ParquetFile(path).metadata.num_rows)
 
 
-def heatmap_table(cells: dict[str, np.ndarray], x_values, y_values) -> pd.DataFrame:
-    """heatmap.csv from engine.research.reduce.Reduction.heat_cells (positions to values)."""
-    frame = {"x": np.asarray(x_values)[cells["x"]]}
-    if y_values is not None:
-        frame["y"] = np.asarray(y_values)[cells["y"]]
-    for key in ("combinations", "metric", "excess", "benchmark_min", "benchmark_max"):
-        frame[key] = cells[key]
-    return pd.DataFrame(frame)
-
-
 def histogram_table(edges: np.ndarray, counts: np.ndarray) -> pd.DataFrame:
     """histogram.csv: each bin's low and high edge and its combinations."""
     return pd.DataFrame({"low": edges[:-1], "high": edges[1:], "combinations": counts})

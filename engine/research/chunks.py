@@ -142,7 +142,8 @@ def _settings(spec: SweepSpec) -> np.ndarray:
         combos = np.arange(start, min(spec.size, start + SETTINGS_BLOCK))
         index = np.array(np.unravel_index(combos, shape)).reshape(len(shape), -1)
         costs = pipeline.execution_costs(spec.base, spec.axes, index)
-        found.append(np.unique(_setting_keys(costs), axis=0))
+        keys = pd.DataFrame(_setting_keys(costs)).drop_duplicates()  # hashed: no sort of G rows
+        found.append(keys.to_numpy())
     return np.unique(np.concatenate(found), axis=0)
 
 

@@ -396,6 +396,18 @@ def sample_trials(n_trials: int, best: int | None, size: int = MAX_TRIALS, seed:
     return np.sort(np.append(picked, best))
 
 
+def _excess_in_place(values: np.ndarray, initial_cash: float, rate: float) -> np.ndarray:
+    """`values` turned into their daily returns in excess of `rate`, block of columns by
+    block of columns (element by element the same operations as
+    engine.metrics.stats.daily_returns(values) - rate, so the same bits)."""
+    from engine.metrics import stats
+
+    for start in range(0, values.shape[1], 256):
+        block = slice(start, start + 256)
+        values[:, block] = stats.daily_returns(values[:, block], initial_cash) - rate
+    return values
+
+
 def against_benchmark(dsr: dict, benchmark_sharpe: float) -> dict:
     """The deflated Sharpe of the best trial with the benchmark's Sharpe as the null.
 
@@ -438,6 +450,7 @@ def sweep_odds(
     subperiods: int = 16,
     benchmark_sharpes: np.ndarray | None = None,
     trials: int | None = None,
+    overwrite: bool = False,
 ) -> dict:
     """Deflated Sharpe of the best combination and PBO of a sweep's daily values [T, N].
 
@@ -445,6 +458,8 @@ def sweep_odds(
     best included) of this many combinations: the deflated Sharpe then counts every
     trial (N = `trials`) with V[SR_n] estimated on the sample, the PBO is the sample's,
     and both say so (`"sample"`, and the PBO's `"sampled"`, `"of"`, `"seed"`).
+    `overwrite`: the returns may replace the values in their array (no second [T, N]
+    array; the same bits).
 
     `benchmark_sharpes` [N]: each combination's benchmark's annualised Sharpe ratio (the
     benchmark depends on costs); when given, the deflated Sharpe of the best is also
@@ -476,7 +491,10 @@ def sweep_odds(
         return stats.daily_returns(values[:, columns], initial_cash) - rate
 
     sampled = trials is not None and trials > n_trials
-    if sampled:
+    if overwrite and (sampled or n_trials <= MAX_TRIALS):
+        every = _excess_in_place(values, initial_cash, rate)
+        dsr = _deflated_sharpe(per_period_sharpes(every), lambda best: every[:, best], trials)
+    elif sampled:
         every = excess(slice(None))
         dsr = _deflated_sharpe(per_period_sharpes(every), lambda best: every[:, best], trials)
     elif n_trials <= MAX_TRIALS:
@@ -644,6 +662,7 @@ def add_sampled_odds(summary: dict, spec, reduced, values_of, subperiods: int = 
             subperiods,
             benchmark_sharpes=frame["benchmark_sharpe"].to_numpy(dtype=float),
             trials=n,
+            overwrite=True,
         )
         del values
         _place(summary, block, s, odds, (rows, frame, block.get("label", "")), spec)

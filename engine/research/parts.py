@@ -6,29 +6,22 @@ values, a `scenario` label when there are scenario axes, then every statistic, o
 per combination. Read in name order the parts are the whole table (pandas
 `read_parquet("results")`, pyarrow.dataset, DuckDB `read_parquet('results/*.parquet')`).
 
-`run_part` is one task of a sweep that writes a folder: evaluate the chunk, write its part
-(into the chunk store, engine.research.chunk_store, when the process can see it: on
-this machine, or on a cluster's shared file system; else its bytes go back with the
-result and the caller writes them), and reduce it (engine.research.reduce.digest). Only
-the digest and the part's record travel back: the process that runs the sweep never holds
-more than a chunk of rows.
+engine.research.streamed runs the tasks that write them, where they are computed.
 """
 
 from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from engine.research.chunks import SweepPlan, evaluate_rows
-from engine.research.reduce import Digest, Outline, digest
+from engine.research.chunks import SweepPlan
 
 RESULTS = "results"  # the folder of parts in a sweep folder
-CSV_ROWS = 100_000  # results.csv is written up to this many combinations (else --csv)
+CSV_ROWS = 10_000  # results.csv is written up to this many combinations (else --csv)
 
 
 def part_name(k: int, parts: int) -> str:
@@ -82,62 +75,6 @@ def statistic_columns(plan: SweepPlan, frame: pd.DataFrame) -> dict[str, np.ndar
     """A part's statistic columns (its parameters and scenario label left out)."""
     skip = {a.name for a in plan.axes} | ({"scenario"} if plan.scenarios else set())
     return {name: frame[name].to_numpy() for name in frame.columns if name not in skip}
-
-
-@dataclass(frozen=True)
-class Job:
-    """What every task of a folder sweep reads (sent to each worker once): the plan, the
-    reduction's outline, and the chunk store to write parts into (None: keep none)."""
-
-    plan: SweepPlan
-    outline: Outline
-    store: Path | None
-    store_key: str | None
-
-
-@dataclass
-class Done:
-    """A finished task: its digest; `data`, the part's bytes when the task could not write
-    them into the store itself (None when it did)."""
-
-    digest: Digest
-    data: bytes | None
-
-
-def run_part(job: Job, start: int, stop: int) -> Done:
-    """Evaluate the chunk [start, stop), write its part, reduce it."""
-    plan = job.plan
-    combos = np.arange(start, stop)
-    columns, _ = evaluate_rows(plan, combos)
-    data = part_bytes(part_frame(plan, combos, columns))
-    if _sees(job):
-        from engine.research.chunk_store import ChunkStore
-
-        store = ChunkStore(job.store)
-        store.key = {"key": job.store_key}
-        store.write_part(start, stop, data)
-        data = None
-    index = np.array(np.unravel_index(combos, plan.shape)).reshape(len(plan.axes), -1)
-    return Done(digest(job.outline, start, stop, index, columns), data)
-
-
-def _sees(job: Job) -> bool:
-    """Whether this process can write into the job's chunk store: it exists here and is
-    this sweep's (its plan.json names the key)."""
-    if job.store is None:
-        return False
-    try:
-        return job.store_key in (Path(job.store) / "plan.json").read_text()
-    except (OSError, UnicodeDecodeError):
-        return False
-
-
-def digest_of_part(job: Job, start: int, stop: int, frame: pd.DataFrame) -> Digest:
-    """The digest of a part read back from the store (a resumed sweep)."""
-    plan = job.plan
-    combos = np.arange(start, stop)
-    index = np.array(np.unravel_index(combos, plan.shape)).reshape(len(plan.axes), -1)
-    return digest(job.outline, start, stop, index, statistic_columns(plan, frame))
 
 
 def link_or_copy(source: Path, target: Path) -> None:

@@ -1,5 +1,10 @@
 """`rotation sweep` into a folder: results written where computed, the summary by reduction.
 
+`run_part` is one task: evaluate a chunk, write its results part (engine.research.parts)
+into the chunk store when the process can see it (on this machine, or on a cluster's
+shared file system; else its bytes go back with the result and this process writes
+them), and reduce it (engine.research.reduce.digest). Only the digest travels back.
+
 `streamed` runs every chunk of the grid as a task (engine.research.parts.run_part): in
 this process, or on a Dask cluster (`--workers N`, `--scheduler`), which starts in a
 thread of its own while the plan is built. Each task writes its results part into the
@@ -34,13 +39,63 @@ from engine.data import PriceSource
 from engine.notices import collected
 from engine.research.chunk_store import ChunkStore, sweep_key
 from engine.research.chunks import SweepPlan, build_plan, evaluate_rows
-from engine.research.parts import Job, part_frame, run_part
-from engine.research.reduce import Reduction, digest
+from engine.research.parts import part_bytes, part_frame
+from engine.research.reduce import Digest, Outline, Reduction, digest
 from engine.research.sweep_config import SweepOptions, SweepSpec
 
 TASK_SECONDS = 0.005  # scheduling and transfer per task on a Dask cluster (bench/scale_sweep.py)
 OVERHEAD_SHARE = 0.02  # chunks at least this large: fixed costs at most 2% of a task
 TASKS_PER_WORKER = 4  # on a cluster, at least this many tasks per worker (load balance)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every task of a folder sweep reads (sent to each worker once): the plan, the
+    reduction's outline, and the chunk store to write parts into (None: keep none)."""
+
+    plan: SweepPlan
+    outline: Outline
+    store: Path | None
+    store_key: str | None
+
+
+@dataclass
+class Done:
+    """A finished task: its digest; `data`, the part's bytes when the task could not write
+    them into the store itself (None when it did); `seconds`, its wall time inside the
+    task (evaluate, write, reduce)."""
+
+    digest: Digest
+    data: bytes | None
+    seconds: float = 0.0
+
+
+def run_part(job: Job, start: int, stop: int) -> Done:
+    """Evaluate the chunk [start, stop), write its part, reduce it."""
+    began = time.perf_counter()
+    plan = job.plan
+    combos = np.arange(start, stop)
+    columns, _ = evaluate_rows(plan, combos)
+    data = part_bytes(part_frame(plan, combos, columns))
+    if _sees(job):
+        store = ChunkStore(job.store)
+        store.key = {"key": job.store_key}
+        store.write_part(start, stop, data)
+        data = None
+    index = np.array(np.unravel_index(combos, plan.shape)).reshape(len(plan.axes), -1)
+    reduced = digest(job.outline, start, stop, index, columns)
+    return Done(reduced, data, time.perf_counter() - began)
+
+
+def _sees(job: Job) -> bool:
+    """Whether this process can write into the job's chunk store: it exists here and is
+    this sweep's (its plan.json names the key)."""
+    if job.store is None:
+        return False
+    try:
+        return job.store_key in (Path(job.store) / "plan.json").read_text()
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 @dataclass
@@ -61,6 +116,7 @@ class Streamed:
     held: dict[int, bytes] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    tasks: dict[str, Any] = field(default_factory=dict)
 
     def parts(self) -> Iterator[tuple[int, Path | bytes, dict | None]]:
         """(chunk number, part file or bytes, the part's record) of every chunk, in
@@ -150,8 +206,9 @@ def _sweep(spec, options, source, progress, chunks, recorded, chunk_size, cluste
         if progress:
             progress(done.reduced.done, plan.size)
         todo = [c for c in plan.chunks() if c[0] not in finished]
-        _run(done, todo, client, progress)
+        busy = _run(done, todo, client, progress)
         looped = time.perf_counter()
+        done.tasks = _tasks(todo, busy, looped - ready, client)
     done.warnings = list(notes)
     done.seconds = {"plan": planned - began}
     if client is not None:  # what the cluster's start cost beyond the plan's time
@@ -165,17 +222,48 @@ def _digest_of(plan: SweepPlan, shape, chunk):
     return digest(shape, chunk.start, chunk.stop, index.reshape(len(plan.axes), -1), chunk.columns)
 
 
-def _run(done: Streamed, todo, client, progress) -> None:
+def _tasks(todo, busy: float, wall: float, client) -> dict[str, Any]:
+    """What the tasks cost: their number, the processes that ran them, their time inside
+    (`busy`), the overhead per task ((wall x processes - busy) / tasks: scheduling,
+    transfer, merging), and on a cluster each worker's peak memory."""
+    workers = sum(client.nthreads().values()) if client is not None else 1
+    out = {"count": len(todo), "processes": workers, "seconds_inside": busy}
+    if todo:
+        out["overhead_per_task_seconds"] = max(wall * workers - busy, 0.0) / len(todo)
+    if client is not None:
+        out["workers_peak_rss_mb"] = sorted(client.run(peak_rss_mb).values())
+    return out
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB (VmHWM on Linux, else maxrss)."""
+    import resource
+    import sys
+
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**20 if sys.platform == "darwin" else 1024), 1)
+
+
+def _run(done: Streamed, todo, client, progress) -> float:
     """Run the tasks `todo`, in process or on the cluster; write the parts a task could not
-    write itself; merge the digests as they come."""
+    write itself; merge the digests as they come. Returns the seconds spent inside them."""
     from engine.research.distributed import _on_cluster
 
     if client is None:
         run = (run_part(done.job, start, stop) for start, stop in todo)
     else:
         run = _on_cluster(client, done.job, todo, run_part)
+    busy = 0.0
     with closing(run):  # a stop in this loop cancels the futures before disconnecting
         for task in run:
+            busy += task.seconds
             part = task.digest
             if task.data is not None:
                 if done.store is not None:
@@ -185,6 +273,7 @@ def _run(done: Streamed, todo, client, progress) -> None:
             done.reduced.add(part)
             if progress:
                 progress(done.reduced.done, done.plan.size)
+    return busy
 
 
 def _measured_chunk(plan: SweepPlan, shape, client) -> int:

@@ -431,3 +431,35 @@ def top_frame(reduced: Reduction, rows_of) -> pd.DataFrame:
         }
     )
     return pd.concat([head, found.iloc[where].reset_index(drop=True)], axis=1)
+
+
+def heatmap_cells(spec: SweepSpec, summary: dict, reduced: Reduction) -> pd.DataFrame:
+    """The heatmap's cells (a sweep folder's heatmap.csv): x, y (the values of the heatmap's
+    parameters; no y with one axis), the combinations, the metric's mean over the other
+    parameters, the mean of metric minus each combination's own benchmark's, and the
+    benchmark's min and max. Every scenario's rows when a heatmap axis is a scenario axis
+    (or there is one scenario), else the first scenario's (plots.sweep_heatmap says so)."""
+    shape = reduced.outline
+    pair = summary.get("heatmap") or []
+    scope = list(range(shape.scenarios))
+    if shape.scenarios > 1 and not set(pair) & set(spec.scenarios):
+        scope = [0]
+    cells = reduced.heat_cells(scope)
+    hx, hy = shape.heat
+    frame = {"x": np.asarray(spec.axes[hx].values)[cells["x"]]}
+    if hy is not None:
+        frame["y"] = np.asarray(spec.axes[hy].values)[cells["y"]]
+    for key in ("combinations", "metric", "excess", "benchmark_min", "benchmark_max"):
+        frame[key] = cells[key]
+    return pd.DataFrame(frame)
+
+
+def heatmap_of(spec: SweepSpec, options: SweepOptions, result: SweepResult) -> pd.DataFrame:
+    """`heatmap_cells` of a sweep held in memory."""
+    from engine import pipeline
+
+    shape = outline(spec, options)
+    reduced = Reduction(shape)
+    columns = {name: result.table[name].to_numpy() for name in result.table.columns}
+    reduced.add(digest(shape, 0, spec.size, pipeline.grid_index(spec.axes), columns))
+    return heatmap_cells(spec, {"heatmap": heatmap_axes(spec, options)}, reduced)
