@@ -95,9 +95,11 @@ class Outline:
         return np.ravel_multi_index(index, self.shape).astype(np.int64)
 
 
-def draw(n: int, size: int = SAMPLE, seed: int = SAMPLE_SEED) -> np.ndarray:
-    """The seeded sample's draw: `size` of range(n) without replacement, in the order
-    numpy's default_rng(seed).choice draws them (every position, in order, when n <= size)."""
+def draw(n: int, size: int | None = None, seed: int = SAMPLE_SEED) -> np.ndarray:
+    """The seeded sample's draw: `size` (default SAMPLE) of range(n) without replacement, in
+    the order numpy's default_rng(seed).choice draws them (every position, in order, when
+    n <= size)."""
+    size = SAMPLE if size is None else size
     if n <= size:
         return np.arange(n)
     return np.random.default_rng(seed).choice(n, size, replace=False)
