@@ -46,6 +46,7 @@ from engine.research.sweep_config import SweepOptions, SweepSpec
 TASK_SECONDS = 0.005  # scheduling and transfer per task on a Dask cluster (bench/scale_sweep.py)
 OVERHEAD_SHARE = 0.02  # chunks at least this large: fixed costs at most 2% of a task
 TASKS_PER_WORKER = 4  # on a cluster, at least this many tasks per worker (load balance)
+VALUES_BATCH = 512  # combinations recomputed at once for the odds (beside their values)
 
 
 @dataclass(frozen=True)
@@ -140,8 +141,9 @@ class Streamed:
         # them in that layout, so their sums are those of a sweep that kept its values
         values = np.empty((len(self.plan.dates), len(rows)), order="F")
         frames = []
-        for lo in range(0, len(rows), self.plan.chunk):
-            some = rows[lo : lo + self.plan.chunk]
+        batch = min(self.plan.chunk, VALUES_BATCH)  # the chunk's working memory, smaller
+        for lo in range(0, len(rows), batch):
+            some = rows[lo : lo + batch]
             columns, values[:, lo : lo + len(some)] = evaluate_rows(self.plan, some, True)
             frames.append(part_frame(self.plan, some, columns))
         return values, pd.concat(frames, ignore_index=True)
