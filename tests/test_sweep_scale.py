@@ -223,3 +223,17 @@ def test_a_dask_scheduler_and_worker_started_as_processes_run_the_sweep(grid, tm
                 process.wait()
         for log in logs:
             log.close()
+
+
+def test_results_csv_is_written_up_to_its_row_count_or_when_asked(grid, tmp_path, monkeypatch):
+    from engine.research import parts
+
+    monkeypatch.setattr(parts, "CSV_ROWS", 399)  # the grid has 400 combinations
+    runner = CliRunner()
+    plain, asked = tmp_path / "plain", tmp_path / "asked"
+    assert runner.invoke(main, ["sweep", str(grid), "--out", str(plain), "--json"]).exit_code == 0
+    args = ["sweep", str(grid), "--out", str(asked), "--json", "--csv"]
+    assert runner.invoke(main, args).exit_code == 0
+    assert not (plain / "results.csv").exists()
+    table = pd.read_csv(asked / "results.csv")
+    pd.testing.assert_frame_equal(table, pd.read_parquet(asked / "results"), check_dtype=False)
