@@ -56,7 +56,7 @@ def measure(plan, spec, size: int, chunks: int, repeat: int, scratch: Path) -> d
         if i == 0:
             stores.append(ChunkStore(scratch / f"store-{size}-{next(rounds)}"))
             stores[-1].create(sweep_key(spec, plan))
-        stores[-1].write(chunk._replace(start=i * size, stop=(i + 1) * size))
+        stores[-1].write(plan, chunk._replace(start=i * size, stop=(i + 1) * size))
 
     yardstick = best_per_chunk(plain, chunks, repeat)
     written = best_per_chunk(stored, chunks, repeat)

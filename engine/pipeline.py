@@ -266,19 +266,28 @@ def signal_tables(
                     f"{needed} that {signal.type} {params} needs; use a shorter window or "
                     "a longer series"
                 )
-        drawn = kind.lines(source, sets)  # computed once: the states and, for runs, the frames
-        own = switch(drawn)
         own_instants = calendar.series_close_instants(key, source.index, overrides)
-        aligned = calendar.align_asof(own, own_instants, market.instants)[rows]
-        frames = _frames(source, sets, drawn, own) if keep_frames else None
+        aligned, frames, first = [], [], []
+        for lo in range(0, len(sets), SET_BLOCK):  # [T, block] floats at a time, not [T, K]
+            block = sets[lo : lo + SET_BLOCK]
+            drawn = kind.lines(source, block)  # once: the states and, for runs, the frames
+            own = switch(drawn)
+            aligned.append(calendar.align_asof(own, own_instants, market.instants)[rows])
+            frames += _frames(source, block, drawn, own) if keep_frames else []
+            first.append(_first_defined(drawn, own_instants))
         tables[name] = SignalTable(
             owned,
             sets,
-            np.ascontiguousarray(aligned.T),
-            frames,
-            _first_defined(drawn, own_instants),
+            np.ascontiguousarray(np.concatenate(aligned, axis=1).T),
+            frames if keep_frames else None,
+            np.concatenate(first),
         )
     return tables
+
+
+SET_BLOCK = 256
+"""Parameter sets of a signal whose lines are drawn at once: a sweep of 10,000 donchian
+sets over 6,600 bars would otherwise hold several [6,600 x 10,000] float arrays (GBs)."""
 
 
 def grid_index(axes: Sequence[Axis]) -> np.ndarray:

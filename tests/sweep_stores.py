@@ -39,8 +39,8 @@ def write_grid(folder: Path, data_dir: Path, **execution) -> Path:
 
 
 def interrupted_store(grid_path: Path, store: Path, chunks: int) -> None:
-    """The chunk store `rotation sweep GRID` leaves when stopped after `chunks` chunks (the
-    daily values kept, as the command keeps them for the odds)."""
+    """The chunk store `rotation sweep GRID` leaves when stopped after `chunks` chunks (its
+    results parts; no daily values: the command recomputes those its odds need)."""
     spec, _ = load_sweep(grid_path)
 
     def stop(done: int, total: int) -> None:
@@ -52,7 +52,6 @@ def interrupted_store(grid_path: Path, store: Path, chunks: int) -> None:
             spec,
             CsvSource(Path(spec.base.data.dir)),
             progress=stop,
-            keep_values=True,
             store=store,
             chunk_size=CHUNK,
         )
@@ -77,13 +76,30 @@ def make_stores(root: Path, data_dir: Path, chunks: int) -> dict[str, Path]:
     return {"grid": grid, "store": store, "other": other, "whole": whole}
 
 
-OUTPUTS = ("results.parquet", "results.csv", "summary.json", "best_values.csv")
+OUTPUTS = (
+    "results.csv",
+    "summary.json",
+    "best_values.csv",
+    "top.parquet",
+    "heatmap.csv",
+    "histogram.csv",
+)
 
 
-def same_outputs(folder: Path, whole: Path) -> None:
-    """The sweep folder `folder` holds the same bytes as `whole` (the timing-free files)."""
+def same_outputs(folder: Path, whole: Path, parts: bool = True) -> None:
+    """The sweep folder `folder` holds the same bytes as `whole` (the timing-free files and,
+    with `parts`, the results parts: the same chunk size; else the same table)."""
+    import pandas as pd
+
     for name in OUTPUTS:
         assert (folder / name).read_bytes() == (whole / name).read_bytes(), name
+    mine, theirs = sorted((folder / "results").iterdir()), sorted((whole / "results").iterdir())
+    if parts:
+        assert [p.name for p in mine] == [p.name for p in theirs]
+        for a, b in zip(mine, theirs, strict=True):
+            assert a.read_bytes() == b.read_bytes(), a.name
+    table = pd.read_parquet(folder / "results")
+    pd.testing.assert_frame_equal(table, pd.read_parquet(whole / "results"), check_exact=True)
 
 
 def snapshot(folder: Path) -> dict[str, tuple]:
@@ -111,8 +127,9 @@ def copy_store(store: Path, to: Path) -> Path:
 # sweep folder's last file is written and its rename is next (the command then waits for a
 # signal); "pbo", the parallel PBO kernel is running (on 25 x the sweep's trials, so that it
 # runs for a second or so; the sweep's own odds are computed as usual); "chunk:N", the
-# main process has written its Nth chunk to the store (the command then waits for a
-# signal, so it cannot finish first, however slowly the test runs).
+# main process has merged the digest of its Nth finished task, whose part is then in the
+# store (the command then waits for a signal, so it cannot finish first, however slowly
+# the test runs).
 PAUSING_CLI = """
 import os, sys, time
 import numpy as np
@@ -122,19 +139,20 @@ import engine.research.overfitting as overfitting
 moment = os.environ["ROTATION_TEST_MOMENT"]
 pipe = int(os.environ["ROTATION_TEST_PIPE"])
 if moment.startswith("chunk:"):
-    import engine.research.chunk_store as chunk_store
+    import engine.research.reduce as reduce
 
-    store_write, written = chunk_store.ChunkStore.write, []
+    merge, merged = reduce.Reduction.add, []
 
-    def counted(self, chunk):
-        store_write(self, chunk)
-        written.append(chunk.start)
-        if len(written) == int(moment.split(":")[1]):
+    def counted(self, part):
+        # this process merges a task's digest once its part is in the store
+        merge(self, part)
+        merged.append(part.start)
+        if len(merged) == int(moment.split(":")[1]):
             os.write(pipe, b"!")
             while True:
                 time.sleep(1)
 
-    chunk_store.ChunkStore.write = counted
+    reduce.Reduction.add = counted
 elif moment == "rename":
     write_json = engine.report.write_json
 

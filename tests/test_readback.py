@@ -168,6 +168,35 @@ def _text_in(column: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
     return change
 
 
+PART = "results/part-00000.parquet"
+
+
+def _link_outside_part(name: str) -> Callable[[Path], None]:
+    def link(folder: Path) -> None:
+        outside = folder.parent / "outside-part.parquet"
+        shutil.copyfile(folder / name, outside)  # the same bytes: only the link is wrong
+        (folder / name).unlink()
+        (folder / name).symlink_to(outside)
+
+    return link
+
+
+def _flip(name: str) -> Callable[[Path], None]:
+    def flip(folder: Path) -> None:
+        data = bytearray((folder / name).read_bytes())
+        data[len(data) // 2] ^= 0x01  # the same size, other bytes
+        (folder / name).write_bytes(bytes(data))
+
+    return flip
+
+
+def _part_named(name: str) -> Callable[[dict], None]:
+    def change(manifest: dict) -> None:
+        manifest["results"]["parts"][0]["name"] = name
+
+    return change
+
+
 CASES = [  # (kind, shape, tamper, file named, words of the message)
     ("run", "missing file", _remove("weights.csv"), "weights.csv", "missing"),
     ("run", "missing marker", _remove("stats.json"), "stats.json", "missing; the run folder"),
@@ -214,17 +243,30 @@ CASES = [  # (kind, shape, tamper, file named, words of the message)
      "comparison.json", "statistics: no entry for column 'elsewhere'"),
     ("comparison", "symlink outside", _link_outside("comparison.json"), "comparison.json",
      "outside the folder"),
-    ("sweep", "missing file", _remove("results.parquet"), "results.parquet", "missing"),
+    ("sweep", "missing file", _remove("top.parquet"), "top.parquet", "missing"),
     ("sweep", "bad JSON", _cut("summary.json"), "summary.json", "not valid JSON"),
     ("sweep", "wrong type", _json("summary.json", _set(["combinations"], "four")),
      "summary.json", "combinations: expected a whole number, found 'four'"),
-    ("sweep", "missing column", _csv("results.parquet", lambda f: f.drop(columns="sharpe")),
-     "results.parquet", "no column 'sharpe'"),
-    ("sweep", "truncated parquet", _cut("results.parquet"), "results.parquet",
+    ("sweep", "missing column", _csv("top.parquet", lambda f: f.drop(columns="sharpe")),
+     "top.parquet", "no column 'sharpe'"),
+    ("sweep", "truncated parquet", _cut("top.parquet"), "top.parquet",
      "cannot be read as parquet"),
     ("sweep", "empty CSV", _text("best_values.csv", ""), "best_values.csv", "empty"),
     ("sweep", "row out of range", _json("summary.json", _set(["top", 0, "row"], 99)),
-     "summary.json", "top: row 99 is not in results.parquet"),
+     "summary.json", "top: row 99 is not in top.parquet"),
+    ("sweep", "a results part edited", _csv(PART, lambda f: f.assign(sharpe=9.0)), PART,
+     "(truncated or changed)"),
+    ("sweep", "a byte of a part flipped", _flip(PART), PART,
+     "is not the file its record describes"),
+    ("sweep", "a results part truncated", _cut(PART), PART, "where its record says"),
+    ("sweep", "a results part missing", _remove(PART), PART, "is missing"),
+    ("sweep", "a results part a link", _link_outside_part(PART), PART,
+     "is a symbolic link, not a regular file"),
+    ("sweep", "a part's listing cut",
+     _json("manifest.json", _set(["results", "parts", 0, "rows"], 1)), "manifest.json",
+     "results: its parts do not hold every combination"),
+    ("sweep", "a part listed outside", _json("manifest.json", _part_named("../x.parquet")),
+     "manifest.json", "'../x.parquet' is not a results part's name"),
     ("sweep", "symlink outside", _link_outside("summary.json"), "summary.json",
      "outside the folder"),
     ("walk-forward", "missing file", _remove("oos_values.csv"), "oos_values.csv", "missing"),
@@ -257,7 +299,7 @@ def test_a_tampered_folder_is_one_error_line_naming_the_file(
     assert_one_error(folder, named, words, tearsheet_in_process(folder))
 
 
-FIFOS = {"run": "signals.csv", "comparison": "comparison.json", "sweep": "results.parquet"}
+FIFOS = {"run": "signals.csv", "comparison": "comparison.json", "sweep": "top.parquet"}
 FIFOS["walk-forward"] = "oos_values.csv"
 
 
@@ -268,6 +310,14 @@ def test_a_fifo_in_place_of_a_file_is_refused_unopened(made, tmp_path, kind):
     os.mkfifo(folder / FIFOS[kind])  # opening it to read would wait for a writer forever
     result = tearsheet_in_a_process(folder)
     assert_one_error(folder, FIFOS[kind], "is a named pipe (FIFO), not a regular file", result)
+
+
+def test_a_fifo_in_place_of_a_results_part_is_refused_unopened(made, tmp_path):
+    folder = copy_of(made, "sweep", tmp_path)
+    (folder / PART).unlink()
+    os.mkfifo(folder / PART)
+    result = tearsheet_in_a_process(folder)
+    assert_one_error(folder, PART, "is a FIFO, not a regular file", result)
 
 
 def _without_write_permission() -> tuple[str, ...]:
@@ -298,8 +348,9 @@ def test_every_file_cut_in_half_is_an_error_or_a_page_never_a_traceback(made, tm
     """Truncation at any file: the page is built (the cut left a shorter but whole file)
     or one Error line names that file; never an exception."""
     pristine = made[kind]
-    for name in sorted(p.name for p in pristine.iterdir() if p.name != FILENAME):
-        folder = tmp_path / f"{kind}-{name}"
+    files = [p for p in pristine.rglob("*") if p.is_file() and p.name != FILENAME]
+    for name in sorted(str(p.relative_to(pristine)) for p in files):
+        folder = tmp_path / f"{kind}-{name.replace('/', '-')}"
         shutil.copytree(pristine, folder)
         _cut(name)(folder)
         code, output = tearsheet_in_process(folder)

@@ -17,7 +17,7 @@ from engine.data import CsvSource, MemorySource
 from engine.errors import ConfigError
 from engine.research import grid
 from engine.research.overfitting import add_to_summary
-from engine.research.sweep import run_sweep
+from engine.research.sweep import SweepResult, run_sweep
 from engine.research.sweep_config import (
     SweepOptions,
     load_sweep,
@@ -225,26 +225,37 @@ def test_best_curves_equal_a_run_of_each_scenarios_best(shared_data, source):
 # ---------------------------------------------------------------- the heatmap
 
 
+def _cells(spec, table, summary, pair=None):
+    """The heatmap's cells of an in-memory sweep, over `pair` (default: the summary's)."""
+    from engine.research.sweep_summary import heatmap_of
+
+    heat = tuple(pair or summary["heatmap"])
+    options = SweepOptions(metric=summary["metric"], heatmap=heat)
+    result = SweepResult(table=table, axes=spec.axes, dates=pd.DatetimeIndex([]))
+    return heatmap_of(spec, options, result)
+
+
 def test_the_heatmap_is_centred_on_the_benchmark_and_says_so(shared_data, source):
     from engine.report.plots import sweep_heatmap
 
-    _, _, table, summary = summarized(grid_raw(shared_data), source)
-    figure = sweep_heatmap(table, summary)
+    spec, result, table, summary = summarized(grid_raw(shared_data), source)
+    figure = sweep_heatmap(_cells(spec, result.table, summary), summary)
     trace = figure.data[0]
     assert trace.zmid == pytest.approx(table["benchmark_sharpe"].iloc[0])
     assert trace.colorscale is not None and "centred on the benchmark" in figure.layout.title.text
     pivot = table.pivot_table(
         index=summary["heatmap"][1], columns=summary["heatmap"][0], values="sharpe", aggfunc="mean"
     )
-    np.testing.assert_allclose(np.asarray(trace.z, dtype=float), pivot.to_numpy())
+    np.testing.assert_allclose(np.asarray(trace.z, dtype=float), pivot.to_numpy(), rtol=1e-14)
 
 
 def test_a_heatmap_over_a_cost_axis_shows_each_cell_against_its_own_benchmark(shared_data, source):
     from engine.report.plots import sweep_heatmap
 
-    _, _, table, summary = summarized(grid_raw(shared_data, fees=FEES), source)
-    summary = {**summary, "heatmap": ["signals.ratio_breakout.entry", "execution.fees_bps"]}
-    figure = sweep_heatmap(table, summary)
+    spec, result, table, summary = summarized(grid_raw(shared_data, fees=FEES), source)
+    pair = ["signals.ratio_breakout.entry", "execution.fees_bps"]
+    summary = {**summary, "heatmap": pair}
+    figure = sweep_heatmap(_cells(spec, result.table, summary, pair), summary)
     trace = figure.data[0]
     assert trace.zmid == 0 and "minus its own benchmark" in figure.layout.title.text
     excess = table.assign(d=table["sharpe"] - table["benchmark_sharpe"])
@@ -254,17 +265,19 @@ def test_a_heatmap_over_a_cost_axis_shows_each_cell_against_its_own_benchmark(sh
         values="d",
         aggfunc="mean",
     )
-    np.testing.assert_allclose(np.asarray(trace.z, dtype=float), pivot.to_numpy())
+    np.testing.assert_allclose(np.asarray(trace.z, dtype=float), pivot.to_numpy(), rtol=1e-14)
 
 
 def test_a_heatmap_of_choice_axes_shows_the_first_scenario_and_says_so(shared_data, source):
     from engine.report.plots import sweep_heatmap
 
-    _, _, table, summary = summarized(grid_raw(shared_data, fees=FEES), source)
-    figure = sweep_heatmap(table, summary)
+    spec, result, table, summary = summarized(grid_raw(shared_data, fees=FEES), source)
+    cells = _cells(spec, result.table, summary)
+    figure = sweep_heatmap(cells, summary)
     assert "scenario fees_bps=0 (the first of 3)" in figure.layout.title.text
     first = table[table["scenario"] == "fees_bps=0"]
     assert figure.data[0].zmid == pytest.approx(first["benchmark_sharpe"].iloc[0])
+    assert cells["combinations"].sum() == len(first)  # the first scenario's rows only
 
 
 # ---------------------------------------------------------------- the command
@@ -285,7 +298,7 @@ def test_cli_prints_one_block_per_scenario_and_writes_them(tmp_path, shared_data
     assert summary["scenario_axes"] == ["execution.fees_bps"]
     assert [b["values"] for b in summary["scenarios"]] == [{"execution.fees_bps": f} for f in FEES]
     assert all(b["overfitting"]["trials"] == 8 for b in summary["scenarios"])
-    table = pd.read_parquet(out / "results.parquet")
+    table = pd.read_parquet(out / "results")
     assert list(table["scenario"].unique()) == [f"fees_bps={f}" for f in FEES]
     curves = pd.read_csv(out / "best_values.csv")
     assert list(curves["scenario"].unique()) == [f"fees_bps={f}" for f in FEES]

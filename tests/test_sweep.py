@@ -190,15 +190,21 @@ def test_sweep_cli_writes_results_heatmap_and_summary(tmp_path, shared_data):
     assert summary["combinations"] == 6 * 5 * 3 and summary["metric"] == "calmar"
     assert sorted(p.name for p in out.iterdir()) == [
         "best_values.csv",
+        "heatmap.csv",
+        "histogram.csv",
         "manifest.json",
+        "results",
         "results.csv",
-        "results.parquet",
         "summary.json",
+        "top.parquet",
     ]
-    table = pd.read_parquet(out / "results.parquet")
-    assert len(table) == 90 and {"regimes[0].weights.IWM", "calmar", "gap"} <= set(table.columns)
-    best = table["calmar"].max()
-    assert summary["top"][0]["calmar"] == pytest.approx(best)
+    table = pd.read_parquet(out / "results")  # the parts, read as one table
+    assert [p.name for p in (out / "results").iterdir()] == ["part-00000.parquet"]
+    assert len(table) == 90 and {"regimes[0].weights.IWM", "calmar", "scenario"} <= set(table)
+    assert (
+        summary["top"][0]["calmar"] == table.loc[table["scenario"] == "fees_bps=0", "calmar"].max()
+    )
+    pd.testing.assert_frame_equal(pd.read_csv(out / "results.csv"), table, check_dtype=False)
 
 
 @pytest.mark.parametrize(
@@ -390,7 +396,7 @@ def test_a_blend_sweep_writes_its_folder_and_tearsheet(tmp_path, shared_data):
     assert "[126, 252]" in result.output or "[21, 63]" in result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["axes"]["signals.trend.lookback"] == [[21, 63], [126, 252]]
-    table = pd.read_parquet(out / "results.parquet")
+    table = pd.read_parquet(out / "results")
     assert set(table["signals.trend.lookback"]) == {"[21, 63]", "[126, 252]"}
     assert pd.read_csv(out / "results.csv")["signals.trend.lookback"].equals(
         table["signals.trend.lookback"]
@@ -446,16 +452,19 @@ def test_the_timing_line_says_what_it_covers(tmp_path, shared_data):
     text = " ".join(result.output.split())
     line = re.search(r"8 combinations in ([0-9.]+) s end to end \((.*?); numba", text)
     assert line, text
-    names = ("load", "signals, simulation and statistics", "summary", "odds", "writing")
+    names = ("load", "plan", "chunks", "summary", "odds", "writing")
     printed = dict(re.findall(rf"({'|'.join(names)}) ([0-9.]+)", line.group(2)))
     assert list(printed) == list(names)
     # the line adds up: its total is its parts' sum (each rounded to 0.01 s)
     total = float(line.group(1))
-    assert total == pytest.approx(sum(map(float, printed.values())), abs=0.005 * 6)
+    assert total == pytest.approx(sum(map(float, printed.values())), abs=0.005 * 7)
     # wall-clock times are in the manifest, so summary.json is the same on every run
     assert "timing" not in json.loads((tmp_path / "s" / "summary.json").read_text())
-    timing = json.loads((tmp_path / "s" / "manifest.json").read_text())["timing"]
+    manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
+    timing = manifest["timing"]
     assert list(timing["parts"]) == list(names[:-1])  # writing the manifest ends before it
+    assert 50 < manifest["peak_rss_mb"] < 100_000  # this process's peak, in MB
+    assert manifest["tasks"]["count"] == 1 and manifest["tasks"]["processes"] == 1
     for name, seconds in timing["parts"].items():
         assert printed[name] == f"{seconds:.2f}" and seconds >= 0, name
     assert timing["total"] <= total + 0.005

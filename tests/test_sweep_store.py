@@ -19,14 +19,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from engine.cli import main
 from engine.integrity import file_record
-from engine.research import distributed
+from engine.research import distributed, streamed
 from engine.research.distributed import partial_folder
 from tests.conftest import REPO
 from tests.sweep_stores import CHUNK, copy_store, make_stores, run_until, same_outputs, snapshot
@@ -72,7 +71,7 @@ def test_ctrl_c_before_the_folder_rename_keeps_every_chunk_and_resume_finishes_t
     assert len(list(store.glob("chunk-*.json"))) == 10
 
     evaluated = []
-    monkeypatch.setattr(distributed, "evaluate_chunk", lambda *a: evaluated.append(a))
+    monkeypatch.setattr(streamed, "run_part", lambda *a: evaluated.append(a))
     resumed = CliRunner().invoke(main, _sweep(made["grid"], "--resume", store))
     assert resumed.exit_code == 0, resumed.output
     assert evaluated == [] and not store.exists()  # every chunk read back, then removed
@@ -88,7 +87,7 @@ def test_a_failure_after_the_sweep_keeps_the_store_and_says_how_to_resume(
     def broken(*args, **kwargs):
         raise RotationError("the odds failed")
 
-    monkeypatch.setattr(overfitting, "add_to_summary", broken)
+    monkeypatch.setattr(overfitting, "add_sampled_odds", broken)
     monkeypatch.setenv(distributed.CHUNK_ENV, str(CHUNK))
     out = tmp_path / "sweep"
     result = CliRunner().invoke(main, _sweep(made["grid"], "--out", out))
@@ -138,13 +137,13 @@ def test_an_interrupted_chunk_write_is_computed_again(made, store, monkeypatch, 
     (store / "chunk-40-60.json").unlink()
     (store / "chunk-40-60.parquet").write_bytes(b"half")
     evaluated = []
-    real = distributed.evaluate_chunk
+    real = streamed.run_part
 
-    def counted(plan, start, stop):
+    def counted(job, start, stop):
         evaluated.append(start)
-        return real(plan, start, stop)
+        return real(job, start, stop)
 
-    monkeypatch.setattr(distributed, "evaluate_chunk", counted)
+    monkeypatch.setattr(streamed, "run_part", counted)
     out = tmp_path / "resumed"
     result = CliRunner().invoke(main, _sweep(made["grid"], "--resume", store, "--out", out))
     assert result.exit_code == 0, result.output
@@ -174,8 +173,8 @@ def _edit_sharpe(store: Path, other: Path) -> str:
 
 
 def _flip_a_byte(store: Path, other: Path) -> str:
-    """One daily value changed in place: the same size, other bytes."""
-    path = store / "chunk-20-40.npy"
+    """One byte of a part changed in place: the same size, other bytes."""
+    path = store / "chunk-20-40.parquet"
     data = bytearray(path.read_bytes())
     data[-100] ^= 0x01
     path.write_bytes(bytes(data))
@@ -183,7 +182,7 @@ def _flip_a_byte(store: Path, other: Path) -> str:
 
 
 def _truncate(store: Path, other: Path) -> str:
-    path = store / "chunk-20-40.npy"
+    path = store / "chunk-20-40.parquet"
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     return path.name
 
@@ -198,7 +197,7 @@ def _swap(store: Path, other: Path) -> str:
 
 def _swap_with_records(store: Path, other: Path) -> str:
     """Chunk 0's files and record renamed to chunk 1's names (chunk 1 gone)."""
-    for suffix in (".parquet", ".npy", ".json"):
+    for suffix in (".parquet", ".json"):
         (store / f"chunk-0-20{suffix}").replace(store / f"chunk-20-40{suffix}")
     return "chunk-20-40.json"
 
@@ -212,21 +211,21 @@ def _symlink(store: Path, other: Path) -> str:
 
 def _foreign(store: Path, other: Path) -> str:
     """Chunk 1 with its record from the store of another sweep (5 bps of fees)."""
-    for suffix in (".parquet", ".npy", ".json"):
+    for suffix in (".parquet", ".json"):
         shutil.copyfile(other / f"chunk-20-40{suffix}", store / f"chunk-20-40{suffix}")
     return "chunk-20-40.json"
 
 
 def _folder(store: Path, other: Path) -> str:
-    path = store / "chunk-20-40.npy"
+    path = store / "chunk-20-40.parquet"
     path.unlink()
     path.mkdir()
     return path.name
 
 
 def _missing(store: Path, other: Path) -> str:
-    (store / "chunk-20-40.npy").unlink()
-    return "chunk-20-40.npy"
+    (store / "chunk-20-40.parquet").unlink()
+    return "chunk-20-40.parquet"
 
 
 def _rewrite_with_record(store: Path, name: str, data: bytes) -> None:
@@ -239,12 +238,13 @@ def _rewrite_with_record(store: Path, name: str, data: bytes) -> None:
 
 
 def _wrong_shape(store: Path, other: Path) -> str:
+    """A part of another chunk's length (3 rows), its record mended to match."""
     from io import BytesIO
 
     buffer = BytesIO()
-    np.save(buffer, np.zeros((3, 20)))
-    _rewrite_with_record(store, "chunk-20-40.npy", buffer.getvalue())
-    return "chunk-20-40.npy"
+    pd.read_parquet(store / "chunk-20-40.parquet").iloc[:3].to_parquet(buffer, index=False)
+    _rewrite_with_record(store, "chunk-20-40.parquet", buffer.getvalue())
+    return "chunk-20-40.parquet"
 
 
 def _not_parquet(store: Path, other: Path) -> str:

@@ -38,7 +38,7 @@ def test_the_page_draws_the_best_against_the_benchmark(folder):
         'id="chart-best"' in page and "The best combination against holding the benchmark" in page
     )
     curves = pd.read_csv(folder / "best_values.csv", keep_default_na=False)
-    results = pd.read_parquet(folder / "results.parquet")
+    results = pd.read_parquet(folder / "results")
     best = json.loads((folder / "summary.json").read_text())["top"][0]
     row = results.loc[best["row"]]
     assert curves["strategy"].iloc[-1] == pytest.approx(row["final_value"], rel=1e-9)
@@ -47,7 +47,7 @@ def test_the_page_draws_the_best_against_the_benchmark(folder):
 
 def test_the_distribution_marks_the_benchmark_and_the_heatmap_is_centred_on_it(folder):
     page = (folder / "tearsheet.html").read_text(encoding="utf-8")
-    bench = pd.read_parquet(folder / "results.parquet")["benchmark_sharpe"].iloc[0]
+    bench = pd.read_parquet(folder / "results")["benchmark_sharpe"].iloc[0]
     assert f"grey line: the benchmark, {bench:.3f}" in page
     assert "Colours centred on the benchmark" in page
 
@@ -66,10 +66,14 @@ def test_the_benchmark_line_lies_inside_the_distribution_range(folder):
     to hold its line (plotly's own range would end at the bars and hide it)."""
     from engine.report.tearsheet_multi import distribution_figure
 
-    results = pd.read_parquet(folder / "results.parquet")
+    results = pd.read_parquet(folder / "results")
+    bins = pd.read_csv(folder / "histogram.csv")
     bench = results["benchmark_sharpe"].iloc[0]
     assert results["sharpe"].max() < bench  # the case this test is about
-    figure = distribution_figure(results, results["sharpe"].max(), "sharpe", "Sharpe")
+    assert bins["combinations"].sum() == len(results)  # every combination counted once
+    assert bins["low"].iloc[0] == results["sharpe"].min()
+    assert bins["high"].iloc[-1] == results["sharpe"].max()
+    figure = distribution_figure(bins, results["sharpe"].max(), (bench, bench), "Sharpe")
     low, high = figure.layout.xaxis.range
     assert low < results["sharpe"].min() and high > bench
 
@@ -77,11 +81,10 @@ def test_the_benchmark_line_lies_inside_the_distribution_range(folder):
 def test_a_benchmark_inside_the_bars_leaves_the_range_to_plotly():
     from engine.report.tearsheet_multi import distribution_figure
 
-    table = pd.DataFrame({"sharpe": [0.2, 0.5, 0.9], "benchmark_sharpe": [0.6, 0.6, 0.6]})
-    assert distribution_figure(table, 0.9, "sharpe", "Sharpe").layout.xaxis.range is None
-    below = table.assign(benchmark_sharpe=[-0.4, -0.3, -0.35])  # a band, below every bar
-    low, high = distribution_figure(below, 0.9, "sharpe", "Sharpe").layout.xaxis.range
-    assert low < -0.4 and 0.9 < high < 1.1
+    bins = pd.DataFrame({"low": [0.2, 0.5], "high": [0.5, 0.9], "combinations": [1, 2]})
+    assert distribution_figure(bins, 0.9, (0.6, 0.6), "Sharpe").layout.xaxis.range is None
+    low, high = distribution_figure(bins, 0.9, (-0.4, -0.3), "Sharpe").layout.xaxis.range
+    assert low < -0.4 and 0.9 < high < 1.1  # a band, below every bar
 
 
 def test_the_top_table_names_the_parameters_by_their_short_names(folder):

@@ -352,7 +352,8 @@ def sweep_folder(tmp_path_factory, shared_data) -> Path:
 
 def test_sweep_page_shows_the_heatmap_and_the_top_rows_of_the_results(sweep_folder):
     folder = data.read_sweep(sweep_folder)
-    summary, results = folder.summary, folder.results
+    summary = folder.summary
+    results = pd.read_parquet(sweep_folder / "results")  # the page reads top.parquet
     page = parse(sweep_folder / FILENAME, "table-top-1")
     shown = {key: text for _, key, text in page.cells if key}
     assert len(summary["top"]) == 3

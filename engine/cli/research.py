@@ -96,6 +96,13 @@ from engine.terminal import say
     help="Combinations per chunk (a task on a cluster); default: sized to memory, or "
     "$ROTATION_SWEEP_CHUNK.",
 )
+@click.option(
+    "--csv",
+    "as_csv",
+    is_flag=True,
+    default=False,
+    help="Also write results.csv above 10,000 combinations (up to that, it always is).",
+)
 @tearsheet_option
 def sweep(
     sweep_path: Path,
@@ -116,6 +123,7 @@ def sweep(
     timeout: float,
     resume: Path | None,
     chunk_size: int | None,
+    as_csv: bool,
 ) -> None:
     """Evaluate every parameter combination of SWEEP_CONFIG in one vectorized pass."""
     from engine.errors import RotationError
@@ -150,7 +158,7 @@ def sweep(
     check_output(out, spec.base.name, sweep_path, "-sweep")
     cluster = {"workers": workers, "scheduler": scheduler, "timeout": timeout}
     folder, table, summary, timing = _sweep(
-        spec, options, subperiods, manifest, out, as_json, cluster, resume, chunk_size
+        spec, options, subperiods, manifest, out, as_json, cluster, resume, chunk_size, as_csv
     )
     from engine.report.folders import link_latest
 
@@ -181,6 +189,7 @@ def _print_sweep(spec, table, summary: dict, timing: dict) -> None:
     short = short_names([a.name for a in spec.axes])
     choices = [a.name for a in spec.choices] or [a.name for a in spec.axes]
     metric = summary["metric"]
+    table = table[table["ranked_by"] == summary["metric"]].set_index("row")
     for block in summary["scenarios"]:
         rows = table.loc[[row["row"] for row in block["top"]]]
         title = f"Top {len(rows)} of {block['combinations']:,} by {metric}"
@@ -216,11 +225,6 @@ def _manifest(spec, sweep_path: Path) -> dict:
     }
 
 
-KEEP_VALUES = 50_000
-"""Largest grid whose daily values a sweep keeps for the overfitting odds (about 0.9 GB
-at 2,200 dates); above it the odds are skipped and the summary says so."""
-
-
 def _sweep(
     spec,
     options,
@@ -231,12 +235,16 @@ def _sweep(
     cluster: dict | None = None,
     resume: Path | None = None,
     chunk_size: int | None = None,
+    as_csv: bool = False,
 ):
-    """Run the grid with a progress bar, summarize it, add the overfitting odds, write it.
+    """Run the grid with a progress bar, each chunk's results part written where it is
+    computed and reduced (engine.research.streamed), summarize the reduction, add the
+    odds on a recomputed sample, write the folder (engine.report.sweep_folder).
 
     The chunk store (`<folder>.partial`) outlives everything up to the sweep folder's
-    rename into place (engine.research.distributed.swept): a stop or a failure in the
-    summary, the odds or the writing keeps the finished chunks for --resume.
+    rename into place (engine.research.distributed.kept_store): a stop or a failure in
+    the summary, the odds or the writing keeps the finished chunks for --resume.
+    Returns (folder, the top table, summary, timing).
     """
     import time
     from contextlib import ExitStack
@@ -245,24 +253,25 @@ def _sweep(
     from rich.progress import Progress
 
     from engine.data import make_source
-    from engine.report import write_sweep
     from engine.report.paths import scrub
-    from engine.research.distributed import partial_folder, swept
-    from engine.research.overfitting import add_to_summary
-    from engine.research.sweep_summary import best_curves, summarize
+    from engine.report.sweep_folder import write_sweep
+    from engine.research.distributed import partial_folder
+    from engine.research.parts import CSV_ROWS
+    from engine.research.streamed import peak_rss_mb, streamed, wait_closed
 
     source = _TimedSource(make_source(spec.base.data))
     destination = out or default_run_dir(f"{spec.base.name}-sweep")
     clock = time.perf_counter()
     with ExitStack() as sweeping:
+        sweeping.callback(wait_closed)
         with Progress(console=Console(stderr=True), transient=True, disable=quiet) as bar:
             task = bar.add_task(f"{spec.size:,} combinations", total=spec.size)
-            result = sweeping.enter_context(
-                swept(
+            done = sweeping.enter_context(
+                streamed(
                     spec,
+                    options,
                     source,
-                    progress=lambda done, total: bar.update(task, completed=done),
-                    keep_values=spec.size <= KEEP_VALUES,  # the odds read the daily returns
+                    progress=lambda n, total: bar.update(task, completed=n),
                     **(cluster or {}),
                     resume=resume,
                     store=partial_folder(destination),
@@ -270,26 +279,74 @@ def _sweep(
                     destination=destination,
                 )
             )
-        swept_seconds = time.perf_counter() - clock
-        table, summary = summarize(spec, options, result)
-        best_values = best_curves(spec, summary, result)
-        summarized = time.perf_counter() - clock - swept_seconds
-        manifest = {**manifest, "data": result.data, "warnings": scrub(result.warnings)}
-        add_to_summary(summary, spec, result, subperiods)
-        odds = time.perf_counter() - clock - swept_seconds - summarized
-        parts = {
-            "load": source.seconds,
-            "signals, simulation and statistics": swept_seconds - source.seconds,
-            "summary": summarized,
-            "odds": odds,
+        parts = {"load": source.seconds, "plan": done.seconds["plan"] - source.seconds}
+        parts |= {k: v for k, v in done.seconds.items() if k != "plan"}
+        summary, tables, seconds = _summarized(spec, options, done, subperiods)
+        parts |= seconds
+        timing = {"parts": parts, "total": time.perf_counter() - clock}
+        manifest = {
+            **manifest,
+            "data": done.plan.data,
+            "warnings": scrub(done.warnings),
+            # wall-clock figures go to the manifest: summary.json is the same on every run
+            "timing": {"parts": dict(parts), "total": timing["total"]},
+            "chunk_size": done.plan.chunk,
+            "tasks": done.tasks,
+            "peak_rss_mb": peak_rss_mb(),
         }
-        # Wall-clock times go to the manifest (summary.json stays byte-identical run to run).
-        timing = {"parts": parts, "total": swept_seconds + summarized + odds}
-        manifest["timing"] = {"parts": dict(parts), "total": timing["total"]}
-        folder = write_sweep(destination, table, summary, manifest, best_values)
+        csv = as_csv or spec.size <= CSV_ROWS
+        count = len(done.plan.chunks())
+        folder = write_sweep(destination, summary, manifest, done.parts(), count, tables, csv)
     parts["writing"] = time.perf_counter() - clock - timing["total"]
     timing["total"] = time.perf_counter() - clock
-    return folder, table, summary, timing
+    return folder, tables["top.parquet"], summary, timing
+
+
+def _summarized(spec, options, done, subperiods: int):
+    """(summary, the folder's tables, seconds of the summary and of the odds)."""
+    import time
+
+    import numpy as np
+
+    from engine.report.sweep_folder import histogram_table
+    from engine.research.overfitting import add_sampled_odds
+    from engine.research.sweep_summary import (
+        best_rows,
+        curves,
+        heatmap_cells,
+        summary_of,
+        top_frame,
+    )
+
+    began = time.perf_counter()
+    reduced, plan = done.reduced, done.plan
+    summary = summary_of(spec, options, reduced, done.rows_of, plan.dates)
+    top = top_frame(reduced, done.rows_of)
+    strategy, _ = done.values_of(np.array(best_rows(summary), dtype=np.int64))
+    best = curves(
+        spec,
+        summary,
+        plan.dates,
+        strategy,
+        plan.bench_values,
+        plan.bench_keys,
+        plan.yield_settings,
+    )
+    heat = heatmap_cells(spec, summary, reduced)
+    histogram = histogram_table(*reduced.histogram())
+    summarized = time.perf_counter()
+    add_sampled_odds(summary, spec, reduced, done.values_of, subperiods)
+    tables = {
+        "top.parquet": top,
+        "heatmap.csv": heat,
+        "histogram.csv": histogram,
+        "best_values.csv": best,
+    }
+    return (
+        summary,
+        tables,
+        {"summary": summarized - began, "odds": time.perf_counter() - summarized},
+    )
 
 
 class _TimedSource:

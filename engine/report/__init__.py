@@ -501,23 +501,3 @@ def sweep_rich(
     for i in range(len(top)):
         out.add_row(*(plain(cells[column][i]) for column in shown))
     return out
-
-
-def write_sweep(
-    destination: Path,
-    table: pd.DataFrame,
-    summary: dict,
-    manifest: dict,
-    best_values: pd.DataFrame | None = None,
-) -> Path:
-    """results.csv/.parquet (one row per combination), summary.json, manifest, and
-    best_values.csv (date, scenario, strategy, benchmark: each scenario's best combination
-    and its benchmark, daily) when given. The heatmap is drawn by the tearsheet."""
-    with atomic_folder(destination) as staging:
-        if best_values is not None:
-            write_csv(best_values, staging / "best_values.csv")
-        table.to_csv(staging / "results.csv", index=False, lineterminator="\n")
-        table.to_parquet(staging / "results.parquet", index=False)
-        write_json(staging / "summary.json", summary)
-        write_json(staging / "manifest.json", manifest)
-    return Path(destination)

@@ -155,16 +155,29 @@ def log_toggle(axis: str = "yaxis") -> list[dict]:
     ]
 
 
-def histogram_figure(values: np.ndarray, label: str, best: float):
-    """Distribution of a sweep's metric over every combination, the best marked."""
+def histogram_figure(bins: pd.DataFrame, label: str, best: float):
+    """Distribution of a sweep's metric over every combination (histogram.csv's bins: low,
+    high, combinations), the best marked."""
     import plotly.graph_objects as go
 
-    figure = go.Figure(go.Histogram(x=values, nbinsx=40, marker_color=STRATEGY, name=label))
+    low, high = bins["low"].to_numpy(dtype=float), bins["high"].to_numpy(dtype=float)
+    bars = go.Bar(
+        x=(low + high) / 2,
+        y=bins["combinations"].to_numpy(),
+        width=high - low,
+        marker_color=STRATEGY,
+        name=label,
+        customdata=np.column_stack([low, high]) if len(low) else None,
+        hovertemplate="%{customdata[0]:.4g} to %{customdata[1]:.4g}: %{y:,}<extra></extra>",
+    )
+    figure = go.Figure(bars)
     figure.add_vline(x=best, line_dash="dash", line_color="#d62728")
     figure.update_layout(
         **{**LAYOUT, "hovermode": "x"},
         height=320,
+        bargap=0,
         xaxis_title=label,
+        yaxis_title="combinations",
         title=f"{label} over every combination (dashed: the best)",
     )
     return figure
@@ -175,55 +188,43 @@ RELATIVE_NULLS = {"excess_cagr": 0.0, "alpha": 0.0, "information_ratio": 0.0}
 
 
 def heatmap_figure(
-    table: pd.DataFrame,
-    x: str,
-    y: str,
-    metric: str,
-    label: str,
-    params: list[str],
-    scope: str = "",
+    cells: pd.DataFrame, x: str, y: str, metric: str, label: str, note: str, scope: str = ""
 ):
-    """Heatmap of `metric` over swept parameters `x` and `y` (mean over the other `params`),
-    its diverging colour scale centred on the benchmark's value: green cells beat holding
-    the benchmark over the same dates, red ones do not.
+    """Heatmap of `metric` over swept parameters `x` and `y` from a sweep's heatmap cells
+    (heatmap.csv: x, y, metric = the mean over the other parameters, excess = the mean of
+    metric minus each combination's own benchmark, benchmark_min, benchmark_max), its
+    diverging colour scale centred on the benchmark's value: green cells beat holding the
+    benchmark over the same dates, red ones do not.
 
-    The benchmark's value is each row's `benchmark_<metric>` (0 for excess CAGR, alpha and
-    the information ratio). When it is one number over the cells (costs fixed) the cells
-    show the metric and the scale's midpoint is that number; when it differs (a cost axis
+    When the benchmark's value is one number over the cells (costs fixed) the cells show
+    the metric and the scale's midpoint is that number; when it differs (a cost axis
     among the rows) each cell shows the mean of metric minus its own benchmark's, centred
     on 0. A metric the benchmark has no value of (time in a regime, beta, ...) keeps a
-    plain scale, and the title says so. `scope` is appended to the title (which rows).
+    plain scale, and the title says so. `note` and `scope` are appended to the title.
     """
     import plotly.graph_objects as go
 
-    frame = table[[x, y, metric]].copy()
-    column = f"benchmark_{metric}"
-    if column in table:
-        frame["bench"] = table[column].to_numpy(dtype=float)
-    elif metric in RELATIVE_NULLS:
-        frame["bench"] = RELATIVE_NULLS[metric]
-    note = " (mean over the other parameters)" if len(params) > 2 else ""
-    mid, shown, title_label = None, metric, label
+    low = np.fmin.reduce(cells["benchmark_min"].to_numpy(dtype=float))
+    high = np.fmax.reduce(cells["benchmark_max"].to_numpy(dtype=float))
+    mid, shown, title_label = None, "metric", label
     centre = "No benchmark value to centre the colours on"
-    if "bench" in frame:
-        bench = frame["bench"].to_numpy(dtype=float)
-        if np.nanmax(bench) - np.nanmin(bench) <= 1e-12 * max(1.0, np.nanmax(np.abs(bench))):
-            mid = float(np.nanmean(bench))
+    if np.isfinite(low) and np.isfinite(high):
+        if high - low <= 1e-12 * max(1.0, abs(high), abs(low)):
+            mid = float(low)
             centre = (
                 f"Colours centred on the benchmark's {label} {mid:.3g}: green beats holding it, "
                 "red does not"
             )
         else:
-            frame["excess"] = frame[metric] - frame["bench"]
             mid, shown, title_label = 0.0, "excess", f"{label} minus the benchmark's"
             centre = (
                 "Each combination minus its own benchmark (same dates and costs), centred on 0: "
                 "green beats holding it, red does not"
             )
-    pivot = frame.pivot_table(index=y, columns=x, values=shown, aggfunc="mean")
-    for name, along in ((y, "index"), (x, "columns")):  # blends (`[21, 63]`) as swept,
-        if not pd.api.types.is_numeric_dtype(frame[name]):  # not sorted as text
-            pivot = pivot.reindex(**{along: pd.unique(frame[name])})
+    pivot = cells.pivot(index="y", columns="x", values=shown)
+    for name, along in (("y", "index"), ("x", "columns")):  # blends (`[21, 63]`) as swept,
+        if not pd.api.types.is_numeric_dtype(cells[name]):  # not sorted as text
+            pivot = pivot.reindex(**{along: pd.unique(cells[name])})
     trace = {"zmid": mid} if mid is not None else {}
     figure = go.Figure(
         go.Heatmap(
@@ -252,24 +253,25 @@ def _lower_first(metric: str) -> bool:
     return lower_is_better(metric)
 
 
-def sweep_heatmap(table: pd.DataFrame, summary: dict):
-    """The heatmap of a sweep from its results table and summary: over summary["heatmap"];
-    every row when a heatmap axis is a scenario axis (or there are none), else the first
-    scenario's rows, and the title says which."""
+def sweep_heatmap(cells: pd.DataFrame, summary: dict):
+    """The heatmap of a sweep from its cells (heatmap.csv) and summary: over
+    summary["heatmap"]; the cells hold every row when a heatmap axis is a scenario axis
+    (or there are none), else the first scenario's rows, and the title says which."""
     from engine.metrics import metric as metric_info
 
     x, y = summary["heatmap"]
     metric = summary["metric"]
-    params = [a for a in summary["axes"] if a not in summary.get("scenario_axes", [])]
+    scenario_axes = summary.get("scenario_axes", [])
+    params = [a for a in summary["axes"] if a not in scenario_axes]
     scope = ""
     scenarios = summary.get("scenarios") or []
-    if len(scenarios) > 1 and not {x, y} & set(summary.get("scenario_axes", [])):
+    if len(scenarios) > 1 and not {x, y} & set(scenario_axes):
         first = scenarios[0]["label"]
-        table = table[table["scenario"] == first]
         scope = f", scenario {first} (the first of {len(scenarios)})"
     elif len(scenarios) > 1:
         params = list(summary["axes"])
-    return heatmap_figure(table, x, y, metric, metric_info(metric).label, params, scope)
+    note = " (mean over the other parameters)" if len(params) > 2 else ""
+    return heatmap_figure(cells, x, y, metric, metric_info(metric).label, note, scope)
 
 
 def axis_figure(x: Sequence, y: np.ndarray, axis: str, label: str):

@@ -34,7 +34,7 @@ from engine.errors import RotationError
 from engine.report.readback_kinds import KINDS
 from engine.report.readback_shapes import FileSpec, Mismatch, Problem, Table, check
 
-MAX_BYTES = 1 << 31  # 2 GiB: far above any folder's file (a 100,000-row results.parquet: ~30 MB)
+MAX_BYTES = 1 << 31  # 2 GiB: far above any folder's file (top.parquet: a few hundred rows)
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,7 @@ def read_folder(folder: Path, expected: str | None = None) -> Files:
             raise RotationError(f"{folder / name}: {problem}; {kind.again}") from None
     try:
         kind.agree(content)
+        kind.verify(folder, content)
     except Mismatch as mismatch:
         raise RotationError(f"{folder / mismatch.name}: {mismatch}; {kind.again}") from None
     return Files(folder, kind.name, content, texts)

@@ -9,8 +9,10 @@ trade reasons or scenarios) still read.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -36,6 +38,7 @@ class Kind:
     command: str
     files: dict[str, FileSpec]
     agree: Callable[[dict[str, Any]], None] = field(default=lambda content: None)
+    verify: Callable[[Path, dict[str, Any]], None] = field(default=lambda folder, content: None)
 
     @property
     def again(self) -> str:
@@ -260,39 +263,70 @@ BEATS = {"of": int, "metric": str, "on_metric": Maybe(int), "on_cagr": int,
 TOP = {"row": int, "neighbour_mean": NUMBER, "neighbour_min": NUMBER}
 BLOCK = {"label": str, "top": ListOf(TOP), "beats_benchmark?": Maybe(BEATS), "notes?": ListOf(str)}
 TOP_COLUMNS = ("cagr", "sharpe", "max_drawdown", "trade_dates")  # the top table shows them
+PART = {"name": str, "rows": int, "bytes": int, "sha256": str}
+PART_NAME = re.compile(r"results/part-\d{5,}\.parquet")
 
 
 def _sweep_agree(content: dict[str, Any]) -> None:
-    summary, results = content["summary.json"], content["results.parquet"]
+    summary, top = content["summary.json"], content["top.parquet"]
     metric, axes = summary["metric"], list(summary["axes"])
     for column in [*axes, metric, *TOP_COLUMNS]:
-        if column not in results:
-            raise Mismatch("results.parquet", f"no column {column!r} (summary.json names it)")
-    numbers = [metric, *TOP_COLUMNS, *(c for c in results if c.startswith("benchmark_"))]
+        if column not in top:
+            raise Mismatch("top.parquet", f"no column {column!r} (summary.json names it)")
+    numbers = [metric, *TOP_COLUMNS, *(c for c in top if c.startswith("benchmark_"))]
     for column in numbers:
-        if not pd.api.types.is_numeric_dtype(results[column]):
-            raise Mismatch("results.parquet", f"column {column!r} does not hold numbers")
+        if not pd.api.types.is_numeric_dtype(top[column]):
+            raise Mismatch("top.parquet", f"column {column!r} does not hold numbers")
     scenario_axes = summary.get("scenario_axes") or []
     for name in [*scenario_axes, *(summary.get("heatmap") or [])]:
         if name not in axes:
             raise Mismatch("summary.json", f"{name!r} is not one of its axes")
     if summary.get("heatmap") is not None and len(summary["heatmap"]) != 2:
         raise Mismatch("summary.json", "heatmap: expected two axes")
+    if "y" not in content["heatmap.csv"] and len(axes) > 1:
+        raise Mismatch("heatmap.csv", "no column 'y' (summary.json has two axes or more)")
     blocks = [*(summary.get("scenarios") or []), {"label": "", "top": summary["top"]}]
-    if len(blocks) > 2 and "scenario" not in results:
-        raise Mismatch("results.parquet", "no column 'scenario' (summary.json has scenarios)")
     if not blocks[0]["top"]:
         raise Mismatch("summary.json", "top: empty; no best combination to show")
+    ranked = set(top.loc[top["ranked_by"] == metric, "row"].tolist())
     chosen = [a for a in axes if a not in scenario_axes]
     for block in blocks:
-        for top in block["top"]:
-            if not 0 <= top["row"] < len(results):
-                raise Mismatch("summary.json", f"top: row {top['row']} is not in results.parquet")
+        for entry in block["top"]:
+            if not 0 <= entry["row"] < summary["combinations"] or entry["row"] not in ranked:
+                raise Mismatch("summary.json", f"top: row {entry['row']} is not in top.parquet")
             for key in [metric, *chosen]:
-                value = top.get(key)
+                value = entry.get(key)
                 label = key != metric and isinstance(value, str)  # a blend: `[21, 63]`
                 if not label and (not isinstance(value, (int, float)) or isinstance(value, bool)):
-                    raise Mismatch("summary.json", f"top: row {top['row']} has no number {key!r}")
+                    raise Mismatch("summary.json", f"top: row {entry['row']} has no number {key!r}")
+    listed = content["manifest.json"]["results"]
+    if sum(part["rows"] for part in listed["parts"]) != summary["combinations"]:
+        raise Mismatch("manifest.json", "results: its parts do not hold every combination")
+
+
+def _sweep_parts(folder: Path, content: dict[str, Any]) -> None:
+    """Every results part the manifest lists is there, a regular file inside the folder
+    with the size and sha256 listed (engine.integrity.verified_bytes), a parquet file of
+    the rows listed."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    from engine.integrity import Unusable, verified_bytes
+
+    for part in content["manifest.json"]["results"]["parts"]:
+        name = part["name"]
+        if not PART_NAME.fullmatch(name):
+            raise Mismatch("manifest.json", f"results: {name!r} is not a results part's name")
+        try:
+            data = verified_bytes(folder / name, part)
+            rows = pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
+        except Unusable as exc:
+            raise Mismatch(name, exc.why) from None
+        except Exception:  # noqa: BLE001 (pyarrow's errors: not a parquet file)
+            raise Mismatch(name, "is not a parquet file") from None
+        if rows != part["rows"]:
+            raise Mismatch(name, f"holds {rows:,} rows where manifest.json lists {part['rows']:,}")
 
 
 SWEEP = Kind(
@@ -314,19 +348,34 @@ SWEEP = Kind(
                 "scenarios?": Maybe(ListOf(BLOCK)),
                 "heatmap?": Maybe(ListOf(str)),
                 "notes?": ListOf(str),
-                "seconds?": NUMBER,
             }
         ),
-        "results.parquet": FileSpec(Table((), min_rows=1)),
+        "top.parquet": FileSpec(Table(("ranked_by", "rank", "row"), text=("ranked_by",))),
+        "heatmap.csv": FileSpec(
+            Table(
+                ("x", "combinations", "metric", "excess", "benchmark_min", "benchmark_max"),
+                # x and y are an axis's values: numbers, or a blend's text (`[21, 63]`)
+                numbers=("combinations", "metric", "excess", "benchmark_min", "benchmark_max"),
+            )
+        ),
+        "histogram.csv": FileSpec(
+            Table(("low", "high", "combinations"), numbers="rest", finite="rest", min_rows=0)
+        ),
         "best_values.csv": FileSpec(
             Table(
                 ("date", "scenario", "strategy", "benchmark"), text=("scenario",), numbers="rest"
             ),
             optional=True,
         ),  # fmt: skip
-        "manifest.json": FileSpec({"timing?": Maybe({"total?": NUMBER})}, optional=True),
+        "manifest.json": FileSpec(
+            {
+                "timing?": Maybe({"total?": NUMBER}),
+                "results": {"rows": int, "parts": ListOf(PART, 1)},
+            }
+        ),
     },
     _sweep_agree,
+    _sweep_parts,
 )
 
 PARTS = ("in_sample", "out_of_sample", "benchmark_in_sample", "benchmark_out_of_sample")

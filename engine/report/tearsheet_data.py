@@ -1,7 +1,7 @@
 """What a tearsheet shows, read from a folder's files: nothing is backtested again.
 
 The files come checked from engine.report.readback. Statistics are read from
-stats.json / comparison.json / results.parquet as they are. The only numbers worked
+stats.json / comparison.json / a sweep's reduced tables as they are. The only numbers worked
 out here are series for display (drawdown curve, rolling one-year statistics, monthly
 and yearly returns), each through the formulas of engine.metrics.stats applied to the
 daily values of values.csv.
@@ -117,11 +117,21 @@ def read_comparison(folder: Path) -> ComparisonFolder:
 
 @dataclass(frozen=True)
 class SweepFolder:
+    """A sweep folder as its page reads it: the reduced tables, never the results parts
+    (a grid of any size makes a page of the same size)."""
+
     path: Path
     summary: dict
     manifest: dict
-    results: pd.DataFrame
+    top: pd.DataFrame  # top.parquet: the best by each ranking metric, full rows
+    heatmap: pd.DataFrame  # heatmap.csv: the cells
+    histogram: pd.DataFrame  # histogram.csv: the ranking metric's distribution
     best_values: pd.DataFrame | None = None  # absent in folders made before it
+
+    def ranked(self) -> pd.DataFrame:
+        """The rows of top.parquet ranked by the summary's metric, indexed by grid row."""
+        top = self.top[self.top["ranked_by"] == self.summary["metric"]]
+        return top.drop_duplicates("row").set_index("row")
 
 
 def read_sweep(folder: Path) -> SweepFolder:
@@ -130,7 +140,9 @@ def read_sweep(folder: Path) -> SweepFolder:
         path=files.path,
         summary=files["summary.json"],
         manifest=files["manifest.json"] or {},
-        results=files["results.parquet"],
+        top=files["top.parquet"],
+        heatmap=files["heatmap.csv"],
+        histogram=files["histogram.csv"],
         best_values=files["best_values.csv"],
     )
 

@@ -261,7 +261,7 @@ def sweep_page(folder: data.SweepFolder) -> str:
     """A sweep's page: each scenario's best against the benchmark (equity curves), the
     heatmap (colours centred on the benchmark), the top combinations per scenario, the
     metric's distribution with the benchmark marked, and the sensitivity."""
-    summary, table = folder.summary, folder.results
+    summary = folder.summary
     axes, metric = list(summary["axes"]), summary["metric"]
     label = metric_info(metric).label
     blocks = _blocks(summary)
@@ -269,10 +269,11 @@ def sweep_page(folder: data.SweepFolder) -> str:
     curves = _best_curves(folder)
     if curves is not None:
         parts.append(("best", "Best against the benchmark", curves))
+    bench, best = _benchmark_span(blocks), blocks[0]["top"][0][metric]
     parts += [
-        ("heatmap", "Heatmap", _sweep_map(table, summary, axes, metric, label)),
-        ("top", "Top combinations", _top_table(table, summary, axes)),
-        ("distribution", "Distribution", _distribution(table, blocks, metric, label)),
+        ("heatmap", "Heatmap", _sweep_map(folder.heatmap, summary, axes, metric, label)),
+        ("top", "Top combinations", _top_table(folder.ranked(), summary, axes)),
+        ("distribution", "Distribution", _distribution(folder.histogram, best, bench, label)),
         ("sensitivity", "Sensitivity", _sensitivity(summary, metric)),
     ]
     span = summary["range"]
@@ -348,36 +349,38 @@ def _best_curves(folder: data.SweepFolder) -> str | None:
     return h.chart(figure, "best")
 
 
-def _distribution(table: pd.DataFrame, blocks: list[dict], metric: str, label: str) -> str:
-    return h.chart(
-        distribution_figure(table, blocks[0]["top"][0][metric], metric, label), "histogram"
-    )
+def _benchmark_span(blocks: list[dict]) -> tuple[float, float] | None:
+    """(lowest, highest) benchmark value of the ranking metric over every scenario
+    (summary's beats_benchmark), None when the benchmark has no value of it."""
+    spans = [(block.get("beats_benchmark") or {}).get("benchmark_metric") or {} for block in blocks]
+    lows = [s["min"] for s in spans if s.get("min") is not None]
+    highs = [s["max"] for s in spans if s.get("max") is not None]
+    return (min(lows), max(highs)) if lows and highs else None
 
 
-def distribution_figure(table: pd.DataFrame, best: float, metric: str, label: str):
-    """The metric over every combination, the best dashed and the benchmark's value (each
-    combination's own; a band when the costs make it differ) marked, inside the x range
-    even when every combination lies on one side of it."""
-    values = table[metric].to_numpy(dtype=float)
-    figure = plots.histogram_figure(values, label, best)
-    column = f"benchmark_{metric}"
-    bench = None
-    if column in table:
-        bench = table[column].to_numpy(dtype=float)
-    elif metric in plots.RELATIVE_NULLS:
-        bench = np.array([plots.RELATIVE_NULLS[metric]])
+def _distribution(bins: pd.DataFrame, best: float, bench, label: str) -> str:
+    return h.chart(distribution_figure(bins, best, bench, label), "histogram")
+
+
+def distribution_figure(bins: pd.DataFrame, best: float, bench, label: str):
+    """The metric over every combination (histogram.csv's bins), the best dashed and the
+    benchmark's value (`bench`: its lowest and highest over the combinations, a band when
+    the costs make it differ) marked, inside the x range even when every combination
+    lies on one side of it."""
+    figure = plots.histogram_figure(bins, label, best)
     note = "no benchmark value"
-    if bench is not None and np.isfinite(bench).any():
-        low, high = float(np.nanmin(bench)), float(np.nanmax(bench))
+    if bench is not None and all(np.isfinite(bench)):
+        low, high = bench
         if high - low > 1e-12 * max(1.0, abs(high)):
             figure.add_vrect(x0=low, x1=high, fillcolor=BENCHMARK, opacity=0.25, line_width=0)
             note = f"grey band: the benchmark, {low:.3f} to {high:.3f} with the costs"
         else:
             figure.add_vline(x=low, line_color=BENCHMARK, line_width=2)
             note = f"grey line: the benchmark, {low:.3f}"
-        shown = values[np.isfinite(values)]
-        if shown.size and (low < shown.min() or high > shown.max()):
-            figure.update_xaxes(range=_span_with(shown, low, high))
+        if len(bins):
+            shown = np.array([bins["low"].min(), bins["high"].max()], dtype=float)
+            if low < shown.min() or high > shown.max():
+                figure.update_xaxes(range=_span_with(shown, low, high))
     figure.update_layout(title=f"{label} over every combination (dashed: the best; {note})")
     return figure
 
@@ -390,22 +393,23 @@ def _span_with(values: np.ndarray, low: float, high: float) -> list[float]:
     return [left - spare, right + spare]
 
 
-def _sweep_map(table: pd.DataFrame, summary: dict, axes: list, metric: str, label: str) -> str:
+def _sweep_map(cells: pd.DataFrame, summary: dict, axes: list, metric: str, label: str) -> str:
     """The heatmap over the axes the sweep chose (summary 'heatmap'), else the first two;
     its colours centred on the benchmark (plots.sweep_heatmap)."""
     pair = summary.get("heatmap") or axes[:2]
     if len(axes) >= 2:
-        figure = plots.sweep_heatmap(table, {**summary, "heatmap": pair})
+        figure = plots.sweep_heatmap(cells, {**summary, "heatmap": pair})
         figure.update_layout(height=520)
         return h.chart(figure, "heatmap")
-    by_axis = table.groupby(axes[0])[metric].mean()
-    return h.chart(plots.axis_figure(by_axis.index, by_axis.to_numpy(), axes[0], label), "heatmap")
+    x, y = cells["x"].to_numpy(), cells["metric"].to_numpy(dtype=float)
+    return h.chart(plots.axis_figure(x, y, axes[0], label), "heatmap")
 
 
 def _top_table(table: pd.DataFrame, summary: dict, axes: list) -> str:
     """One table of the best combinations per scenario, each beside its benchmark; the
     parameters by their short names (the header's Axes gives the full ones), so the table
-    fits a 1400-pixel window."""
+    fits a 1400-pixel window. `table`: the rows ranked by the summary's metric, by grid
+    row (top.parquet)."""
     from engine.research.sweep_config import short_names
 
     metric = summary["metric"]

@@ -3,7 +3,9 @@
 `<out>.partial/` holds
 
     plan.json              the sweep's key (`sweep_key`): what must match for a resume
-    chunk-S-T.parquet      the statistic columns of the combinations [S, T)
+    chunk-S-T.parquet      the combinations [S, T): their results part (parameters,
+                           scenario, statistics: engine.research.parts), which the
+                           finished sweep folder links as results/part-NNNNN.parquet
     chunk-S-T.npy          their daily values [N, T - S] (when the sweep keeps them)
     chunk-S-T.json         the chunk's record: the store's key, S, T, and the size and
                            sha256 of each of its files (engine.integrity.file_record)
@@ -44,10 +46,11 @@ from engine.errors import RotationError
 from engine.integrity import Unusable, kind_of, regular_bytes, verified_bytes, write_whole
 from engine.interrupts import deferred
 from engine.research.chunks import Chunk, SweepPlan, evaluate_chunk
+from engine.research.parts import part_bytes, part_frame, statistic_columns
 from engine.research.sweep_config import SweepSpec
 
 PLAN_FILE = "plan.json"
-STORE_FORMAT = 2  # 1: chunks without records (before checksums)
+STORE_FORMAT = 3  # 1: chunks without records (before checksums); 2: statistics only
 SMALL_FILE = 1 << 20  # plan.json and a chunk's record are far smaller
 OWN_NAME = re.compile(r"\.?(chunk-\d+-\d+\.(parquet|npy|json)|plan\.json)(\.[^/]*\.tmp)?")
 PLAN_FIELDS = {
@@ -164,7 +167,7 @@ class ChunkStore:
             raise RotationError(
                 f"--resume {self.folder}: cannot read it ({exc.strerror})"
             ) from None
-        sample = None  # a chunk computed here: the columns and values a stored one must have
+        sample = None  # a chunk computed here: the part and values a stored one must have
         for start, stop in plan.chunks():
             stem = f"chunk-{start}-{stop}"
             for name in (f"{stem}.json", f"{stem}.parquet", f"{stem}.npy"):
@@ -185,7 +188,8 @@ class ChunkStore:
         files = self._record(start, stop, plan.keep_values)
         stem = f"chunk-{start}-{stop}"
         data = verified_bytes(self.folder / f"{stem}.parquet", files[f"{stem}.parquet"])
-        columns = _columns(self.folder / f"{stem}.parquet", data, stop - start, sample)
+        frame = _part(self.folder / f"{stem}.parquet", data, stop - start, plan, sample)
+        columns = statistic_columns(plan, frame)
         values = None
         if plan.keep_values:
             path = self.folder / f"{stem}.npy"
@@ -245,21 +249,40 @@ class ChunkStore:
         self.key, self.created = key, True
         self._put(PLAN_FILE, (json.dumps(key, indent=2) + "\n").encode())
 
-    def write(self, chunk: Chunk) -> None:
-        """Store one finished chunk: values, columns, then its record (signals held back)."""
-        stem = f"chunk-{chunk.start}-{chunk.stop}"
+    def write(self, plan: SweepPlan, chunk: Chunk) -> None:
+        """Store one finished chunk of `plan`: its part (and values) and record."""
+        frame = part_frame(plan, np.arange(chunk.start, chunk.stop), chunk.columns)
+        self.write_part(chunk.start, chunk.stop, part_bytes(frame), chunk.values)
+
+    def write_part(
+        self, start: int, stop: int, data: bytes, values: np.ndarray | None = None
+    ) -> None:
+        """Store the part `data` of [start, stop): values, part, then its record (stop
+        signals held back meanwhile)."""
+        stem = f"chunk-{start}-{stop}"
         with deferred():
             files = {}
-            if chunk.values is not None:
+            if values is not None:
                 buffer = io.BytesIO()
-                np.save(buffer, chunk.values, allow_pickle=False)
+                np.save(buffer, values, allow_pickle=False)
                 files[f"{stem}.npy"] = self._put(f"{stem}.npy", buffer.getvalue())
-            buffer = io.BytesIO()
-            # no dictionary encoding: statistics rarely repeat, and it is 4x faster without
-            pd.DataFrame(chunk.columns).to_parquet(buffer, index=False, use_dictionary=False)
-            files[f"{stem}.parquet"] = self._put(f"{stem}.parquet", buffer.getvalue())
-            record = {"store": self.key["key"], "start": chunk.start, "stop": chunk.stop}
+            files[f"{stem}.parquet"] = self._put(f"{stem}.parquet", data)
+            record = {"store": self.key["key"], "start": start, "stop": stop}
             self._put(f"{stem}.json", json.dumps(record | {"files": files}).encode())
+
+    def part_path(self, start: int, stop: int) -> Path:
+        """The part file of the finished chunk [start, stop)."""
+        return self.folder / f"chunk-{start}-{stop}.parquet"
+
+    def part_record(self, start: int, stop: int) -> dict | None:
+        """The size and sha256 its record lists for that part (None when unreadable)."""
+        path = self.folder / f"chunk-{start}-{stop}.json"
+        try:
+            files = json.loads(regular_bytes(path, SMALL_FILE))["files"]
+            entry = files[f"chunk-{start}-{stop}.parquet"]
+        except (Unusable, ValueError, KeyError, TypeError):
+            return None
+        return entry if _file_entry(entry) else None
 
     def count(self) -> int:
         """Finished chunks in the folder (chunk records)."""
@@ -316,19 +339,20 @@ def _file_entry(entry: Any) -> bool:
     )
 
 
-def _columns(path: Path, data: bytes, rows: int, sample: Chunk) -> dict[str, np.ndarray]:
-    """The statistic columns of a verified parquet file, checked against `sample`'s names
-    and dtypes and for `rows` rows."""
+def _part(path: Path, data: bytes, rows: int, plan: SweepPlan, sample: Chunk) -> pd.DataFrame:
+    """The results part in a verified parquet file, checked against the names and dtypes
+    of `sample`'s part and for `rows` rows."""
     import pyarrow
 
     try:
         frame = pd.read_parquet(io.BytesIO(data))
     except (ValueError, TypeError, OSError, NotImplementedError, pyarrow.ArrowException):
         raise Unusable(path, "is not a parquet file of statistics") from None
-    expected = [(name, column.dtype) for name, column in sample.columns.items()]
+    model = part_frame(plan, np.arange(sample.start, sample.stop), sample.columns)
+    expected = [(name, model[name].dtype) for name in model.columns]
     if [(name, frame[name].dtype) for name in frame.columns] != expected or len(frame) != rows:
         raise Unusable(path, "does not hold this sweep's statistics for this chunk")
-    return {name: frame[name].to_numpy() for name in frame.columns}
+    return frame
 
 
 def _values(path: Path, data: bytes, sample: Chunk) -> np.ndarray:

@@ -70,6 +70,7 @@ class SweepPlan:
             the grid, and those settings (engine.pipeline.cash_yield_table).
         keep_values: chunks also return their daily values.
         data: per-ticker sha256 and range of the prices read (manifest, resume key).
+        scenarios: the names of the scenario axes (a results part labels its rows' scenario).
     """
 
     config: Config
@@ -94,6 +95,7 @@ class SweepPlan:
     data: dict
     yields: np.ndarray | None = None
     yield_settings: tuple = ()
+    scenarios: tuple[str, ...] = ()
 
     def chunks(self) -> list[tuple[int, int]]:
         """(start, stop) of every chunk, in combination order."""
@@ -141,15 +143,32 @@ def _bench_column(keys: np.ndarray, bench_keys: np.ndarray) -> np.ndarray:
     ]
 
 
-def _benchmarks(spec: SweepSpec, prices, dates, month_starts, keys: np.ndarray, yields):
-    """Benchmark simulations (GridResult of U columns), one per distinct setting of `keys`
-    (`_setting_keys`), and the settings ([U, 5] keys, sorted)."""
+SETTINGS_BLOCK = 1 << 20  # combinations whose benchmark settings are read at once
+
+
+def _settings(spec: SweepSpec, yield_settings: tuple) -> np.ndarray:
+    """[U, 5] the distinct benchmark settings of the grid (`_setting_keys`, sorted), read by
+    blocks of combinations: no [axes, G] array for a grid of any size."""
+    shape = tuple(len(a.values) for a in spec.axes)
+    found = []
+    for start in range(0, spec.size, SETTINGS_BLOCK):
+        combos = np.arange(start, min(spec.size, start + SETTINGS_BLOCK))
+        index = np.array(np.unravel_index(combos, shape)).reshape(len(shape), -1)
+        costs = pipeline.execution_costs(spec.base, spec.axes, index)
+        yields = pipeline.cash_yield_columns(spec.base, spec.axes, index, yield_settings)
+        keys = pd.DataFrame(_setting_keys(costs, yields)).drop_duplicates()  # no sort of G rows
+        found.append(keys.to_numpy())
+    return np.unique(np.concatenate(found), axis=0)
+
+
+def _benchmarks(spec: SweepSpec, prices, dates, month_starts, unique: np.ndarray, yields):
+    """Benchmark simulations (GridResult of U columns), one per distinct setting `unique`
+    ([U, 5] keys, sorted: `_settings`), and those settings."""
     from engine.sim.fastsim import simulate_grid
 
     config = spec.base
     tickers = list(config.benchmark)
     close, price = pipeline.execution_prices(config, prices, tickers, dates)
-    unique = np.unique(keys, axis=0)
     fees, slip, threshold, period, column = (unique[:, i] for i in range(5))
     weights = np.tile(np.array(list(config.benchmark.values()), dtype=float), (len(unique), 1, 1))
     decided = np.zeros((len(dates) + 1, len(unique)), dtype=np.int64, order="F")
@@ -189,14 +208,10 @@ def build_plan(
         for f in pipeline.execution_prices(config, prices, universe, dates)
     )
     month_starts = period_starts(dates)
-    everything = pipeline.grid_index(spec.axes)
-    costs = pipeline.execution_costs(config, spec.axes, everything)
     periods = periods_per_year(config)
     yields, settings = pipeline.cash_yield_table(config, spec.axes, market, periods)
-    keys = _setting_keys(
-        costs, pipeline.cash_yield_columns(config, spec.axes, everything, settings)
-    )
-    bench_run, bench_keys = _benchmarks(spec, prices, dates, month_starts, keys, yields)
+    unique = _settings(spec, settings)
+    bench_run, bench_keys = _benchmarks(spec, prices, dates, month_starts, unique, yields)
     cash, rf = config.portfolio.initial_cash, risk_free(config, market)
     bench_values = bench_run.values
     bench_stats = stats.performance(bench_values, dates, cash, periods, rf)  # one per setting
@@ -233,15 +248,25 @@ def build_plan(
         data=describe(prices) | describe_series(market.series),
         yields=yields,
         yield_settings=settings,
+        scenarios=tuple(spec.scenarios),
     )
 
 
 def evaluate_chunk(plan: SweepPlan, start: int, stop: int) -> Chunk:
     """Decide, simulate and measure the combinations [start, stop) of `plan`'s grid."""
+    columns, values = evaluate_rows(plan, np.arange(start, stop), plan.keep_values)
+    return Chunk(start, stop, columns, values)
+
+
+def evaluate_rows(
+    plan: SweepPlan, combos: np.ndarray, keep_values: bool = False
+) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """(statistic columns, daily values [N, g] when `keep_values`) of the grid rows
+    `combos`, in their order: the same bits for a combination whichever rows it is
+    evaluated with (the best and its neighbours, a sample, are looked up this way)."""
     from engine.sim.fastsim import simulate_grid
 
     config, axes = plan.config, plan.axes
-    combos = np.arange(start, stop)
     index = np.array(np.unravel_index(combos, plan.shape)).reshape(len(axes), -1)
     by_combo, targets = pipeline.decide_targets(
         config, plan.decisions, axes, index, prior=plan.prior
@@ -289,8 +314,8 @@ def evaluate_chunk(plan: SweepPlan, start: int, stop: int) -> Chunk:
     for key, value in plan.bench_stats.items():
         block[f"benchmark_{key}"] = value[bench_column]
     columns = {key: np.asarray(value) for key, value in block.items()}
-    values = np.array(result.values) if plan.keep_values else None  # own, not a view
-    return Chunk(start, stop, columns, values)
+    values = np.array(result.values) if keep_values else None  # own, not a view
+    return columns, values
 
 
 def warm_up() -> None:

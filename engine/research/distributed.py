@@ -116,10 +116,15 @@ def check_cluster(
 
 @contextmanager
 def connect(
-    workers: int | None = None, scheduler: str | None = None, timeout: float = CONNECT_SECONDS
+    workers: int | None = None,
+    scheduler: str | None = None,
+    timeout: float = CONNECT_SECONDS,
+    warm: bool = True,
 ) -> Iterator[Any]:
     """A Dask Client: of a new local cluster of `workers` processes (one thread each,
     localhost only) or of the scheduler at `scheduler`; None when neither is given.
+    Each worker loads the numba kernels once, when it joins (a worker plugin); `warm`:
+    load them here first (so that a cold cache is compiled once, not by every worker).
 
     Raises:
         RotationError: a wrong option (`check_cluster`), dask missing, or no scheduler
@@ -159,7 +164,8 @@ def connect(
     from engine.research.worker_plugin import WarmKernels
 
     try:
-        warm_up()  # fill numba's cache here first, so workers only load it
+        if warm:
+            warm_up()  # fill numba's cache here first, so workers only load it
         client.register_plugin(WarmKernels())
         yield client
     finally:
@@ -200,8 +206,11 @@ def _client_of(address: str, timeout: float):
         ) from None
 
 
-def _on_cluster(client, plan: SweepPlan, todo: Sequence[tuple[int, int]]) -> Iterator[Chunk]:
-    """Evaluate the chunks `todo` on the cluster; yield them as they finish. Cancels
+def _on_cluster(
+    client, plan: Any, todo: Sequence[tuple[int, int]], task: Callable = None
+) -> Iterator[Any]:
+    """Run `task(plan, start, stop)` (default evaluate_chunk) for the chunks `todo` on the
+    cluster, `plan` sent to every worker once; yield the results as they finish. Cancels
     what is still running when the caller stops (an error, Ctrl-C)."""
     from distributed import as_completed
 
@@ -209,7 +218,7 @@ def _on_cluster(client, plan: SweepPlan, todo: Sequence[tuple[int, int]]) -> Ite
         return
     shared = client.scatter(plan, broadcast=True, hash=False)
     futures = client.map(
-        evaluate_chunk,
+        task or evaluate_chunk,
         [shared] * len(todo),
         [start for start, _ in todo],
         [stop for _, stop in todo],
@@ -280,20 +289,38 @@ def swept(
     exists by then (the stop came during its final rename): the output is complete and
     the store is removed.
     """
+    with kept_store(resume, store, destination) as (chunks, recorded):
+        if recorded is not None:
+            chunk_size = int(recorded["chunk_size"])
+        elif chunk_size is None:
+            chunk_size = chunk_size_from_env()
+        cluster = {"workers": workers, "scheduler": scheduler, "timeout": timeout}
+        yield _evaluate(spec, source, progress, keep_values, chunks, recorded, chunk_size, cluster)
+
+
+@contextmanager
+def kept_store(
+    resume: Path | None, store: Path | None, destination: Path | None
+) -> Iterator[tuple[ChunkStore | None, dict | None]]:
+    """(the chunk store, its plan.json when resumed) for the block that sweeps and writes
+    `destination`: the resumed store (`resume`, its plan checked), or a new one at `store`
+    (refused when it exists, before any work), or None.
+
+    The store is removed when the block completes: the output is then in place. On an
+    error or a stop signal it is kept (if it holds a finished chunk) and one line on
+    stderr says how to resume; unless `destination` exists by then (the stop came during
+    its final rename): the output is complete and the store is removed.
+    """
     chunks: ChunkStore | None = None
     recorded = None
     if resume is not None:
         chunks = ChunkStore(resume)
         recorded = chunks.recorded()
-        chunk_size = int(recorded["chunk_size"])
     elif store is not None:
         chunks = ChunkStore(store)
         chunks.refuse_existing()  # before any work
-    if chunk_size is None:
-        chunk_size = chunk_size_from_env()
-    cluster = {"workers": workers, "scheduler": scheduler, "timeout": timeout}
     try:
-        yield _evaluate(spec, source, progress, keep_values, chunks, recorded, chunk_size, cluster)
+        yield chunks, recorded
     except BaseException:
         if chunks is not None and chunks.in_use:
             with deferred():
@@ -335,7 +362,7 @@ def _evaluate(
         with closing(run):  # a stop in this loop cancels the futures before disconnecting
             for chunk in run:
                 if chunks is not None and chunks.in_use:
-                    chunks.write(chunk)
+                    chunks.write(plan, chunk)
                 assembler.add(chunk)
                 if progress:
                     progress(assembler.done, plan.size)

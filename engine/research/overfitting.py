@@ -128,14 +128,15 @@ def deflated_sharpe_of_best(excess_returns: np.ndarray) -> dict:
     return _deflated_sharpe(per_period_sharpes(r), lambda best: r[:, best])
 
 
-def _deflated_sharpe(sharpes: np.ndarray, returns_of) -> dict:
+def _deflated_sharpe(sharpes: np.ndarray, returns_of, n_trials: int | None = None) -> dict:
     """`deflated_sharpe_of_best` from every trial's per-period Sharpe ratio [N] and a
-    function giving the returns [T] of one trial (the best) by its column."""
+    function giving the returns [T] of one trial (the best) by its column; `n_trials`:
+    the trials the Sharpe ratios are a sample of (default: they are every trial)."""
     finite = np.isfinite(sharpes)
     if not finite.any():
         return {"best": None, "dsr": math.nan}
     best = int(np.nanargmax(sharpes))
-    n_trials = len(sharpes)
+    n_trials = n_trials or len(sharpes)
     variance = float(np.var(sharpes[finite], ddof=1)) if finite.sum() > 1 else 0.0
     returns = returns_of(best)
     skewness, kurtosis = moments(returns)
@@ -395,6 +396,18 @@ def sample_trials(n_trials: int, best: int | None, size: int = MAX_TRIALS, seed:
     return np.sort(np.append(picked, best))
 
 
+def _excess_in_place(values: np.ndarray, initial_cash: float, rate: float) -> np.ndarray:
+    """`values` turned into their daily returns in excess of `rate`, block of columns by
+    block of columns (element by element the same operations as
+    engine.metrics.stats.daily_returns(values) - rate, so the same bits)."""
+    from engine.metrics import stats
+
+    for start in range(0, values.shape[1], 256):
+        block = slice(start, start + 256)
+        values[:, block] = stats.daily_returns(values[:, block], initial_cash) - rate
+    return values
+
+
 def against_benchmark(dsr: dict, benchmark_sharpe: float) -> dict:
     """The deflated Sharpe of the best trial with the benchmark's Sharpe as the null.
 
@@ -436,8 +449,17 @@ def sweep_odds(
     periods: int,
     subperiods: int = 16,
     benchmark_sharpes: np.ndarray | None = None,
+    trials: int | None = None,
+    overwrite: bool = False,
 ) -> dict:
     """Deflated Sharpe of the best combination and PBO of a sweep's daily values [T, N].
+
+    `trials`: the values are those of a seeded sample (engine.research.reduce.draw, the
+    best included) of this many combinations: the deflated Sharpe then counts every
+    trial (N = `trials`) with V[SR_n] estimated on the sample, the PBO is the sample's,
+    and both say so (`"sample"`, and the PBO's `"sampled"`, `"of"`, `"seed"`).
+    `overwrite`: the returns may replace the values in their array (no second [T, N]
+    array; the same bits).
 
     `benchmark_sharpes` [N]: each combination's benchmark's annualised Sharpe ratio (the
     benchmark depends on costs); when given, the deflated Sharpe of the best is also
@@ -468,7 +490,14 @@ def sweep_odds(
     def excess(columns) -> np.ndarray:
         return stats.daily_returns(values[:, columns], initial_cash) - rate
 
-    if n_trials <= MAX_TRIALS:
+    sampled = trials is not None and trials > n_trials
+    if overwrite and (sampled or n_trials <= MAX_TRIALS):
+        every = _excess_in_place(values, initial_cash, rate)
+        dsr = _deflated_sharpe(per_period_sharpes(every), lambda best: every[:, best], trials)
+    elif sampled:
+        every = excess(slice(None))
+        dsr = _deflated_sharpe(per_period_sharpes(every), lambda best: every[:, best], trials)
+    elif n_trials <= MAX_TRIALS:
         every = excess(slice(None))
         dsr = deflated_sharpe_of_best(every)
     else:  # Sharpe ratios by chunks of columns: no second [T, N] array
@@ -482,7 +511,7 @@ def sweep_odds(
     usable = min(subperiods, n_rows // 2)
     usable -= usable % 2
     odds = {
-        "trials": int(n_trials),
+        "trials": int(trials if sampled else n_trials),
         "periods_per_year": periods,
         "best_by_sharpe": dsr["best"],
         "best_sharpe_annual": dsr.get("sharpe", math.nan) * math.sqrt(periods),
@@ -498,8 +527,17 @@ def sweep_odds(
             "benchmark_sharpe_annual": annual,
             "threshold_annual": versus["threshold"] * math.sqrt(periods),
         }
+    if sampled:
+        odds["sample"] = {"size": int(n_trials), "of": int(trials), "seed": SAMPLE_SEED}
     if usable < 2:
         odds["pbo"] = None
+    elif sampled:
+        odds["pbo"] = {
+            **probability_of_overfitting(every, usable),
+            "sampled": int(n_trials),
+            "of": int(trials),
+            "seed": SAMPLE_SEED,
+        }
     elif n_trials <= MAX_TRIALS:
         odds["pbo"] = probability_of_overfitting(every, usable)
     else:
@@ -524,6 +562,12 @@ def odds_note(odds: dict, scenario: str = "") -> str:
         f"{odds['best_sharpe_annual']:.3f} among {odds['trials']:,} trials (the best of as many "
         f"zero-skill trials would show {odds['expected_max_sharpe_annual']:.3f})"
     )
+    sample = odds.get("sample")
+    if sample:
+        text += (
+            f" on a seeded sample of {sample['size']:,} of the {sample['of']:,} combinations "
+            f"(seed {sample['seed']}, the best included; their daily returns recomputed)"
+        )
     versus = odds.get("deflated_sharpe_vs_benchmark")
     if versus is not None:
         text += (
@@ -533,7 +577,7 @@ def odds_note(odds: dict, scenario: str = "") -> str:
     pbo = odds.get("pbo")
     if pbo:
         text += f"; PBO {pbo['pbo']:.3f}"
-        if "sampled" in pbo:
+        if "sampled" in pbo and not sample:
             text += (
                 f" (PBO on a seeded sample of {pbo['sampled']:,} of the {pbo['of']:,} "
                 f"combinations, seed {pbo['seed']}, the best included)"
@@ -585,16 +629,73 @@ def add_to_summary(summary: dict, spec, result, subperiods: int = 16) -> None:
             subperiods,
             benchmark_sharpes=bench[rows],
         )
-        if len(rows) < 2:
-            odds["pbo"] = None  # one trial: nothing was chosen, so nothing can be overfit
-        best = odds["best_by_sharpe"]
-        if best is not None:
-            row = result.table.iloc[int(rows[best])]
-            odds["best_by_sharpe"] = int(rows[best])  # a row of the whole results table
-            odds["best_params"] = {a.name: row[a.name] for a in spec.axes}
-        block["overfitting"] = odds
-        if k == 0:
-            summary["overfitting"] = odds
-        note = odds_note(odds, group.label)
-        summary["notes"].append(note)
-        block.setdefault("notes", []).append(note)
+        frame = result.table.iloc[rows]
+        _place(summary, block, k, odds, (rows, frame, group.label), spec)
+
+
+def add_sampled_odds(summary: dict, spec, reduced, values_of, subperiods: int = 16) -> None:
+    """`add_to_summary` for a sweep that kept no daily values (a sweep folder): the odds of
+    each scenario on a seeded sample of its combinations whose daily values are
+    recomputed (`values_of(rows)` -> (values [T, k], their rows' statistics)).
+
+    The sample is every combination of a scenario of up to engine.research.reduce.SAMPLE
+    (the odds are then those of `add_to_summary`, bit for bit); above it, the first
+    SAMPLE - 1 positions `reduce.draw` draws plus the best by Sharpe (the SAMPLE-th drawn
+    when the best is among them), the same for a grid whatever ran it.
+    """
+    from engine.research.reduce import SAMPLE, draw
+    from engine.runner import periods_per_year
+
+    shape = reduced.outline
+    config = spec.base
+    n = shape.per_scenario
+    for s, block in enumerate(summary["scenarios"]):
+        positions = np.arange(n) if n <= SAMPLE else _with_best(draw(n), reduced, s)
+        rows = shape.rows_of(s, positions)
+        values, frame = values_of(rows)
+        frame = frame.drop(columns="scenario", errors="ignore")
+        odds = sweep_odds(
+            values,
+            config.portfolio.initial_cash,
+            config.stats.risk_free,
+            periods_per_year(config),
+            subperiods,
+            benchmark_sharpes=frame["benchmark_sharpe"].to_numpy(dtype=float),
+            trials=n,
+            overwrite=True,
+        )
+        del values
+        _place(summary, block, s, odds, (rows, frame, block.get("label", "")), spec)
+
+
+def _with_best(drawn: np.ndarray, reduced, s: int) -> np.ndarray:
+    """Sorted sample positions: the first len(drawn) - 1 drawn, and the best by Sharpe
+    (or the last drawn when the best is among them)."""
+    shape = reduced.outline
+    rows, _ = reduced.top_rows("sharpe", s)
+    first = drawn[:-1]
+    if not len(rows):
+        return np.sort(drawn)
+    at = np.unravel_index(int(rows[0]), shape.shape)
+    dims = [shape.shape[i] for i in shape.choice_axes]
+    best = int(np.ravel_multi_index([at[i] for i in shape.choice_axes], dims)) if dims else 0
+    return np.sort(drawn if best in set(first.tolist()) else np.append(first, best))
+
+
+def _place(summary, block, k, odds, trials, spec) -> None:
+    """Put one scenario's odds into its block (and the summary's own, for the first);
+    `trials`: (grid rows of the values' columns, their statistics, the scenario's label)."""
+    rows, frame, label = trials
+    if odds["trials"] < 2:
+        odds["pbo"] = None  # one trial: nothing was chosen, so nothing can be overfit
+    best = odds["best_by_sharpe"]
+    if best is not None:
+        row = frame.iloc[int(best)]
+        odds["best_by_sharpe"] = int(rows[best])  # a row of the whole results table
+        odds["best_params"] = {a.name: row[a.name] for a in spec.axes}
+    block["overfitting"] = odds
+    if k == 0:
+        summary["overfitting"] = odds
+    note = odds_note(odds, label)
+    summary["notes"].append(note)
+    block.setdefault("notes", []).append(note)

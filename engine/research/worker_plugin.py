@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from distributed import WorkerPlugin
 
-from engine.research.chunks import warm_up
+from engine.research.parts import warm_up
 
 
 class WarmKernels(WorkerPlugin):
