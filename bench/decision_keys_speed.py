@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 UNIVERSE = ["IWM", "SPY", "QQQ", "MDY", "TLT"]
+TOLERANCE = 0.03  # the no-trade band of `--keys all`
 
 
 def plain_grid(data_dir: str, decide: str) -> dict:
@@ -73,10 +74,12 @@ def plain_grid(data_dir: str, decide: str) -> dict:
 def keyed_grid(plain: dict, keys: str) -> dict:
     """The same grid with the rank buffer and/or the volatility target."""
     raw = copy.deepcopy(plain)
-    if keys in ("both", "keep"):
+    if keys in ("all", "both", "keep"):
         raw["regimes"][0]["rank"]["keep"] = 3
-    if keys in ("both", "vol"):
+    if keys in ("all", "both", "vol"):
         raw["portfolio"] = {"target_vol": {"annual": 0.10, "window": 63}}
+    if keys == "all":
+        raw["execution"]["tolerance"] = TOLERANCE
     return raw
 
 
@@ -138,7 +141,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", default=str(REPO.parent / "shared" / "data"))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--decide", default="daily", choices=["daily", "weekly", "monthly"])
-    parser.add_argument("--keys", default="both", choices=["both", "keep", "vol"])
+    parser.add_argument("--keys", default="all", choices=["all", "both", "keep", "vol"])
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 

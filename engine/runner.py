@@ -164,7 +164,8 @@ def compute_stats(
 ) -> dict[str, dict]:
     """Statistics (docs/semantics.md §7, §11) of the strategy, the benchmark and the one
     against the other; `rf` the risk-free rate or per-date series (default the config's
-    number), `yields` the cash yield per date (adds the cash interest earned)."""
+    number), `yields` the cash yield per date (adds the cash interest earned). With a cash
+    yield or a volatility target each portfolio also gets its average exposure."""
     cash = config.portfolio.initial_cash
     rf = config.stats.risk_free if rf is None else rf
     periods = periods_per_year(config)
@@ -175,6 +176,9 @@ def compute_stats(
     if yields is not None:
         for sim, out in ((strat, strategy), (bench, benchmark)):
             out["cash_interest"] = rates.interest(sim.cash.to_numpy(), yields, sim.value.to_numpy())
+    if config.portfolio.cash_matters:
+        for sim, out in ((strat, strategy), (bench, benchmark)):
+            out["avg_exposure"] = stats.average_exposure(sim.cash.to_numpy(), sim.value.to_numpy())
     strategy["switches"] = stats.switches(names.to_numpy())
     strategy["time_in_regime"] = stats.time_in_regime(names.to_numpy(), regime_names)
     benchmark["switches"] = 0

@@ -207,6 +207,8 @@ def build_plan(
     )
     if settings:
         bench_stats["cash_interest"] = bench_run.interest
+    if config.portfolio.cash_matters:
+        bench_stats["avg_exposure"] = bench_run.exposure
     if chunk is None:
         table_bytes = chunk_bytes(config, decisions.schedule, len(decisions.signals))
         chunk = memory_chunk(len(dates), len(decisions.signals), table_bytes)
@@ -282,6 +284,8 @@ def evaluate_chunk(plan: SweepPlan, start: int, stop: int) -> Chunk:
     )
     if plan.yield_settings:
         block["cash_interest"] = result.interest
+    if config.portfolio.cash_matters:
+        block["avg_exposure"] = result.exposure
     block["switches"] = stats.switches(decided[1:])
     for k, share in stats.time_in_regime(decided[1:], range(len(plan.regimes))).items():
         block[f"time_in_{plan.regimes[k]}"] = share
