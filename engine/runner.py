@@ -176,15 +176,15 @@ def compute_stats(
     if yields is not None:
         for sim, out in ((strat, strategy), (bench, benchmark)):
             out["cash_interest"] = rates.interest(sim.cash.to_numpy(), yields, sim.value.to_numpy())
-    if config.portfolio.cash_matters:
-        for sim, out in ((strat, strategy), (bench, benchmark)):
-            out["avg_exposure"] = stats.average_exposure(sim.cash.to_numpy(), sim.value.to_numpy())
     strategy["switches"] = stats.switches(names.to_numpy())
     strategy["time_in_regime"] = stats.time_in_regime(names.to_numpy(), regime_names)
     benchmark["switches"] = 0
     benchmark["time_in_regime"] = {}
     strategy |= distribution(s_values, dates, cash)  # the second block (quantstats' keys)
     benchmark |= distribution(b_values, dates, cash)
+    if config.portfolio.cash_matters:  # the second block's last line
+        for sim, out in ((strat, strategy), (bench, benchmark)):
+            out["avg_exposure"] = stats.average_exposure(sim.cash.to_numpy(), sim.value.to_numpy())
     relative = stats.relative(s_values, b_values, dates, cash, periods, rf)
     info = {
         "start": str(dates[0].date()),

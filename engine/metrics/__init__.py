@@ -142,6 +142,17 @@ def optional_keys(statistics: dict) -> list[str]:
     return [k for k, m in OPTIONAL.items() if k in statistics and m.group == "performance"]
 
 
+def in_table_order(keys) -> list[str]:
+    """`keys` as every table lists statistics: the performance block (then the optional
+    ones of it), the second block (then avg_exposure), the relative block, then any other
+    key (`time_in_<regime>`, ...) in the order given."""
+    known = [*PERFORMANCE_KEYS, *(k for k, m in OPTIONAL.items() if m.group == "performance")]
+    known += [*DISTRIBUTION_KEYS, *(k for k, m in OPTIONAL.items() if m.group == "distribution")]
+    known += RELATIVE_KEYS
+    given = list(dict.fromkeys(keys))
+    return [k for k in known if k in given] + [k for k in given if k not in known]
+
+
 def metric(key: str) -> Metric:
     """The registered metric, or a plain numeric one for keys such as `time_in_<regime>`."""
     if key in METRICS:

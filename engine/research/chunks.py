@@ -284,12 +284,12 @@ def evaluate_chunk(plan: SweepPlan, start: int, stop: int) -> Chunk:
     )
     if plan.yield_settings:
         block["cash_interest"] = result.interest
-    if config.portfolio.cash_matters:
-        block["avg_exposure"] = result.exposure
     block["switches"] = stats.switches(decided[1:])
     for k, share in stats.time_in_regime(decided[1:], range(len(plan.regimes))).items():
         block[f"time_in_{plan.regimes[k]}"] = share
     block |= {key: measured[key] for key in (*RELATIVE, *DISTRIBUTION)}
+    if config.portfolio.cash_matters:  # the kernel's: V alone does not tell the cash
+        block["avg_exposure"] = result.exposure
     for key, value in plan.bench_stats.items():
         block[f"benchmark_{key}"] = value[bench_column]
     columns = {key: np.asarray(value) for key, value in block.items()}
