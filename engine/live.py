@@ -423,10 +423,12 @@ def state_lines(config: Config, state: dict[str, Any]) -> list[str]:
 
 
 def _moves(orders: dict[str, float]) -> str:
-    """'buy SPY +2.1%, sell EFA -3%'."""
+    """'buy SPY +2.1%, sell EFA -3%, buy IWM +0.031%' (an order below 0.05% with two
+    significant digits: a volatility target's daily nudge is not shown as 0%)."""
+    shown = [(t, _pct(w) if abs(w) >= 0.0005 else f"{w * 100:.2g}%") for t, w in orders.items()]
     return ", ".join(
-        f"{'buy' if w > 0 else 'sell'} {t} {'+' if w > 0 else ''}{_pct(w)}"
-        for t, w in orders.items()
+        f"{'buy' if w > 0 else 'sell'} {t} {'+' if w > 0 else ''}{text}"
+        for (t, text), w in zip(shown, orders.values(), strict=True)
     )
 
 
