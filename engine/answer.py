@@ -50,7 +50,8 @@ class SignalState:
 
     @property
     def trade(self) -> dict[str, Any]:
-        """`needed`, `orders` (ticker -> weight to buy, negative to sell), `reasons`."""
+        """`needed`, `orders` (ticker -> weight to buy, negative to sell), `reasons`; with
+        a no-trade band also `tolerance` and `skipped` (the orders the band would skip)."""
         return self.state["trade"]
 
     @property

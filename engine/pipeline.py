@@ -310,6 +310,7 @@ def decide_codes(
     shape = tuple(len(a.values) for a in axes)
     regimes = config.parsed_regimes()
     gathered = {}
+    span = _as_span(columns)
     for name, table in tables.items():
         sizes = [shape[i] for i in table.owned]
         if table.owned:
@@ -318,11 +319,26 @@ def decide_codes(
             column = np.zeros(index.shape[1], dtype=np.int64)
         if columns is None:
             gathered[name] = table.aligned[column]
+        elif span is not None:  # a run of columns: a slice gathers rows ~100x faster
+            gathered[name] = table.aligned[column, span]
         else:
             gathered[name] = table.aligned[column[:, None], np.asarray(columns)[None, :]]
     if gathered:
         return decide(regimes, gathered)
     return np.full((index.shape[1], n_rows), len(regimes) - 1, dtype=np.int64)
+
+
+def _as_span(columns: np.ndarray | None) -> slice | None:
+    """`columns` as a slice when they are consecutive ascending positions, else None."""
+    if columns is None or isinstance(columns, slice):
+        return columns
+    columns = np.asarray(columns)
+    if columns.ndim != 1 or not len(columns):
+        return None
+    first, last = int(columns[0]), int(columns[-1])
+    if first < 0 or last - first + 1 != len(columns) or np.any(np.diff(columns) != 1):
+        return None
+    return slice(first, last + 1)
 
 
 def with_prior_row(codes: np.ndarray, market: Market, default: int) -> np.ndarray:

@@ -164,7 +164,8 @@ def compute_stats(
 ) -> dict[str, dict]:
     """Statistics (docs/semantics.md §7, §11) of the strategy, the benchmark and the one
     against the other; `rf` the risk-free rate or per-date series (default the config's
-    number), `yields` the cash yield per date (adds the cash interest earned)."""
+    number), `yields` the cash yield per date (adds the cash interest earned). With a cash
+    yield or a volatility target each portfolio also gets its average exposure."""
     cash = config.portfolio.initial_cash
     rf = config.stats.risk_free if rf is None else rf
     periods = periods_per_year(config)
@@ -181,6 +182,9 @@ def compute_stats(
     benchmark["time_in_regime"] = {}
     strategy |= distribution(s_values, dates, cash)  # the second block (quantstats' keys)
     benchmark |= distribution(b_values, dates, cash)
+    if config.portfolio.cash_matters:  # the second block's last line
+        for sim, out in ((strat, strategy), (bench, benchmark)):
+            out["avg_exposure"] = stats.average_exposure(sim.cash.to_numpy(), sim.value.to_numpy())
     relative = stats.relative(s_values, b_values, dates, cash, periods, rf)
     info = {
         "start": str(dates[0].date()),

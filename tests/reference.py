@@ -77,7 +77,8 @@ Readings of points the SPEC leaves open (also listed in the module's report):
     ``t--``), 0 on the second date when C has no date before the first or the ticker
     no price there. ``cash_interest`` sums ``cash * c_j`` where the cash is more than
     1e-9 of the previous date's value (below it, the float residue of a fully
-    invested portfolio).
+    invested portfolio). ``avg_exposure`` (with a cash yield or a volatility target)
+    is the mean over the backtest dates of ``1 - cash / V`` at the close.
   - Risk-free ticker: ``rf_t = T_t / T(t-) - 1`` per backtest date, ``rf_d`` replaced
     by that list in every statistic that subtracts it.
   - No-trade band: ``h_i = q_i p_i / V`` at the execution prices; an asset whose order
@@ -977,6 +978,7 @@ def simulate(
     tolerance=0.0,
     cash_rates=None,
     interest=None,
+    exposure=None,
 ):
     """Run one portfolio.
 
@@ -991,6 +993,8 @@ def simulate(
     tolerance: the no-trade band x of SPEC 11 (0: none).
     cash_rates[j]: cash yield c_j earned on date j before its orders (None: none).
     interest: a list that receives the cash interest earned (sum of cash_{j-1} * c_j).
+    exposure: a list that receives the average exposure (mean over the dates of
+              1 - cash / V at the close).
     Returns (values, trades).
     """
     n_assets = len(tickers)
@@ -999,6 +1003,7 @@ def simulate(
     values: list[float] = []
     trades: list[dict] = []
     earned = 0.0
+    invested: list[float] = []  # 1 - cash / V at each close
     threshold = None
     if isinstance(rebalance, dict) and "threshold" in rebalance:
         threshold = float(rebalance["threshold"])
@@ -1060,6 +1065,7 @@ def simulate(
         held = [q[i] * c[i] for i in range(n_assets)]
         V_t = cash + sum(held)
         values.append(V_t)
+        invested.append(1.0 - cash / V_t)
         # threshold rule: drift at the close of t against the target decided at t
         drift_flag = False
         if threshold is not None and j + 1 < len(dates):
@@ -1071,6 +1077,8 @@ def simulate(
                         break
     if interest is not None:
         interest.append(earned)
+    if exposure is not None:
+        exposure.append(sum(invested) / len(invested))
     return values, trades
 
 
@@ -1538,6 +1546,7 @@ def reference_backtest(config: dict, data_dir: str | Path, config_dir=None) -> d
         P = 365.0 if all(_is_crypto(t) for t in universe) else 252.0
     cash_rates = cash_yields(portfolio_cfg.get("cash_yield"), data, C, k0, N, P)
     earned: dict[str, list] = {"strategy": [], "benchmark": []}
+    exposed: dict[str, list] = {"strategy": [], "benchmark": []}
 
     # ---- strategy ----------------------------------------------------------
     s_close, s_exec = price_tables(universe, assets)
@@ -1556,6 +1565,7 @@ def reference_backtest(config: dict, data_dir: str | Path, config_dir=None) -> d
         tolerance,
         cash_rates,
         earned["strategy"],
+        exposed["strategy"],
     )
 
     # ---- benchmark: fixed weights, same dates, timing, costs, cash yield; its own rule
@@ -1589,6 +1599,7 @@ def reference_backtest(config: dict, data_dir: str | Path, config_dir=None) -> d
         0.0,
         cash_rates,
         earned["benchmark"],
+        exposed["benchmark"],
     )
 
     # ---- statistics -------------------------------------------------------
@@ -1601,6 +1612,9 @@ def reference_backtest(config: dict, data_dir: str | Path, config_dir=None) -> d
     if cash_rates is not None:
         s_stats["cash_interest"] = earned["strategy"][0]
         b_stats["cash_interest"] = earned["benchmark"][0]
+    if portfolio_cfg.get("cash_yield") is not None or portfolio_cfg.get("target_vol"):
+        s_stats["avg_exposure"] = exposed["strategy"][0]
+        b_stats["avg_exposure"] = exposed["benchmark"][0]
     rel = relative_stats(
         returns_of(s_values, initial_cash),
         returns_of(b_values, initial_cash),

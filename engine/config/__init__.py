@@ -353,6 +353,13 @@ class PortfolioConfig(_Model):
     def _dump(self, handler) -> dict:
         return _without_unset(handler(self), ("cash_yield", "target_vol"))
 
+    @property
+    def cash_matters(self) -> bool:
+        """Whether the strategy's cash is a choice worth measuring: a volatility target
+        holds it on purpose, a cash yield pays it. The statistics then add the average
+        exposure (`avg_exposure`)."""
+        return self.cash_yield is not None or self.target_vol is not None
+
 
 class StatsConfig(_Model):
     periods_per_year: Whole | None = Field(default=None, ge=1, le=limits.MAX_PERIODS_PER_YEAR)

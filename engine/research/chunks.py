@@ -222,6 +222,8 @@ def build_plan(
     )
     if settings:
         bench_stats["cash_interest"] = bench_run.interest
+    if config.portfolio.cash_matters:
+        bench_stats["avg_exposure"] = bench_run.exposure
     if chunk is None:
         table_bytes = chunk_bytes(config, decisions.schedule, len(decisions.signals))
         chunk = memory_chunk(len(dates), len(decisions.signals), table_bytes)
@@ -311,6 +313,8 @@ def evaluate_rows(
     for k, share in stats.time_in_regime(decided[1:], range(len(plan.regimes))).items():
         block[f"time_in_{plan.regimes[k]}"] = share
     block |= {key: measured[key] for key in (*RELATIVE, *DISTRIBUTION)}
+    if config.portfolio.cash_matters:  # the kernel's: V alone does not tell the cash
+        block["avg_exposure"] = result.exposure
     for key, value in plan.bench_stats.items():
         block[f"benchmark_{key}"] = value[bench_column]
     columns = {key: np.asarray(value) for key, value in block.items()}
