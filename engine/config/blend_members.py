@@ -256,7 +256,7 @@ def check_blend(raw: dict, labels: list[str] | None = None) -> tuple[Blend | Non
             problems += lines
             if config is not None:
                 members.append((label, model.blend[j].weight, config, entry))
-    if problems or model is None:
+    if problems or model is None or None in labels:  # None: a member file unread
         return None, problems
     return _built(model, members), []
 

@@ -36,7 +36,7 @@ def timing_table(result):
     from rich.table import Table
 
     span = f"{result.dates[0].date()} → {result.dates[-1].date()}"
-    table = Table(title=plain(f"Timing luck: {result.name}, decided {result.decide}, {span}"))
+    table = Table(title=plain(f"{result.name} decided {result.decide}: {span}"))
     table.add_column("decide_day", justify="right")
     for _, label, _ in COLUMNS:
         table.add_column(label, justify="right")
