@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from regions import Entry, Runner, claim, num, pct, table, terminal, value
+from regions import Entry, Runner, claim, num, pct, snippet_output, table, terminal, value
 
 DATA = "../shared/data"
 BLENDS = {
@@ -91,6 +91,7 @@ REGISTRY: dict[str, Entry] = {
     "blend.tranches_among": claim(_tranches_among),
     "blend.below_spy": claim(_below_spy),
     "timing_example": terminal(*TIMING_TOP2_OUT),
+    "api_timing": snippet_output(),
     "timing.gtaa5_min": value(lambda r: pct(_timing(r, "spread.cagr_min"))),
     "timing.gtaa5_min_day": value(lambda r: _day(r, "min")),
     "timing.gtaa5_max": value(lambda r: pct(_timing(r, "spread.cagr_max"))),
