@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from figures_blends import REGISTRY as BLEND_FIGURES  # noqa: E402
 from regions import (  # noqa: E402
     Entry,
     FigureError,
@@ -604,6 +605,8 @@ REGISTRY: dict[str, Entry] = {
     # README, Python API
     "api_example": snippet_output(),
     "api_commands": snippet_output(),
+    # README, Portfolios of strategies and Timing luck (docs/figures_blends.py)
+    **BLEND_FIGURES,
 }
 
 

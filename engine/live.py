@@ -378,9 +378,8 @@ def _weights(weights: dict[str, float]) -> str:
     return " ".join(shown) or "all cash"
 
 
-def state_lines(config: Config, state: dict[str, Any]) -> list[str]:
-    """The terminal form: a header, one sentence per signal, the regime and what to do."""
-    decided = state["decided_on"]
+def header_lines(state: dict[str, Any]) -> list[str]:
+    """'NAME at the close of DATE:', then whether the data is stale, then the warnings."""
     lines = [f"{state['name']} at the close of {state['as_of']}:"]
     if state["stale"]:
         behind = state["sessions_behind"]
@@ -388,7 +387,13 @@ def state_lines(config: Config, state: dict[str, Any]) -> list[str]:
             f"stale: the data misses {behind} session{'s' if behind != 1 else ''} before "
             f"today ({state['today']}); refresh it"
         )
-    lines += [f"warning: {warning}" for warning in state["warnings"]]
+    return lines + [f"warning: {warning}" for warning in state["warnings"]]
+
+
+def state_lines(config: Config, state: dict[str, Any]) -> list[str]:
+    """The terminal form: a header, one sentence per signal, the regime and what to do."""
+    decided = state["decided_on"]
+    lines = header_lines(state)
     for name, series in state.get("series", {}).items():
         lines.append(series_sentence(name, series))
     for name, signal in state["signals"].items():

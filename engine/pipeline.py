@@ -382,7 +382,8 @@ def prepare_decisions(
 ) -> Decisions:
     """Schedules, signal tables and rank inputs for the rows (positions in C) simulated.
     A rank buffer chains each selection from the previous decision date, so with `keep`
-    every decision date of C up to the last row is taken (also before the start)."""
+    every decision date of C up to the last row is taken (also before the start). A
+    blend's are its members' (engine.blend.prepare)."""
     execution = config.execution
     days = decide_days(config, axes)
     buffered = any(r.rank is not None and r.rank.keep is not None for r in config.regimes)
@@ -458,7 +459,7 @@ def _dates_before(market: Market, instant: int) -> tuple[int, pd.Timestamp | Non
 def shaping_warnings(config: Config, market: Market, decisions: Decisions) -> None:
     """Warn (stderr and manifest) about what silently shaped the result: a signal read by a
     `when` that is still undefined (so False) on backtest dates, and a ranked asset with
-    too little history to be eligible on backtest dates."""
+    too little history to be eligible on backtest dates (a blend's: engine.blend)."""
     total = len(market.dates)
     readers: dict[str, list[str]] = {}
     for regime in config.parsed_regimes():
@@ -511,7 +512,10 @@ def decide_targets(
     """Decided regimes [G, rows] and targets of the combinations `index` on the scheduled
     rows; with `prior`, a first row holding the default regime and its target (the date
     before the first backtest date when C has none). `record`: filled with each ranked
-    regime's Ranking as acted on (runs)."""
+    regime's Ranking as acted on (runs). A blend's decisions decide themselves from its
+    members' (engine.blend.BlendDecisions.decide)."""
+    if hasattr(decisions, "decide"):
+        return decisions.decide(axes, index, prior)
     default = len(config.regimes) - 1
     schedules = decisions.schedule
     which = schedule_of(axes, index)

@@ -403,7 +403,10 @@ def chunk_bytes(config: Config, schedules: Schedules, n_signals: int = 0) -> int
     ranked regime and decision date some row reads, with a volatility target a row per
     fixed regime and such date, with a rank buffer about as many again as its ranked rows;
     plus, for the decision dates a rank buffer walks before those (history), the
-    combination's signals and decided regime on them."""
+    combination's signals and decided regime on them. A blend's decisions give their own
+    size (engine.blend.Sizes)."""
+    if hasattr(schedules, "table_bytes"):
+        return schedules.table_bytes()
     n_slots = len(schedules.read)
     ranked = sum(r.rank is not None for r in config.regimes)
     buffered = sum(r.rank is not None and r.rank.keep is not None for r in config.regimes)

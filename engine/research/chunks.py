@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from engine import pipeline
+from engine.blend import prepare_any, warnings_any
 from engine.config import Config
 from engine.data import PriceSource, describe
 from engine.data.series import describe_series
@@ -201,8 +202,8 @@ def build_plan(
     universe = list(config.universe)
     # Row 0 holds the decision of the calendar date before the first backtest date.
     rows = np.arange(market.rows.start, market.rows.stop)
-    decisions = pipeline.prepare_decisions(config, spec.axes, market, rows)
-    pipeline.shaping_warnings(config, market, decisions)
+    decisions = prepare_any(config, spec.axes, market, rows)  # a blend's: its members'
+    warnings_any(config, market, decisions)
     close, price = (
         np.ascontiguousarray(f.to_numpy())
         for f in pipeline.execution_prices(config, prices, universe, dates)
