@@ -242,7 +242,8 @@ def _decided(source: Source, index, prior, record, decisions: BlendDecisions) ->
     if decisions.returns is not None:
         schedule = source.decisions.schedule
         sources = schedule.sources[pipeline.schedule_of(source.axes, index)]
-        latest = np.where(sources >= 0, schedule.decisions[np.maximum(sources, 0)], -1)
+        # a source of -1 (no decision yet, also when the schedule has none) reads the -1
+        latest = np.append(schedule.decisions, -1)[sources]
         if prior:
             latest = np.hstack([np.full((latest.shape[0], 1), -1, dtype=np.int64), latest])
     return Decided(regimes, targets, latest)
