@@ -7,7 +7,7 @@
     run.values, run.weights, run.trades, run.signals, run.stats, run.portfolio
     table = api.sweep("configs/sweeps/weights_costs.yaml", data_dir="../shared/data")
     api.compare([...]), api.walk_forward(sweep, "train=3y,test=1y"), api.audit(config),
-    api.signal(config), api.check(path), api.kinds()
+    api.signal(config), api.check(path), api.kinds(), api.schema()
 
 Each function goes through the code its command runs (no second implementation) and
 returns a typed result (`Run`, a results table, or the engine's own result types, listed
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import importlib
 
-from engine.api._answers import check, kinds, signal
+from engine.api._answers import check, kinds, schema, signal
 from engine.api._research import audit, compare, walk_forward
 from engine.api._runs import Run, load, run, sweep
 
@@ -53,6 +53,7 @@ __all__ = [
     "kinds",
     "load",
     "run",
+    "schema",
     "signal",
     "sweep",
     "walk_forward",

@@ -4,7 +4,7 @@ User mistakes are raised as RotationError (exit code 2, one line, no traceback);
 output folders are checked before any backtest. Ctrl-C, SIGTERM and SIGHUP stop a
 command cleanly (exit code 128 + the signal number; engine/interrupts.py).
 `sweep` and `audit` live in engine/cli/research.py, `data` in engine/cli/data.py, `kinds`
-in engine/cli/kinds.py.
+in engine/cli/kinds.py, `schema` in engine/cli/schema.py.
 """
 
 from __future__ import annotations
@@ -270,8 +270,9 @@ def _register() -> None:
     from engine.cli.data import data_group
     from engine.cli.kinds import kinds_command
     from engine.cli.research import audit, sweep
+    from engine.cli.schema import schema_command
 
-    for command in (sweep, audit, data_group, kinds_command):
+    for command in (sweep, audit, data_group, kinds_command, schema_command):
         main.add_command(command)
 
 
