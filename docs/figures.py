@@ -45,7 +45,7 @@ from regions import (  # noqa: E402
 )
 
 REPO = Path(__file__).resolve().parents[1]
-FILES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+FILES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
 DATA = "../shared/data"  # as the commands are shown; the runner links it to --data-dir
 
 

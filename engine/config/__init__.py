@@ -66,18 +66,15 @@ def _without_unset(data: dict, keys: tuple[str, ...]) -> dict:
     return {k: v for k, v in data.items() if not (k in keys and v is None)}
 
 
+# A bar can never be final before the start of its own label date in `tz`: it would then
+# feed decisions taken before the day it describes had begun (a negative offset hands
+# later prices to earlier dates). So `day_offset` is 0 to `MAX_DAY_OFFSET`, and with an
+# HH:MM `time` the instant `label date + day_offset days + time` is at or after 00:00 of
+# the label date in `tz` by construction. Whether a late-enough close is also honest (a
+# crypto UTC-day bar is not complete at 16:00 New York) is what `rotation audit` checks.
 class CloseTime(_Model):
-    """When a series' daily bar becomes final: `time` in `tz`, `day_offset` days after its label.
-
-    A bar can never be final before the start of its own label date in `tz`: it
-    would then feed decisions taken before the day it describes had begun (a
-    negative offset hands later prices to earlier dates). So `day_offset` is 0
-    to `MAX_DAY_OFFSET`, and with an HH:MM `time` the instant
-    `label date + day_offset days + time` is at or after 00:00 of the label date
-    in `tz` by construction. Whether a late-enough close is also honest (a
-    crypto UTC-day bar is not complete at 16:00 New York) is what
-    `rotation audit` checks.
-    """
+    """When a series' daily bar becomes final: `time` in `tz`, `day_offset` days after its
+    label date (never before that date; `rotation audit` checks a close is late enough)."""
 
     time: str
     """The close as HH:MM on a 24-hour clock, e.g. "16:00"."""
@@ -151,7 +148,7 @@ class SeriesConfig(_Model):
 
 
 class DataConfig(_Model):
-    """Where prices come from and how bad data is treated (README "Data")."""
+    """Where prices come from, the portfolio's dates, and how bad data is treated."""
 
     source: Literal["yfinance", "csv", "synthetic"] = "yfinance"
     """Where prices come from: yfinance (Yahoo Finance, cached), csv (a folder of
@@ -406,9 +403,9 @@ class TargetVol(_Model):
 
 
 class PortfolioConfig(_Model):
-    """Starting cash, within engine.limits' MIN/MAX_INITIAL_CASH (see there why), the
-    yield of idle cash (an annual rate, or a ticker whose daily return it earns) and an
-    optional volatility target (§11)."""
+    """Starting cash (within engine.limits' MIN/MAX_INITIAL_CASH), what idle cash earns (an
+    annual rate, or a ticker whose daily return it earns) and an optional volatility
+    target (docs/semantics.md §11)."""
 
     initial_cash: Number = Field(
         default=100_000.0, ge=limits.MIN_INITIAL_CASH, le=limits.MAX_INITIAL_CASH
