@@ -7,7 +7,6 @@ and the docs resolves to a file and heading, the README stays a landing page of 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, docs_module
 
 DOCS = REPO / "docs"
 README = REPO / "README.md"
@@ -25,15 +24,7 @@ PAGES = sorted(DOCS.rglob("*.md"))
 MAX_README_LINES = 250
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"docs_{name}", DOCS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-reference = _load("reference")
+reference = docs_module("reference")
 
 
 @pytest.mark.parametrize("path", list(reference.pages()), ids=lambda p: p.name)
@@ -130,5 +121,5 @@ def test_the_readme_is_a_landing_page_of_at_most_250_lines():
 
 
 def test_figures_reads_every_markdown_page():
-    figures = _load("figures")
+    figures = docs_module("figures")
     assert set(figures.FILES) == {README, *PAGES}
