@@ -345,11 +345,12 @@ class ExecutionConfig(_Model):
     """No-trade band x (0 <= x < 1): on a trade date an asset's order is placed only if its
     weight is more than x from target; exits and entries always."""
     decide: Literal["daily", "weekly", "monthly", "quarterly", "annual"] = "daily"
-    """When regimes are decided: daily, or on one date of each week, month, quarter or
+    """When regimes are decided: daily, or on one date of each (ISO) week, month, quarter or
     year (the last, or `decide_day`); held in between."""
     decide_day: Whole | None = None  # d-th date of each period (-1: the last; None: -1)
     """The d-th trading date of each period (d >= 1) or the |d|-th from its end (d <= -1;
-    default -1, the last); not with daily."""
+    default -1, the last); |d| at most 5, 23, 66 or 262 for weekly, monthly, quarterly or
+    annual (7, 31, 92, 366 when every traded asset is crypto); not with daily."""
 
     @model_serializer(mode="wrap")
     def _dump(self, handler) -> dict:
