@@ -20,12 +20,14 @@ Adding a figure: one entry in REGISTRY below and one marked region in the markdo
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from figures_blends import REGISTRY as BLEND_FIGURES  # noqa: E402
 from regions import (  # noqa: E402
     Entry,
     FigureError,
@@ -101,19 +103,37 @@ def costs_wf(r: Runner, path: str):
     return at(r.json(*COSTS_WF), path)
 
 
-def gtaa5_without_rebalancing(r: Runner) -> dict:
-    """stats of configs/taa/gtaa5.yaml with `rebalance: none` instead of monthly."""
+def changed(r: Runner, path: str, changes: dict | None = None):
+    """engine.api.run of the config at `path` on ../shared/data with `changes` ({"dotted.key":
+    value}, a number a list position), run once per distinct change."""
+    changes = changes or {}
 
-    def go() -> dict:
+    def go():
         import yaml
 
         from engine import api
 
-        raw = yaml.safe_load(Path("configs/taa/gtaa5.yaml").read_text(encoding="utf-8"))
-        raw["execution"]["rebalance"] = "none"
-        return api.run(raw, data_dir=DATA).stats
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        for dotted, new in changes.items():
+            *parents, last = (int(p) if p.isdigit() else p for p in dotted.split("."))
+            node = raw
+            for part in parents:
+                node = node[part]
+            node[last] = new
+        return api.run(raw, data_dir=DATA)
 
-    return r.call("gtaa5 rebalance none", go)
+    return r.call(f"{path} {json.dumps(changes, sort_keys=True)}", go)
+
+
+def gtaa5_without_rebalancing(r: Runner) -> dict:
+    """stats of configs/taa/gtaa5.yaml with `rebalance: none` instead of monthly."""
+    return changed(r, "configs/taa/gtaa5.yaml", {"execution.rebalance": "none"}).stats
+
+
+def year_return(run, year: int) -> float:
+    """The strategy's return over calendar `year` (from the last close of the year before)."""
+    values = run.values["strategy"]
+    return values[str(year)].iloc[-1] / values[: str(year - 1)].iloc[-1] - 1
 
 
 def held_outside(r: Runner, key: str, tickers: tuple[str, ...]):
@@ -182,6 +202,152 @@ def _half_widths(r: Runner) -> list[float]:
 
 
 FIRST, LAST = 0, -1  # the cheapest and the dearest fee level of weights_costs.yaml
+
+# ---------------------------------------------------------------- SPEC 11's ready configs
+
+SEED, VOL = "configs/smallcap_breakout_eth.yaml", "configs/smallcap_breakout_eth_vol10.yaml"
+VOL_VARIANTS = {"monthly": {"execution.decide": "monthly"}, "band": {"execution.tolerance": 0.05}}
+TOP2, CALM = "configs/taa/top2_of_7.yaml", "configs/taa/top2_of_7_calm.yaml"
+CALM_ROWS = {  # the rows of the README's band and buffer table: (config, changes)
+    "top2_of_7.yaml": (TOP2, {}),
+    **{f"tolerance: {x:g}": (TOP2, {"execution.tolerance": x}) for x in (0.02, 0.05, 0.1)},
+    "keep: 3": (TOP2, {"regimes.0.rank.keep": 3}),
+    "top2_of_7_calm.yaml": (CALM, {}),
+}
+GEM, GEM_CASH = "configs/taa/gem.yaml", "configs/taa/gem_cash.yaml"
+GEM_IN_CASH = {"regimes.1.weights": {}}  # GEM's risk-off regime in cash instead of AGG
+G6040 = "configs/taa/gtaa5_quarterly_6040.yaml"
+
+
+VOL_STATS = {  # value name: (statistic, format)
+    "volatility": ("volatility", lambda x: pct(x, 1)),
+    "max_dd": ("max_drawdown", lambda x: pct(x, 1)),
+    "sharpe": ("sharpe", lambda x: num(x, 2)),
+    "cagr": ("cagr", pct),
+    "trade_dates": ("trade_dates", count),
+    "turnover": ("turnover", lambda x: pct(x, 0)),
+    "exposure": ("avg_exposure", lambda x: pct(x, 0)),
+}
+VOL_SHOWN = {  # the README's values of the vol-targeted config and its variants
+    None: ("volatility", "max_dd", "exposure", "sharpe", "trade_dates", "turnover"),
+    "monthly": ("trade_dates", "cagr", "sharpe", "max_dd", "volatility"),
+    "band": ("trade_dates", "turnover", "cagr", "sharpe", "max_dd", "volatility", "exposure"),
+}
+
+
+def vol(r: Runner, key: str, variant: str | None = None) -> float:
+    """A strategy statistic of the vol-targeted seed config (or one of VOL_VARIANTS)."""
+    if variant is None:
+        return ready(r, VOL)["strategy"][key]
+    return changed(r, VOL, VOL_VARIANTS[variant]).stats["strategy"][key]
+
+
+def _vol_claim(r: Runner) -> str | None:
+    seed, target = ready(r, SEED)["strategy"], ready(r, VOL)["strategy"]
+    if not abs(target["volatility"] - 0.10) < abs(seed["volatility"] - 0.10):
+        return "the target's volatility is not nearer 10% than the seed's"
+    return None if target["max_drawdown"] > seed["max_drawdown"] else "no smaller drawdown"
+
+
+def _band_on_vol_claim(r: Runner) -> str | None:
+    daily, band = (vol(r, "trade_dates"), vol(r, "trade_dates", "band"))
+    if not band < daily / 10:
+        return f"the band trades on {band} of {daily} dates: not a tenth"
+    return None if vol(r, "sharpe", "band") >= vol(r, "sharpe") else "the band lowers Sharpe"
+
+
+def calm(r: Runner, key: str, stat: str) -> float:
+    """A strategy statistic of a row of CALM_ROWS."""
+    return changed(r, *CALM_ROWS[key]).stats["strategy"][stat]
+
+
+def calm_2008(r: Runner, key: str) -> float:
+    return year_return(changed(r, *CALM_ROWS[key]), 2008)
+
+
+def _calm_claim(r: Runner, what: str) -> str | None:
+    plain, band, keep = "top2_of_7.yaml", "tolerance: 0.05", "keep: 3"
+    if what == "band":  # trade dates cut by two thirds, turnover by less than a tenth
+        fewer = calm(r, band, "trade_dates") <= calm(r, plain, "trade_dates") / 3
+        same = calm(r, band, "turnover") >= 0.9 * calm(r, plain, "turnover")
+        return None if fewer and same else "the band does not cut dates but not turnover"
+    if what == "buffer":  # turnover cut by more than half
+        half = calm(r, keep, "turnover") < calm(r, plain, "turnover") / 2
+        return None if half else "the buffer does not halve turnover"
+    cost = calm(r, plain, "cagr") - calm(r, keep, "cagr")  # "cost": mostly 2008
+    crash = calm_2008(r, plain) - calm_2008(r, keep)
+    return None if cost > 0.02 and crash > 0.2 else f"buffer cost {cost:.3f}, 2008 {crash:.3f}"
+
+
+def dbc_kept(r: Runner):
+    """The calm config's decision dates of 2008-09 on which the buffer keeps DBC."""
+    ranks = changed(r, CALM).ranks
+    dbc = ranks[(ranks["asset"] == "DBC") & ranks["active"]]
+    dbc = dbc[(dbc["date"] >= "2008-07-01") & (dbc["date"] < "2009-07-01")]
+    return dbc[dbc["kept"].astype(bool)]
+
+
+def _dbc_claim(r: Runner) -> str | None:
+    ranks, kept = changed(r, CALM).ranks, dbc_kept(r)
+    dates = ranks["date"].drop_duplicates()
+    between = dates[(dates >= kept["date"].min()) & (dates <= kept["date"].max())]
+    if len(kept) != len(between) or set(kept["rank"]) != {3}:
+        return "DBC is not kept at rank 3 on every decision of its run"
+    if not (kept["weight"] >= 0.4).all():
+        return "DBC's slot is not 40% or more"
+    plain = changed(r, TOP2).ranks
+    plain = plain[(plain["asset"] == "DBC") & plain["date"].isin(kept["date"])]
+    return None if not plain["selected"].any() else "the plain top 2 also held DBC"
+
+
+def kept_share(r: Runner) -> float:
+    """Share of the calm config's decision dates on which the buffer keeps some asset."""
+    ranks = changed(r, CALM).ranks
+    return ranks.groupby("date")["kept"].any().mean()
+
+
+def gem_money(r: Runner, key: str, side: str = "strategy", part: str | None = None) -> float:
+    """A statistic of gem_cash.yaml (`part` "gem": of gem.yaml; "cash"/"zero": GEM with
+    its risk-off regime in cash earning BIL / nothing)."""
+    if part is None:
+        return taa(r, "gem_cash.yaml")[side][key]
+    if part == "gem":
+        return taa(r, "gem.yaml")[side][key]
+    changes = GEM_IN_CASH | ({"portfolio.cash_yield": 0.0} if part == "zero" else {})
+    return changed(r, GEM_CASH, changes).stats[side][key]
+
+
+def _gem_invested_claim(r: Runner) -> str | None:
+    gap = changed(r, GEM_CASH).values - changed(r, GEM).values
+    if abs(gem_money(r, "cash_interest")) >= 0.005:
+        return "gem_cash earns interest"
+    return None if gap["strategy"].abs().max() < 0.005 else "values differ from GEM's"
+
+
+def _bills_claim(r: Runner) -> str | None:
+    def go():
+        from engine.data import CsvSource
+
+        close = CsvSource(DATA).load(["BIL"])["BIL"]["Close"]
+        return {y: close[str(y)].iloc[-1] / close[str(y - 1)].iloc[-1] - 1 for y in (2023, 2024)}
+
+    paid = r.call("BIL 2023-2024", go)
+    return None if all(0.04 <= x <= 0.055 for x in paid.values()) else f"BIL paid {paid}"
+
+
+def g6040(r: Runner, key: str, side: str = "strategy") -> float:
+    return changed(r, G6040).stats[side][key]
+
+
+def _g6040_claim(r: Runner, what: str) -> str | None:
+    s, b = (changed(r, G6040).stats[x] for x in ("strategy", "benchmark"))
+    if what == "yardstick":
+        ahead = b["cagr"] > s["cagr"] and b["sharpe"] > s["sharpe"]
+        return None if ahead and s["max_drawdown"] > b["max_drawdown"] else "60/40 not ahead"
+    monthly = taa(r, "gtaa5.yaml")["strategy"]
+    worse = monthly["cagr"] > s["cagr"] and monthly["max_drawdown"] > s["max_drawdown"]
+    return None if worse else "quarterly decisions do not cost GTAA-5 return and drawdown"
+
 
 # ---------------------------------------------------------------- the registry
 
@@ -264,8 +430,93 @@ REGISTRY: dict[str, Entry] = {
     "taa.gtaa5_none_sharpe": value(
         lambda r: num(gtaa5_without_rebalancing(r)["strategy"]["sharpe"], 2)
     ),
+    # README, Ready configs: the volatility target
+    "vol.seed_volatility": value(lambda r: pct(ready(r, SEED)["strategy"]["volatility"], 1)),
+    "vol.seed_max_dd": value(lambda r: pct(ready(r, SEED)["strategy"]["max_drawdown"], 1)),
+    "vol.seed_sharpe": value(lambda r: num(ready(r, SEED)["strategy"]["sharpe"], 2)),
+    "vol.seed_turnover": value(lambda r: pct(ready(r, SEED)["strategy"]["turnover"], 0)),
+    "vol.days": value(lambda r: count(ready(r, VOL)["period"]["days"])),
+    "vol.does_what": claim(_vol_claim),
+    "vol.pays": claim(
+        lambda r: (
+            None
+            if vol(r, "sharpe") < ready(r, SEED)["strategy"]["sharpe"]
+            else "the target does not lower Sharpe"
+        )
+    ),
+    "vol.band_keeps": claim(_band_on_vol_claim),
+    **{
+        f"vol.{name}{'' if variant is None else '_' + variant}": value(
+            lambda r, key=VOL_STATS[name][0], f=VOL_STATS[name][1], v=variant: f(vol(r, key, v))
+        )
+        for variant, names in VOL_SHOWN.items()
+        for name in names
+    },
+    # README, Tactical asset allocation: money that behaves like money
+    "taa.gem_cash_in_stocks": value(
+        lambda r: pct(taa(r, "gem_cash.yaml")["strategy"]["time_in_regime"]["equities"], 1)
+    ),
+    "taa.calm_kept": value(lambda r: pct(kept_share(r), 1)),
+    "money.gem_invested": claim(_gem_invested_claim),
+    "money.bills_paid": claim(_bills_claim),
+    "money.gem_interest": value(lambda r: f"{gem_money(r, 'cash_interest'):,.2f}"),
+    "money.gem_cagr": value(lambda r: pct(gem_money(r, "cagr"))),
+    **{
+        f"money.{name}{suffix}": value(
+            lambda r, key=key, side=side, f=f, part=part: f(gem_money(r, key, side, part))
+        )
+        for suffix, part in (("", None), ("_gem", "gem"))
+        for name, key, side, f in (
+            ("sharpe", "sharpe", "strategy", lambda x: num(x, 3)),
+            ("sortino", "sortino", "strategy", lambda x: num(x, 3)),
+            ("alpha", "alpha", "relative", pct),
+            ("spy_sharpe", "sharpe", "benchmark", lambda x: num(x, 3)),
+        )
+    },
+    "money.cash_interest": value(lambda r: f"{gem_money(r, 'cash_interest', part='cash'):,.0f}"),
+    "money.cash_cagr": value(lambda r: pct(gem_money(r, "cagr", part="cash"))),
+    "money.zero_cagr": value(lambda r: pct(gem_money(r, "cagr", part="zero"))),
+    "calm_table": table(
+        {
+            "trade dates": lambda r, k: count(calm(r, k, "trade_dates")),
+            "turnover (one-way, ann.)": lambda r, k: pct(calm(r, k, "turnover"), 0),
+            "fees": lambda r, k: f"{calm(r, k, 'fees_paid'):,.0f}",
+            "CAGR": lambda r, k: pct(calm(r, k, "cagr")),
+            "Sharpe": lambda r, k: num(calm(r, k, "sharpe"), 2),
+            "max DD": lambda r, k: pct(calm(r, k, "max_drawdown"), 1),
+            "2008": lambda r, k: pct(calm_2008(r, k), 1),
+        }
+    ),
+    **{
+        f"calm.{what}": claim(lambda r, w=what: _calm_claim(r, w))
+        for what in ("band", "buffer", "cost")
+    },
+    "calm.dbc": claim(_dbc_claim),
+    "calm.dbc_from": value(lambda r: str(dbc_kept(r)["date"].min().date())),
+    "calm.dbc_to": value(lambda r: str(dbc_kept(r)["date"].max().date())),
+    "calm.dbc_worst": value(lambda r: pct(dbc_kept(r)["score"].min(), 0)),
+    "g6040.start": value(lambda r: changed(r, G6040).stats["period"]["start"]),
+    "g6040.end": value(lambda r: changed(r, G6040).stats["period"]["end"]),
+    **{
+        f"g6040.{name}{'_6040' if side == 'benchmark' else ''}": value(
+            lambda r, key=key, side=side, f=f: f(g6040(r, key, side))
+        )
+        for side in ("strategy", "benchmark")
+        for name, key, f in (
+            ("cagr", "cagr", pct),
+            ("sharpe", "sharpe", lambda x: num(x, 2)),
+            ("max_dd", "max_drawdown", lambda x: pct(x, 1)),
+            ("trade_dates", "trade_dates", count),
+        )
+    },
+    "g6040.monthly_cagr": value(lambda r: pct(taa(r, "gtaa5.yaml")["strategy"]["cagr"])),
+    "g6040.monthly_max_dd": value(
+        lambda r: pct(taa(r, "gtaa5.yaml")["strategy"]["max_drawdown"], 1)
+    ),
+    **{f"g6040.{w}": claim(lambda r, w=w: _g6040_claim(r, w)) for w in ("yardstick", "monthly")},
     # docs/running.md, What do I hold tomorrow?
     "signal_example": terminal("signal", "configs/smallcap_breakout_eth.yaml", "--data-dir", DATA),
+    "signal_spec11": snippet_output(),
     # docs/research.md, Sweeping parameters and Guarding against overfitting
     "check_example": terminal("check", "configs/sweeps/weights_costs.yaml"),
     "grid.combinations": value(lambda r: count(grid(r, "combinations"))),
@@ -360,6 +611,8 @@ REGISTRY: dict[str, Entry] = {
     # docs/api.md
     "api_example": snippet_output(),
     "api_commands": snippet_output(),
+    # README, Portfolios of strategies and Timing luck (docs/figures_blends.py)
+    **BLEND_FIGURES,
 }
 
 

@@ -37,7 +37,7 @@ MARKERS = {  # a value may sit inside a claim or a figure's kept text: one patte
     for kind in KINDS
 }
 WIDTH = 80  # terminal columns the commands see
-WRITES = ("run", "compare", "sweep")  # commands that write a folder (given --out if none)
+WRITES = ("run", "compare", "sweep", "timing")  # commands that write a folder (--out if none)
 
 
 class FigureError(Exception):

@@ -50,7 +50,8 @@ class SignalState:
 
     @property
     def trade(self) -> dict[str, Any]:
-        """`needed`, `orders` (ticker -> weight to buy, negative to sell), `reasons`."""
+        """`needed`, `orders` (ticker -> weight to buy, negative to sell), `reasons`; with
+        a no-trade band also `tolerance` and `skipped` (the orders the band would skip)."""
         return self.state["trade"]
 
     @property
@@ -65,6 +66,10 @@ class SignalState:
 
     def lines(self) -> list[str]:
         """The sentences `rotation signal` prints (before its ranking table)."""
+        if "members" in self.state:  # a blend: each member, then the blend
+            from engine.live_blend import blend_lines
+
+            return blend_lines(self.state, [m.config for m in self.result.blend.members])
         from engine.live import state_lines
 
         return state_lines(self.config, self.state)
@@ -99,4 +104,8 @@ def answer(
     config = latest(config)
     prices = source if source is not None else make_source(config.data, refresh=refresh)
     result, warnings = run_latest(config, prices)
+    if result.blend is not None:  # a blend, or a config in tranches: engine.live_blend
+        from engine.live_blend import blend_state
+
+        return SignalState(config, blend_state(result, on, warnings), result)
     return SignalState(config, current_state(result, on, warnings), result)

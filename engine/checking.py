@@ -2,8 +2,8 @@
 
 Each file is read, its kind told from its content (engine/config/kinds.py), and
 validated by that kind's checker with every problem at once; no price is loaded and
-nothing is written. `CHECKERS` is the one place a kind's check is registered: a new
-kind (blend configs, SPEC 11) adds its checker there. A sweep config's result lists
+nothing is written. `CHECKERS` is the one place a kind's check is registered (a blend,
+SPEC 11: engine/config/blend.py, a sweep when it sweeps something). A sweep config's result lists
 its axes, their values and the combination count, so what a list means (an axis, or
 one blend of a list-valued parameter) is seen before anything runs.
 """
@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.config import load_config, read_yaml
+from engine.config import read_yaml
 from engine.config.kinds import config_kind
+from engine.config.load import load_config
 from engine.errors import ConfigError
 from engine.research.grid import Axis, shown
 from engine.terminal import printable
@@ -32,15 +33,19 @@ class Checked:
 
     Attributes:
         path: the file as given.
-        kind: `config` or `sweep` (engine/config/kinds.py).
+        kind: `config`, `sweep` or `blend` (engine/config/kinds.py).
         axes: a sweep's axes in grid order (the last varies fastest); () for a config.
         scenarios: full names of the axes that are scenarios (swept, never chosen).
+        detail: what a blend holds (`2 members`), or a config's tranches ("" otherwise).
+        notes: what a blend overrides in its members (said as warnings).
     """
 
     path: Path
     kind: str
     axes: tuple[Axis, ...] = ()
     scenarios: tuple[str, ...] = ()
+    detail: str = ""
+    notes: tuple[str, ...] = ()
 
     @property
     def combinations(self) -> int:
@@ -54,7 +59,7 @@ class Checked:
     def what(self) -> str:
         """'config' or 'sweep config, 2,000 combinations' (the `ok:` line's parenthesis)."""
         if self.kind != "sweep":
-            return self.kind
+            return f"{self.kind}, {self.detail}" if self.detail else self.kind
         count = self.combinations
         return f"sweep config, {count:,} combination{'s' if count != 1 else ''}"
 
@@ -63,6 +68,7 @@ class Checked:
         scenario axis says so) and the product giving the count; names escaped for the
         terminal (engine/terminal.py)."""
         out = [f"ok: {printable(self.path)} ({self.what})"]
+        out += [f"  warning: {printable(note)}" for note in self.notes]
         if not self.axes:
             return out
         width = max(len(printable(a.name)) for a in self.axes)
@@ -81,8 +87,27 @@ class Checked:
 
 
 def _config(path: Path, overrides: dict[str, Any]) -> Checked:
-    load_config(path, **overrides)
-    return Checked(path, "config")
+    config = load_config(path, **overrides)
+    tranches = config.execution.tranches if not hasattr(config, "members") else None
+    if hasattr(config, "members"):  # a config in tranches (engine/config/blend.py)
+        tranches = len(config.members)
+    return Checked(path, "config", detail=f"in {tranches} tranches" if tranches else "")
+
+
+def _blend(path: Path, overrides: dict[str, Any]) -> Checked:
+    """A blend file: a sweep when it sweeps a weight, a member's or its own key."""
+    from engine.config import with_overrides
+    from engine.config.blend_members import inline_members
+    from engine.limits import MAX_COMBOS
+    from engine.research.blend_sweep import blend_axes
+
+    raw = with_overrides(read_yaml(path), path, **overrides)
+    inlined, _, _ = inline_members(raw, path.parent, path)
+    if blend_axes(inlined, MAX_COMBOS)[0]:
+        return _sweep(path, overrides)
+    blend = load_config(path, **overrides)
+    count = len(blend.members)
+    return Checked(path, "blend", detail=f"{count} members", notes=blend.notes)
 
 
 def _sweep(path: Path, overrides: dict[str, Any]) -> Checked:
@@ -97,6 +122,7 @@ def _sweep(path: Path, overrides: dict[str, Any]) -> Checked:
 CHECKERS: dict[str, Callable[[Path, dict[str, Any]], Checked]] = {
     "config": _config,
     "sweep": _sweep,
+    "blend": _blend,
 }
 """kind -> checker: validates the file (raising ConfigError with every problem) and
 returns what it is (`Checked`)."""

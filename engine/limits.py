@@ -42,6 +42,8 @@ RISK_FREE_RANGE = (-0.5, 1.0)  # annual rate: above -50% and at most 100%
 
 MAX_COMBOS = 100_000  # default of `rotation sweep --max-combos`
 
+MAX_TRANCHES = 12  # `execution.tranches`: copies of a config deciding on spread days (SPEC 11)
+
 # Release lag of an external series (data.series), calendar days: a quarterly figure
 # published a quarter late is about 100 days; two years covers any real publication delay.
 MAX_LAG_DAYS = 730

@@ -17,10 +17,15 @@ its calendar C (`latest(config)` drops `data.end`) and says, at the close of `as
 * `held`: the strategy's weights after the fills of `as_of`, valued at its close.
 * `trade`: whether the next session trades, by the rule of §10 applied one session
   ahead: the target decided at `as_of` differs from the one decided the session
-  before; or `rebalance: monthly` and the next session starts a new month; or
-  `rebalance: {threshold: x}` and some held weight is more than x from the target
-  decided at `as_of`. `orders` are target minus held weight, per ticker, where that
-  exceeds `ORDER_TOLERANCE` (empty when no trade).
+  before; or `rebalance: monthly | quarterly | annual` and the next session starts a
+  new month, quarter or year; or `rebalance: {threshold: x}` and some held weight is
+  more than x from the target decided at `as_of` (the benchmark's own rule moves
+  nothing of the strategy's). `orders` are target minus held weight, per ticker,
+  where that exceeds `ORDER_TOLERANCE` (empty when no trade). With a no-trade band
+  (`execution.tolerance`, §12) also `tolerance` and `skipped`: the orders the band
+  would skip, |target - held| <= tolerance but for a sale to zero or a purchase of an
+  asset not held (always placed), the weights held at `as_of`'s close standing in for
+  those at the next session's prices; when it skips every order, `needed` is false.
 * `next_decision`: the next session (daily) or the next session that ends its ISO week
   or month, **estimated** from the market calendar (NYSE sessions of exchange_calendars;
   weekdays for other markets; every day for an all-crypto universe). When the next NYSE
@@ -60,6 +65,7 @@ from engine.freshness import sessions_behind, today
 from engine.live_decision import decision_at, finite_or_none, rankings_at
 from engine.notices import warn
 from engine.rules import same_target
+from engine.sim import settle
 from strategies.signals import SIGNAL_KINDS
 
 ORDER_TOLERANCE = 1e-4  # a weight change below 0.01% is not an order
@@ -178,6 +184,13 @@ def series_states(result, instant: np.ndarray, as_of: pd.Timestamp) -> dict[str,
     return states
 
 
+PERIOD_OF = {  # the calendar rebalance rules: a date's period
+    "monthly": lambda d: (d.year, d.month),
+    "quarterly": lambda d: (d.year, (d.month - 1) // 3),
+    "annual": lambda d: d.year,
+}
+
+
 def _trade(
     config: Config,
     target: np.ndarray,
@@ -186,21 +199,31 @@ def _trade(
     as_of: pd.Timestamp,
     next_session: pd.Timestamp,
 ) -> dict[str, Any]:
-    """The trade rule of docs/semantics.md §10, one session ahead (see the module docstring)."""
+    """The trade rule of docs/semantics.md §10-12, one session ahead (the module
+    docstring): the reasons to trade, the orders, and with a no-trade band the orders it
+    would skip (`tolerance`, `skipped`; the weights held at this close stand in for those
+    at the next session's prices). Only the strategy's rule counts: the benchmark's own
+    rebalance trades nothing of the strategy's."""
     reasons = []
     if before is None or not same_target(target, before):
         reasons.append("target changed")
     rule = config.execution.rebalance
-    if rule == "monthly" and (next_session.year, next_session.month) != (as_of.year, as_of.month):
-        reasons.append("monthly rebalance")
+    if rule in PERIOD_OF and PERIOD_OF[rule](next_session) != PERIOD_OF[rule](as_of):
+        reasons.append(f"{rule} rebalance")
     if isinstance(rule, ThresholdRule) and np.any(np.abs(held - target) > rule.threshold):
         reasons.append(f"drift above threshold {rule.threshold:g}")
-    orders = {}
+    band = config.execution.band
+    orders, skipped = {}, {}
     if reasons:
-        for ticker, change in zip(config.universe, target - held, strict=True):
+        skips = settle.band_skips(target, held, np.asarray(1.0), 1.0, band)  # h_i: weights
+        for ticker, change, skip in zip(config.universe, target - held, skips, strict=True):
             if abs(change) > ORDER_TOLERANCE:
-                orders[ticker] = round(float(change), 10)
-    return {"needed": bool(reasons), "reasons": reasons, "orders": orders}
+                (skipped if skip else orders)[ticker] = round(float(change), 10)
+    trade = {"needed": bool(reasons) and (band == 0 or bool(orders)), "reasons": reasons}
+    trade["orders"] = orders
+    if config.execution.tolerance is not None:  # only configs with a band have the keys
+        trade |= {"tolerance": band, "skipped": skipped}
+    return trade
 
 
 def current_state(
@@ -355,9 +378,8 @@ def _weights(weights: dict[str, float]) -> str:
     return " ".join(shown) or "all cash"
 
 
-def state_lines(config: Config, state: dict[str, Any]) -> list[str]:
-    """The terminal form: a header, one sentence per signal, the regime and what to do."""
-    decided = state["decided_on"]
+def header_lines(state: dict[str, Any]) -> list[str]:
+    """'NAME at the close of DATE:', then whether the data is stale, then the warnings."""
     lines = [f"{state['name']} at the close of {state['as_of']}:"]
     if state["stale"]:
         behind = state["sessions_behind"]
@@ -365,7 +387,13 @@ def state_lines(config: Config, state: dict[str, Any]) -> list[str]:
             f"stale: the data misses {behind} session{'s' if behind != 1 else ''} before "
             f"today ({state['today']}); refresh it"
         )
-    lines += [f"warning: {warning}" for warning in state["warnings"]]
+    return lines + [f"warning: {warning}" for warning in state["warnings"]]
+
+
+def state_lines(config: Config, state: dict[str, Any]) -> list[str]:
+    """The terminal form: a header, one sentence per signal, the regime and what to do."""
+    decided = state["decided_on"]
+    lines = header_lines(state)
     for name, series in state.get("series", {}).items():
         lines.append(series_sentence(name, series))
     for name, signal in state["signals"].items():
@@ -376,15 +404,12 @@ def state_lines(config: Config, state: dict[str, Any]) -> list[str]:
         target["cash"] = cash
     trade = state["trade"]
     if trade["needed"]:
-        moves = [
-            f"{'buy' if w > 0 else 'sell'} {t} {'+' if w > 0 else ''}{_pct(w)}"
-            for t, w in trade["orders"].items()
-        ]
         lines.append(f"regime {state['regime']}; hold {_weights(target)}")
         reasons = ", ".join(trade["reasons"])
-        lines.append(f"trade ({reasons}): {', '.join(moves) or 'nothing to move'}")
+        lines.append(f"trade ({reasons}): {_moves(trade['orders']) or 'nothing to move'}")
     else:
         lines.append(f"regime {state['regime']}; hold {_weights(target)}; no trade")
+    lines += _band_line(trade)
     lines += _buffer_and_scale_lines(config, state)
     lines.append(f"held at the close: {_weights(state['held'])}")
     if state["decide"] == "daily":
@@ -400,6 +425,30 @@ def state_lines(config: Config, state: dict[str, Any]) -> list[str]:
         )
     lines += _early_close_note(config, state)
     return [textwrap.fill(line, WIDTH, subsequent_indent="  ") for line in lines]
+
+
+def _moves(orders: dict[str, float]) -> str:
+    """'buy SPY +2.1%, sell EFA -3%, buy IWM +0.031%' (an order below 0.05% with two
+    significant digits: a volatility target's daily nudge is not shown as 0%)."""
+    shown = [(t, _pct(w) if abs(w) >= 0.0005 else f"{w * 100:.2g}%") for t, w in orders.items()]
+    return ", ".join(
+        f"{'buy' if w > 0 else 'sell'} {t} {'+' if w > 0 else ''}{text}"
+        for (t, text), w in zip(shown, orders.values(), strict=True)
+    )
+
+
+def _band_line(trade: dict[str, Any]) -> list[str]:
+    """With a no-trade band: the orders it would skip at the next session, or that it
+    skips none; nothing when there is no reason to trade or no band."""
+    if "tolerance" not in trade or not trade["reasons"]:
+        return []
+    band = f"the no-trade band ({_pct(trade['tolerance'])})"
+    if not trade["skipped"]:
+        return [f"{band} skips no order"]
+    skips = _moves(trade["skipped"])
+    skips = f"{skips}" if trade["orders"] else f"every order ({skips}), so no trade"
+    always = "a sale to zero or a purchase of an asset not held is always placed"
+    return [f"{band} skips {skips}; {always}"]
 
 
 def _early_close_note(config: Config, state: dict[str, Any]) -> list[str]:

@@ -25,11 +25,13 @@ def warn(message: str) -> None:
 
 
 _collectors: list[list[str]] = []
+_prefixes: list[str] = []
 
 
 def warn_shaped(message: str) -> None:
     """Report something that silently shaped a result (stderr, and the manifest of the run
-    or sweep being collected: see `collected`)."""
+    or sweep being collected: see `collected`), after the prefixes of `prefixed`."""
+    message = "".join(_prefixes) + message
     warn(message)
     for notes in _collectors:
         notes.append(message.replace("\n", " "))
@@ -44,3 +46,14 @@ def collected() -> Iterator[list[str]]:
         yield notes
     finally:
         _collectors.remove(notes)
+
+
+@contextmanager
+def prefixed(text: str) -> Iterator[None]:
+    """Begin every `warn_shaped` message given inside the block with `text` (a blend's
+    member: `blend[1] gem: `)."""
+    _prefixes.append(text)
+    try:
+        yield
+    finally:
+        _prefixes.pop()

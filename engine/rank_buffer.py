@@ -295,18 +295,17 @@ def fill_history(
     )
     pending = np.flatnonzero(reached & np.isin(held, buffered))
     end = int(first_read.min(initial=codes.shape[1]))
+    checked = first_read.copy()  # per combination: its dates from here on are checked
     while len(pending) and end > 0:
         start = max(0, end - block)
-        span = np.arange(start, end)
-        codes[pending[:, None], span[None, :]] = decided(pending, span)
+        codes[pending, start:end] = decided(pending, np.arange(start, end))
         left = []
         for j in np.unique(which[pending]):
             group = pending[which[pending] == j]
-            columns = schedules.columns[j]
-            columns = columns[columns >= start]
-            other = (codes[group[:, None], columns[None, :]] != held[group, None]) & (
-                columns[None, :] < first_read[group, None]
-            )
+            columns = schedules.columns[j]  # its dates not checked yet: [start, checked)
+            columns = columns[(columns >= start) & (columns < checked[group[0]])]
+            other = codes[group[:, None], columns[None, :]] != held[group, None]
             left.append(group[~other.any(axis=1)])
+        checked[pending] = start
         pending = np.concatenate(left)
         end, block = start, block * 2

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field, replace
 from functools import partial
 
@@ -21,6 +22,7 @@ import pandas as pd
 
 from engine import pipeline, rates
 from engine.config import Config, ThresholdRule
+from engine.config.blend import Blend
 from engine.data import PriceSource
 from engine.metrics import stats
 from engine.metrics.distribution import distribution
@@ -57,6 +59,7 @@ class BacktestResult:
         risk_free: the annual risk-free rate, or its per-date series (stats.risk_free).
         scales: the volatility target's scale of the target decided on each date of C
             (1 before the first decision), None without `portfolio.target_vol`.
+        blend: a blend's members (engine.blend_run.BlendRun), None for a plain config.
     """
 
     config: Config
@@ -78,6 +81,7 @@ class BacktestResult:
     cash_yield: np.ndarray | None = None
     risk_free: float | np.ndarray = 0.0
     scales: pd.Series | None = None
+    blend: object | None = None
 
     @property
     def portfolio(self):
@@ -164,7 +168,8 @@ def compute_stats(
 ) -> dict[str, dict]:
     """Statistics (docs/semantics.md §7, §11) of the strategy, the benchmark and the one
     against the other; `rf` the risk-free rate or per-date series (default the config's
-    number), `yields` the cash yield per date (adds the cash interest earned)."""
+    number), `yields` the cash yield per date (adds the cash interest earned). With a cash
+    yield or a volatility target each portfolio also gets its average exposure."""
     cash = config.portfolio.initial_cash
     rf = config.stats.risk_free if rf is None else rf
     periods = periods_per_year(config)
@@ -181,6 +186,9 @@ def compute_stats(
     benchmark["time_in_regime"] = {}
     strategy |= distribution(s_values, dates, cash)  # the second block (quantstats' keys)
     benchmark |= distribution(b_values, dates, cash)
+    if config.portfolio.cash_matters:  # the second block's last line
+        for sim, out in ((strat, strategy), (bench, benchmark)):
+            out["avg_exposure"] = stats.average_exposure(sim.cash.to_numpy(), sim.value.to_numpy())
     relative = stats.relative(s_values, b_values, dates, cash, periods, rf)
     info = {
         "start": str(dates[0].date()),
@@ -257,7 +265,12 @@ def _with_kept(columns: list[str]) -> list[str]:
 def run_backtest(config: Config, source: PriceSource, series: dict | None = None) -> BacktestResult:
     """Run one config end to end (see the module docstring for the steps); the warnings
     about what shaped it are also kept in `BacktestResult.warnings`. `series`: the
-    external series ({name: engine.data.series.External}) instead of reading their files."""
+    external series ({name: engine.data.series.External}) instead of reading their files.
+    A blend, or a config in tranches, runs through engine.blend_run."""
+    if isinstance(config, Blend):  # its own steps, with this module's (no import back)
+        from engine.blend_run import run_blend
+
+        return run_blend(config, source, series, sys.modules[__name__])
     with collected() as notes:
         result = _run(config, source, series)
     return replace(result, warnings=list(notes))

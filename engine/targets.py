@@ -265,6 +265,7 @@ class RankInputs:
         self._cache: dict[tuple, np.ndarray] = {}
         self._owns: dict[str, tuple[pd.Series, np.ndarray]] = {}
         self._tables: dict[tuple, np.ndarray] = {}  # assembled [P, M] (read-only) per request
+        self.rankings: dict[tuple, Ranking] = {}  # rank_set's, per regime and ranking key
 
     def _own(self, ticker: str) -> tuple[pd.Series, np.ndarray]:
         """The ticker's close and its close instants (computed once per ticker)."""
@@ -342,19 +343,27 @@ def weighing_inputs(plan: RankPlan, chosen: RankSet, inputs: RankInputs) -> tupl
 
 
 def rank_set(plan: RankPlan, chosen: RankSet, inputs: RankInputs) -> Ranking:
-    """The ranking of one parameter set on every decision date."""
-    rank = plan.rank
-    score = inputs.score(plan.score_type, chosen.score, rank.assets)
-    vol, threshold, passed = weighing_inputs(plan, chosen, inputs)
-    return rank_assets(
-        score,
-        chosen.top,
-        chosen.exposure,
-        lowest=rank.order == "lowest",
-        vol=vol,
-        threshold=threshold,
-        passed=passed,
-    )
+    """The ranking of one parameter set on every decision date, computed once per set's
+    ranking key and kept in `inputs` (every chunk of a sweep reads the same; its arrays
+    are read-only)."""
+    key = (plan.regime, chosen.ranking_key())
+    if key not in inputs.rankings:
+        rank = plan.rank
+        score = inputs.score(plan.score_type, chosen.score, rank.assets)
+        vol, threshold, passed = weighing_inputs(plan, chosen, inputs)
+        ranking = rank_assets(
+            score,
+            chosen.top,
+            chosen.exposure,
+            lowest=rank.order == "lowest",
+            vol=vol,
+            threshold=threshold,
+            passed=passed,
+        )
+        for array in vars(ranking).values():
+            array.flags.writeable = False
+        inputs.rankings[key] = ranking
+    return inputs.rankings[key]
 
 
 def ranked_weights(plan: RankPlan, ranking: Ranking, universe: Sequence[str]) -> np.ndarray:
@@ -394,7 +403,10 @@ def chunk_bytes(config: Config, schedules: Schedules, n_signals: int = 0) -> int
     ranked regime and decision date some row reads, with a volatility target a row per
     fixed regime and such date, with a rank buffer about as many again as its ranked rows;
     plus, for the decision dates a rank buffer walks before those (history), the
-    combination's signals and decided regime on them."""
+    combination's signals and decided regime on them. A blend's decisions give their own
+    size (engine.blend.Sizes)."""
+    if hasattr(schedules, "table_bytes"):
+        return schedules.table_bytes()
     n_slots = len(schedules.read)
     ranked = sum(r.rank is not None for r in config.regimes)
     buffered = sum(r.rank is not None and r.rank.keep is not None for r in config.regimes)

@@ -77,7 +77,8 @@ Readings of points the SPEC leaves open (also listed in the module's report):
     ``t--``), 0 on the second date when C has no date before the first or the ticker
     no price there. ``cash_interest`` sums ``cash * c_j`` where the cash is more than
     1e-9 of the previous date's value (below it, the float residue of a fully
-    invested portfolio).
+    invested portfolio). ``avg_exposure`` (with a cash yield or a volatility target)
+    is the mean over the backtest dates of ``1 - cash / V`` at the close.
   - Risk-free ticker: ``rf_t = T_t / T(t-) - 1`` per backtest date, ``rf_d`` replaced
     by that list in every statistic that subtracts it.
   - No-trade band: ``h_i = q_i p_i / V`` at the execution prices; an asset whose order
@@ -125,6 +126,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import itertools
 import math
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -977,6 +979,7 @@ def simulate(
     tolerance=0.0,
     cash_rates=None,
     interest=None,
+    exposure=None,
 ):
     """Run one portfolio.
 
@@ -991,6 +994,8 @@ def simulate(
     tolerance: the no-trade band x of SPEC 11 (0: none).
     cash_rates[j]: cash yield c_j earned on date j before its orders (None: none).
     interest: a list that receives the cash interest earned (sum of cash_{j-1} * c_j).
+    exposure: a list that receives the average exposure (mean over the dates of
+              1 - cash / V at the close).
     Returns (values, trades).
     """
     n_assets = len(tickers)
@@ -999,6 +1004,7 @@ def simulate(
     values: list[float] = []
     trades: list[dict] = []
     earned = 0.0
+    invested: list[float] = []  # 1 - cash / V at each close
     threshold = None
     if isinstance(rebalance, dict) and "threshold" in rebalance:
         threshold = float(rebalance["threshold"])
@@ -1060,6 +1066,7 @@ def simulate(
         held = [q[i] * c[i] for i in range(n_assets)]
         V_t = cash + sum(held)
         values.append(V_t)
+        invested.append(1.0 - cash / V_t)
         # threshold rule: drift at the close of t against the target decided at t
         drift_flag = False
         if threshold is not None and j + 1 < len(dates):
@@ -1071,6 +1078,8 @@ def simulate(
                         break
     if interest is not None:
         interest.append(earned)
+    if exposure is not None:
+        exposure.append(sum(invested) / len(invested))
     return values, trades
 
 
@@ -1280,11 +1289,23 @@ def risk_free_rates(spec, data: Data, C: list, k0: int, N: int):
 def reference_backtest(config: dict, data_dir: str | Path, config_dir=None) -> dict:
     """config is the YAML config parsed with yaml.safe_load; `config_dir` the folder of
     its file (external series' `file`s are relative to it)."""
+    data = reference_data(config, data_dir, config_dir)
+    return reference_money(config, data, reference_decisions(config, data))
+
+
+def reference_data(config: dict, data_dir: str | Path, config_dir=None) -> Data:
+    """The prices and external series a config reads (CSV files only)."""
     data_cfg = config.get("data") or {}
     source = data_cfg.get("source", "csv")
     if source != "csv":
         raise ValueError(f"the reference reads CSV files only (source {source!r})")
-    data = Data(data_dir, data_cfg.get("close_times"), data_cfg.get("series"), config_dir)
+    return Data(data_dir, data_cfg.get("close_times"), data_cfg.get("series"), config_dir)
+
+
+def reference_decisions(config: dict, data: Data) -> dict:
+    """The calendar C, the backtest dates and the decided regime and target of every date
+    of C (SPEC 5, 9, 10, 11), with what the money part reads of them."""
+    data_cfg = config.get("data") or {}
 
     universe = [str(t) for t in config["universe"]]
     if len(set(universe)) != len(universe):
@@ -1480,6 +1501,34 @@ def reference_backtest(config: dict, data_dir: str | Path, config_dir=None) -> d
                 "traded_to": dict(zip(universe, targets[j], strict=True)),
             }
         )
+    return {
+        "universe": universe,
+        "C": C,
+        "k0": k0,
+        "N": N,
+        "bt_dates": bt_dates,
+        "assets": assets,
+        "P": P,
+        "regime_names": regime_names,
+        "regimes_out": regimes_out,
+        "targets": targets,
+        "targets_out": targets_out,
+        "ranks_out": ranks_out,
+        "decided_target": decided_target,
+        "decided_regime": decided_regime,
+        "is_decision": is_decision,
+        "default_weights": default_weights,
+    }
+
+
+def reference_money(config: dict, data: Data, decided: dict) -> dict:
+    """Trades, values and statistics of the targets `decided` (reference_decisions) with
+    the config's execution, portfolio, benchmark and stats (SPEC 6, 7, 11)."""
+    universe, C, k0, N = (decided[k] for k in ("universe", "C", "k0", "N"))
+    bt_dates, assets, targets = decided["bt_dates"], decided["assets"], decided["targets"]
+    regimes_out, regime_names = decided["regimes_out"], decided["regime_names"]
+    targets_out, ranks_out = decided["targets_out"], decided["ranks_out"]
+    execution = config.get("execution") or {}
 
     def same_target(a, b) -> bool:
         """Two targets are the same when no weight differs by more than 1e-12."""
@@ -1538,6 +1587,7 @@ def reference_backtest(config: dict, data_dir: str | Path, config_dir=None) -> d
         P = 365.0 if all(_is_crypto(t) for t in universe) else 252.0
     cash_rates = cash_yields(portfolio_cfg.get("cash_yield"), data, C, k0, N, P)
     earned: dict[str, list] = {"strategy": [], "benchmark": []}
+    exposed: dict[str, list] = {"strategy": [], "benchmark": []}
 
     # ---- strategy ----------------------------------------------------------
     s_close, s_exec = price_tables(universe, assets)
@@ -1556,6 +1606,7 @@ def reference_backtest(config: dict, data_dir: str | Path, config_dir=None) -> d
         tolerance,
         cash_rates,
         earned["strategy"],
+        exposed["strategy"],
     )
 
     # ---- benchmark: fixed weights, same dates, timing, costs, cash yield; its own rule
@@ -1589,6 +1640,7 @@ def reference_backtest(config: dict, data_dir: str | Path, config_dir=None) -> d
         0.0,
         cash_rates,
         earned["benchmark"],
+        exposed["benchmark"],
     )
 
     # ---- statistics -------------------------------------------------------
@@ -1601,6 +1653,9 @@ def reference_backtest(config: dict, data_dir: str | Path, config_dir=None) -> d
     if cash_rates is not None:
         s_stats["cash_interest"] = earned["strategy"][0]
         b_stats["cash_interest"] = earned["benchmark"][0]
+    if portfolio_cfg.get("cash_yield") is not None or portfolio_cfg.get("target_vol"):
+        s_stats["avg_exposure"] = exposed["strategy"][0]
+        b_stats["avg_exposure"] = exposed["benchmark"][0]
     rel = relative_stats(
         returns_of(s_values, initial_cash),
         returns_of(b_values, initial_cash),
@@ -1619,4 +1674,71 @@ def reference_backtest(config: dict, data_dir: str | Path, config_dir=None) -> d
         "stats": {"strategy": s_stats, "benchmark": b_stats, "relative": rel},
         "targets": targets_out,
         "ranks": ranks_out,
+    }
+
+
+def reference_blend(
+    blend: dict, members: list[dict], data_dir: str | Path, config_dir=None
+) -> dict:
+    """A blend (SPEC 11) in plain loops: each member decided on the blend's calendar C
+    (the dates every traded asset of every member has), its targets weighted by W_j and
+    summed over the blend's universe (members' universes in order of first appearance),
+    the blend's own target_vol applied on each date some member decides, simulated once.
+
+    `blend`: the blend's own keys (data, execution, portfolio, benchmark, stats) and
+    `blend: [{weight: W_j}, ...]`; `members`: each member's own keys (name, universe,
+    signals, scores, regimes, execution.decide and decide_day, portfolio.target_vol).
+    The decided regime is the members' names joined by `|`; `time_in_regime` lists every
+    joined name, in product order."""
+    data = reference_data(blend, data_dir, config_dir)
+    universe: list[str] = []
+    for member in members:
+        universe += [str(t) for t in member["universe"] if str(t) not in universe]
+    weights = [float(entry["weight"]) for entry in blend["blend"]]
+    if sum(weights) > 1.0 + 1e-9:
+        raise ValueError("the blend's weights sum above 1")
+    decided = [reference_decisions(_member_in(blend, member, universe), data) for member in members]
+    first = decided[0]
+    C, k0, N = first["C"], first["k0"], first["N"]
+    target_vol = (blend.get("portfolio") or {}).get("target_vol")
+    scale, blend_target = 1.0, []
+    for k in range(len(C)):
+        raw = [0.0] * len(universe)
+        for w, member in zip(weights, decided, strict=True):
+            for i, x in enumerate(member["decided_target"][k]):
+                raw[i] += w * x
+        if target_vol is not None and any(member["is_decision"][k] for member in decided):
+            scale = vol_scale(raw, k, C, first["assets"], universe, target_vol, first["P"])
+        blend_target.append(tuple(x * scale for x in raw) if target_vol is not None else tuple(raw))
+    default = [0.0] * len(universe)
+    for w, member in zip(weights, decided, strict=True):
+        for i, x in enumerate(member["default_weights"]):
+            default[i] += w * x
+    targets = [tuple(default) if k0 + j - 1 < 0 else blend_target[k0 + j - 1] for j in range(N + 1)]
+    names = [member["regime_names"] for member in decided]
+    joined = {
+        **first,
+        "targets": targets,
+        "regimes_out": ["|".join(m["regimes_out"][j] for m in decided) for j in range(N)],
+        "regime_names": ["|".join(p) for p in itertools.product(*names)],
+        "decided_target": blend_target,
+        "targets_out": [],
+        "ranks_out": [],
+    }
+    return reference_money({**blend, "universe": universe}, data, joined)
+
+
+def _member_in(blend: dict, member: dict, universe: list[str]) -> dict:
+    """A member as the blend decides it: its own keys over the blend's universe (its
+    calendar is the blend's), the blend's data and stats."""
+    own = member.get("execution") or {}
+    execution = {k: own[k] for k in ("decide", "decide_day") if k in own}
+    target = (member.get("portfolio") or {}).get("target_vol")
+    return {
+        **{k: v for k, v in member.items() if k not in ("data", "portfolio", "execution")},
+        "universe": universe,
+        "data": blend["data"],
+        "execution": execution,
+        "portfolio": {"target_vol": target} if target is not None else {},
+        "stats": blend.get("stats") or {},
     }

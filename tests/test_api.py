@@ -158,8 +158,9 @@ def test_sweep_takes_a_dict_and_ignores_its_sweep_section():
 
 def test_dir_of_the_api_shows_the_api_and_nothing_its_annotations_import():
     functions = ["audit", "check", "compare", "kinds", "load", "run", "schema", "signal", "sweep"]
+    functions += ["timing"]
     types = ["AuditReport", "Checked", "Comparison", "KindField", "KindInfo", "Run"]
-    types += ["SignalState", "WalkForwardResult"]
+    types += ["SignalState", "TimingResult", "WalkForwardResult"]
     assert dir(api) == sorted(api.__all__) == sorted([*functions, "walk_forward", *types])
     assert all(callable(getattr(api, name)) for name in api.__all__)
     for name in types:  # each a frozen dataclass with a docstring, or the Run wrapper

@@ -370,6 +370,8 @@ def test_check_lists_every_problem_of_every_file_and_exits_2(tmp_path):
         "  signals.brk.exit: start 10 is above stop 5",
         "  regimes[0].weights: sum to 1.2, more than 1 (no leverage) (with "
         "regimes[0].weights.IWM = 0.9)",
-        f"{blend}: a blend config (top-level `blend:`); this version does not check blend configs",
+        f"{blend}: 2 problems:",  # a blend is checked as a blend (engine/config/blend.py)
+        "  data: required field is missing",
+        "  blend[0].weight: required field is missing",
         f"{missing}: no such config file",
     ]

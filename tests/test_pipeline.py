@@ -82,28 +82,42 @@ def test_a_benchmark_without_prices_is_the_same_error_in_every_command(
     assert not out.exists()
 
 
-READY = sorted(p.name for p in CONFIGS.glob("*.yaml"))
+READY = sorted(
+    str(p.relative_to(CONFIGS)) for p in [*CONFIGS.glob("*.yaml"), *CONFIGS.glob("taa/*")]
+)
 
 
 @pytest.mark.parametrize("name", READY)
 def test_a_one_combination_sweep_equals_the_run(name, shared_data, tmp_path):
     """The same config through run (vectorbt) and through a one-combination sweep (kernel),
-    for every ready config: values, statistics, and the trades' dates, fees and turnover."""
+    for every ready config (configs/ and configs/taa/): values, every statistic both have
+    (cash interest and average exposure too, where the config has them), and the trades'
+    dates, fees and turnover."""
     config = load_config(CONFIGS / name, source="csv", dir=shared_data)
     run = run_backtest(config, CsvSource(shared_data))
     raw = yaml.safe_load((CONFIGS / name).read_text(encoding="utf-8"))
-    raw["execution"]["fees_bps"] = [raw["execution"]["fees_bps"]]  # one value: one combination
-    path = tmp_path / name
+    raw["data"] |= {"source": "csv", "dir": str(shared_data)}
+    raw.setdefault("execution", {})["fees_bps"] = [raw["execution"].get("fees_bps", 0)]
+    for section in ("signals", "scores"):  # a blend of lookbacks: one value in a sweep
+        for spec in raw.get(section, {}).values():
+            if isinstance(spec.get("lookback"), list):
+                spec["lookback"] = {"values": [spec["lookback"]]}
+    path = tmp_path / "one.yaml"  # one value: one combination
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
-    spec, _ = load_sweep(path, source="csv", dir=shared_data)
+    spec, _ = load_sweep(path)
     assert spec.size == 1
     swept = run_sweep(spec, CsvSource(shared_data), keep_values=True)
     np.testing.assert_allclose(swept.values[:, 0], run.strategy.value.to_numpy(), rtol=1e-9)
     row = swept.table.iloc[0]
-    for key in ("cagr", "sharpe", "max_drawdown", "turnover", "fees_paid", "switches"):
-        assert row[key] == pytest.approx(run.stats["strategy"][key], rel=1e-9, abs=1e-12), key
-    assert row["trade_dates"] == run.stats["strategy"]["trade_dates"]
-    assert row["benchmark_cagr"] == pytest.approx(run.stats["benchmark"]["cagr"], rel=1e-9)
+    for side, prefix in (("strategy", ""), ("benchmark", "benchmark_")):
+        shared = [k for k, v in run.stats[side].items() if prefix + k in row and np.isscalar(v)]
+        assert {"cagr", "sharpe", "max_drawdown", "turnover", "fees_paid"} <= set(shared)
+        for key in shared:
+            got, want = row[prefix + key], run.stats[side][key]
+            assert got == pytest.approx(want, rel=1e-9, abs=1e-12, nan_ok=True), (side, key)
+    for key in ("cash_interest", "avg_exposure"):
+        assert (key in row) == (key in run.stats["strategy"]), key
+    assert ("avg_exposure" in row) == config.portfolio.cash_matters
 
     # the sweep's trade statistics against the run's own trades (trades.csv)
     trades = run.strategy.trades

@@ -211,3 +211,47 @@ def test_each_kind_of_file_is_a_schema_of_its_own(validator):
     assert problems(plain, sweep)  # axes and `sweep:` are not in a plain config
     result = CliRunner().invoke(main, ["schema", "--kind", "nonsense"])
     assert result.exit_code == 2 and "is not a kind of config file" in result.output
+
+
+BLEND = CONFIGS / "blends" / "seed_gem.yaml"
+INLINE = {
+    "name": "spy-only",
+    "universe": ["SPY"],
+    "regimes": [{"name": "all", "weights": {"SPY": 1.0}}],
+}
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda r: _rename(r, ("blend", 0, "weight"), "wieght"), "'wieght'"),
+        (lambda r: _set(r, ("blend", 0, "weight"), 1.5), "1.5"),
+        (lambda r: _set(r, ("blend", 0, "weight"), 0), "0"),
+        (lambda r: {**r, "universe": ["SPY"]}, "'universe' was unexpected"),
+        (lambda r: _rename(r, ("execution", "fees_bps"), "fee_bps"), "'fee_bps' was unexpected"),
+        (lambda r: _set(r, ("blend",), []), "should be non-empty"),
+        (lambda r: _set(r, ("blend", 1), {**INLINE, "weight": 0.5, "univers": []}), "'univers'"),
+    ],
+    ids=[
+        "weight-misspelt",
+        "weight-above-1",
+        "weight-zero",
+        "own-universe",
+        "fee_bps",
+        "empty",
+        "inline-typo",
+    ],
+)
+def test_a_blend_file_is_checked_as_a_blend(validator, change, words):
+    raw = read(BLEND)
+    assert problems(validator, raw) == []
+    found = problems(validator, change(raw))
+    assert found and any(words in line for line in found), found
+
+
+def test_a_blend_takes_inline_members_and_axes_on_weights_and_its_own_costs(validator):
+    raw = _set(read(BLEND), ("blend", 1), {**INLINE, "weight": {"values": [0.3, 0.5]}})
+    raw = _set(raw, ("blend", 0, "weight"), [0.25, 0.5])
+    raw = _set(raw, ("execution", "fees_bps"), {"start": 1, "stop": 5, "step": 2})
+    assert problems(validator, raw) == []
+    assert problems(validator, _set(raw, ("blend", 1, "signals"), {"x": {"type": "smaa"}}))

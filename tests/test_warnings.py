@@ -13,7 +13,7 @@ import yaml
 from click.testing import CliRunner
 
 from engine.cli import main
-from engine.config import config_from_dict
+from engine.config import config_from_dict, load
 from engine.data import MemorySource, make_source
 from engine.research.sweep import run_sweep
 from engine.research.sweep_config import load_sweep, sweep_spec
@@ -131,7 +131,7 @@ def test_every_ready_config_runs_without_warnings(name, shared_data):
     raw = yaml.safe_load((CONFIGS / name).read_text())
     if raw["data"].get("source") != "synthetic":
         raw["data"] = {**raw["data"], "source": "csv", "dir": str(shared_data)}
-    config = config_from_dict(raw)
+    config = load.config_from_dict(raw, name, CONFIGS / name)  # blends and tranches too
     assert run_backtest(config, make_source(config.data)).warnings == []
 
 

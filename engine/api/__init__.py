@@ -7,7 +7,10 @@
     run.values, run.weights, run.trades, run.signals, run.stats, run.portfolio
     table = api.sweep("configs/sweeps/weights_costs.yaml", data_dir="../shared/data")
     api.compare([...]), api.walk_forward(sweep, "train=3y,test=1y"), api.audit(config),
-    api.signal(config), api.check(path), api.kinds(), api.schema()
+    api.signal(config), api.check(path), api.kinds(), api.schema(), api.timing(config)
+
+A blend file (or a config with `execution.tranches`) loads as an
+`engine.config.blend.Blend`, a `Config` of its own: every function takes it.
 
 Each function goes through the code its command runs (no second implementation) and
 returns a typed result (`Run`, a results table, or the engine's own result types, listed
@@ -24,7 +27,7 @@ from __future__ import annotations
 import importlib
 
 from engine.api._answers import check, kinds, schema, signal
-from engine.api._research import audit, compare, walk_forward
+from engine.api._research import audit, compare, timing, walk_forward
 from engine.api._runs import Run, load, run, sweep
 
 RESULT_TYPES = {
@@ -34,6 +37,7 @@ RESULT_TYPES = {
     "KindField": "strategies.catalog",
     "KindInfo": "strategies.catalog",
     "SignalState": "engine.answer",
+    "TimingResult": "engine.research.timing",
     "WalkForwardResult": "engine.research.walkforward",
 }
 """The result types the functions return, by the module that defines them."""
@@ -46,6 +50,7 @@ __all__ = [
     "KindInfo",
     "Run",
     "SignalState",
+    "TimingResult",
     "WalkForwardResult",
     "audit",
     "check",
@@ -56,6 +61,7 @@ __all__ = [
     "schema",
     "signal",
     "sweep",
+    "timing",
     "walk_forward",
 ]
 

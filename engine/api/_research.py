@@ -1,6 +1,7 @@
-"""`compare`, `walk_forward` and `audit` of engine.api: the research commands, through the
-functions `rotation compare`, `rotation sweep --walk-forward` and `rotation audit` call,
-returning their result types instead of writing a folder."""
+"""`compare`, `walk_forward`, `audit` and `timing` of engine.api: the research commands,
+through the functions `rotation compare`, `rotation sweep --walk-forward`, `rotation
+audit` and `rotation timing` call, returning their result types instead of writing a
+folder."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from engine.research.audit import AuditReport
     from engine.research.compare import Comparison
     from engine.research.sweep_config import SweepOptions, SweepSpec
+    from engine.research.timing import TimingResult
     from engine.research.walkforward import WalkForwardResult
 
 
@@ -156,3 +158,40 @@ def audit(
     origin = str(config) if isinstance(config, (str, Path)) else ""
     prices = source if source is not None else make_source(loaded.data)
     return auditing(loaded, prices, cuts, seed, origin)
+
+
+def timing(
+    config: ConfigLike,
+    data_dir: str | Path | None = None,
+    start: Day = None,
+    end: Day = None,
+    *,
+    tranches: int | None = None,
+    source: PriceSource | None = None,
+) -> TimingResult:
+    """Every decision day of a weekly, monthly, quarterly or annual config and the blend
+    of its tranches, as `rotation timing` does, without writing a folder.
+
+    Args:
+        tranches: N of the tranche blend shown beside the days (2 to 12; default the
+            config's `execution.tranches`, else 4).
+        source: prices to use instead of the config's.
+
+    Returns:
+        An `engine.research.timing.TimingResult`: `table` (each day's statistics),
+        `tranches`, `benchmark`, `spread`, the daily `values`, and `as_dict()` (what
+        ``--json`` prints).
+    """
+    from engine.data import make_source
+    from engine.limits import MAX_TRANCHES
+    from engine.research.timing import timing as timed
+
+    _args.whole("tranches", tranches, 2, none=True)
+    if tranches is not None and tranches > MAX_TRANCHES:
+        _args.refuse("tranches", f"must be 2 to {MAX_TRANCHES}", tranches)
+    _args.check_source(source)
+    _args.config_like("config", config)
+    loaded = load(config, data_dir, start, end)
+    origin = str(config) if isinstance(config, (str, Path)) else ""
+    prices = source if source is not None else make_source(loaded.data)
+    return timed(loaded, prices, tranches, origin)

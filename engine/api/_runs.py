@@ -26,7 +26,8 @@ def load(
     `end` replace ``data.start`` and ``data.end``. A ``dir:`` in a dict is relative to the
     current folder. Raises `engine.errors.ConfigError` listing every problem.
     """
-    from engine.config import Config, config_from_dict, load_config, with_overrides
+    from engine.config import Config, with_overrides
+    from engine.config.load import config_from_dict, load_config  # blends too
 
     given = overrides(data_dir, start, end)
     if isinstance(config, Config):
@@ -94,12 +95,14 @@ def sweep(
     check_max_combos(max_combos)
     if isinstance(config, Mapping):
         raw, where, origin = dict(config), Path("."), "<sweep>"
+        path = None
     else:
-        where = Path(config)
+        where = path = Path(config)
         raw, origin = read_yaml(where), str(where)
     raw.pop("sweep", None)
     raw = with_overrides(raw, where, **overrides(data_dir, start, end))
-    spec = sweep_spec(raw, origin, MAX_COMBOS if max_combos is None else max_combos)
+    limit = MAX_COMBOS if max_combos is None else max_combos
+    spec = sweep_spec(raw, origin, limit, path=path)  # a blend's members beside its file
     prices = source if source is not None else make_source(spec.base.data)
     result = run_sweep(spec, prices)
     table = result.table

@@ -3,8 +3,8 @@
 User mistakes are raised as RotationError (exit code 2, one line, no traceback);
 output folders are checked before any backtest. Ctrl-C, SIGTERM and SIGHUP stop a
 command cleanly (exit code 128 + the signal number; engine/interrupts.py).
-`sweep` and `audit` live in engine/cli/research.py, `data` in engine/cli/data.py, `kinds`
-in engine/cli/kinds.py, `schema` in engine/cli/schema.py.
+`sweep` and `audit` live in engine/cli/research.py, `timing` in engine/cli/timing.py, `data`
+in engine/cli/data.py, `kinds` in engine/cli/kinds.py, `schema` in engine/cli/schema.py.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def run(
     tearsheet: bool,
 ) -> None:
     """Backtest CONFIG and write a run folder."""
-    from engine.config import load_config
+    from engine.config.load import load_config
     from engine.data import make_source
     from engine.report import plain, stats_json, stats_table, write_run_folder
     from engine.report.folders import link_latest
@@ -153,7 +153,7 @@ def compare(
     """Run several CONFIGs on their common date range, side by side.
 
     --start/--end set every config's data.start/data.end before the common range is taken."""
-    from engine.config import load_config
+    from engine.config.load import load_config
     from engine.research import compare as comparing
 
     if sort_by is not None:
@@ -212,7 +212,7 @@ def signal_command(config_path: Path, data_dir: Path | None, as_json: bool, refr
     stale (sessions missing before today, or $ROTATION_TODAY) and when a traded asset or
     threshold ticker lags the others (the answer is then for the latest date all have)."""
     from engine.answer import answer
-    from engine.config import load_config
+    from engine.config.load import load_config
     from engine.freshness import today
     from engine.live import ranking_table
 
@@ -224,11 +224,12 @@ def signal_command(config_path: Path, data_dir: Path | None, as_json: bool, refr
         return
     for line in state.lines():
         say(line)
-    table = ranking_table(state.state)
-    if table is not None:
-        from rich.console import Console
+    for part in state.state.get("members", [state.state]):  # a blend: each member's
+        table = ranking_table(part)
+        if table is not None:
+            from rich.console import Console
 
-        Console().print(table)
+            Console().print(table)
 
 
 @main.command("check")
@@ -262,7 +263,8 @@ def check_command(config_paths: tuple[Path, ...], data_dir: Path | None) -> None
 @main.command("tearsheet")
 @click.argument("folder", metavar="FOLDER", type=click.Path(path_type=Path))
 def tearsheet_command(folder: Path) -> None:
-    """Rebuild FOLDER/tearsheet.html from a run, comparison, sweep or walk-forward folder."""
+    """Rebuild FOLDER/tearsheet.html from a run, comparison, sweep, walk-forward or timing
+    folder."""
     echo_page(tearsheet_page(folder, True))
 
 
@@ -271,8 +273,9 @@ def _register() -> None:
     from engine.cli.kinds import kinds_command
     from engine.cli.research import audit, sweep
     from engine.cli.schema import schema_command
+    from engine.cli.timing import timing_command
 
-    for command in (sweep, audit, data_group, kinds_command, schema_command):
+    for command in (sweep, audit, timing_command, data_group, kinds_command, schema_command):
         main.add_command(command)
 
 

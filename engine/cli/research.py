@@ -429,7 +429,7 @@ def audit(
     change. Exit code 0 clean, 1 leaking."""
     import json
 
-    from engine.config import load_config
+    from engine.config.load import load_config
     from engine.data import make_source
     from engine.report import clean_json
     from engine.research.audit import audit as run_audit

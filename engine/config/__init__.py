@@ -351,10 +351,13 @@ class ExecutionConfig(_Model):
     """The d-th trading date of each period (d >= 1) or the |d|-th from its end (d <= -1;
     default -1, the last); |d| at most 5, 23, 66 or 262 for weekly, monthly, quarterly or
     annual (7, 31, 92, 366 when every traded asset is crypto); not with daily."""
+    tranches: Whole | None = None  # N copies deciding on spread days
+    """N tranches: N copies of this config deciding on days spread over the period, held
+    together as an equal-weight blend (SPEC 11; engine/config/blend.py)."""
 
     @model_serializer(mode="wrap")
     def _dump(self, handler) -> dict:
-        return _without_unset(handler(self), ("tolerance", "decide_day"))
+        return _without_unset(handler(self), ("tolerance", "decide_day", "tranches"))
 
     @field_validator("decide_day")
     @classmethod
@@ -422,6 +425,13 @@ class PortfolioConfig(_Model):
     @model_serializer(mode="wrap")
     def _dump(self, handler) -> dict:
         return _without_unset(handler(self), ("cash_yield", "target_vol"))
+
+    @property
+    def cash_matters(self) -> bool:
+        """Whether the strategy's cash is a choice worth measuring: a volatility target
+        holds it on purpose, a cash yield pays it. The statistics then add the average
+        exposure (`avg_exposure`)."""
+        return self.cash_yield is not None or self.target_vol is not None
 
 
 class StatsConfig(_Model):
@@ -796,6 +806,32 @@ def _check_decide_day(config: Config) -> list[str]:
     return []
 
 
+def _check_tranches(config: Config) -> list[str]:
+    """`execution.tranches` N: 2 to MAX_TRANCHES copies of a config with a period schedule
+    and no decide_day of its own (each copy gets one: engine/config/blend.py)."""
+    execution = config.execution
+    count = execution.tranches
+    if count is None:
+        return []
+    problems = []
+    if not 2 <= count <= limits.MAX_TRANCHES:
+        problems.append(
+            f"execution.tranches: {count} must be 2 to {limits.MAX_TRANCHES} (copies of the "
+            "config, each deciding on its own day of the period)"
+        )
+    if execution.decide == "daily":
+        problems.append(
+            "execution.tranches: needs `decide: weekly`, `monthly`, `quarterly` or `annual` "
+            "(daily decisions have no days to spread); set `decide` or remove it"
+        )
+    if execution.decide_day is not None:
+        problems.append(
+            "execution.decide_day: the tranches choose their own days (-1, then spread over "
+            "the period); remove decide_day or tranches"
+        )
+    return problems
+
+
 def _check_dates(config: Config) -> list[str]:
     data = config.data
     if data.end is not None and data.start > data.end:
@@ -885,6 +921,7 @@ RULES: tuple[Callable[[Config], list[str]], ...] = (
     _check_allocations,
     _check_tickers,
     _check_decide_day,
+    _check_tranches,
     _check_dates,
     _check_source,
     _check_series,
@@ -900,6 +937,7 @@ def check_config(raw: dict) -> tuple[Config | None, list[str]]:
 
 def config_from_dict(raw: Any, origin: str = "<config>") -> Config:
     """Validate a parsed YAML mapping (apply CLI overrides first with `with_overrides`).
+    A plain config only: engine.config.load reads blends and configs in tranches too.
 
     Raises:
         ConfigError: listing every problem found, schema and cross-field together.
@@ -982,7 +1020,9 @@ def load_config(path: str | Path, **overrides: Any) -> Config:
 
     Raises:
         ConfigError: every problem at once; or one line when the file is a sweep (or
-            blend) config, naming the command that runs it (engine/config/kinds.py).
+            blend) config, naming what reads it (engine/config/kinds.py). A config with
+            `execution.tranches` is returned as it is: engine.config.load makes it the
+            blend of its tranches.
     """
     path = Path(path)
     raw = read_yaml(path)

@@ -16,9 +16,10 @@ One file holds every kind of config file (engine/config/kinds.py tells them apar
   ``{start, stop, step}`` or ``{values: [...]}``; plus the `sweep:` section
   (`SweepOptions`). A plain config is a sweep config without axes, so it is the schema
   a file without a kind of its own is checked against.
+* ``blend``: a blend of weighted member configs (SPEC 11), told apart by its `blend:`
+  list; its own sections are a sweep config's, each member a file or inline.
 * other kinds plug in with one call, `register(FileKind(...))`, naming how to build their
-  schema and the JSON condition that tells their files apart (`BLEND_HOOK` below says how
-  blends join).
+  schema and the JSON condition that tells their files apart.
 
 The schema checks the shape of one file; the rules between fields (signals named in
 `when`, weights summing to at most 1, ...) stay with `rotation check`.
@@ -347,10 +348,69 @@ register(
     FileKind("sweep", "a sweep config, whose numbers may be axes (rotation sweep)", Builder.sweep)
 )
 
-BLEND_HOOK = """Blends (SPEC 11) join the schema with one registration beside the two above:
-    register(FileKind("blend", blend_schema, when={"required": ["blend"]}))
-where `blend_schema(builder)` returns `builder.model(<the blend file's model>)`, its own
-sections swept as `Builder.sweep` does (`builder.swept`) so blend sweeps validate too."""
+
+def _blend(builder: Builder) -> dict[str, str]:
+    """A blend file (engine/config/blend_members.py): its own sections as a sweep config's
+    (so blend sweeps validate too), each `blend:` entry a member file with its weight or an
+    inline member (a sweep config's keys without `sweep:`, and its weight)."""
+    if "Blend" not in builder.defs:
+        from engine.config.blend_members import BlendEntry
+
+        swept = builder.defs[builder.sweep()["$ref"].removeprefix(REF)]
+        entry, _ = model_schema(BlendEntry)
+        weight = axis({**entry["properties"]["weight"], "description": BLEND_WEIGHT})
+        member = copy.deepcopy(swept)
+        member["properties"].pop("sweep")
+        member["properties"]["weight"] = weight
+        member["required"] = ["name", "universe", "regimes", "weight"]
+        member["title"] = "blend.member"
+        member["description"] = (
+            "An inline member: a config's own keys (the blend sets data, costs, cash, "
+            "benchmark and stats for all) and its weight."
+        )
+        builder.defs["blend.member"] = member
+        from_file = {
+            "type": "object",
+            "description": "A member config file and its weight.",
+            "properties": {
+                "config": {"type": "string", "description": BLEND_FILE},
+                "weight": weight,
+            },
+            "required": ["config", "weight"],
+            "additionalProperties": False,
+        }
+        shared = ("name", "description", "data", "execution", "portfolio", "benchmark")
+        properties = {key: swept["properties"][key] for key in (*shared, "stats", "sweep")}
+        properties["blend"] = {
+            "type": "array",
+            "minItems": 1,
+            "description": "The members: weights above 0 summing to at most 1 (the rest is "
+            "cash); their targets are summed and traded as one portfolio.",
+            "items": {"anyOf": [from_file, ref("blend.member")]},
+        }
+        builder.defs["Blend"] = {
+            "title": "Blend",
+            "description": "A portfolio of weighted member configs (SPEC 11 blends), or its "
+            "sweep; it has no universe, signals, scores or regimes of its own.",
+            "type": "object",
+            "properties": properties,
+            "required": ["name", "data", "blend"],
+            "additionalProperties": False,
+        }
+    return ref("Blend")
+
+
+BLEND_WEIGHT = "W_j, the member's share of the blend (0 < W_j <= 1)."
+BLEND_FILE = "The member's config file, relative to the blend file (a plain config)."
+
+register(
+    FileKind(
+        "blend",
+        "a blend of weighted member configs, or its sweep (rotation run, rotation sweep)",
+        _blend,
+        when={"required": ["blend"]},
+    )
+)
 
 
 def document(kind: str | None = None, plugins: bool = True) -> dict[str, Any]:

@@ -123,15 +123,34 @@ def second_block(stats: dict) -> tuple[str, ...]:
 
 
 OPTIONAL: dict[str, Metric] = {
-    m.key: m for m in (Metric("cash_interest", "Cash interest", "money"),)
+    m.key: m
+    for m in (
+        Metric("cash_interest", "Cash interest", "money"),
+        Metric("avg_exposure", "Average exposure", "pct", group="distribution"),
+    )
 }
-"""Statistics only some configs have (cash_interest: with `portfolio.cash_yield`): shown
-where present, after the performance statistics; not a ranking choice."""
+"""Statistics only some configs have, shown where present and never a ranking choice:
+cash_interest (with `portfolio.cash_yield`) after the performance statistics;
+avg_exposure, the mean over the backtest dates of 1 - the cash share of the value at
+the close (with a cash yield or a volatility target: `PortfolioConfig.cash_matters`), at
+the end of the second block (`second_block`)."""
 
 
 def optional_keys(statistics: dict) -> list[str]:
-    """The OPTIONAL statistics present in one portfolio's statistics, in registry order."""
-    return [key for key in OPTIONAL if key in statistics]
+    """The OPTIONAL performance statistics present in one portfolio's statistics, in
+    registry order (those of the second block: `second_block`)."""
+    return [k for k, m in OPTIONAL.items() if k in statistics and m.group == "performance"]
+
+
+def in_table_order(keys) -> list[str]:
+    """`keys` as every table lists statistics: the performance block (then the optional
+    ones of it), the second block (then avg_exposure), the relative block, then any other
+    key (`time_in_<regime>`, ...) in the order given."""
+    known = [*PERFORMANCE_KEYS, *(k for k, m in OPTIONAL.items() if m.group == "performance")]
+    known += [*DISTRIBUTION_KEYS, *(k for k, m in OPTIONAL.items() if m.group == "distribution")]
+    known += RELATIVE_KEYS
+    given = list(dict.fromkeys(keys))
+    return [k for k in known if k in given] + [k for k in given if k not in known]
 
 
 def metric(key: str) -> Metric:

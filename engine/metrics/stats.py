@@ -162,6 +162,16 @@ def time_in_regime(decided: np.ndarray, names: Sequence) -> dict:
     return {name: np.mean(labels == name, axis=0) for name in names}
 
 
+def average_exposure(cash: np.ndarray, values: np.ndarray):
+    """avg_exposure = mean over the N backtest dates of 1 - cash_t / V_t: the share of
+    the value held in assets at each close (a fraction; NaN if some V_t is 0)."""
+    cash, values = np.asarray(cash, dtype=float), np.asarray(values, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(values != 0, 1.0 - cash / values, np.nan)
+    out = np.mean(share, axis=0)
+    return out[()] if np.ndim(out) == 0 else out
+
+
 def turnover(traded_value, values: np.ndarray, years: float):
     """One-way annual turnover: sum(|quantity * fill price|) / 2 / mean(V) / years."""
     return _ratio(np.asarray(traded_value, dtype=float) / 2.0, np.mean(values, axis=0) * years)

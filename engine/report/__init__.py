@@ -16,7 +16,10 @@ A run folder holds:
   series.csv     (configs with external series) series,date,released,value: each value
                  the backtest could read, with its release date (at 16:00 New York)
   config.yaml    the resolved config (every default filled in; data.dir relative to the
-                 folder, or left out: engine.report.paths)
+                 folder, or left out: engine.report.paths); a blend's holds its members
+                 inline
+  members.csv,   (blends and configs in tranches) each member's regime, target,
+  blend.json     contribution and values alone; engine.report.blend_files
   manifest.json  config hash, data hashes and ranges, library versions, time of the run
 The folder is built under a temporary name beside its destination and renamed
 into place when complete, so an interrupted run leaves no half folder.
@@ -193,6 +196,10 @@ def run_frames(result) -> dict[str, pd.DataFrame]:
             if flag in ranks:
                 ranks[flag] = ranks[flag].astype(int)
         frames["ranks.csv"] = ranks
+    if getattr(result, "blend", None) is not None:  # a blend: its members (members.csv)
+        from engine.report.blend_files import blend_frames
+
+        frames |= blend_frames(result)
     return frames
 
 
@@ -272,6 +279,10 @@ def write_run_folder(
         saved = saved_config_text(result.config.resolved(), Path(destination))
         (staging / "config.yaml").write_text(saved, encoding="utf-8")
         write_json(staging / "manifest.json", manifest)
+        if getattr(result, "blend", None) is not None:
+            from engine.report.blend_files import blend_json
+
+            write_json(staging / "blend.json", blend_json(result))
         for name, payload in (extra_json or {}).items():
             write_json(staging / name, payload)
     return Path(destination)

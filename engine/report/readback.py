@@ -53,7 +53,7 @@ class Files:
 
 
 def folder_kind(folder: Path) -> str:
-    """'walk-forward', 'comparison', 'sweep' or 'run', from the file that marks it."""
+    """'walk-forward', 'comparison', 'sweep', 'timing' or 'run', from the file that marks it."""
     folder = Path(folder)
     if not folder.exists():
         raise RotationError(

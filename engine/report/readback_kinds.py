@@ -17,6 +17,13 @@ from typing import Any
 
 import pandas as pd
 
+from engine.report.readback_blend import (
+    BLEND_FILES,
+    TIMING_FILES,
+    _timing_agree,
+    is_blended,
+    regime_check,
+)
 from engine.report.readback_shapes import (
     FileSpec,
     ListOf,
@@ -79,7 +86,7 @@ def _same_dates(frame: pd.DataFrame, dates: pd.Series, name: str) -> None:
 def _valid_config(raw: Any) -> dict:
     """config.yaml as the current version reads it (a csv source without its left-out
     `dir` gets a stand-in: engine.report.paths)."""
-    from engine.config import config_from_dict
+    from engine.config.load import config_from_dict  # blends and tranches too
     from engine.errors import ConfigError
 
     if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
@@ -102,9 +109,9 @@ def _run_agree(content: dict[str, Any]) -> None:
     dates = content["values.csv"]["date"]
     for name in ("weights.csv", "regimes.csv"):
         _same_dates(content[name], dates, name)
-    names = [regime["name"] for regime in config["regimes"]]
+    known = regime_check(content, config)  # a blend's: joined from its members'
     regimes = content["regimes.csv"]
-    unknown = ~regimes["regime"].isin(names)
+    unknown = ~regimes["regime"].map(known).astype(bool)
     if unknown.any():
         row = int(unknown.to_numpy().argmax())
         raise Mismatch(
@@ -119,7 +126,7 @@ def _run_agree(content: dict[str, Any]) -> None:
 
 
 def _ranks_agree(ranks: pd.DataFrame | None, config: dict) -> None:
-    if ranks is None:
+    if ranks is None or is_blended(config):  # a blend's rows name `member:regime`
         return
     twice = ranks.duplicated(["regime", "date", "asset"])
     if twice.any():
@@ -206,6 +213,7 @@ RUN = Kind(
             ),
             optional=True,
         ),
+        **BLEND_FILES,
     },
     _run_agree,
 )
@@ -443,5 +451,9 @@ WALK_FORWARD = Kind(
     _walkforward_agree,
 )
 
-KINDS = {kind.name: kind for kind in (WALK_FORWARD, COMPARISON, SWEEP, RUN)}
+TIMING = Kind(
+    "timing", "timing.json", "rotation timing CONFIG --out FOLDER", TIMING_FILES, _timing_agree
+)
+
+KINDS = {kind.name: kind for kind in (WALK_FORWARD, COMPARISON, SWEEP, TIMING, RUN)}
 """Every kind, in the order they are told apart by their marker file."""

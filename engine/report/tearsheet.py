@@ -1,4 +1,5 @@
-"""Tearsheets: one self-contained HTML page per run, comparison, sweep or walk-forward folder.
+"""Tearsheets: one self-contained HTML page per run, comparison, sweep, walk-forward or
+timing folder.
 
 The page is built only from the folder's files (nothing is backtested again), read
 and checked by engine.report.readback, with plotly.js inlined once so it opens
@@ -8,7 +9,8 @@ the old page. The same folder gives the same bytes.
 
 Modules: readback (reading a folder, checked), tearsheet_data (display series through
 engine.metrics.stats), tearsheet_html (page, tables, escaping), tearsheet_run (a run's
-page), tearsheet_multi (comparison and sweep pages), tearsheet_walkforward, plots.
+page), tearsheet_multi (comparison and sweep pages), tearsheet_walkforward,
+tearsheet_timing, tearsheet_blend (a blend's members, on its run page), plots.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ __all__ = ["FILENAME", "build_page", "folder_kind", "write_tearsheet"]
 
 
 def build_page(folder: Path) -> str:
-    """The HTML text of the tearsheet of a run, comparison, sweep or walk-forward folder."""
+    """The HTML text of the tearsheet of a run, comparison, sweep, walk-forward or timing
+    folder."""
     from engine.report import tearsheet_data as data
 
     kind = folder_kind(folder)
@@ -37,6 +40,10 @@ def build_page(folder: Path) -> str:
 
         folder_files = walkforward.read_walkforward(folder)
         return _built(folder, walkforward.walkforward_page, folder_files)
+    if kind == "timing":
+        from engine.report.tearsheet_timing import timing_page
+
+        return _built(folder, timing_page, folder)
     if kind == "run":
         from engine.report.tearsheet_run import run_page
 

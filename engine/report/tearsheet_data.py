@@ -48,6 +48,8 @@ class RunFolder:
     bootstrap: dict | None = None  # bootstrap.json, written by `rotation run --bootstrap`
     series: pd.DataFrame | None = None  # series.csv: configs with external series only
     rates: pd.Series | None = None  # the per-date risk-free series (values.csv, §11)
+    blend: dict | None = None  # blend.json: blends and configs in tranches only
+    members: pd.DataFrame | None = None  # members.csv: likewise
 
     @property
     def ranked(self) -> bool:
@@ -77,12 +79,14 @@ class RunFolder:
 def read_run(folder: Path) -> RunFolder:
     """A run folder, its files read and checked by engine.report.readback."""
     files = read_folder(folder, "run")
+    from engine.report.tearsheet_blend import view_config
+
     values = _dated(files["values.csv"])
     rates = values.pop("risk_free") if "risk_free" in values else None
     return RunFolder(
         path=files.path,
         stats=files["stats.json"],
-        config=files["config.yaml"],
+        config=view_config(files["config.yaml"], files["blend.json"], files["regimes.csv"]),
         config_text=files.texts["config.yaml"],
         manifest=files["manifest.json"] or {},
         values=values,
@@ -94,6 +98,8 @@ def read_run(folder: Path) -> RunFolder:
         bootstrap=files["bootstrap.json"],
         series=files["series.csv"],
         rates=rates,
+        blend=files["blend.json"],
+        members=files["members.csv"],
     )
 
 
@@ -227,7 +233,7 @@ def regime_runs(run: RunFolder):
     but the default (the last) gets a colour, in the config's order."""
     from engine.report.plots import FILLS, spans
 
-    *names, default = [r["name"] for r in run.config["regimes"]]
+    *names, default = [r["name"] for r in run.config["regimes"] if r.get("shade", True)]
     colors = {name: FILLS[i % len(FILLS)] for i, name in enumerate(names)}
     return spans(list(run.dates), run.regimes["regime"].tolist()), colors, default
 

@@ -47,6 +47,7 @@ def run_page(run: data.RunFolder) -> str:
     labels = {"strategy": name, "benchmark": f"benchmark ({label})"}
     parts = [
         ("equity", "Equity and drawdown", _equity(run, labels)),
+        *([("members", "Members", _members(run))] if run.blend is not None else []),
         ("signals", "Signals", _signals(run)),
         *([("series", "External series", series_section(run))] if run.series is not None else []),
         *([("rankings", "Rankings", _rankings(run))] if run.ranked else []),
@@ -122,6 +123,12 @@ def _equity(run: data.RunFolder, labels: dict) -> str:
     drawdown = data.drawdowns(run.values, run.initial_cash)
     figure = figures.equity_figure(run.dates, run.values, drawdown, labels, data.regime_runs(run))
     return h.chart(figure, "equity")
+
+
+def _members(run: data.RunFolder) -> str:
+    from engine.report.tearsheet_blend import blend_section
+
+    return blend_section(run)
 
 
 def _signal_title(name: str, spec: dict) -> tuple[str, dict]:

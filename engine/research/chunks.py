@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from engine import pipeline
+from engine.blend import prepare_any, warnings_any
 from engine.config import Config
 from engine.data import PriceSource, describe
 from engine.data.series import describe_series
@@ -201,8 +202,8 @@ def build_plan(
     universe = list(config.universe)
     # Row 0 holds the decision of the calendar date before the first backtest date.
     rows = np.arange(market.rows.start, market.rows.stop)
-    decisions = pipeline.prepare_decisions(config, spec.axes, market, rows)
-    pipeline.shaping_warnings(config, market, decisions)
+    decisions = prepare_any(config, spec.axes, market, rows)  # a blend's: its members'
+    warnings_any(config, market, decisions)
     close, price = (
         np.ascontiguousarray(f.to_numpy())
         for f in pipeline.execution_prices(config, prices, universe, dates)
@@ -222,6 +223,8 @@ def build_plan(
     )
     if settings:
         bench_stats["cash_interest"] = bench_run.interest
+    if config.portfolio.cash_matters:
+        bench_stats["avg_exposure"] = bench_run.exposure
     if chunk is None:
         table_bytes = chunk_bytes(config, decisions.schedule, len(decisions.signals))
         chunk = memory_chunk(len(dates), len(decisions.signals), table_bytes)
@@ -311,6 +314,8 @@ def evaluate_rows(
     for k, share in stats.time_in_regime(decided[1:], range(len(plan.regimes))).items():
         block[f"time_in_{plan.regimes[k]}"] = share
     block |= {key: measured[key] for key in (*RELATIVE, *DISTRIBUTION)}
+    if config.portfolio.cash_matters:  # the kernel's: V alone does not tell the cash
+        block["avg_exposure"] = result.exposure
     for key, value in plan.bench_stats.items():
         block[f"benchmark_{key}"] = value[bench_column]
     columns = {key: np.asarray(value) for key, value in block.items()}

@@ -19,7 +19,7 @@ from engine import calendar
 from engine.config import Config, suggest
 from engine.data import PriceSource, make_source
 from engine.errors import DataError, RotationError
-from engine.metrics import METRICS, lower_is_better
+from engine.metrics import METRICS, in_table_order, lower_is_better
 from engine.pipeline import backtest_dates
 from engine.runner import BacktestResult, run_backtest
 
@@ -92,6 +92,7 @@ class Comparison:
         """Statistics (rows) by run (columns): the configs (best first by `sort_by` when
         set), then each distinct benchmark (comparison.csv)."""
         table = pd.DataFrame({label: stats for label, (stats, _) in self.runs().items()})
+        table = table.reindex(in_table_order(table.index))  # configs with other keys
         return table if self.sort_by is None else sort_columns(table, self.labels, self.sort_by)
 
     def values(self) -> pd.DataFrame:

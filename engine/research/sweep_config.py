@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.config import Config, check_config, config_from_dict, read_yaml, with_overrides
+from engine.config import Config, check_config, read_yaml, with_overrides
 from engine.config.repair import touches, validate
 from engine.config.types import Whole
 from engine.config.words import shown
@@ -71,6 +71,7 @@ class SweepSpec:
     axes: list[grid.Axis]
     origin: str
     scenarios: tuple[str, ...] = ()  # full names of the scenario axes, in axis order
+    labels: tuple = ()  # a blend's: where each member came from (engine.config.blend_members)
 
     @property
     def choices(self) -> list[grid.Axis]:
@@ -82,8 +83,19 @@ class SweepSpec:
         return grid.grid_size(self.axes)
 
     def config_for(self, values: tuple) -> Config:
-        """The ordinary config of one combination."""
-        return config_from_dict(grid.with_values(self.raw, self.axes, values), self.origin)
+        """The ordinary config of one combination (a Blend for a blend or a config in
+        tranches: engine.config.load)."""
+        raw = grid.with_values(self.raw, self.axes, values)
+        if "blend" in raw:
+            from engine.config.blend_members import check_blend
+
+            blend, problems = check_blend(raw, list(self.labels))
+            if problems:
+                raise ConfigError.listing(self.origin, problems)
+            return blend
+        from engine.config.load import config_from_dict
+
+        return config_from_dict(raw, self.origin)
 
 
 def sweep_spec(
@@ -92,25 +104,35 @@ def sweep_spec(
     max_combos: int = DEFAULT_MAX_COMBOS,
     scenarios: list[str] | None = None,
     problems: Sequence[str] = (),
+    path: Path | None = None,
 ) -> SweepSpec:
     """Find the axes (the grid size is checked before they are expanded), and
     validate every axis value. `scenarios`: the scenario axes by full or trailing
     name (`resolve_axis`); None for the default, every swept axis of COST_AXES.
     `problems`: found before (in the `sweep:` section), reported with the others.
+    A blend is swept by engine.research.blend_sweep (its member files relative to
+    `path`, the file read), a config in tranches as the blend of its copies.
 
     Raises:
         ConfigError: every problem at once: no axis, a grid over `max_combos`, a
             malformed axis, a config problem of the base combination or of any axis
             value (saying which), or a scenario that is not a swept parameter.
     """
-    axes, found, broken = grid.scan_axes(raw, max_combos)
-    problems = [*problems, *found]
-    if not axes and not found:
-        problems.append(
-            "nothing to sweep; write a numeric parameter as a list ([60, 120]), a range "
-            "({start: 20, stop: 260, step: 20}) or {values: [60, 120]}"
-        )
-    base = _combination_problems(raw, axes, broken, problems)
+    labels = ()
+    if "blend" in raw:
+        from engine.research.blend_sweep import blend_grid
+
+        raw, labels, axes, base, found = blend_grid(raw, max_combos, path)
+        problems = [*problems, *found]
+    else:
+        axes, found, broken = grid.scan_axes(raw, max_combos)
+        problems = [*problems, *found]
+        if not axes and not found:
+            problems.append(
+                "nothing to sweep; write a numeric parameter as a list ([60, 120]), a range "
+                "({start: 20, stop: 260, step: 20}) or {values: [60, 120]}"
+            )
+        base = _combination_problems(raw, axes, broken, problems)
     names = [a.name for a in axes]
     if scenarios is None:
         chosen = {n for n in names if n in COST_AXES}
@@ -123,7 +145,11 @@ def sweep_spec(
             chosen.add(full)
     if problems or base is None:
         raise ConfigError.listing(origin, problems)
-    spec = SweepSpec(raw=raw, base=base, axes=axes, origin=origin)
+    if base.execution.tranches is not None and not hasattr(base, "members"):
+        from engine.config.blend import tranche_blend  # each combination: its tranches
+
+        base = tranche_blend(base)
+    spec = SweepSpec(raw=raw, base=base, axes=axes, origin=origin, labels=labels)
     return dataclasses.replace(spec, scenarios=tuple(n for n in names if n in chosen))
 
 
@@ -230,7 +256,7 @@ def sweep_of(
         given = raw_section.get("scenarios") if isinstance(raw_section, dict) else None
         names = isinstance(given, list) and all(isinstance(n, str) for n in given)
         scenarios = given if names else None
-    spec = sweep_spec(raw, origin, max_combos, scenarios, problems)
+    spec = sweep_spec(raw, origin, max_combos, scenarios, problems, path)
     return spec, options
 
 

@@ -75,6 +75,8 @@ class GridResult(NamedTuple):
             skipped asset i's order on a trade date.
         caps: [N, A] (G = 1 with `hints`, else None) the size a buy was cut to where its
             cost exceeded the cash left by no more than vectorbt's tolerance (NaN elsewhere).
+        exposure: [G] average exposure: the mean over dates of 1 - cash_j / V_j, the share
+            of the value held in assets at each close (NaN if some V_j is 0).
     """
 
     values: np.ndarray
@@ -85,6 +87,7 @@ class GridResult(NamedTuple):
     interest: np.ndarray | None = None
     skipped: np.ndarray | None = None
     caps: np.ndarray | None = None
+    exposure: np.ndarray | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -114,7 +117,7 @@ def _add(a, b):
 
 
 @numba.njit(cache=True, inline="always")
-def _order_keys(w, q, p, cash, band, order_value, call_seq, skip):
+def _order_keys(w, k, q, p, j, cash, band, order_value, call_seq, skip):
     """Group value at the execution prices (once: update_value=False), the band's skips
     and call_seq="auto": ascending w_i V - q_i p_i (a skipped order's key is 0, the
     zero-amount order vectorbt gets), stable insertion sort (vectorbt insert_argsort_nb)."""
@@ -122,13 +125,13 @@ def _order_keys(w, q, p, cash, band, order_value, call_seq, skip):
     value_now = cash
     for i in range(n_assets):
         if q[i] != 0:
-            value_now += q[i] * p[i]
+            value_now += q[i] * p[j, i]
     for i in range(n_assets):
-        key = w[i] * value_now - q[i] * p[i]
+        key = w[k, i] * value_now - q[i] * p[j, i]
         skip[i] = False
         if band > 0 and value_now > 0:
-            gap = abs(w[i] - q[i] * p[i] / value_now)
-            exit_or_entry = w[i] == 0 or q[i] == 0
+            gap = abs(w[k, i] - q[i] * p[j, i] / value_now)
+            exit_or_entry = w[k, i] == 0 or q[i] == 0
             if not (gap > band or (gap > FLOAT_NOISE and exit_or_entry)):
                 skip[i] = True
                 key = 0.0
@@ -182,11 +185,16 @@ def _buy(cash, size, p, f, s):
 
 
 @numba.njit(cache=True)
-def _trade_date(w, q, p, cash, f, s, band, scratch, call_seq, fill_value, fill_fees, skip, cap):
-    """Execute one date's orders in place (q; `fill_value`, `fill_fees` of each fill;
-    `skip`, `cap` per asset). Returns (cash after, number of fills)."""
-    cap[:] = np.nan
-    value = _order_keys(w, q, p, cash, band, scratch, call_seq, skip)
+def _trade_date(
+    w, k, q, p, j, cash, f, s, band, scratch, call_seq, fill_value, fill_fees, skip, cap
+):
+    """Execute date j's orders to target row k of `w` at prices p[j], in place (q;
+    `fill_value`, `fill_fees` of each fill; `skip`, `cap` per asset). Returns (cash after,
+    number of fills). Rows and dates are indexed here, not sliced by the caller: a slice
+    is an array view with an atomic reference count on every call."""
+    for i in range(cap.shape[0]):
+        cap[i] = np.nan
+    value = _order_keys(w, k, q, p, j, cash, band, scratch, call_seq, skip)
     if _is_close(value, 0.0):
         value = 0.0
     n_fills = 0
@@ -201,9 +209,9 @@ def _trade_date(w, q, p, cash, f, s, band, scratch, call_seq, fill_value, fill_f
         q[i] = position
         if skip[i] or value <= 0:
             continue  # a zero-amount order, or rejected: no value to size against
-        size = w[i] * value / p[i] - position  # targetpercent -> amount
+        size = w[k, i] * value / p[j, i] - position  # targetpercent -> amount
         if size > 0:
-            filled, spent, fee_paid, final_size, fill, cut = _buy(cash, size, p[i], f, s)
+            filled, spent, fee_paid, final_size, fill, cut = _buy(cash, size, p[j, i], f, s)
             cap[i] = cut
             if not filled:
                 continue
@@ -216,7 +224,7 @@ def _trade_date(w, q, p, cash, f, s, band, scratch, call_seq, fill_value, fill_f
             final_size = min(position, -size)
             if _is_close(final_size, 0.0):
                 continue  # ignored: size zero
-            fill = p[i] * (1 - s)
+            fill = p[j, i] * (1 - s)
             acq_cash = final_size * fill
             fee_paid = acq_cash * f
             final_acq = _add(acq_cash, -fee_paid)
@@ -256,6 +264,7 @@ def _simulate_grid_nb(
     trade_dates,  # out [G]
     rebalanced,  # out [G, N]: the threshold rule fired for date j (drift at j - 1's close)
     interest,  # out [G]
+    exposure,  # out [G]: mean of 1 - cash / V at the closes
     skipped,  # out [H, N, A], H = G with hints, else 0
     caps,  # out [H, N, A]
 ):
@@ -284,6 +293,7 @@ def _simulate_grid_nb(
         total_fees = 0.0
         total_traded = 0.0
         earned = 0.0
+        invested = 0.0  # sum of 1 - cash / V over the closes
         n_trade_dates = 0
         drift = False  # threshold breached at the previous close
         prev_k = -1
@@ -306,11 +316,32 @@ def _simulate_grid_nb(
                 cash = cash * (1.0 + rates[j, rate])
             n_fills = 0
 
+            if trade and not hints and tolerance[g] > 0:
+                # the band skips every order (or nothing to size against): a held date,
+                # as _trade_date would fill nothing. Written out here, without early exits:
+                # an inlined call binds its arrays with atomic reference counts, and which
+                # asset breaks the band is unpredictable
+                value_now = cash
+                for i in range(n_assets):
+                    if q[i] != 0:
+                        value_now += q[i] * price[j, i]
+                if value_now <= 0 or _is_close(value_now, 0.0):
+                    trade = False
+                else:
+                    placed = False
+                    for i in range(n_assets):
+                        gap = abs(w[k, i] - q[i] * price[j, i] / value_now)
+                        placed |= (gap > tolerance[g]) | (
+                            (gap > FLOAT_NOISE) & ((w[k, i] == 0) | (q[i] == 0))
+                        )
+                    trade = placed
             if trade:
                 cash, n_fills = _trade_date(
-                    w[k],
+                    w,
+                    k,
                     q,
-                    price[j],
+                    price,
+                    j,
                     cash,
                     fees[g],
                     slippage[g],
@@ -342,6 +373,7 @@ def _simulate_grid_nb(
                 held += q[i] * close[j, i]
             v = cash + held
             values[g, j] = v
+            invested += 1.0 - cash / v if v != 0 else np.nan
 
             # fills of the day, as engine.sim.portfolio lists them: residue dropped
             if n_fills > 0:
@@ -370,6 +402,7 @@ def _simulate_grid_nb(
         traded_value[g] = total_traded
         trade_dates[g] = n_trade_dates
         interest[g] = earned
+        exposure[g] = invested / n_dates
 
 
 def _per_combo(x, n_combos: int, dtype) -> np.ndarray:
@@ -448,7 +481,8 @@ def simulate_grid(
         hints: also return `skipped` and `caps` (G = 1 only).
 
     Returns:
-        GridResult (values [N, G], fees_paid, traded_value, trade_dates, interest [G], ...).
+        GridResult (values [N, G], fees_paid, traded_value, trade_dates, interest [G],
+        exposure [G], ...).
     """
     close = np.ascontiguousarray(close, dtype=np.float64)
     price = np.ascontiguousarray(price, dtype=np.float64)
@@ -506,6 +540,7 @@ def simulate_grid(
     trade_dates = np.empty(n_combos, dtype=np.int64)
     rebalanced = np.empty((n_combos, n_dates), dtype=np.bool_)
     interest = np.empty(n_combos)
+    exposure = np.empty(n_combos)
     hinted = (n_combos if hints else 0, n_dates, n_assets)
     skipped = np.empty(hinted, dtype=np.bool_)
     caps = np.empty(hinted)
@@ -530,6 +565,7 @@ def simulate_grid(
         trade_dates,
         rebalanced,
         interest,
+        exposure,
         skipped,
         caps,
     )
@@ -542,4 +578,5 @@ def simulate_grid(
         interest,
         skipped[0] if hints else None,
         caps[0] if hints else None,
+        exposure,
     )

@@ -126,15 +126,31 @@ def simulate(
     )
     scale = np.ones(len(close)) if index is None else np.asarray(index, dtype=float)
     value = portfolio.value()
+    cash = (portfolio.cash() * scale).rename("cash")
     return Simulation(
-        value=(value * scale).rename("value"),
-        cash=(portfolio.cash() * scale).rename("cash"),
+        value=(value * scale if index is None else _in_currency(cash, portfolio, close)).rename(
+            "value"
+        ),
+        cash=cash,
         shares=portfolio.assets(),
         trades=_trades(portfolio.orders.records, close, value.to_numpy(), scale),
         close=close,
         portfolio=portfolio,
         index=None if index is None else scale,
     )
+
+
+def _in_currency(cash: pd.Series, portfolio, close: pd.DataFrame) -> pd.Series:
+    """V_t = cash_t + sum_i shares_i close_i in currency, summed as the numba kernel sums
+    (assets left to right, then the cash): V_units * I_t would carry the rounding of the
+    division by I_t, so a date on which no price moves and no cash is held would return
+    1e-16 instead of 0 (and count in win rates as a day won or lost)."""
+    shares = portfolio.assets().to_numpy()
+    prices = close.to_numpy()
+    held = np.zeros(len(close))
+    for i in range(shares.shape[1]):
+        held += shares[:, i] * prices[:, i]
+    return cash + held
 
 
 def _trades(
