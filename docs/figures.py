@@ -1,4 +1,4 @@
-"""Every figure of README.md and docs/*.md that the program prints, from one script.
+"""Every figure of README.md and docs/**/*.md that the program prints, from one script.
 
     python docs/figures.py [--check] [--data-dir ../shared/data]
 
@@ -47,7 +47,7 @@ from regions import (  # noqa: E402
 )
 
 REPO = Path(__file__).resolve().parents[1]
-FILES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+FILES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
 DATA = "../shared/data"  # as the commands are shown; the runner links it to --data-dir
 
 
@@ -73,6 +73,7 @@ def boot(r: Runner, key: str) -> dict:
 
 TAA = ("gem.yaml", "gtaa5.yaml", "vaa_g4.yaml", "top2_of_7.yaml")
 TAA_COMPARE = ("compare", *(f"configs/taa/{c}" for c in TAA), "--data-dir", DATA)
+RUN_EXAMPLE = ("run", "configs/smallcap_breakout_eth.yaml", "--data-dir", DATA)
 GRID = ("sweep", "configs/sweeps/breakout_grid.yaml", "--data-dir", DATA)
 COSTS = ("sweep", "configs/sweeps/weights_costs.yaml", "--data-dir", DATA)
 COSTS_WF = (*COSTS, "--walk-forward", "train=2y,test=6m")
@@ -351,7 +352,12 @@ def _g6040_claim(r: Runner, what: str) -> str | None:
 # ---------------------------------------------------------------- the registry
 
 REGISTRY: dict[str, Entry] = {
-    # README, Ready configs
+    # README
+    "run_example": terminal(*RUN_EXAMPLE, "--out", "runs/smallcap-breakout-eth"),
+    "sweep_example": terminal(
+        *GRID, "--out", "runs/breakout-grid", elide=("2,000 combinations in", "Sweep folder:")
+    ),
+    # docs/recipes.md
     "ready.start": value(lambda r: ready(r, "configs/spy.yaml")["period"]["start"]),
     "ready.end": value(lambda r: ready(r, "configs/spy.yaml")["period"]["end"]),
     "ready.days": value(lambda r: count(ready(r, "configs/spy.yaml")["period"]["days"])),
@@ -364,7 +370,7 @@ REGISTRY: dict[str, Entry] = {
             "SPY CAGR": lambda r, k: pct(ready(r, k)["benchmark"]["cagr"]),
         }
     ),
-    # README, Tactical asset allocation
+    # docs/recipes.md, Tactical asset allocation
     "taa_configs": table(
         {
             "dates": lambda r, k: f"{taa(r, k)['period']['start']} to {taa(r, k)['period']['end']}",
@@ -508,10 +514,10 @@ REGISTRY: dict[str, Entry] = {
         lambda r: pct(taa(r, "gtaa5.yaml")["strategy"]["max_drawdown"], 1)
     ),
     **{f"g6040.{w}": claim(lambda r, w=w: _g6040_claim(r, w)) for w in ("yardstick", "monthly")},
-    # README, What do I hold tomorrow?
+    # docs/running.md, What do I hold tomorrow?
     "signal_example": terminal("signal", "configs/smallcap_breakout_eth.yaml", "--data-dir", DATA),
     "signal_spec11": snippet_output(),
-    # README, Sweeping parameters and Guarding against overfitting
+    # docs/research.md, Sweeping parameters and Guarding against overfitting
     "check_example": terminal("check", "configs/sweeps/weights_costs.yaml"),
     "grid.combinations": value(lambda r: count(grid(r, "combinations"))),
     "grid.beat_sharpe": value(lambda r: count(grid(r, "beats_benchmark.on_metric"))),
@@ -561,7 +567,7 @@ REGISTRY: dict[str, Entry] = {
     },
     "costs.none_beats": claim(lambda r: _none_beats(r.json(*COSTS))),
     "costs.coin_toss": claim(_coin_toss),
-    # README, Walk-forward
+    # docs/research.md, Walk-forward
     "costs_wf.windows": value(lambda r: count(costs_wf(r, "windows"))),
     "costs_wf.start": value(lambda r: costs_wf(r, "out_of_sample_range.start")),
     "costs_wf.end": value(lambda r: costs_wf(r, "out_of_sample_range.end")),
@@ -583,7 +589,7 @@ REGISTRY: dict[str, Entry] = {
     "grid_wf.oos_cagr": value(lambda r: pct(grid_wf(r, "out_of_sample.cagr"))),
     "grid_wf.spy_oos_cagr": value(lambda r: pct(grid_wf(r, "benchmark_out_of_sample.cagr"))),
     "grid_wf.conclusion": claim(_walk_forward_claim),
-    # README, Bootstrap
+    # docs/research.md, Bootstrap
     "bootstrap_table": table(
         {
             f"{label} 5% / 50% / 95%": lambda r, k, stat=stat, f=f: " / ".join(
@@ -602,7 +608,7 @@ REGISTRY: dict[str, Entry] = {
     "bootstrap.most_beats": value(
         lambda r: pct(max(boot(r, k)["bootstrap"]["beats_benchmark"] for k in BOOTSTRAPPED), 1)
     ),
-    # README, Python API
+    # docs/api.md
     "api_example": snippet_output(),
     "api_commands": snippet_output(),
     # README, Portfolios of strategies and Timing luck (docs/figures_blends.py)

@@ -262,11 +262,17 @@ def claim(test: Callable[[Runner], str | None]) -> Entry:
     return Entry("claim", lambda ctx: test(ctx.runner))
 
 
-def terminal(*argv: str) -> Entry:
-    """A transcript: `$ rotation ARGV` and what it prints (trailing blanks dropped)."""
+def terminal(*argv: str, elide: tuple[str, str] | None = None) -> Entry:
+    """A transcript: `$ rotation ARGV` and what it prints (trailing blanks dropped).
+    `elide` = (first, next): the lines from the first one starting with `first` up to the
+    next one starting with `next` are shown as `...` (a timing, which is no figure)."""
 
     def render(ctx: Context) -> str:
         lines = [line.rstrip() for line in ctx.runner.cli(*argv).splitlines()]
+        if elide is not None:
+            start = next(i for i, line in enumerate(lines) if line.startswith(elide[0]))
+            stop = next(i for i in range(start, len(lines)) if lines[i].startswith(elide[1]))
+            lines[start:stop] = ["..."]
         return "\n```text\n$ rotation " + " ".join(argv) + "\n" + "\n".join(lines) + "\n```\n"
 
     return Entry("figure", render)

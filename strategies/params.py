@@ -95,6 +95,7 @@ def within(
         return value
 
     check.upper = high  # read by the config's messages (engine/config/words.py)
+    check.bounds = (low, high, below_high)  # read by the JSON schema (engine/config/schema.py)
     return AfterValidator(check)
 
 

@@ -33,9 +33,10 @@ Input = pd.Series | pd.DataFrame
 
 
 class SignalModel(BaseModel):
-    """Base of every kind's config model: frozen, unknown keys rejected."""
+    """Base of every kind's config model: frozen, unknown keys rejected; the docstring
+    under a field is its description in the config schema (`rotation schema`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 @dataclass(frozen=True)

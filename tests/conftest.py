@@ -11,6 +11,21 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 CONFIGS = REPO / "configs"
 
 
+def docs_module(name: str):
+    """The script docs/<name>.py as a module (docs/ is no package: figures.py, reference.py),
+    loaded once per session."""
+    import importlib.util
+    import sys
+
+    key = f"docs_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, REPO / "docs" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data beside the checkout; tests that need it skip when it is absent."""

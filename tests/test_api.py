@@ -157,7 +157,7 @@ def test_sweep_takes_a_dict_and_ignores_its_sweep_section():
 
 
 def test_dir_of_the_api_shows_the_api_and_nothing_its_annotations_import():
-    functions = ["audit", "check", "compare", "kinds", "load", "run", "signal", "sweep"]
+    functions = ["audit", "check", "compare", "kinds", "load", "run", "schema", "signal", "sweep"]
     functions += ["timing"]
     types = ["AuditReport", "Checked", "Comparison", "KindField", "KindInfo", "Run"]
     types += ["SignalState", "TimingResult", "WalkForwardResult"]

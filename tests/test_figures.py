@@ -8,25 +8,16 @@ All regions share one runner, so each command runs once per session.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, docs_module
 
 DOCS = REPO / "docs"
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"docs_{name}", DOCS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-figures = _load("figures")
+figures = docs_module("figures")
 regions = sys.modules["regions"]  # docs/figures.py imports it from docs/
 MARKED = [r for path in figures.FILES for r in regions.regions(path)]
 SHOWN = [r for r in MARKED if r.kind != "claim"]

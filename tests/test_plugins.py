@@ -376,6 +376,25 @@ def test_the_example_is_clean_under_the_audit_and_read_by_rotation_signal(exampl
     assert state["regime"] == ("equities" if stretched["on"] else "bonds")
 
 
+def test_rotation_schema_accepts_the_plugins_entries_and_builtin_leaves_them_out(zscore_site):
+    import jsonschema
+    import yaml
+
+    examples = [yaml.safe_load(p.read_text()) for p in sorted(EXAMPLE.glob("*.yaml"))]
+    for example in examples:  # an editor reads dates as text
+        example["data"]["start"] = str(example["data"]["start"])
+    printed = rotation([zscore_site, EXAMPLE], "schema")
+    assert printed.returncode == 0 and printed.stderr == "", printed.stderr
+    schema = json.loads(printed.stdout)
+    zscore = schema["$defs"]["sweep.signals.zscore"]["properties"]
+    assert "axis" in zscore["window"]["description"]  # its sweepable parameters are axes
+    for example in examples:
+        assert list(jsonschema.Draft202012Validator(schema).iter_errors(example)) == []
+    builtin = json.loads(rotation([zscore_site, EXAMPLE], "schema", "--builtin").stdout)
+    for example in examples:
+        assert not jsonschema.Draft202012Validator(builtin).is_valid(example)
+
+
 def test_broken_plugins_warn_once_each_and_break_no_command(broken_site, shared_data, tmp_path):
     listed = rotation([broken_site], "kinds")
     assert listed.returncode == 0

@@ -7,7 +7,7 @@
     run.values, run.weights, run.trades, run.signals, run.stats, run.portfolio
     table = api.sweep("configs/sweeps/weights_costs.yaml", data_dir="../shared/data")
     api.compare([...]), api.walk_forward(sweep, "train=3y,test=1y"), api.audit(config),
-    api.signal(config), api.check(path), api.kinds(), api.timing(config)
+    api.signal(config), api.check(path), api.kinds(), api.schema(), api.timing(config)
 
 A blend file (or a config with `execution.tranches`) loads as an
 `engine.config.blend.Blend`, a `Config` of its own: every function takes it.
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import importlib
 
-from engine.api._answers import check, kinds, signal
+from engine.api._answers import check, kinds, schema, signal
 from engine.api._research import audit, compare, timing, walk_forward
 from engine.api._runs import Run, load, run, sweep
 
@@ -58,6 +58,7 @@ __all__ = [
     "kinds",
     "load",
     "run",
+    "schema",
     "signal",
     "sweep",
     "timing",

@@ -1,5 +1,5 @@
-"""`signal`, `check` and `kinds` of engine.api: what `rotation signal`, `rotation check` and
-`rotation kinds` say, as values, through the same functions."""
+"""`signal`, `check`, `kinds` and `schema` of engine.api: what `rotation signal`, `rotation
+check`, `rotation kinds` and `rotation schema` say, as values, through the same functions."""
 
 from __future__ import annotations
 
@@ -75,3 +75,21 @@ def kinds() -> list[KindInfo]:
     from strategies.catalog import kind_infos
 
     return kind_infos()
+
+
+def schema(kind: str | None = None, plugins: bool = True) -> dict:
+    """The JSON Schema (draft 2020-12) of a config file, as `rotation schema` prints it.
+
+    Args:
+        kind: only this kind of file (`config`, `sweep`, ...); None: any config file.
+        plugins: also accept the installed plug-in kinds' entries (False: built-in kinds
+            only, as schema/rotation.schema.json).
+
+    Returns:
+        The schema as a dict, ready for `jsonschema.Draft202012Validator`.
+    """
+    from engine.config.schema import FILE_KINDS, document
+
+    if kind is not None and kind not in FILE_KINDS:
+        _args.refuse("kind", f"expected one of {', '.join(FILE_KINDS)}", kind)
+    return document(kind, plugins)

@@ -4,7 +4,7 @@ User mistakes are raised as RotationError (exit code 2, one line, no traceback);
 output folders are checked before any backtest. Ctrl-C, SIGTERM and SIGHUP stop a
 command cleanly (exit code 128 + the signal number; engine/interrupts.py).
 `sweep` and `audit` live in engine/cli/research.py, `timing` in engine/cli/timing.py, `data`
-in engine/cli/data.py, `kinds` in engine/cli/kinds.py.
+in engine/cli/data.py, `kinds` in engine/cli/kinds.py, `schema` in engine/cli/schema.py.
 """
 
 from __future__ import annotations
@@ -272,9 +272,10 @@ def _register() -> None:
     from engine.cli.data import data_group
     from engine.cli.kinds import kinds_command
     from engine.cli.research import audit, sweep
+    from engine.cli.schema import schema_command
     from engine.cli.timing import timing_command
 
-    for command in (sweep, audit, timing_command, data_group, kinds_command):
+    for command in (sweep, audit, timing_command, data_group, kinds_command, schema_command):
         main.add_command(command)
 
 

@@ -53,7 +53,11 @@ MAX_DAY_OFFSET = 7  # a close time is at most a week after its bar's label date
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Base of the config's models: frozen, unknown keys rejected; the docstring under each
+    field is its description in the JSON schema (`rotation schema`, engine/config/schema.py)
+    and in the docs' config reference."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def _without_unset(data: dict, keys: tuple[str, ...]) -> dict:
@@ -62,22 +66,22 @@ def _without_unset(data: dict, keys: tuple[str, ...]) -> dict:
     return {k: v for k, v in data.items() if not (k in keys and v is None)}
 
 
+# A bar can never be final before the start of its own label date in `tz`: it would then
+# feed decisions taken before the day it describes had begun (a negative offset hands
+# later prices to earlier dates). So `day_offset` is 0 to `MAX_DAY_OFFSET`, and with an
+# HH:MM `time` the instant `label date + day_offset days + time` is at or after 00:00 of
+# the label date in `tz` by construction. Whether a late-enough close is also honest (a
+# crypto UTC-day bar is not complete at 16:00 New York) is what `rotation audit` checks.
 class CloseTime(_Model):
-    """When a series' daily bar becomes final: `time` in `tz`, `day_offset` days after its label.
-
-    A bar can never be final before the start of its own label date in `tz`: it
-    would then feed decisions taken before the day it describes had begun (a
-    negative offset hands later prices to earlier dates). So `day_offset` is 0
-    to `MAX_DAY_OFFSET`, and with an HH:MM `time` the instant
-    `label date + day_offset days + time` is at or after 00:00 of the label date
-    in `tz` by construction. Whether a late-enough close is also honest (a
-    crypto UTC-day bar is not complete at 16:00 New York) is what
-    `rotation audit` checks.
-    """
+    """When a series' daily bar becomes final: `time` in `tz`, `day_offset` days after its
+    label date (never before that date; `rotation audit` checks a close is late enough)."""
 
     time: str
+    """The close as HH:MM on a 24-hour clock, e.g. "16:00"."""
     tz: str
+    """The IANA time zone of `time`, e.g. America/New_York or UTC."""
     day_offset: int = 0
+    """Days after the bar's label date that `time` falls on, 0 to 7 (1: the next day)."""
 
     @field_validator("day_offset")
     @classmethod
@@ -133,23 +137,43 @@ class SeriesConfig(_Model):
     """An external series (docs/series.md): dated values from a CSV file, each final at
     16:00 New York `lag_days` calendar days after its date (its release)."""
 
-    file: Path | None = None  # relative to the config file; None: <data.dir>/<NAME>.csv
+    file: Path | None = None
+    """The CSV file of dated values, relative to the config file (default: NAME.csv in
+    `data.dir`)."""
     column: str = Field(default="Value", min_length=1)
+    """The column of the file holding the values."""
     lag_days: Annotated[int, BeforeValidator(_lag_days)] = 1
+    """Calendar days after its date that a value is released: final at 16:00 New York on
+    date + lag_days (0 to 400)."""
 
 
 class DataConfig(_Model):
-    """Where prices come from and how bad data is treated (README "Data")."""
+    """Where prices come from, the portfolio's dates, and how bad data is treated."""
 
     source: Literal["yfinance", "csv", "synthetic"] = "yfinance"
+    """Where prices come from: yfinance (Yahoo Finance, cached), csv (a folder of
+    TICKER.csv files, `dir`) or synthetic (a seeded random market). `--data-dir DIR` on the
+    command line means csv from DIR."""
     dir: Path | None = None
+    """The folder of TICKER.csv files of the csv source, relative to the config file."""
     start: Date
+    """The first date of the portfolio, YYYY-MM-DD; signals use all history before it."""
     end: Date | None = None
+    """The last date of the portfolio, YYYY-MM-DD (default: the latest available)."""
     close_times: dict[str, CloseTime] = Field(default_factory=dict)
+    """Per series (a ticker or a ratio A/B), when its daily bar becomes final, e.g.
+    {ETH-USD: {time: "16:00", tz: America/New_York, day_offset: 0}} (default: by market;
+    docs/semantics.md)."""
     seed: Whole | None = Field(default=None, ge=0)  # synthetic source only (None: 0)
+    """The seed of the synthetic source (default 0)."""
     max_fill_days: Whole = Field(default=3, ge=0, le=30)  # longest gap forward-filled, sessions
+    """The longest run of missing sessions forward-filled with a warning (0: none); more is
+    an error."""
     allow_jumps: list[str] = Field(default_factory=list)  # exempt from the split-like move check
+    """Tickers exempt from the unadjusted-split check (a real move of 2x, 3x, ... in a day)."""
     series: dict[str, SeriesConfig] = Field(default_factory=dict)  # external series, never traded
+    """External series that are not prices (valuation, rates, macro) a signal may read,
+    alone or in a ratio: {NAME: {file, column, lag_days}} (docs/series.md)."""
 
 
 # One model per registered signal kind (strategies/signals/), told apart by `type`.
@@ -177,16 +201,31 @@ class RankConfig(_Model):
     """A ranked allocation (docs/scores.md): the top `top` of `assets` by `score`."""
 
     assets: list[str] = Field(min_length=1)
+    """The candidates, traded tickers of the universe."""
     score: str = Field(min_length=1)
+    """The name of the score (under `scores:`) the assets are ranked by."""
     order: Literal["highest", "lowest"] = "highest"
+    """Which end of the ranking is best: highest (momentum) or lowest (volatility)."""
     top: whole_at_least(1)
+    """How many of the best-ranked assets are held (k)."""
     weighting: Literal["equal", "inverse_vol"] = "equal"
+    """How the picks share the weight: equal, or inverse_vol (in proportion to 1 / the
+    volatility of their daily returns over `vol_window`)."""
     vol_window: whole_at_least(2) | None = None
+    """Days of returns the inverse_vol weights are measured over (needed by inverse_vol)."""
     min_score: Number | str | None = None
+    """A pick whose score is not above this number, or the score of this ticker, gives its
+    weight to the fallback."""
     filter: Annotated[dict[str, Any] | None, CheckedBy(_filter_model)] = None
+    """A signal of any kind without `series`, run on each pick's own price: a pick whose
+    filter is off gives its weight to the fallback."""
     fallback: str | None = None
+    """The ticker that receives the weight of failed picks (default: cash)."""
     exposure: Number = Field(default=1.0, gt=0.0, le=1.0)
+    """The share of the portfolio the picks hold together, the rest cash."""
     keep: whole_at_least(1) | None = None  # rank buffer: holders stay while ranked <= keep
+    """Rank buffer K (top <= K <= assets): an asset held keeps its slot while ranked K or
+    better, if the previous decision was this regime's."""
 
     @model_serializer(mode="wrap")
     def _dump(self, handler) -> dict:
@@ -231,13 +270,22 @@ class RegimeConfig(_Model):
     """A regime: fixed `weights`, or a ranked allocation `rank` (exactly one of them)."""
 
     name: str = Field(min_length=1)
+    """The regime's name (regimes.csv, time in regime)."""
     when: str | None = None
+    """A condition on signal names with and, or, not and parentheses; the first regime
+    whose condition holds is decided. The last regime has none: it is the default."""
     weights: dict[str, Weight] | None = None
+    """Fixed target weights {ticker: weight}, each 0 to 1, summing to at most 1 (the rest
+    cash)."""
     rank: RankConfig | None = None
+    """Instead of `weights`: a ranked allocation, the best `top` of `assets` by a score."""
 
 
 class ThresholdRule(_Model):
+    """Rebalance when an asset's weight drifts more than `threshold` from its target."""
+
     threshold: Number = Field(gt=0.0, lt=1.0)
+    """The drift, as a fraction of the portfolio, that triggers a rebalance (0.05 = 5%)."""
 
 
 CALENDAR_RULES = ("monthly", "quarterly", "annual")
@@ -282,14 +330,30 @@ def number_or_ticker(number: Any) -> Any:
 
 
 class ExecutionConfig(_Model):
+    """When decisions are taken and traded, and what trading costs."""
+
     timing: Literal["next_close", "next_open"] = "next_close"
+    """When a target decided at a close trades: at the next date's close or open."""
     fees_bps: Number = Field(default=0.0, ge=0.0, lt=10_000)
+    """Fees in basis points of the traded value."""
     slippage_bps: Number = Field(default=0.0, ge=0.0, lt=10_000)
+    """Slippage in basis points of the price, against the trade."""
     rebalance: Rebalance = "none"
+    """Back to target between changes: none, monthly, quarterly, annual (the first trading
+    date of each new period) or {threshold: x} (when a weight drifts more than x)."""
     tolerance: Number | None = Field(default=None, ge=0.0, lt=1.0)  # no-trade band (§11)
+    """No-trade band x (0 <= x < 1): on a trade date an asset's order is placed only if its
+    weight is more than x from target; exits and entries always."""
     decide: Literal["daily", "weekly", "monthly", "quarterly", "annual"] = "daily"
+    """When regimes are decided: daily, or on one date of each (ISO) week, month, quarter or
+    year (the last, or `decide_day`); held in between."""
     decide_day: Whole | None = None  # d-th date of each period (-1: the last; None: -1)
-    tranches: Whole | None = None  # N copies deciding on spread days (engine/config/blend.py)
+    """The d-th trading date of each period (d >= 1) or the |d|-th from its end (d <= -1;
+    default -1, the last); |d| at most 5, 23, 66 or 262 for weekly, monthly, quarterly or
+    annual (7, 31, 92, 366 when every traded asset is crypto); not with daily."""
+    tranches: Whole | None = None  # N copies deciding on spread days
+    """N tranches: N copies of this config deciding on days spread over the period, held
+    together as an equal-weight blend (SPEC 11; engine/config/blend.py)."""
 
     @model_serializer(mode="wrap")
     def _dump(self, handler) -> dict:
@@ -335,20 +399,28 @@ class TargetVol(_Model):
     daily returns over the last `window` dates."""
 
     annual: Number = Field(gt=0.0)
+    """The target annual volatility, e.g. 0.1 for 10%."""
     window: whole_at_least(2)
+    """Days of past returns the volatility is measured over."""
     max_exposure: Number = Field(default=1.0, gt=0.0, le=1.0)
+    """The largest scale, 1 = never more than the regime's weights."""
 
 
 class PortfolioConfig(_Model):
-    """Starting cash, within engine.limits' MIN/MAX_INITIAL_CASH (see there why), the
-    yield of idle cash (an annual rate, or a ticker whose daily return it earns) and an
-    optional volatility target (§11)."""
+    """Starting cash (within engine.limits' MIN/MAX_INITIAL_CASH), what idle cash earns (an
+    annual rate, or a ticker whose daily return it earns) and an optional volatility
+    target (docs/semantics.md §11)."""
 
     initial_cash: Number = Field(
         default=100_000.0, ge=limits.MIN_INITIAL_CASH, le=limits.MAX_INITIAL_CASH
     )
+    """The starting cash."""
     cash_yield: number_or_ticker(AnnualRate) | None = None
+    """What idle cash earns: an annual rate (0.04), or a ticker whose previous daily return
+    it earns (BIL); default nothing."""
     target_vol: TargetVol | None = None
+    """A volatility target {annual, window, max_exposure}: each decided target is scaled by
+    min(max_exposure, annual / its volatility over the last `window` days), the rest cash."""
 
     @model_serializer(mode="wrap")
     def _dump(self, handler) -> dict:
@@ -363,15 +435,22 @@ class PortfolioConfig(_Model):
 
 
 class StatsConfig(_Model):
+    """How statistics are annualised and measured."""
+
     periods_per_year: Whole | None = Field(default=None, ge=1, le=limits.MAX_PERIODS_PER_YEAR)
+    """Annualisation periods (default 252; 365 when every traded asset is crypto)."""
     risk_free: number_or_ticker(AnnualRate) = 0.0
+    """The annual risk-free rate of Sharpe, Sortino and alpha, or a ticker (BIL) whose daily
+    return is used date by date."""
 
 
 class BenchmarkConfig(_Model):
     """The benchmark's long form: fixed weights and a rebalance rule of its own (§11)."""
 
     weights: dict[str, Weight]
+    """The benchmark's fixed weights {ticker: weight}."""
     rebalance: Rebalance | None = None
+    """The benchmark's own rebalance rule (default: the strategy's)."""
 
     @model_serializer(mode="wrap")
     def _dump(self, handler) -> dict:
@@ -400,16 +479,30 @@ class Config(_Model):
     """A whole strategy: what to trade, when, and how to account for it."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
+    """The run's name (letters, digits, '.', '_', '-'); it names the run folder."""
     description: str = ""
+    """Free text."""
     data: DataConfig
+    """Where prices come from, the portfolio's dates, close times and external series."""
     universe: list[str] = Field(min_length=1)
+    """The traded tickers."""
     signals: dict[str, SignalConfig] = Field(default_factory=dict)
+    """Named signals, each of a kind (`type`) on a `series`: a ticker or a ratio A/B,
+    traded or not (rotation kinds lists the kinds)."""
     scores: dict[str, ScoreConfig] = Field(default_factory=dict)
+    """Named scores computed on each ranked asset, for ranked allocations (docs/scores.md)."""
     regimes: list[RegimeConfig] = Field(min_length=1)
+    """The regimes in order: the first whose `when` holds is decided; the last has no
+    `when` (the default). Each holds fixed `weights` or a `rank`."""
     execution: ExecutionConfig = ExecutionConfig()
+    """Decision schedule, trade timing, costs and rebalancing."""
     portfolio: PortfolioConfig = PortfolioConfig()
+    """Starting cash, the yield of idle cash and an optional volatility target."""
     benchmark_spec: BenchmarkSpec = Field(default_factory=lambda: {"SPY": 1.0}, alias="benchmark")
+    """Fixed weights {ticker: weight} held with the same costs and timing (default
+    {SPY: 1.0}), or {weights: {...}, rebalance: R} with a rule of its own."""
     stats: StatsConfig = StatsConfig()
+    """Annualisation and the risk-free rate."""
 
     @property
     def benchmark(self) -> dict[str, float]:

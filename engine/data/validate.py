@@ -3,7 +3,7 @@
 `clean(frame, ticker, origin, checks)` returns the series in the engine's shape
 (tz-naive ns ``DatetimeIndex`` named ``date``, float64 ``Open, High, Low, Close,
 Volume``) or raises `DataError` naming the ticker, the origin and the date.
-Outcomes, in the order applied (README "Bad data" has the same table):
+Outcomes, in the order applied (docs/data.md "Bad data" has the same table):
 
 1. a row without a close is dropped (the gap rule below then judges the hole);
 2. no rows left: error "no data for 'T' from ORIGIN: check the symbol";

@@ -335,34 +335,31 @@ def _sweepable(raw: dict) -> Iterator[Place]:
                 yield ("regimes", i, "weights", ticker), weight, False
         if isinstance(regime, dict):
             yield from _rank_sweepable(i, regime.get("rank"))
-    execution = raw.get("execution")
-    if isinstance(execution, dict):
-        for key in ("fees_bps", "slippage_bps"):
-            if key in execution:
-                yield ("execution", key), execution[key], False
-        rule = execution.get("rebalance")
-        if isinstance(rule, dict) and "threshold" in rule:
-            yield ("execution", "rebalance", "threshold"), rule["threshold"], False
-        for key in ("tolerance", "decide_day"):
-            if key in execution:
-                yield ("execution", key), execution[key], False
-    portfolio = raw.get("portfolio")
-    if isinstance(portfolio, dict) and "cash_yield" in portfolio:
-        yield ("portfolio", "cash_yield"), portfolio["cash_yield"], False
-    yield from _target_vol_sweepable(portfolio)
+    for path in SECTION_AXES:
+        node = raw
+        for part in path:
+            node = node.get(part, _ABSENT) if isinstance(node, dict) else _ABSENT
+        if node is not _ABSENT:
+            yield path, node, False
 
+
+_ABSENT = object()
 
 TARGET_VOL_AXES = ("annual", "window", "max_exposure")
 """Numeric keys of `portfolio.target_vol` that may be swept."""
 
-
-def _target_vol_sweepable(portfolio: Any) -> Iterator[Place]:
-    """The places of the numeric keys of `portfolio.target_vol`."""
-    target = portfolio.get("target_vol") if isinstance(portfolio, dict) else None
-    if isinstance(target, dict):
-        for key in TARGET_VOL_AXES:
-            if key in target:
-                yield ("portfolio", "target_vol", key), target[key], False
+SECTION_AXES: tuple[tuple[str, ...], ...] = (
+    ("execution", "fees_bps"),
+    ("execution", "slippage_bps"),
+    ("execution", "rebalance", "threshold"),
+    ("execution", "tolerance"),
+    ("execution", "decide_day"),
+    ("portfolio", "cash_yield"),
+    *(("portfolio", "target_vol", key) for key in TARGET_VOL_AXES),
+)
+"""The sweepable places of the config's own sections, in config order (besides signal and
+score parameters, regime weights and RANK_AXES): read here and by the JSON schema
+(engine/config/schema.py)."""
 
 
 TEXT_KEYS = {

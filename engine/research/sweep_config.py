@@ -37,12 +37,19 @@ from engine.research import grid
 class SweepOptions(BaseModel):
     """What to rank by and show; each may be overridden on the command line."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     metric: str = "sharpe"
+    """The statistic combinations are ranked by (default of --metric), e.g. sharpe, calmar."""
     top: Whole = Field(default=10, ge=1)
+    """How many of the best combinations the tables show (default of --top)."""
     heatmap: tuple[str, str] | None = None
+    """The two axes of the tearsheet's heatmap, full or trailing names (default of
+    --heatmap), e.g. [entry, exit]."""
     scenarios: list[str] | None = None  # None: the swept COST_AXES; []: none
+    """Axes swept but never chosen: every result is taken within each combination of their
+    values (default: the swept costs, tolerance and cash_yield; [] makes every axis a
+    choice)."""
 
 
 COST_AXES = (

@@ -25,7 +25,10 @@ class MomentumScore(ScoreModel):
 
     type: Literal["momentum"]
     lookback: Lookback
+    """Bars the return is measured over; a list [21, 63, ...] is one value, a blend of
+    lookbacks (sweep it as {values: [...]})."""
     weights: list[NonNegativeFloat] | None = None
+    """The blend's weights, one per lookback of a list (default all 1)."""
 
     _weights = check_weights
 

@@ -20,9 +20,10 @@ from pydantic import BaseModel, ConfigDict
 
 
 class ScoreModel(BaseModel):
-    """Base of every score kind's config model: frozen, unknown keys rejected."""
+    """Base of every score kind's config model: frozen, unknown keys rejected; the docstring
+    under a field is its description in the config schema (`rotation schema`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class ScoreKind(ABC):

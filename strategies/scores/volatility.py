@@ -23,6 +23,7 @@ class VolatilityScore(ScoreModel):
 
     type: Literal["volatility"]
     window: whole_at_least(2)
+    """Daily returns the standard deviation is taken over (at least 2)."""
 
 
 def volatility(close: pd.Series, windows: Sequence[int]) -> np.ndarray:

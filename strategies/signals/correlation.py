@@ -37,9 +37,13 @@ class CorrelationSignal(SignalModel):
     type: Literal["correlation"]
     series: str
     other: str
+    """The second ticker, whose daily returns are paired with the series'."""
     window: Window
+    """Paired daily returns the Pearson correlation is taken over (at least 2)."""
     above: CorrelationBound
+    """On when the correlation (-1 to 1) rises above this level."""
     below: CorrelationBound | None = None
+    """Off when the correlation falls below this level, at most `above` (default: `above`)."""
 
     @field_validator("series", "other")
     @classmethod

@@ -35,9 +35,13 @@ class CrossoverSignal(SignalModel):
     type: Literal["crossover"]
     series: str
     fast: PositiveInt
+    """Bars of the fast moving average (fewer than `slow`)."""
     slow: PositiveInt
+    """Bars of the slow moving average."""
     average: Average = "sma"
+    """The kind of both averages: sma (simple) or ema (exponential)."""
     band: Fraction = 0.0
+    """Hysteresis: on when fast / slow - 1 rises above band, off below -band."""
 
     @field_validator("slow")
     @classmethod

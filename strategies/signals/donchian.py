@@ -23,7 +23,11 @@ class DonchianSignal(SignalModel):
     type: Literal["donchian"]
     series: str
     entry: PositiveInt
+    """Bars of the channel's high: on when the series closes above the high of the prior
+    `entry` bars."""
     exit: PositiveInt
+    """Bars of the channel's low: off when the series closes below the low of the prior
+    `exit` bars."""
 
 
 class Donchian(SignalKind):

@@ -26,7 +26,9 @@ class LevelSignal(SignalModel):
     type: Literal["level"]
     series: str
     above: FiniteFloat
+    """On when the series rises above this level."""
     below: FiniteFloat | None = None
+    """Off when the series falls below this level, at most `above` (default: `above`)."""
 
     @field_validator("below")
     @classmethod

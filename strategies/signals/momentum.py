@@ -76,9 +76,15 @@ class MomentumSignal(SignalModel):
     type: Literal["momentum"]
     series: str
     lookback: Lookback
+    """Bars the return is measured over; a list [21, 63, ...] is one value, a blend of
+    lookbacks (sweep it as {values: [...]})."""
     weights: list[NonNegativeFloat] | None = None
+    """The blend's weights, one per lookback of a list (default all 1)."""
     threshold: FiniteFloat = 0.0
+    """The return the momentum is compared with (a fraction: 0.05 = 5%)."""
     band: NonNegativeFloat = 0.0
+    """Hysteresis around the threshold: on above threshold + band, off below threshold -
+    band."""
 
     _weights = check_weights
 

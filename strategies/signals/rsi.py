@@ -29,8 +29,11 @@ class RsiSignal(SignalModel):
     type: Literal["rsi"]
     series: str
     window: PositiveInt
+    """Bars of Wilder's smoothing."""
     enter: Percent
+    """On when the RSI (0 to 100) rises above this level."""
     exit: Percent | None = None
+    """Off when the RSI falls below this level, at most `enter` (default: `enter`)."""
 
     @field_validator("exit")
     @classmethod

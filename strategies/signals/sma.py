@@ -24,7 +24,9 @@ class SmaSignal(SignalModel):
     type: Literal["sma"]
     series: str
     window: PositiveInt
+    """Bars of the simple moving average (the current bar included)."""
     band: Fraction = 0.0
+    """Hysteresis: on above mean x (1 + band), off below mean x (1 - band)."""
 
 
 class Sma(SignalKind):
