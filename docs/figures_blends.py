@@ -40,9 +40,9 @@ def _columns(blend: str) -> dict:
     }
 
 
-def _timing(r: Runner, path: str):
-    """`rotation timing` of GTAA-5 (--json) at the dotted `path`."""
-    data = r.json(*TIMING_GTAA5)
+def _timing(r: Runner, path: str, argv: tuple = TIMING_GTAA5):
+    """`rotation timing` of GTAA-5 (--json; or of `argv`) at the dotted `path`."""
+    data = r.json(*argv)
     for part in path.split("."):
         data = data[part]
     return data
@@ -103,4 +103,7 @@ REGISTRY: dict[str, Entry] = {
     "timing.gtaa5_tranches": value(lambda r: pct(_timing(r, "tranches.cagr"))),
     "timing.gtaa5_spy": value(lambda r: pct(_timing(r, "benchmark.cagr"))),
     "timing.tranches_within": claim(_within_spread),
+    "timing.top2_min": value(lambda r: pct(_timing(r, "spread.cagr_min", TIMING_TOP2))),
+    "timing.top2_max": value(lambda r: pct(_timing(r, "spread.cagr_max", TIMING_TOP2))),
+    "timing.top2_tranches": value(lambda r: pct(_timing(r, "tranches.cagr", TIMING_TOP2))),
 }
