@@ -9,6 +9,8 @@ in engine/cli/data.py, `kinds` in engine/cli/kinds.py, `schema` in engine/cli/sc
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import click
@@ -36,8 +38,22 @@ class _Commands(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         from engine.interrupts import handled_signals
 
+        one_blas_thread()
         with handled_signals():
             return super().invoke(ctx)
+
+
+def one_blas_thread() -> None:
+    """Run numpy's BLAS (OpenBLAS) on one thread unless OPENBLAS_NUM_THREADS is set.
+
+    OpenBLAS starts a pool of threads as numpy loads it (and a second as scipy's loads,
+    which numba does to look for BLAS), and they spin, taking a core, at start-up and
+    after each call: about 0.35 s of CPU a command on this 2-core machine, for work that
+    is not BLAS (the engine's loops are numba kernels; sweeps spread over processes,
+    whose Dask workers get one BLAS thread too). Read when the library loads, so only
+    set before numpy is imported (a command line, not a notebook that imported it)."""
+    if "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
