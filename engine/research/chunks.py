@@ -261,24 +261,12 @@ def evaluate_chunk(plan: SweepPlan, start: int, stop: int) -> Chunk:
     return Chunk(start, stop, columns, values)
 
 
-def evaluate_rows(
-    plan: SweepPlan, combos: np.ndarray, keep_values: bool = False
-) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
-    """(statistic columns, daily values [N, g] when `keep_values`) of the grid rows
-    `combos`, in their order: the same bits for a combination whichever rows it is
-    evaluated with (the best and its neighbours, a sample, are looked up this way)."""
+def simulate_targets(plan: SweepPlan, targets, costs, yields: np.ndarray):
+    """The kernel's GridResult of the decided `targets` (engine.targets.Targets) with each
+    combination's `costs` and cash-yield columns `yields` on the plan's prices."""
     from engine.sim.fastsim import simulate_grid
 
-    config, axes = plan.config, plan.axes
-    index = np.array(np.unravel_index(combos, plan.shape)).reshape(len(axes), -1)
-    by_combo, targets = pipeline.decide_targets(
-        config, plan.decisions, axes, index, prior=plan.prior
-    )
-    decided = by_combo.T  # [rows, g]: regimes, for the switch and time statistics
-    costs = pipeline.execution_costs(config, axes, index)
-    yields = pipeline.cash_yield_columns(config, axes, index, plan.yield_settings)
-    bench_column = _bench_column(_setting_keys(costs, yields), plan.bench_keys)
-    result = simulate_grid(
+    return simulate_grid(
         plan.close,
         plan.price,
         targets.tables,
@@ -294,6 +282,24 @@ def evaluate_rows(
         cash_rates=plan.yields if plan.yield_settings else None,
         rate_of=yields,
     )
+
+
+def evaluate_rows(
+    plan: SweepPlan, combos: np.ndarray, keep_values: bool = False
+) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """(statistic columns, daily values [N, g] when `keep_values`) of the grid rows
+    `combos`, in their order: the same bits for a combination whichever rows it is
+    evaluated with (the best and its neighbours, a sample, are looked up this way)."""
+    config, axes = plan.config, plan.axes
+    index = np.array(np.unravel_index(combos, plan.shape)).reshape(len(axes), -1)
+    by_combo, targets = pipeline.decide_targets(
+        config, plan.decisions, axes, index, prior=plan.prior
+    )
+    decided = by_combo.T  # [rows, g]: regimes, for the switch and time statistics
+    costs = pipeline.execution_costs(config, axes, index)
+    yields = pipeline.cash_yield_columns(config, axes, index, plan.yield_settings)
+    bench_column = _bench_column(_setting_keys(costs, yields), plan.bench_keys)
+    result = simulate_targets(plan, targets, costs, yields)
     dates = plan.dates
     measured = grid_statistics(
         result.values,

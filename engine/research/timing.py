@@ -180,7 +180,7 @@ def timing(config: Config, source, tranches: int | None = None, origin: str = ""
 def _simulate(plan, config: Config, axes, index: np.ndarray, count: int):
     """([N, days + 1] values, [days + 1] trade dates): every day and, last, the tranche
     blend, simulated by one call of the kernel."""
-    from engine.sim.fastsim import simulate_grid
+    from engine.research.chunks import simulate_targets
 
     regimes, targets = pipeline.decide_targets(config, plan.decisions, axes, index, plan.prior)
     tranche = tranche_blend(
@@ -200,22 +200,7 @@ def _simulate(plan, config: Config, axes, index: np.ndarray, count: int):
     yields = pipeline.cash_yield_columns(
         config, axes, index[:, [0] * (index.shape[1] + 1)], plan.yield_settings
     )
-    result = simulate_grid(
-        plan.close,
-        plan.price,
-        tables.tables,
-        tables.codes.T,
-        plan.month_starts,
-        costs.period,
-        costs.threshold,
-        costs.fees,
-        costs.slippage,
-        plan.cash,
-        table_of=tables.table_of,
-        tolerance=costs.tolerance,
-        cash_rates=plan.yields if plan.yield_settings else None,
-        rate_of=yields,
-    )
+    result = simulate_targets(plan, tables, costs, yields)
     return np.asarray(result.values), np.asarray(result.trade_dates)
 
 
