@@ -105,37 +105,41 @@ def _drawdown_nb(values, cash, day):
 
 
 @numba.njit(cache=True)
-def _periods_nb(r, label, out):
-    """Compounded returns of each run of equal `label`s (a calendar month or year): fills
-    out[0..3] with (best, worst, positive count, non-zero count)."""
-    growth, best, worst, wins, nonzero = 1.0, -np.inf, np.inf, 0, 0
+def _periods_nb(r, month, year, out):
+    """Compounded returns of each calendar month and each year (runs of equal labels):
+    out[0..3] (best, worst, positive count, non-zero count) of the months, out[4..7] of
+    the years, in one pass."""
+    growth_m, growth_y = 1.0, 1.0
+    for k in range(2):
+        out[4 * k], out[4 * k + 1], out[4 * k + 2], out[4 * k + 3] = -np.inf, np.inf, 0.0, 0.0
     n = r.shape[0]
     for t in range(n):
-        growth *= 1.0 + r[t]
-        if t == n - 1 or label[t + 1] != label[t]:
-            period = growth - 1.0
-            best, worst = max(best, period), min(worst, period)
-            wins += period > 0
-            nonzero += period != 0
-            growth = 1.0
-    out[0], out[1], out[2], out[3] = best, worst, wins, nonzero
+        growth_m *= 1.0 + r[t]
+        growth_y *= 1.0 + r[t]
+        last = t == n - 1
+        if last or month[t + 1] != month[t]:
+            _close_period(growth_m - 1.0, out, 0)
+            growth_m = 1.0
+        if last or year[t + 1] != year[t]:
+            _close_period(growth_y - 1.0, out, 4)
+            growth_y = 1.0
+
+
+@numba.njit(cache=True, inline="always")
+def _close_period(period, out, at):
+    out[at] = max(out[at], period)
+    out[at + 1] = min(out[at + 1], period)
+    out[at + 2] += period > 0
+    out[at + 3] += period != 0
 
 
 @numba.njit(cache=True)
-def _shape_nb(r, mean_r, ss_r, squares, deepest, month, year, z, phi_z, alpha, out):
-    """The DISTRIBUTION statistics of one column's returns (engine.metrics.distribution)."""
-    n = r.shape[0]
-    m3 = m4 = total = 0.0
-    best, worst, wins, nonzero = -np.inf, np.inf, 0, 0
-    for t in range(n):
-        d = r[t] - mean_r
-        d2 = d * d
-        m3 += d2 * d
-        m4 += d2 * d2
-        total += r[t]
-        best, worst = max(best, r[t]), min(worst, r[t])
-        wins += r[t] > 0
-        nonzero += r[t] != 0
+def _shape_nb(r, n, moments, ss_r, squares, deepest, periods, z, phi_z, alpha, out):
+    """The DISTRIBUTION statistics of one column's returns (engine.metrics.distribution),
+    from its moments (m3, m4, sum, best, worst, wins, non-zero: gathered in the main
+    loop) and its months' and years' compounded returns (`_periods_nb`)."""
+    m3, m4, total, best, worst, wins, nonzero = moments
+    mean_r = total / n
     std = math.sqrt(ss_r / (n - 1)) if n >= 2 else np.nan
     out[0] = (
         _ratio(m3, ss_r * math.sqrt(ss_r)) * (n * math.sqrt(n - 1) / (n - 2)) if n >= 3 else np.nan
@@ -145,13 +149,10 @@ def _shape_nb(r, mean_r, ss_r, squares, deepest, month, year, z, phi_z, alpha, o
     out[2] = mean_r + z * std if std > 0 else np.nan
     out[3] = mean_r if std == 0 or np.isnan(std) else mean_r - std * phi_z / alpha
     out[4], out[5] = best, worst
-    periods = np.empty(4)
-    _periods_nb(r, month, periods)
     out[6], out[7] = periods[0], periods[1]
     out[10] = wins / nonzero if nonzero > 0 else 0.0
     out[11] = periods[2] / periods[3] if periods[3] > 0 else 0.0
-    _periods_nb(r, year, periods)
-    out[8], out[9] = periods[0], periods[1]
+    out[8], out[9] = periods[4], periods[5]
     out[12] = math.sqrt(_ratio(squares, n - 1.0))
     out[13] = abs(_ratio(total, deepest))
 
@@ -179,24 +180,49 @@ def _columns_nb(
     n_combos, n = values.shape
     root = math.sqrt(periods)
     r = np.empty(n)
-    b = np.empty(n)
     series = rf_series.shape[0] > 0
     mean_rf = _mean(rf_series) if series else rf_d
+    # each benchmark's returns, mean and squared deviations once, not once per combination
+    n_bench = bench.shape[0]
+    bench_r = np.empty((n_bench, n))
+    bench_mean = np.empty(n_bench)
+    bench_ss = np.empty(n_bench)
+    for u in range(n_bench):
+        _returns_nb(bench[u], cash, bench_r[u])
+        bench_mean[u] = _mean(bench_r[u])
+        ss_b = 0.0
+        for t in range(n):
+            db = bench_r[u, t] - bench_mean[u]
+            ss_b += db * db
+        bench_ss[u] = ss_b
+    calendar = np.empty(8)  # months' and years' (best, worst, wins, non-zero)
     for g in range(n_combos):
-        _returns_nb(values[g], cash, r)
-        _returns_nb(bench[bench_col[g]], cash, b)
+        previous, total = cash, 0.0  # the returns and their sum in one pass (_returns_nb)
+        for t in range(n):
+            r[t] = values[g, t] / previous - 1.0
+            previous = values[g, t]
+            total += r[t]
+        u = bench_col[g]
+        b = bench_r[u]
         growth = values[g, n - 1] / cash
         cagr = growth ** (1.0 / years) - 1.0 if years > 0 else np.nan
-        b_growth = bench[bench_col[g], n - 1] / cash
+        b_growth = bench[u, n - 1] / cash
         b_cagr = b_growth ** (1.0 / years) - 1.0 if years > 0 else np.nan
-        mean_r, mean_b = _mean(r), _mean(b)
+        mean_r, mean_b = total / n, bench_mean[u]
         mean_e = mean_r - mean_rf
-        ss_r = ss_b = cross = ss_a = down = ss_e = 0.0
+        ss_r = cross = ss_a = down = ss_e = m3 = m4 = 0.0
+        best, worst, wins, nonzero = -np.inf, np.inf, 0.0, 0.0
+        ss_b = bench_ss[u]
         mean_a = mean_r - mean_b
         for t in range(n):
             dr, db = r[t] - mean_r, b[t] - mean_b
-            ss_r += dr * dr
-            ss_b += db * db
+            d2 = dr * dr
+            ss_r += d2
+            m3 += d2 * dr
+            m4 += d2 * d2
+            best, worst = max(best, r[t]), min(worst, r[t])
+            wins += r[t] > 0
+            nonzero += r[t] != 0
             cross += dr * db
             da = (r[t] - b[t]) - mean_a
             ss_a += da * da
@@ -207,8 +233,10 @@ def _columns_nb(
                 de = e - mean_e
                 ss_e += de * de
         deepest, steps, days, squares = _drawdown_nb(values[g], cash, day)
+        _periods_nb(r, month, year, calendar)
+        moments = (m3, m4, total, best, worst, wins, nonzero)
         _shape_nb(
-            r, mean_r, ss_r, squares, deepest, month, year, Z, PHI_Z, 1 - CONFIDENCE, shape[g]
+            r, n, moments, ss_r, squares, deepest, calendar, Z, PHI_Z, 1 - CONFIDENCE, shape[g]
         )
         many = n >= 2
         std_r = math.sqrt(ss_r / (n - 1)) if many else np.nan
@@ -232,6 +260,34 @@ def _columns_nb(
         rel[g, 3] = error
         rel[g, 4] = _ratio(mean_a * periods, error)
         rel[g, 5] = _ratio(cross / (n - 1), std_r * std_b) if many else np.nan
+
+
+@numba.njit(cache=True)
+def _regimes_nb(decided, n_regimes, counts, switches):
+    """For each column of the decided regime codes [rows, G]: how many rows hold each code
+    0..n_regimes-1 (counts [n_regimes, G]) and how many consecutive rows differ."""
+    rows, n_combos = decided.shape
+    for g in range(n_combos):
+        changed = 0
+        for t in range(rows):
+            code = decided[t, g]
+            if t > 0 and code != decided[t - 1, g]:
+                changed += 1
+            if 0 <= code < n_regimes:
+                counts[code, g] += 1
+        switches[g] = changed
+
+
+def regime_statistics(decided: np.ndarray, n_regimes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(switches [G], time in each regime [n_regimes, G]) of the decided regime codes
+    [rows, G]: `stats.switches` and `stats.time_in_regime` of codes 0..n_regimes-1 in one
+    compiled pass (the same numbers: a share is its count / rows, as np.mean of a mask)."""
+    codes = np.asarray(decided, dtype=np.int64)
+    counts = np.zeros((n_regimes, codes.shape[1]), dtype=np.int64)
+    switches = np.zeros(codes.shape[1], dtype=np.int64)
+    _regimes_nb(codes, n_regimes, counts, switches)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return switches, counts / np.float64(codes.shape[0])
 
 
 def grid_statistics(

@@ -32,7 +32,14 @@ from engine.data import PriceSource, describe
 from engine.data.series import describe_series
 from engine.metrics import stats
 from engine.metrics.distribution import distribution
-from engine.metrics.fast_stats import DISTRIBUTION, PERFORMANCE, RELATIVE, RUN_ONLY, grid_statistics
+from engine.metrics.fast_stats import (
+    DISTRIBUTION,
+    PERFORMANCE,
+    RELATIVE,
+    RUN_ONLY,
+    grid_statistics,
+    regime_statistics,
+)
 from engine.research import grid
 from engine.research.sweep_config import SweepSpec
 from engine.rules import new_month, period_starts
@@ -284,22 +291,35 @@ def simulate_targets(plan: SweepPlan, targets, costs, yields: np.ndarray):
     )
 
 
+def _simulated_rows(plan: SweepPlan, combos: np.ndarray):
+    """(decided regimes [rows, g], the kernel's GridResult, each combination's benchmark
+    column) of the grid rows `combos`."""
+    config, axes = plan.config, plan.axes
+    index = np.array(np.unravel_index(combos, plan.shape)).reshape(len(axes), -1)
+    by_combo, targets = pipeline.decide_targets(
+        config, plan.decisions, axes, index, prior=plan.prior
+    )
+    costs = pipeline.execution_costs(config, axes, index)
+    yields = pipeline.cash_yield_columns(config, axes, index, plan.yield_settings)
+    bench_column = _bench_column(_setting_keys(costs, yields), plan.bench_keys)
+    return by_combo.T, simulate_targets(plan, targets, costs, yields), bench_column
+
+
+def values_of_rows(plan: SweepPlan, combos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(daily values [N, g], benchmark Sharpe [g]) of the grid rows `combos`: what the odds
+    read, without the statistics (the same values as `evaluate_rows`)."""
+    _, result, bench_column = _simulated_rows(plan, combos)
+    return np.asarray(result.values), plan.bench_stats["sharpe"][bench_column]
+
+
 def evaluate_rows(
     plan: SweepPlan, combos: np.ndarray, keep_values: bool = False
 ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     """(statistic columns, daily values [N, g] when `keep_values`) of the grid rows
     `combos`, in their order: the same bits for a combination whichever rows it is
     evaluated with (the best and its neighbours, a sample, are looked up this way)."""
-    config, axes = plan.config, plan.axes
-    index = np.array(np.unravel_index(combos, plan.shape)).reshape(len(axes), -1)
-    by_combo, targets = pipeline.decide_targets(
-        config, plan.decisions, axes, index, prior=plan.prior
-    )
-    decided = by_combo.T  # [rows, g]: regimes, for the switch and time statistics
-    costs = pipeline.execution_costs(config, axes, index)
-    yields = pipeline.cash_yield_columns(config, axes, index, plan.yield_settings)
-    bench_column = _bench_column(_setting_keys(costs, yields), plan.bench_keys)
-    result = simulate_targets(plan, targets, costs, yields)
+    config = plan.config
+    decided, result, bench_column = _simulated_rows(plan, combos)
     dates = plan.dates
     measured = grid_statistics(
         result.values,
@@ -316,8 +336,8 @@ def evaluate_rows(
     )
     if plan.yield_settings:
         block["cash_interest"] = result.interest
-    block["switches"] = stats.switches(decided[1:])
-    for k, share in stats.time_in_regime(decided[1:], range(len(plan.regimes))).items():
+    block["switches"], shares = regime_statistics(decided[1:], len(plan.regimes))
+    for k, share in enumerate(shares):
         block[f"time_in_{plan.regimes[k]}"] = share
     block |= {key: measured[key] for key in (*RELATIVE, *DISTRIBUTION)}
     if config.portfolio.cash_matters:  # the kernel's: V alone does not tell the cash

@@ -38,7 +38,7 @@ import pandas as pd
 from engine.data import PriceSource
 from engine.notices import collected
 from engine.research.chunk_store import ChunkStore, sweep_key
-from engine.research.chunks import SweepPlan, build_plan, evaluate_rows
+from engine.research.chunks import SweepPlan, build_plan, evaluate_rows, values_of_rows
 from engine.research.parts import part_bytes, part_frame
 from engine.research.reduce import Digest, Outline, Reduction, digest
 from engine.research.sweep_config import SweepOptions, SweepSpec
@@ -135,8 +135,8 @@ class Streamed:
         return part_frame(self.plan, rows, columns)
 
     def values_of(self, rows: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
-        """(daily values [N, len(rows)], full rows) of grid rows, recomputed a chunk at a
-        time into one array."""
+        """(daily values [N, len(rows)], their parameters and benchmark Sharpe) of grid
+        rows, recomputed a chunk at a time into one array."""
         # column by column in memory, as numpy gives a selection of columns: the odds read
         # them in that layout, so their sums are those of a sweep that kept its values
         values = np.empty((len(self.plan.dates), len(rows)), order="F")
@@ -144,8 +144,8 @@ class Streamed:
         batch = min(self.plan.chunk, VALUES_BATCH)  # the chunk's working memory, smaller
         for lo in range(0, len(rows), batch):
             some = rows[lo : lo + batch]
-            columns, values[:, lo : lo + len(some)] = evaluate_rows(self.plan, some, True)
-            frames.append(part_frame(self.plan, some, columns))
+            values[:, lo : lo + len(some)], sharpes = values_of_rows(self.plan, some)
+            frames.append(part_frame(self.plan, some, {"benchmark_sharpe": sharpes}))
         return values, pd.concat(frames, ignore_index=True)
 
 
