@@ -57,9 +57,7 @@ NUMBER = Maybe(float)  # a statistic: a number, or null where it is undefined
 STATISTICS = MapOf(OneOf((NUMBER, MapOf(NUMBER))))  # time_in_regime is a map of its own
 SPAN = {"start": str, "end": str, "days": int}
 PERIOD = {
-    "start": str,
-    "end": str,
-    "days": int,
+    **SPAN,
     "periods_per_year": int,
     "risk_free": OneOf((float, str)),  # a rate, or the ticker whose returns are the rate
 }

@@ -94,6 +94,14 @@ def chunk_size_from_env() -> int | None:
     return size
 
 
+def resolved_chunk_size(recorded: dict | None, chunk_size: int | None) -> int | None:
+    """Combinations per chunk: the resumed store's (`recorded`), else `chunk_size`, else
+    $ROTATION_SWEEP_CHUNK (`chunk_size_from_env`; None: memory-sized)."""
+    if recorded is not None:
+        return int(recorded["chunk_size"])
+    return chunk_size if chunk_size is not None else chunk_size_from_env()
+
+
 # ---- the cluster -------------------------------------------------------------------
 
 
@@ -318,10 +326,7 @@ def swept(
     the store is removed.
     """
     with kept_store(resume, store, destination) as (chunks, recorded):
-        if recorded is not None:
-            chunk_size = int(recorded["chunk_size"])
-        elif chunk_size is None:
-            chunk_size = chunk_size_from_env()
+        chunk_size = resolved_chunk_size(recorded, chunk_size)
         cluster = {"workers": workers, "scheduler": scheduler, "timeout": timeout}
         yield _evaluate(spec, source, progress, keep_values, chunks, recorded, chunk_size, cluster)
 

@@ -167,13 +167,10 @@ def streamed(
     """Sweep the grid into parts and a reduction (see the module docstring); the result is
     yielded to the block that writes the folder `destination`, and the chunk store is
     kept or removed as `engine.research.distributed.kept_store` says."""
-    from engine.research.distributed import chunk_size_from_env, kept_store
+    from engine.research.distributed import kept_store, resolved_chunk_size
 
     with kept_store(resume, store, destination) as (chunks, recorded):
-        if recorded is not None:
-            chunk_size = int(recorded["chunk_size"])
-        elif chunk_size is None:
-            chunk_size = chunk_size_from_env()
+        chunk_size = resolved_chunk_size(recorded, chunk_size)
         cluster = {"workers": workers, "scheduler": scheduler, "timeout": timeout}
         yield _sweep(spec, options, source, progress, chunks, recorded, chunk_size, cluster)
 
