@@ -49,6 +49,7 @@ from strategies.regimes import decide, names_in
 from strategies.registry import Lines, switch
 from strategies.scores import SCORE_KINDS
 from strategies.signals import SIGNAL_KINDS
+from strategies.signals.windows import shared_windows
 
 
 @dataclass(frozen=True)
@@ -268,13 +269,14 @@ def signal_tables(
                 )
         own_instants = calendar.series_close_instants(key, source.index, overrides)
         aligned, frames, first = [], [], []
-        for lo in range(0, len(sets), SET_BLOCK):  # [T, block] floats at a time, not [T, K]
-            block = sets[lo : lo + SET_BLOCK]
-            drawn = kind.lines(source, block)  # once: the states and, for runs, the frames
-            own = switch(drawn)
-            aligned.append(calendar.align_asof(own, own_instants, market.instants)[rows])
-            frames += _frames(source, block, drawn, own) if keep_frames else []
-            first.append(_first_defined(drawn, own_instants))
+        with shared_windows():  # each window once for all blocks
+            for lo in range(0, len(sets), SET_BLOCK):  # [T, block] floats, not [T, K]
+                block = sets[lo : lo + SET_BLOCK]
+                drawn = kind.lines(source, block)  # once: states and, for runs, frames
+                own = switch(drawn)
+                aligned.append(calendar.align_asof(own, own_instants, market.instants)[rows])
+                frames += _frames(source, block, drawn, own) if keep_frames else []
+                first.append(_first_defined(drawn, own_instants))
         tables[name] = SignalTable(
             owned,
             sets,

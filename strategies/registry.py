@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numba
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
@@ -58,11 +59,26 @@ def hysteresis(turn_on: np.ndarray, turn_off: np.ndarray) -> np.ndarray:
 
     Starts off. `turn_on` wins when both hold on the same bar. Time is axis 0.
     """
-    state = np.where(turn_on, 1.0, np.where(turn_off, 0.0, np.nan))
-    if state.size == 0:
-        return state > 0.5
-    flat = pd.DataFrame(state.reshape(len(state), -1)).ffill().to_numpy()
-    return flat.reshape(state.shape) > 0.5
+    on, off = np.broadcast_arrays(np.asarray(turn_on, bool), np.asarray(turn_off, bool))
+    shape = on.shape
+    if on.size == 0:
+        return np.zeros(shape, dtype=bool)
+    state = np.empty((len(on), on.size // len(on)), dtype=bool)
+    _hysteresis_nb(on.reshape(state.shape), off.reshape(state.shape), state)
+    return state.reshape(shape)
+
+
+@numba.njit(cache=True, nogil=True)
+def _hysteresis_nb(on, off, state):  # pragma: no cover (compiled)
+    """`hysteresis` over [T, K] booleans (any strides: broadcast views too), into `state`."""
+    held = np.zeros(on.shape[1], dtype=np.bool_)
+    for t in range(on.shape[0]):
+        for k in range(on.shape[1]):
+            if on[t, k]:
+                held[k] = True
+            elif off[t, k]:
+                held[k] = False
+            state[t, k] = held[k]
 
 
 def switch(lines: Lines) -> np.ndarray:

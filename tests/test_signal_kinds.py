@@ -604,3 +604,51 @@ def test_the_registry_equals_the_reference_on_real_prices(shared_data, spec):
         theirs = np.array([np.nan if v is None else v for v in y])
         np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12, equal_nan=True)
+
+
+# ---------------------------------------------------------------- the shared machinery
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_hysteresis_is_the_plain_state_machine_column_by_column_also_on_broadcast_views(data):
+    bars = data.draw(st.integers(0, 40))
+    sets = data.draw(st.integers(1, 5))
+    flags = st.lists(st.booleans(), min_size=bars * sets, max_size=bars * sets)
+    turn_on = np.array(data.draw(flags), dtype=bool).reshape(bars, sets)
+    turn_off = np.array(data.draw(flags), dtype=bool).reshape(bars, sets)
+    if data.draw(st.booleans()):  # one column seen K times: a read-only view of stride 0
+        turn_on = np.broadcast_to(turn_on[:, :1], (bars, sets))
+    expected = np.zeros((bars, sets), dtype=bool)
+    for k in range(sets):
+        state = False
+        for t in range(bars):
+            state = True if turn_on[t, k] else False if turn_off[t, k] else state
+            expected[t, k] = state
+    assert np.array_equal(signals.hysteresis(turn_on, turn_off), expected)
+    one = signals.hysteresis(turn_on[:, 0], turn_off[:, 0])
+    assert one.shape == (bars,) and np.array_equal(one, expected[:, 0])
+
+
+def test_blocks_of_sets_share_each_rolling_window_once_and_get_the_same_lines():
+    from strategies.signals.windows import rolling, shared_windows
+
+    x = series([10, 11, 12, 11, 13, 12, 10, 9, 11, 12, 14, 13])
+    alone = rolling(x, [3, 5], "max", shift=1)
+    with shared_windows():
+        first = rolling(x, [3, 5], "max", shift=1)
+        second = rolling(x, [5, 7], "max", shift=1)
+        other = rolling(x.copy(), [5], "max", shift=1)  # another input: its own windows
+    assert second[5] is first[5] and other[5] is not first[5]
+    assert rolling(x, [5], "max", shift=1)[5] is not first[5]  # nothing kept outside
+    for n in (3, 5):
+        np.testing.assert_array_equal(first[n], alone[n])
+        assert not first[n].flags.writeable  # shared: nobody may change it
+    entries, exits = [3, 5, 3, 7, 5], [2, 2, 4, 4, 6]
+    sets = [{"entry": e, "exit": m} for e, m in zip(entries, exits, strict=True)]
+    whole = signals.switch(SIGNAL_KINDS["donchian"].lines(x, sets))
+    with shared_windows():
+        blocks = [
+            signals.switch(SIGNAL_KINDS["donchian"].lines(x, sets[i : i + 2])) for i in (0, 2, 4)
+        ]
+    np.testing.assert_array_equal(np.concatenate(blocks, axis=1), whole)

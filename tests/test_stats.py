@@ -157,7 +157,13 @@ def test_numba_grid_statistics_equal_the_numpy_formulas(steps, flat_columns, ris
         slow = stats.performance(values[:, g], dates, 100.0, 252, risk_free)
         slow |= stats.relative(values[:, g], bench[:, which[g]], dates, 100.0, 252, risk_free)
         slow |= distribution(values[:, g], dates, 100.0)
+        excess = stats.daily_returns(values[:, g], 100.0) - stats.per_date_rate(risk_free, 252)
+        # returns constant but for a rounding step (std ~1e-16 of a mean ~1e-4): both
+        # Sharpe ratios are ~1e13 of float noise, equal only to the data's conditioning
+        noise = len(excess) > 1 and np.std(excess, ddof=1) < 1e-9 * abs(np.mean(excess))
         for key in (*PERFORMANCE, *RELATIVE, *DISTRIBUTION):
+            if key == "sharpe" and noise:
+                continue
             np.testing.assert_allclose(
                 fast[key][g], slow[key], rtol=1e-9, atol=1e-12, err_msg=f"{key} column {g}"
             )

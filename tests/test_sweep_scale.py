@@ -138,6 +138,67 @@ def test_odds_on_a_sample_name_it_and_always_hold_the_best(swept, monkeypatch, t
         assert any("seeded sample of 50 of the 200" in note for note in block["notes"])
 
 
+def test_odds_read_the_sample_the_tasks_sent_back_the_same_bits_as_recomputed(
+    grid, tmp_path, monkeypatch
+):
+    """The tasks send back the daily values of the seeded sample; the odds then recompute
+    only what the pass could not know (the best, when it was not drawn): the same folder
+    as recomputing the whole sample after the pass."""
+    from engine.research import streamed
+
+    monkeypatch.setattr(reduce, "SAMPLE", 50)  # 2 scenarios of 200: the best replaces a draw
+    recomputed = []
+    recompute = streamed.values_of_rows
+
+    def counted(plan, rows):
+        recomputed.append(len(rows))
+        return recompute(plan, rows)
+
+    monkeypatch.setattr(streamed, "values_of_rows", counted)
+    runner = CliRunner(env={"ROTATION_SWEEP_CHUNK": str(CHUNK)})
+    folders = {}
+    for name, budget in (("kept", streamed.SAMPLE_BYTES), ("recomputed", 0)):
+        monkeypatch.setattr(streamed, "SAMPLE_BYTES", budget)
+        recomputed.clear()
+        folders[name] = tmp_path / name
+        result = runner.invoke(main, ["sweep", str(grid), "--out", str(folders[name]), "--json"])
+        assert result.exit_code == 0, result.output
+        folders[name, "rows"] = sum(recomputed)
+    same_outputs(folders["kept"], folders["recomputed"])
+    assert folders["recomputed", "rows"] >= 100  # both samples of 50, after the pass
+    assert folders["kept", "rows"] <= 6  # the best rows, at most, and their curves
+
+
+def test_kept_columns_are_handed_over_in_place_each_column_to_its_row_or_not_at_all():
+    from engine.research.streamed import Kept
+
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        rows = np.sort(rng.choice(400, 60, replace=False))
+        kept = Kept.empty(rows, 3)
+        filled = rng.random(60) < 0.9
+        kept.put(rows[filled], np.tile(rows[filled].astype(float), (3, 1)), -rows[filled] * 1.0)
+        lo = int(rng.integers(0, 50))
+        window = list(rows[lo : lo + int(rng.integers(1, 11))])
+        others = np.setdiff1d(np.arange(500), rows)
+        for _ in range(int(rng.integers(0, 3))):  # a few swapped for rows not kept
+            window[int(rng.integers(len(window)))] = int(rng.choice(others))
+        wanted = np.unique(window)
+        taken = kept.take(wanted)
+        if taken is None:
+            continue
+        values, sharpes, missing = taken
+        assert np.shares_memory(values, kept.values)  # no copy
+        here = np.isin(wanted, rows[filled])
+        assert np.array_equal(missing, np.flatnonzero(~here))
+        assert np.array_equal(values[:, here], np.tile(wanted[here].astype(float), (3, 1)))
+        assert np.array_equal(sharpes[here], -wanted[here] * 1.0)
+        assert kept.take(wanted) is None  # handed over: never again
+    unsorted = Kept.empty(np.arange(5), 2)
+    unsorted.put(np.arange(5), np.zeros((2, 5)), np.zeros(5))
+    assert unsorted.take(np.array([3, 1])) is None
+
+
 def test_a_one_process_sweep_and_a_two_worker_one_write_the_same_folder(grid, tmp_path):
     env = {"ROTATION_SWEEP_CHUNK": str(CHUNK)}
     alone, spread = tmp_path / "alone", tmp_path / "spread"

@@ -304,6 +304,7 @@ def _sweep(
 
 def _summarized(spec, options, done, subperiods: int):
     """(summary, the folder's tables, seconds of the summary and of the odds)."""
+    import functools
     import time
 
     import numpy as np
@@ -335,7 +336,8 @@ def _summarized(spec, options, done, subperiods: int):
     heat = heatmap_cells(spec, summary, reduced)
     histogram = histogram_table(*reduced.histogram())
     summarized = time.perf_counter()
-    add_sampled_odds(summary, spec, reduced, done.values_of, subperiods)
+    odds_values = functools.partial(done.values_of, release=True)  # the sample, in place
+    add_sampled_odds(summary, spec, reduced, odds_values, subperiods)
     tables = {
         "top.parquet": top,
         "heatmap.csv": heat,

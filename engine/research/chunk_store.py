@@ -46,7 +46,7 @@ from engine.errors import RotationError
 from engine.integrity import Unusable, kind_of, regular_bytes, verified_bytes, write_whole
 from engine.interrupts import deferred
 from engine.research.chunks import Chunk, SweepPlan, evaluate_chunk
-from engine.research.parts import part_bytes, part_frame, statistic_columns
+from engine.research.parts import part_bytes, part_columns, part_frame, statistic_columns
 from engine.research.sweep_config import SweepSpec
 
 PLAN_FILE = "plan.json"
@@ -251,8 +251,8 @@ class ChunkStore:
 
     def write(self, plan: SweepPlan, chunk: Chunk) -> None:
         """Store one finished chunk of `plan`: its part (and values) and record."""
-        frame = part_frame(plan, np.arange(chunk.start, chunk.stop), chunk.columns)
-        self.write_part(chunk.start, chunk.stop, part_bytes(frame), chunk.values)
+        part = part_columns(plan, np.arange(chunk.start, chunk.stop), chunk.columns)
+        self.write_part(chunk.start, chunk.stop, part_bytes(part), chunk.values)
 
     def write_part(
         self, start: int, stop: int, data: bytes, values: np.ndarray | None = None

@@ -313,11 +313,12 @@ def values_of_rows(plan: SweepPlan, combos: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def evaluate_rows(
-    plan: SweepPlan, combos: np.ndarray, keep_values: bool = False
+    plan: SweepPlan, combos: np.ndarray, keep_values: bool | np.ndarray = False
 ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
-    """(statistic columns, daily values [N, g] when `keep_values`) of the grid rows
-    `combos`, in their order: the same bits for a combination whichever rows it is
-    evaluated with (the best and its neighbours, a sample, are looked up this way)."""
+    """(statistic columns, daily values [N, g] when `keep_values`, or [N, k] of the
+    positions `keep_values` among `combos`) of the grid rows `combos`, in their order: the
+    same bits for a combination whichever rows it is evaluated with (the best and its
+    neighbours, a sample, are looked up this way)."""
     config = plan.config
     decided, result, bench_column = _simulated_rows(plan, combos)
     dates = plan.dates
@@ -345,6 +346,8 @@ def evaluate_rows(
     for key, value in plan.bench_stats.items():
         block[f"benchmark_{key}"] = value[bench_column]
     columns = {key: np.asarray(value) for key, value in block.items()}
+    if isinstance(keep_values, np.ndarray):
+        return columns, np.asarray(result.values)[:, keep_values]  # a copy of those
     values = np.array(result.values) if keep_values else None  # own, not a view
     return columns, values
 

@@ -53,21 +53,36 @@ def scenario_labels(plan: SweepPlan, index: np.ndarray) -> np.ndarray | None:
     return labels[np.ravel_multi_index(index[which], dims)]
 
 
-def part_frame(plan: SweepPlan, combos: np.ndarray, columns: dict) -> pd.DataFrame:
-    """The rows of the grid rows `combos`: parameter values, scenario label, statistics."""
+def part_columns(plan: SweepPlan, combos: np.ndarray, columns: dict) -> dict[str, np.ndarray]:
+    """The columns of the grid rows `combos`: parameter values, scenario label, statistics."""
     index = np.array(np.unravel_index(combos, plan.shape)).reshape(len(plan.axes), -1)
     frame = {a.name: a.column(index[i]) for i, a in enumerate(plan.axes)}
     labels = scenario_labels(plan, index)
     if labels is not None:
         frame["scenario"] = labels
-    return pd.DataFrame(frame | columns)
+    return frame | columns
 
 
-def part_bytes(frame: pd.DataFrame) -> bytes:
-    """The parquet file of a part (no dictionary encoding: statistics rarely repeat, and it
-    is 4x faster without)."""
+def part_frame(plan: SweepPlan, combos: np.ndarray, columns: dict) -> pd.DataFrame:
+    """`part_columns` as a frame (what reading the part back gives)."""
+    return pd.DataFrame(part_columns(plan, combos, columns))
+
+
+def part_bytes(columns: dict[str, np.ndarray]) -> bytes:
+    """The parquet file of a part's columns (`part_columns`), built as an arrow table from
+    the arrays directly (a pandas frame's conversion cost ~5 ms a part); text as arrow
+    strings. No dictionary encoding: statistics rarely repeat, and it is 4x faster."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            name: pa.array(values, type=pa.string() if values.dtype == object else None)
+            for name, values in columns.items()
+        }
+    )
     buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False, use_dictionary=False)
+    pq.write_table(table, buffer, use_dictionary=False)
     return buffer.getvalue()
 
 

@@ -39,7 +39,7 @@ from engine.data import PriceSource
 from engine.notices import collected
 from engine.research.chunk_store import ChunkStore, sweep_key
 from engine.research.chunks import SweepPlan, build_plan, evaluate_rows, values_of_rows
-from engine.research.parts import part_bytes, part_frame
+from engine.research.parts import part_bytes, part_columns, part_frame
 from engine.research.reduce import Digest, Outline, Reduction, digest
 from engine.research.sweep_config import SweepOptions, SweepSpec
 
@@ -47,17 +47,21 @@ TASK_SECONDS = 0.005  # scheduling and transfer per task on a Dask cluster (benc
 OVERHEAD_SHARE = 0.02  # chunks at least this large: fixed costs at most 2% of a task
 TASKS_PER_WORKER = 4  # on a cluster, at least this many tasks per worker (load balance)
 VALUES_BATCH = 512  # combinations recomputed at once for the odds (beside their values)
+SAMPLE_BYTES = 512 * 2**20  # the odds' sample is kept from the pass up to this many bytes
 
 
 @dataclass(frozen=True)
 class Job:
     """What every task of a folder sweep reads (sent to each worker once): the plan, the
-    reduction's outline, and the chunk store to write parts into (None: keep none)."""
+    reduction's outline, the chunk store to write parts into (None: keep none), and the
+    sorted grid rows whose daily values a task sends back (the odds' seeded sample, so
+    they are not simulated again after the pass; None: none)."""
 
     plan: SweepPlan
     outline: Outline
     store: Path | None
     store_key: str | None
+    kept: np.ndarray | None = None
 
 
 @dataclass
@@ -69,6 +73,9 @@ class Done:
     digest: Digest
     data: bytes | None
     seconds: float = 0.0
+    sample: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    """(grid rows of the job's `kept` in this chunk, their daily values [N, k], their
+    benchmark's Sharpe ratio [k])"""
 
 
 def run_part(job: Job, start: int, stop: int) -> Done:
@@ -76,8 +83,12 @@ def run_part(job: Job, start: int, stop: int) -> Done:
     began = time.perf_counter()
     plan = job.plan
     combos = np.arange(start, stop)
-    columns, _ = evaluate_rows(plan, combos)
-    data = part_bytes(part_frame(plan, combos, columns))
+    kept = np.empty(0, dtype=np.int64)
+    if job.kept is not None:
+        kept = job.kept[np.searchsorted(job.kept, start) : np.searchsorted(job.kept, stop)]
+    columns, values = evaluate_rows(plan, combos, kept - start if len(kept) else False)
+    sample = (kept, values, columns["benchmark_sharpe"][kept - start]) if len(kept) else None
+    data = part_bytes(part_columns(plan, combos, columns))
     if _sees(job):
         store = ChunkStore(job.store)
         store.key = {"key": job.store_key}
@@ -85,7 +96,7 @@ def run_part(job: Job, start: int, stop: int) -> Done:
         data = None
     index = np.array(np.unravel_index(combos, plan.shape)).reshape(len(plan.axes), -1)
     reduced = digest(job.outline, start, stop, index, columns)
-    return Done(reduced, data, time.perf_counter() - began)
+    return Done(reduced, data, time.perf_counter() - began, sample)
 
 
 def _sees(job: Job) -> bool:
@@ -118,6 +129,7 @@ class Streamed:
     warnings: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     tasks: dict[str, Any] = field(default_factory=dict)
+    kept: Kept | None = None
 
     def parts(self) -> Iterator[tuple[int, Path | bytes, dict | None]]:
         """(chunk number, part file or bytes, the part's record) of every chunk, in
@@ -134,19 +146,91 @@ class Streamed:
         columns, _ = evaluate_rows(self.plan, rows)
         return part_frame(self.plan, rows, columns)
 
-    def values_of(self, rows: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
+    def values_of(self, rows: np.ndarray, release: bool = False) -> tuple[np.ndarray, pd.DataFrame]:
         """(daily values [N, len(rows)], their parameters and benchmark Sharpe) of grid
-        rows, recomputed a chunk at a time into one array."""
+        rows, the caller's to change: those the tasks sent back (`kept`), the others
+        recomputed a chunk at a time (the same bits either way). With `release` (the
+        odds, once per scenario) kept columns lying in a window of len(rows) columns are
+        handed over in place (Kept.take): no second copy of the sample."""
         # column by column in memory, as numpy gives a selection of columns: the odds read
         # them in that layout, so their sums are those of a sweep that kept its values
-        values = np.empty((len(self.plan.dates), len(rows)), order="F")
-        frames = []
+        rows = np.asarray(rows, dtype=np.int64)
+        placed = self.kept.take(rows) if self.kept and release else None
+        if placed is not None:
+            values, sharpes, missing = placed
+        else:
+            values = np.empty((len(self.plan.dates), len(rows)), order="F")
+            sharpes = np.empty(len(rows))
+            at, hit = self.kept.find(rows) if self.kept else (rows, np.zeros(len(rows), bool))
+            if hit.any():
+                values[:, hit], sharpes[hit] = (
+                    self.kept.values[:, at[hit]],
+                    self.kept.sharpes[at[hit]],
+                )
+            missing = np.flatnonzero(~hit)
         batch = min(self.plan.chunk, VALUES_BATCH)  # the chunk's working memory, smaller
-        for lo in range(0, len(rows), batch):
-            some = rows[lo : lo + batch]
-            values[:, lo : lo + len(some)], sharpes = values_of_rows(self.plan, some)
-            frames.append(part_frame(self.plan, some, {"benchmark_sharpe": sharpes}))
-        return values, pd.concat(frames, ignore_index=True)
+        for lo in range(0, len(missing), batch):
+            some = missing[lo : lo + batch]
+            values[:, some], sharpes[some] = values_of_rows(self.plan, rows[some])
+        return values, part_frame(self.plan, rows, {"benchmark_sharpe": sharpes})
+
+
+@dataclass
+class Kept:
+    """The daily values the tasks send back (Job.kept): one column-major array [N, rows],
+    filled as they arrive; a column is only read once filled."""
+
+    rows: np.ndarray
+    values: np.ndarray
+    sharpes: np.ndarray
+    filled: np.ndarray
+    gone: np.ndarray  # columns handed over by `take`: never read or written here again
+
+    @classmethod
+    def empty(cls, rows: np.ndarray, n_dates: int) -> Kept:
+        values = np.empty((n_dates, len(rows)), order="F")  # pages are taken as filled
+        no = np.zeros(len(rows), dtype=bool)
+        return cls(rows, values, np.empty(len(rows)), no, no.copy())
+
+    def put(self, rows: np.ndarray, values: np.ndarray, sharpes: np.ndarray) -> None:
+        at = np.searchsorted(self.rows, rows)
+        self.values[:, at], self.sharpes[at], self.filled[at] = values, sharpes, True
+
+    def find(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(column of each of `rows`, whether it is here and filled)."""
+        at = np.searchsorted(self.rows, rows)
+        inside = at < len(self.rows)
+        hit = np.zeros(len(rows), dtype=bool)
+        hit[inside] = (self.rows[at[inside]] == rows[inside]) & self.filled[at[inside]]
+        return at, hit
+
+    def take(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(values [N, len(rows)], benchmark Sharpe, positions of the rows not here) of the
+        sorted grid `rows` whose kept columns lie in a window of len(rows) columns: that
+        window rearranged in place and released (a view); None otherwise.
+
+        Column j takes the column of rows[j], at offset d_j = source - j; over the rows
+        found d_j never decreases (both are sorted), so moving those with d_j > 0 in
+        increasing j and those with d_j < 0 in decreasing j reads every column before it
+        is overwritten."""
+        at, hit = self.find(rows)
+        width = len(rows)
+        if not hit.any() or width > len(self.rows) or (np.diff(rows) <= 0).any():
+            return None
+        lo = min(int(at[hit][0]), len(self.rows) - width)
+        source = at - lo
+        if source[hit].min() < 0 or source[hit].max() >= width or self.gone[lo : lo + width].any():
+            return None
+        window = self.values[:, lo : lo + width]
+        sharpes = np.empty(width)
+        sharpes[hit] = self.sharpes[at[hit]]
+        found = np.flatnonzero(hit)
+        for j in found[source[found] > found]:
+            window[:, j] = window[:, source[j]]
+        for j in found[source[found] < found][::-1]:
+            window[:, j] = window[:, source[j]]
+        self.filled[lo : lo + width], self.gone[lo : lo + width] = False, True
+        return window, sharpes, np.flatnonzero(~hit)
 
 
 @contextmanager
@@ -192,8 +276,16 @@ def _sweep(spec, options, source, progress, chunks, recorded, chunk_size, cluste
             plan = dataclasses.replace(plan, chunk=_measured_chunk(plan, shape, client))
         use = chunks is not None and (recorded is not None or len(plan.chunks()) > 1)
         key = sweep_key(spec, plan)
-        job = Job(plan, shape, chunks.folder if use else None, key["key"] if use else None)
+        job = Job(
+            plan,
+            shape,
+            chunks.folder if use else None,
+            key["key"] if use else None,
+            _sample_rows(plan, shape),
+        )
         done = Streamed(plan, job, Reduction(shape), chunks if use else None)
+        if job.kept is not None:
+            done.kept = Kept.empty(job.kept, len(plan.dates))
         finished = set()
         if recorded is not None:
             chunks.check(key, recorded)
@@ -214,6 +306,16 @@ def _sweep(spec, options, source, progress, chunks, recorded, chunk_size, cluste
         done.seconds["cluster start (waited)"] = ready - planned
     done.seconds["chunks"] = looped - ready
     return done
+
+
+def _sample_rows(plan: SweepPlan, shape: Outline) -> np.ndarray | None:
+    """Sorted grid rows of the odds' seeded sample in every scenario (the draw before the
+    best is known: engine.research.overfitting.add_sampled_odds), or None when their daily
+    values would take more than SAMPLE_BYTES."""
+    if len(shape.sample) * shape.scenarios * len(plan.dates) * 8 > SAMPLE_BYTES:
+        return None
+    rows = [shape.rows_of(s, shape.sample) for s in range(shape.scenarios)]
+    return np.unique(np.concatenate(rows)) if rows else None
 
 
 def _digest_of(plan: SweepPlan, shape, chunk):
@@ -270,6 +372,8 @@ def _run(done: Streamed, todo, client, progress) -> float:
                 else:
                     done.held[part.start] = task.data
             done.reduced.add(part)
+            if task.sample is not None:
+                done.kept.put(*task.sample)
             if progress:
                 progress(done.reduced.done, done.plan.size)
     return busy
