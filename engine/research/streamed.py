@@ -209,10 +209,10 @@ class Kept:
         sorted grid `rows` whose kept columns lie in a window of len(rows) columns: that
         window rearranged in place and released (a view); None otherwise.
 
-        Column j takes the column of rows[j], at offset d_j = source - j; over the rows
-        found d_j never decreases (both are sorted), so moving those with d_j > 0 in
-        increasing j and those with d_j < 0 in decreasing j reads every column before it
-        is overwritten."""
+        Column j takes the column source_j of rows[j]. The rows found have increasing
+        sources (both are sorted), so moving those with source_j > j in increasing j,
+        then those with source_j < j in decreasing j, reads every source before a move
+        overwrites it; the rows not here are filled last."""
         at, hit = self.find(rows)
         width = len(rows)
         if not hit.any() or width > len(self.rows) or (np.diff(rows) <= 0).any():

@@ -40,10 +40,8 @@ def rolling(
     With shift 1 the window at t is x_{t-n} .. x_{t-1} (prior values only); NaN until
     n values exist.
     """
-    shared = _SHARED.get()
-    held, known = (x, {}) if shared is None else shared.setdefault((id(x), how, shift), (x, {}))
-    if held is not x:  # another input under a reused id: start afresh
-        held, known = shared[(id(x), how, shift)] = (x, {})
+    shared = _SHARED.get()  # keyed by identity: the entry holds x, so no other takes its id
+    _, known = (x, {}) if shared is None else shared.setdefault((id(x), how, shift), (x, {}))
     wanted = set(windows)
     if not wanted <= known.keys():
         source = x.shift(shift) if shift else x
