@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+import multiprocessing
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -53,10 +54,6 @@ LOCAL_WORKERS = {
     # Keep what a chunk frees for the next one, as a long-lived process does by itself.
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": str(MALLOC_KEEP),
     "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": str(MALLOC_MMAP),
-    # Workers forked from one server process that imported dask, numpy and pandas once
-    # (Dask's own preload), not each started afresh: less CPU taken from the plan they
-    # start beside, and quicker to close.
-    "distributed.worker.multiprocessing-method": "forkserver",
     # No statistical profiler sampling the tasks (the dashboard's, which is off), and the
     # memory and system monitors and the event loops' tick (each waking a process that
     # shares two cores with the tasks) every second rather than 10, 2 and 50 times a
@@ -67,6 +64,12 @@ LOCAL_WORKERS = {
     "distributed.admin.tick.interval": "1s",
     "distributed.scheduler.work-stealing": False,
 }
+if "forkserver" in multiprocessing.get_all_start_methods():  # not on Windows
+    # Workers forked from one server process that imported dask, numpy and pandas once
+    # (Dask's own preload), not each started afresh: less CPU taken from the plan they
+    # start beside, and quicker to close.
+    LOCAL_WORKERS["distributed.worker.multiprocessing-method"] = "forkserver"
+
 WORKERS_PER_CORE = 4  # --workers at most this many times os.cpu_count()
 CHUNK_ENV = "ROTATION_SWEEP_CHUNK"  # combinations per chunk (default: memory-sized)
 PARTIAL = ".partial"  # suffix of the chunk store beside the sweep folder
